@@ -1,0 +1,296 @@
+//! mock-account: a pretend QQ account, the example plugin of onebot-host.
+//!
+//! It implements the everyday OneBot 11 actions without any real QQ behind them, so a bot
+//! framework (NoneBot2, Koishi, …) can be pointed at onebot-host and exercised end to end:
+//! sending "succeeds" with a fresh `message_id` and is written to the host's log, the account
+//! has a fixed identity, friend list and group list.
+//!
+//! The host runs every call in a fresh instance (SPEC P5), so the plugin keeps no state: it
+//! cannot look a message up again (`get_msg` answers 1200). Params arrive as a JSON object;
+//! ids may be numbers or numeric strings (HTTP GET query values are strings). Bad params are
+//! answered with retcode 1400 and a message naming the action and the param.
+//!
+//! Build: `cargo build --release --target wasm32-wasip2 --manifest-path plugins/Cargo.toml`.
+
+wit_bindgen::generate!({ path: "../../wit", world: "plugin" });
+
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use exports::onebot::plugin::onebot_action::{ActionCall, ActionError, Guest};
+use onebot::plugin::host::{Level, log};
+use serde_json::{Map, Value, json};
+
+/// The account's QQ number and nickname, as `get_login_info` reports them.
+const SELF_ID: i64 = 2_854_196_310;
+const NICKNAME: &str = "mock-account";
+
+const ACTIONS: [&str; 8] = [
+    "send_private_msg",
+    "send_group_msg",
+    "send_msg",
+    "get_login_info",
+    "get_friend_list",
+    "get_group_list",
+    "get_msg",
+    "delete_msg",
+];
+
+/// Longest message preview written to the log, in characters.
+const PREVIEW_CHARS: usize = 80;
+
+struct MockAccount;
+
+export!(MockAccount);
+
+impl Guest for MockAccount {
+    fn actions() -> Vec<String> {
+        ACTIONS.iter().map(ToString::to_string).collect()
+    }
+
+    fn handle(call: ActionCall) -> Result<String, ActionError> {
+        let params = Params::parse(&call.action, &call.params)?;
+        let data = match call.action.as_str() {
+            "send_private_msg" => send_private(&params)?,
+            "send_group_msg" => send_group(&params)?,
+            "send_msg" => send_msg(&params)?,
+            "get_login_info" => json!({ "user_id": SELF_ID, "nickname": NICKNAME }),
+            "get_friend_list" => friend_list(),
+            "get_group_list" => group_list(),
+            "get_msg" => get_msg(&params)?,
+            "delete_msg" => delete_msg(&params)?,
+            other => return Err(error(1404, format!("不支持的API {other}"))),
+        };
+        Ok(data.to_string())
+    }
+}
+
+fn send_msg(params: &Params) -> Result<Value, ActionError> {
+    match params.get("message_type") {
+        Some(Value::String(kind)) if kind == "private" => send_private(params),
+        Some(Value::String(kind)) if kind == "group" => send_group(params),
+        Some(other) => Err(params.invalid(format!(
+            "param `message_type` must be \"private\" or \"group\", got {other}"
+        ))),
+        None if params.get("group_id").is_some() => send_group(params),
+        None if params.get("user_id").is_some() => send_private(params),
+        None => Err(params.invalid(
+            "give `message_type` (\"private\" or \"group\"), or one of `user_id` / `group_id`",
+        )),
+    }
+}
+
+fn send_private(params: &Params) -> Result<Value, ActionError> {
+    let user_id = params.required_id("user_id")?;
+    let preview = params.message()?;
+    log(
+        Level::Info,
+        &format!("{} to user {user_id}: {preview}", params.action),
+    );
+    Ok(json!({ "message_id": new_message_id(params) }))
+}
+
+fn send_group(params: &Params) -> Result<Value, ActionError> {
+    let group_id = params.required_id("group_id")?;
+    let preview = params.message()?;
+    log(
+        Level::Info,
+        &format!("{} to group {group_id}: {preview}", params.action),
+    );
+    Ok(json!({ "message_id": new_message_id(params) }))
+}
+
+fn get_msg(params: &Params) -> Result<Value, ActionError> {
+    let message_id = params.message_id()?;
+    Err(error(
+        1200,
+        format!("get_msg: message {message_id} not found (mock-account keeps no message history)"),
+    ))
+}
+
+fn delete_msg(params: &Params) -> Result<Value, ActionError> {
+    let message_id = params.message_id()?;
+    log(
+        Level::Info,
+        &format!("delete_msg: recalled message {message_id}"),
+    );
+    Ok(Value::Null)
+}
+
+fn friend_list() -> Value {
+    json!([
+        { "user_id": 10001, "nickname": "Alice", "remark": "alice from work" },
+        { "user_id": 10002, "nickname": "Bob", "remark": "" },
+        { "user_id": 10003, "nickname": "Carol", "remark": "carol (test account)" },
+    ])
+}
+
+fn group_list() -> Value {
+    json!([
+        { "group_id": 20001, "group_name": "onebot-host testers", "member_count": 3, "max_member_count": 200 },
+        { "group_id": 20002, "group_name": "mock lounge", "member_count": 42, "max_member_count": 500 },
+    ])
+}
+
+/// A positive i32 that differs between calls: the wall clock's nanoseconds mixed with a hash
+/// of the call (instances are fresh, so there is no counter to keep).
+fn new_message_id(params: &Params) -> i32 {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    let mut hasher = DefaultHasher::new();
+    nanos.hash(&mut hasher);
+    params.action.hash(&mut hasher);
+    params.raw.hash(&mut hasher);
+    let id = hasher.finish() % (i32::MAX as u64) + 1; // 1 ..= i32::MAX
+    i32::try_from(id).unwrap_or(i32::MAX)
+}
+
+fn error(retcode: i32, message: impl Into<String>) -> ActionError {
+    ActionError {
+        retcode,
+        message: message.into(),
+    }
+}
+
+/// One call's params: a JSON object, with the action name for error messages.
+struct Params<'a> {
+    action: &'a str,
+    raw: &'a str,
+    map: Map<String, Value>,
+}
+
+impl<'a> Params<'a> {
+    fn parse(action: &'a str, raw: &'a str) -> Result<Self, ActionError> {
+        let value = if raw.trim().is_empty() {
+            Value::Object(Map::new())
+        } else {
+            serde_json::from_str(raw)
+                .map_err(|e| error(1400, format!("{action}: params are not valid JSON: {e}")))?
+        };
+        match value {
+            Value::Object(map) => Ok(Params { action, raw, map }),
+            other => Err(error(
+                1400,
+                format!(
+                    "{action}: params must be a JSON object, got {}",
+                    kind(&other)
+                ),
+            )),
+        }
+    }
+
+    /// A param's value; `null` counts as absent.
+    fn get(&self, key: &str) -> Option<&Value> {
+        self.map.get(key).filter(|v| !v.is_null())
+    }
+
+    fn invalid(&self, what: impl std::fmt::Display) -> ActionError {
+        error(1400, format!("{}: {what}", self.action))
+    }
+
+    fn missing(&self, key: &str, expected: &str) -> ActionError {
+        self.invalid(format!("missing required param `{key}` ({expected})"))
+    }
+
+    /// A required account or group number: a positive integer, as a number or numeric string.
+    fn required_id(&self, key: &str) -> Result<i64, ActionError> {
+        let value = self.get(key).ok_or_else(|| self.missing(key, "integer"))?;
+        match as_integer(value) {
+            Some(id) if id > 0 => Ok(id),
+            _ => Err(self.invalid(format!(
+                "param `{key}` must be a positive integer, got {value}"
+            ))),
+        }
+    }
+
+    /// `message_id`: any 32-bit integer, as a number or numeric string.
+    fn message_id(&self) -> Result<i32, ActionError> {
+        let value = self
+            .get("message_id")
+            .ok_or_else(|| self.missing("message_id", "integer"))?;
+        as_integer(value)
+            .and_then(|id| i32::try_from(id).ok())
+            .ok_or_else(|| {
+                self.invalid(format!(
+                    "param `message_id` must be a 32-bit integer, got {value}"
+                ))
+            })
+    }
+
+    /// Checks `message` (a CQ string, one segment, or an array of segments, not empty) and
+    /// returns a short text preview of it for the log.
+    fn message(&self) -> Result<String, ActionError> {
+        let expected = "string or array of segments";
+        let value = self
+            .get("message")
+            .ok_or_else(|| self.missing("message", expected))?;
+        let text = match value {
+            Value::String(s) if !s.is_empty() => s.clone(),
+            Value::Object(_) => self.segment(value)?,
+            Value::Array(segments) if !segments.is_empty() => {
+                let parts: Result<Vec<String>, _> =
+                    segments.iter().map(|s| self.segment(s)).collect();
+                parts?.concat()
+            }
+            Value::String(_) | Value::Array(_) => {
+                return Err(self.invalid("param `message` must not be empty"));
+            }
+            other => {
+                return Err(self.invalid(format!(
+                    "param `message` must be a {expected}, got {}",
+                    kind(other)
+                )));
+            }
+        };
+        Ok(truncate(&text.replace(['\r', '\n'], " "), PREVIEW_CHARS))
+    }
+
+    /// The preview of one segment `{"type": …, "data": {…}}`.
+    fn segment(&self, segment: &Value) -> Result<String, ActionError> {
+        let Some(kind) = segment.get("type").and_then(Value::as_str) else {
+            return Err(self.invalid(format!(
+                "each message segment must be an object with a string `type`, got {segment}"
+            )));
+        };
+        let data = |key: &str| match segment.get("data").and_then(|d| d.get(key)) {
+            Some(Value::String(s)) => s.clone(),
+            Some(other) => other.to_string(),
+            None => String::new(),
+        };
+        Ok(match kind {
+            "text" => data("text"),
+            "at" => format!("@{}", data("qq")),
+            "face" => format!("[face:{}]", data("id")),
+            other => format!("[{other}]"),
+        })
+    }
+}
+
+/// An integer given as a JSON number or a decimal string (`"12345"`).
+fn as_integer(value: &Value) -> Option<i64> {
+    match value {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn truncate(text: &str, max_chars: usize) -> String {
+    match text.char_indices().nth(max_chars) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_string(),
+    }
+}

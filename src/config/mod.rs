@@ -1,0 +1,280 @@
+//! The operator's config file: read, checked, and turned into a `Config` the rest of the host
+//! trusts without re-checking (SPEC C1–C5; the per-server queue bound of W6; the rate-limit gap
+//! of E5; per-plugin sidecars of P6 in `sidecar`).
+//!
+//! Layout, one way: `decode` (JSON5 text → `raw` structs, unknown keys, error positions) →
+//! `validate` (ranges, duplicate listeners, folders) → the types below; `raw` holds every
+//! default; `sidecar` reuses `decode` and the limit checks. This file holds the public types.
+//! Nothing here logs warnings: `Loaded::warnings` goes back to the caller, which decides how to
+//! print them (a CLI and a server print differently).
+
+mod decode;
+mod raw;
+mod sidecar;
+#[cfg(test)]
+mod tests;
+mod validate;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use raw::{RawFile, RawHttpServer};
+pub use sidecar::{PluginSettings, parse_sidecar};
+use validate::CacheEnv;
+
+/// NapCat accepts bodies up to 5000 MB (seed page); we allow configuring that much, no more.
+pub const MAX_BODY_BYTES_LIMIT: u64 = 5_000 * 1024 * 1024;
+/// A wasm32 memory cannot grow past 4 GiB, so a larger limit would be a promise never kept.
+pub const MEMORY_MB_LIMIT: u64 = 4096;
+/// The cap on every millisecond setting: one day. Far beyond any sane value, and it keeps
+/// `Instant + Duration` arithmetic elsewhere from overflowing (which panics).
+pub const MILLIS_LIMIT: u64 = 24 * 60 * 60 * 1000;
+/// The cap on `wsQueueMessages`; tokio's bounded channels panic on absurd capacities.
+pub const WS_QUEUE_LIMIT: usize = 1_000_000;
+
+/// The validated configuration (C1–C4).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// The config file read, as given.
+    pub path: PathBuf,
+    /// Only entries with `enable: true`, in file order (C3).
+    pub servers: Vec<HttpServer>,
+    pub bot: Bot,
+    pub plugins: Plugins,
+}
+
+/// One `network.httpServers[]` entry that will listen (C2). `Debug` hides the token (H6).
+#[derive(Clone, PartialEq, Eq)]
+pub struct HttpServer {
+    pub name: String,
+    pub host: String,
+    pub port: u16,
+    pub enable_cors: bool,
+    pub enable_websocket: bool,
+    pub message_post_format: PostFormat,
+    pub token: String,
+    pub debug: bool,
+    /// `heartInterval`; 0 turns heartbeats off (W3).
+    pub heart_interval_ms: u64,
+    /// `maxBodyBytes`: requests above it are refused while reading (H5).
+    pub max_body_bytes: u64,
+    /// `wsQueueMessages`: outbound frames queued per WebSocket client before it is dropped (W6).
+    pub ws_queue_messages: usize,
+}
+
+impl Default for HttpServer {
+    /// The C2 defaults, except that a server built in code is one that listens.
+    fn default() -> Self {
+        RawHttpServer::default().into_server()
+    }
+}
+
+impl fmt::Debug for HttpServer {
+    /// By hand, so that logging a `Config` never prints the token (H6).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let token = if self.token.is_empty() {
+            ""
+        } else {
+            "<redacted>"
+        };
+        f.debug_struct("HttpServer")
+            .field("name", &self.name)
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("enable_cors", &self.enable_cors)
+            .field("enable_websocket", &self.enable_websocket)
+            .field("message_post_format", &self.message_post_format)
+            .field("token", &token)
+            .field("debug", &self.debug)
+            .field("heart_interval_ms", &self.heart_interval_ms)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("ws_queue_messages", &self.ws_queue_messages)
+            .finish()
+    }
+}
+
+/// `messagePostFormat` (M4): defined with the message rendering it selects.
+pub use crate::message::PostFormat;
+
+/// The identity reported when no plugin provides `get_login_info` (C3b, E6).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Bot {
+    pub self_id: i64,
+    pub nickname: String,
+}
+
+impl Default for Bot {
+    fn default() -> Self {
+        let raw = raw::RawBot::default();
+        Self {
+            self_id: raw.self_id,
+            nickname: raw.nickname,
+        }
+    }
+}
+
+/// The `plugins` section (C4).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Plugins {
+    /// Absolute, or already joined to the config file's folder.
+    pub dir: PathBuf,
+    pub watch: bool,
+    /// Where compiled plugins are cached; `None` when turned off or when no cache folder exists.
+    pub cache_dir: Option<PathBuf>,
+    /// Each call's limits unless the plugin's sidecar overrides them (P6).
+    pub limits: Limits,
+    /// The gap between two `_rate_limited` calls (E5).
+    pub rate_limit_gap_ms: u64,
+    /// Plugin calls running at once; each holds one pooled instance slot (P5).
+    pub max_concurrent_calls: u32,
+}
+
+/// The limits one plugin call runs under (C4, P5).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// `timeoutMs`: wall-clock time for one call.
+    pub timeout_ms: u64,
+    /// `memoryMb`: the most linear memory one instance may grow to.
+    pub memory_mb: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            timeout_ms: raw::DEFAULT_TIMEOUT_MS,
+            memory_mb: raw::DEFAULT_MEMORY_MB,
+        }
+    }
+}
+
+/// A config and what the operator should be told about it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Loaded {
+    pub config: Config,
+    /// One line each, already prefixed with the file path: unknown keys, nothing listening, …
+    pub warnings: Vec<String>,
+}
+
+/// A 1-based line and column in a config file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Location {
+    pub line: usize,
+    pub column: usize,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.line, self.column)
+    }
+}
+
+/// One enabled server, as named in a duplicate-listener error.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerRef {
+    /// The entry's index in `network.httpServers`, counting disabled entries, as in the file.
+    pub index: usize,
+    pub name: String,
+    pub host: String,
+    pub port: u16,
+}
+
+impl fmt::Display for ServerRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Self {
+            index,
+            name,
+            host,
+            port,
+        } = self;
+        // An IPv6 literal needs brackets before `:port` to be readable.
+        if host.contains(':') && !host.starts_with('[') {
+            write!(
+                f,
+                "network.httpServers[{index}] (\"{name}\" on [{host}]:{port})"
+            )
+        } else {
+            write!(
+                f,
+                "network.httpServers[{index}] (\"{name}\" on {host}:{port})"
+            )
+        }
+    }
+}
+
+/// Why a config file was refused (C5). Every message names the file and reads on one line.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{}: cannot read: {error}", path.display())]
+    Read {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    /// Not JSON5 at all.
+    #[error("{}:{at}: {message}", path.display())]
+    Syntax {
+        path: PathBuf,
+        at: Location,
+        message: String,
+    },
+    /// Valid JSON5, but a value of the wrong type or out of its type's range.
+    #[error("{}: {key}: {message}", with_location(path, *at))]
+    Type {
+        path: PathBuf,
+        at: Option<Location>,
+        key: String,
+        message: String,
+    },
+    /// The right type, but a value the host refuses.
+    #[error("{}: {key}: {message}", path.display())]
+    Invalid {
+        path: PathBuf,
+        key: String,
+        message: String,
+    },
+    /// Two enabled servers would bind the same address (C3).
+    #[error(
+        "{}: {first} and {second} would listen on the same address; \
+         give one of them another port or disable it",
+        path.display()
+    )]
+    DuplicateListener {
+        path: PathBuf,
+        // Boxed: a `Result` carries the largest variant's size on every success path.
+        first: Box<ServerRef>,
+        second: Box<ServerRef>,
+    },
+}
+
+fn with_location(path: &Path, at: Option<Location>) -> String {
+    match at {
+        Some(at) => format!("{}:{at}", path.display()),
+        None => path.display().to_string(),
+    }
+}
+
+/// Reads and checks the config file at `path` (C1, C5).
+pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
+        path: path.to_owned(),
+        error,
+    })?;
+    let loaded = parse(&text, path)?;
+    tracing::debug!(
+        config = %path.display(),
+        servers = loaded.config.servers.len(),
+        plugins = %loaded.config.plugins.dir.display(),
+        "config loaded"
+    );
+    Ok(loaded)
+}
+
+/// Checks config `text` as if read from `path`, which anchors relative folders and prefixes
+/// messages. Pure apart from reading `$XDG_CACHE_HOME` and `$HOME` for the default cache folder.
+pub fn parse(text: &str, path: &Path) -> Result<Loaded, ConfigError> {
+    parse_in(text, path, &CacheEnv::from_process())
+}
+
+fn parse_in(text: &str, path: &Path, env: &CacheEnv) -> Result<Loaded, ConfigError> {
+    let (raw, warnings) = decode::decode::<RawFile>(text, path)?;
+    validate::config(raw, path, env, warnings)
+}

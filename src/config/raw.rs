@@ -1,0 +1,160 @@
+//! The config file exactly as written: serde structs with NapCat's camelCase keys, and every
+//! default in one place (SPEC C2, C3b, C4, W6, E5).
+//!
+//! Nothing here is checked beyond its type; `super::validate` turns these into `Config`. Every
+//! struct is `#[serde(default)]`, so a missing key or a missing section means the default (C2),
+//! and none is `deny_unknown_fields`: unknown keys are collected by `super::decode` and become
+//! warnings, which is what lets a NapCat `onebot11_<uin>.json` load unchanged (C1).
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+use super::{HttpServer, PostFormat};
+
+pub(super) const DEFAULT_SERVER_NAME: &str = "http-server";
+pub(super) const DEFAULT_HOST: &str = "127.0.0.1";
+pub(super) const DEFAULT_PORT: u16 = 3000;
+pub(super) const DEFAULT_HEART_INTERVAL_MS: u64 = 30_000;
+/// Large enough for images sent as base64, small enough that a stray upload can't eat the
+/// host's memory; operators who need NapCat's 5000 MB raise it (C2).
+pub(super) const DEFAULT_MAX_BODY_BYTES: u64 = 16 * 1024 * 1024;
+pub(super) const DEFAULT_WS_QUEUE_MESSAGES: usize = 1024;
+pub(super) const DEFAULT_SELF_ID: i64 = 10_000;
+pub(super) const DEFAULT_NICKNAME: &str = "onebot-host";
+pub(super) const DEFAULT_PLUGIN_DIR: &str = "plugins";
+pub(super) const DEFAULT_TIMEOUT_MS: u64 = 5_000;
+pub(super) const DEFAULT_MEMORY_MB: u64 = 128;
+pub(super) const DEFAULT_RATE_LIMIT_GAP_MS: u64 = 500;
+pub(super) const DEFAULT_MAX_CONCURRENT_CALLS: u64 = 64;
+/// The folder created under the user's cache folder for compiled plugins.
+pub(super) const CACHE_FOLDER_NAME: &str = "onebot-host";
+/// The `plugins.cacheDir` value that turns the compile cache off.
+pub(super) const CACHE_OFF: &str = "off";
+
+/// The whole file. Serde names the type in type errors, hence the `expecting` texts. No `Debug`
+/// on these: `RawHttpServer` holds the token (H6).
+#[derive(Default, Deserialize)]
+#[serde(default, expecting = "an object")]
+pub(super) struct RawFile {
+    pub network: RawNetwork,
+    pub bot: RawBot,
+    pub plugins: RawPlugins,
+}
+
+/// NapCat's `network` object; only `httpServers` is ours, the rest of NapCat's lists
+/// (`websocketServers`, `httpClients`, `plugins`, …) are unknown keys.
+#[derive(Default, Deserialize)]
+#[serde(default, rename_all = "camelCase", expecting = "an object")]
+pub(super) struct RawNetwork {
+    pub http_servers: Vec<RawHttpServer>,
+}
+
+#[derive(Deserialize)]
+#[serde(default, rename_all = "camelCase", expecting = "an object")]
+pub(super) struct RawHttpServer {
+    pub name: String,
+    pub enable: bool,
+    pub port: u16,
+    pub host: String,
+    pub enable_cors: bool,
+    pub enable_websocket: bool,
+    pub message_post_format: PostFormat,
+    pub token: String,
+    pub debug: bool,
+    pub heart_interval: u64,
+    pub max_body_bytes: u64,
+    pub ws_queue_messages: usize,
+}
+
+impl Default for RawHttpServer {
+    /// NapCat's defaults for its own fields (seed table), ours for the rest.
+    fn default() -> Self {
+        Self {
+            name: DEFAULT_SERVER_NAME.to_owned(),
+            enable: false,
+            port: DEFAULT_PORT,
+            host: DEFAULT_HOST.to_owned(),
+            enable_cors: true,
+            enable_websocket: false,
+            message_post_format: PostFormat::Array,
+            token: String::new(),
+            debug: false,
+            heart_interval: DEFAULT_HEART_INTERVAL_MS,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            ws_queue_messages: DEFAULT_WS_QUEUE_MESSAGES,
+        }
+    }
+}
+
+impl RawHttpServer {
+    /// The listening server this entry describes; `enable` has done its job by now.
+    pub fn into_server(self) -> HttpServer {
+        HttpServer {
+            name: self.name,
+            host: self.host,
+            port: self.port,
+            enable_cors: self.enable_cors,
+            enable_websocket: self.enable_websocket,
+            message_post_format: self.message_post_format,
+            token: self.token,
+            debug: self.debug,
+            heart_interval_ms: self.heart_interval,
+            max_body_bytes: self.max_body_bytes,
+            ws_queue_messages: self.ws_queue_messages,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(default, rename_all = "camelCase", expecting = "an object")]
+pub(super) struct RawBot {
+    pub self_id: i64,
+    pub nickname: String,
+}
+
+impl Default for RawBot {
+    fn default() -> Self {
+        Self {
+            self_id: DEFAULT_SELF_ID,
+            nickname: DEFAULT_NICKNAME.to_owned(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(default, rename_all = "camelCase", expecting = "an object")]
+pub(super) struct RawPlugins {
+    pub dir: PathBuf,
+    pub watch: bool,
+    /// `None` (absent or `null`) means the per-user default; `"off"` disables the cache.
+    pub cache_dir: Option<PathBuf>,
+    pub timeout_ms: u64,
+    pub memory_mb: u64,
+    pub rate_limit_gap_ms: u64,
+    pub max_concurrent_calls: u64,
+}
+
+impl Default for RawPlugins {
+    fn default() -> Self {
+        Self {
+            dir: PathBuf::from(DEFAULT_PLUGIN_DIR),
+            watch: true,
+            cache_dir: None,
+            timeout_ms: DEFAULT_TIMEOUT_MS,
+            memory_mb: DEFAULT_MEMORY_MB,
+            rate_limit_gap_ms: DEFAULT_RATE_LIMIT_GAP_MS,
+            max_concurrent_calls: DEFAULT_MAX_CONCURRENT_CALLS,
+        }
+    }
+}
+
+/// A plugin's sidecar `<name>.json5` (P6). Every field is optional: absent means "the
+/// `plugins` section's default". New settings (config values, grants, warm instances) are
+/// added here as `Option`s and resolved in `super::sidecar`.
+#[derive(Default, Deserialize)]
+#[serde(default, rename_all = "camelCase", expecting = "an object")]
+pub(super) struct RawSidecar {
+    pub timeout_ms: Option<u64>,
+    pub memory_mb: Option<u64>,
+}

@@ -1,0 +1,93 @@
+//! A plugin's own settings, from the `<name>.json5` beside `<name>.wasm` (SPEC P6), layered over
+//! the `plugins` section's defaults (C4). Read with the same JSON5 rules, unknown-key warnings and
+//! error messages as the main file (C1, C5).
+//!
+//! To add a setting: an `Option` field in `raw::RawSidecar`, a field here, and one line in
+//! `parse_sidecar` saying what "absent" means for it.
+
+use std::path::Path;
+
+use super::raw::RawSidecar;
+use super::{ConfigError, Limits, decode, validate};
+
+/// What one plugin runs with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PluginSettings {
+    /// The config defaults with the sidecar's `timeoutMs` and `memoryMb` on top.
+    pub limits: Limits,
+}
+
+impl PluginSettings {
+    /// The settings of a plugin without a sidecar file.
+    pub fn defaults(limits: Limits) -> Self {
+        Self { limits }
+    }
+}
+
+/// Checks a sidecar `text` read from `path`; keys it leaves out take `defaults`. Returns the
+/// settings and one warning per unknown key.
+pub fn parse_sidecar(
+    text: &str,
+    path: &Path,
+    defaults: Limits,
+) -> Result<(PluginSettings, Vec<String>), ConfigError> {
+    let (raw, warnings) = decode::decode::<RawSidecar>(text, path)?;
+    let limits = validate::limits(
+        path,
+        "",
+        raw.timeout_ms.unwrap_or(defaults.timeout_ms),
+        raw.memory_mb.unwrap_or(defaults.memory_mb),
+    )?;
+    Ok((PluginSettings { limits }, warnings))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::{Limits, PluginSettings, parse_sidecar};
+
+    const PATH: &str = "plugins/echo.json5";
+
+    #[test]
+    #[rustfmt::skip]
+    fn p6_sidecar_overrides_the_defaults_key_by_key() {
+        let defaults = Limits { timeout_ms: 5_000, memory_mb: 128 };
+        let cases = [
+            ("{}", Limits { timeout_ms: 5_000, memory_mb: 128 }),
+            ("{ timeoutMs: 100 }", Limits { timeout_ms: 100, memory_mb: 128 }),
+            ("{ memoryMb: 512 }", Limits { timeout_ms: 5_000, memory_mb: 512 }),
+            (r#"{"timeoutMs": 1, "memoryMb": 4096}"#, Limits { timeout_ms: 1, memory_mb: 4096 }),
+        ];
+        for (text, limits) in cases {
+            let (settings, warnings) =
+                parse_sidecar(text, Path::new(PATH), defaults).expect("valid sidecar");
+            assert_eq!(settings, PluginSettings { limits }, "{text}");
+            assert!(warnings.is_empty(), "{text}: {warnings:?}");
+        }
+        assert_eq!(PluginSettings::defaults(defaults).limits, defaults);
+    }
+
+    #[test]
+    #[rustfmt::skip]
+    fn p6_c5_sidecar_unknown_keys_warn_and_bad_values_are_refused() {
+        let path = Path::new(PATH);
+        let defaults = Limits::default();
+        let (settings, warnings) =
+            parse_sidecar("{ timeoutMs: 10, grant: ['http'] }", path, defaults).expect("valid");
+        assert_eq!(settings.limits.timeout_ms, 10);
+        assert_eq!(warnings, ["plugins/echo.json5: unknown key `grant` ignored"]);
+
+        let refused = [
+            ("{ timeoutMs: 0 }", ": timeoutMs: expected 1 to 86400000 ms, got 0"),
+            ("{ memoryMb: 5000 }", ": memoryMb: expected 1 to 4096 MiB, got 5000"),
+            ("{ memoryMb: '1' }", r#":1:13: memoryMb: invalid type: string "1", expected u64"#),
+            ("{ timeoutMs: 1", ":1:1: the file ends before the object or array opened here is \
+                                closed (EOF parsing object)"),
+        ];
+        for (text, expected) in refused {
+            let error = parse_sidecar(text, path, defaults).expect_err(text);
+            assert_eq!(error.to_string(), format!("{PATH}{expected}"));
+        }
+    }
+}

@@ -1,0 +1,348 @@
+//! Table-driven tests of the config module, named after the SPEC rule each one covers
+//! (C1–C5, P6, W6). The process environment is never read: `CacheEnv` is passed in.
+
+use std::path::{Path, PathBuf};
+
+use super::validate::CacheEnv;
+use super::*;
+
+const PATH: &str = "config/onebot.json5";
+
+fn env() -> CacheEnv {
+    CacheEnv {
+        xdg_cache_home: None,
+        home: Some("/home/op".into()),
+    }
+}
+
+fn parse_ok(text: &str) -> Loaded {
+    parse_in(text, Path::new(PATH), &env()).unwrap_or_else(|error| panic!("{text}\n→ {error}"))
+}
+
+fn parse_err(text: &str) -> String {
+    match parse_in(text, Path::new(PATH), &env()) {
+        Ok(loaded) => panic!("accepted {text}\n→ {loaded:?}"),
+        Err(error) => error.to_string(),
+    }
+}
+
+/// A config whose `network.httpServers` is `servers` (JSON5 text).
+fn with_servers(servers: &str) -> String {
+    format!("{{ network: {{ httpServers: [{servers}] }} }}")
+}
+
+const NOTHING_LISTENS: &str = "config/onebot.json5: no enabled httpServers: nothing will listen";
+
+#[test]
+fn c2_c3b_c4_missing_keys_and_sections_mean_defaults() {
+    let texts = [
+        "{}",
+        "{ network: {} }",
+        "{ network: { httpServers: [] }, bot: {}, plugins: {} }",
+        r#"{"network": {"httpServers": [{"enable": false}]}}"#,
+        "// comments only around it\n{ /* nothing */ }\n",
+    ];
+    for text in texts {
+        let loaded = parse_ok(text);
+        let config = &loaded.config;
+        assert_eq!(loaded.warnings, [NOTHING_LISTENS], "{text}");
+        assert_eq!(config.path, Path::new(PATH));
+        assert!(config.servers.is_empty(), "{text}");
+        assert_eq!(
+            config.bot,
+            Bot {
+                self_id: 10_000,
+                nickname: "onebot-host".into()
+            }
+        );
+        let expected = Plugins {
+            dir: PathBuf::from("config/plugins"),
+            watch: true,
+            cache_dir: Some(PathBuf::from("/home/op/.cache/onebot-host")),
+            limits: Limits {
+                timeout_ms: 5_000,
+                memory_mb: 128,
+            },
+            rate_limit_gap_ms: 500,
+            max_concurrent_calls: 64,
+        };
+        assert_eq!(config.plugins, expected, "{text}");
+        assert_eq!(Limits::default(), expected.limits);
+    }
+}
+
+#[test]
+fn c2_w6_server_entry_defaults_are_napcats_and_ours() {
+    let loaded = parse_ok(&with_servers("{ enable: true }"));
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    let expected = HttpServer {
+        name: "http-server".into(),
+        host: "127.0.0.1".into(),
+        port: 3000,
+        enable_cors: true,
+        enable_websocket: false,
+        message_post_format: PostFormat::Array,
+        token: String::new(),
+        debug: false,
+        heart_interval_ms: 30_000,
+        max_body_bytes: 16 * 1024 * 1024,
+        ws_queue_messages: 1024,
+    };
+    assert_eq!(HttpServer::default(), expected);
+    assert_eq!(loaded.config.servers, [expected]);
+}
+
+#[test]
+#[rustfmt::skip]
+fn c2_c3_every_key_is_read_and_only_enabled_servers_kept_in_file_order() {
+    let text = r#"{
+      network: { httpServers: [
+        { name: "b", enable: true, port: 0, host: "0.0.0.0", enableCors: false,
+          enableWebsocket: true, messagePostFormat: "string", token: "s3cret", debug: true,
+          heartInterval: 0, maxBodyBytes: 5242880000, wsQueueMessages: 1 },
+        { name: "off", enable: false, port: 0 },
+        { name: "a", enable: true, port: 0, host: "::1" },
+      ] },
+      bot: { selfId: 123456789, nickname: "bot" },
+      plugins: { dir: "/srv/plugins", watch: false, cacheDir: "/var/cache/x", timeoutMs: 1,
+                 memoryMb: 4096, rateLimitGapMs: 0 },
+    }"#;
+    let loaded = parse_ok(text);
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    let config = loaded.config;
+    let names: Vec<&str> = config.servers.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["b", "a"]);
+    let b = &config.servers[0];
+    assert_eq!((b.host.as_str(), b.port, b.enable_cors, b.enable_websocket), ("0.0.0.0", 0, false, true));
+    assert_eq!((b.message_post_format, b.message_post_format.as_str()), (PostFormat::String, "string"));
+    assert_eq!((b.token.as_str(), b.debug, b.heart_interval_ms), ("s3cret", true, 0));
+    assert_eq!((b.max_body_bytes, b.ws_queue_messages), (MAX_BODY_BYTES_LIMIT, 1));
+    // H6: the token never reaches a log line, not even through `{:?}` of the config.
+    assert!(!format!("{config:?}").contains("s3cret"));
+    assert_eq!(config.bot, Bot { self_id: 123_456_789, nickname: "bot".into() });
+    let limits = Limits { timeout_ms: 1, memory_mb: 4096 };
+    let expected = Plugins {
+        dir: PathBuf::from("/srv/plugins"),
+        watch: false,
+        cache_dir: Some(PathBuf::from("/var/cache/x")),
+        limits,
+        rate_limit_gap_ms: 0,
+        max_concurrent_calls: 64,
+    };
+    assert_eq!(config.plugins, expected);
+}
+
+#[test]
+fn c1_napcat_onebot11_file_loads_with_one_warning_per_unknown_key() {
+    let napcat = r#"{
+  "network": {
+    "httpServers": [
+      { "name": "httpServer", "enable": true, "port": 3000, "host": "0.0.0.0",
+        "enableCors": true, "enableWebsocket": true, "messagePostFormat": "array",
+        "token": "abc", "debug": false }
+    ],
+    "httpSseServers": [],
+    "httpClients": [
+      { "name": "client", "enable": false, "url": "http://localhost:8080",
+        "messagePostFormat": "array", "reportSelfMessage": false, "token": "", "debug": false }
+    ],
+    "websocketServers": [
+      { "name": "WsServer", "enable": true, "host": "0.0.0.0", "port": 3001,
+        "messagePostFormat": "array", "reportSelfMessage": false, "token": "",
+        "enableForcePushEvent": true, "debug": false, "heartInterval": 30000 }
+    ],
+    "websocketClients": [],
+    "plugins": []
+  },
+  "musicSignUrl": "",
+  "enableLocalFile2Url": false,
+  "parseMultMsg": false
+}"#;
+    let loaded = parse_ok(napcat);
+    let unknown = [
+        "network.httpSseServers",
+        "network.httpClients",
+        "network.websocketServers",
+        "network.websocketClients",
+        "network.plugins",
+        "musicSignUrl",
+        "enableLocalFile2Url",
+        "parseMultMsg",
+    ];
+    let expected: Vec<String> = unknown
+        .iter()
+        .map(|key| format!("{PATH}: unknown key `{key}` ignored"))
+        .collect();
+    assert_eq!(loaded.warnings, expected);
+    let server = &loaded.config.servers[0];
+    assert_eq!(
+        (server.name.as_str(), server.host.as_str(), server.port),
+        ("httpServer", "0.0.0.0", 3000)
+    );
+    assert!(server.enable_websocket);
+    // NapCat's `network.plugins` is not our top-level `plugins` section.
+    assert_eq!(loaded.config.plugins.dir, PathBuf::from("config/plugins"));
+}
+
+#[test]
+#[rustfmt::skip]
+fn c3_two_enabled_servers_on_one_address_are_refused() {
+    let accepted = [
+        r#"{ enable: true, port: 0 }, { enable: true, port: 0 }"#,
+        r#"{ enable: true }, { enable: false }"#,
+        r#"{ enable: true, port: 3000 }, { enable: true, port: 3001 }"#,
+        r#"{ enable: true, host: "127.0.0.1" }, { enable: true, host: "127.0.0.2" }"#,
+        r#"{ enable: true, host: "0.0.0.0" }, { enable: true, host: "::1" }"#,
+    ];
+    for servers in accepted {
+        parse_ok(&with_servers(servers));
+    }
+    let refused = [
+        (r#"{ name: "a", enable: true }, { enable: false }, { name: "b", enable: true }"#,
+         r#"[0] ("a" on 127.0.0.1:3000) and network.httpServers[2] ("b" on 127.0.0.1:3000)"#),
+        (r#"{ name: "a", enable: true, host: "0.0.0.0" }, { name: "b", enable: true }"#,
+         r#"[0] ("a" on 0.0.0.0:3000) and network.httpServers[1] ("b" on 127.0.0.1:3000)"#),
+        (r#"{ name: "a", enable: true }, { name: "b", enable: true, host: "::" }"#,
+         r#"[0] ("a" on 127.0.0.1:3000) and network.httpServers[1] ("b" on [::]:3000)"#),
+        (r#"{ name: "a", enable: true, host: "LOCALHOST" }, { name: "b", enable: true, host: "localhost" }"#,
+         r#"[0] ("a" on LOCALHOST:3000) and network.httpServers[1] ("b" on localhost:3000)"#),
+        (r#"{ name: "a", enable: true, host: "[::1]" }, { name: "b", enable: true, host: "::1" }"#,
+         r#"[0] ("a" on [::1]:3000) and network.httpServers[1] ("b" on [::1]:3000)"#),
+    ];
+    for (servers, pair) in refused {
+        let expected = format!(
+            "{PATH}: network.httpServers{pair} would listen on the same address; \
+             give one of them another port or disable it"
+        );
+        assert_eq!(parse_err(&with_servers(servers)), expected);
+    }
+}
+
+#[test]
+#[rustfmt::skip]
+fn c5_w6_e5_values_out_of_range_are_refused() {
+    let server = |s: &str| with_servers(s);
+    let plugins = |s: &str| format!("{{ plugins: {{ {s} }} }}");
+    let cases = [
+        (server("{ maxBodyBytes: 0 }"),
+         "network.httpServers[0].maxBodyBytes: expected 1 to 5242880000 bytes (5000 MB), got 0"),
+        (server("{ maxBodyBytes: 5242880001 }"),
+         "network.httpServers[0].maxBodyBytes: expected 1 to 5242880000 bytes (5000 MB), \
+          got 5242880001"),
+        (server("{}, { wsQueueMessages: 0 }"),
+         "network.httpServers[1].wsQueueMessages: expected 1 to 1000000 messages, got 0"),
+        (server("{ heartInterval: 86400001 }"),
+         "network.httpServers[0].heartInterval: expected 0 to 86400000 ms (0 = off), got 86400001"),
+        (plugins("timeoutMs: 0"), "plugins.timeoutMs: expected 1 to 86400000 ms, got 0"),
+        (plugins("memoryMb: 0"), "plugins.memoryMb: expected 1 to 4096 MiB, got 0"),
+        (plugins("memoryMb: 4097"), "plugins.memoryMb: expected 1 to 4096 MiB, got 4097"),
+        (plugins("rateLimitGapMs: 86400001"),
+         "plugins.rateLimitGapMs: expected 0 to 86400000 ms (0 = no gap), got 86400001"),
+        (plugins("dir: ''"), "plugins.dir: empty; expected a folder path"),
+        (plugins("cacheDir: ''"),
+         "plugins.cacheDir: empty; expected a folder path, \"off\", or null for the default"),
+    ];
+    for (text, expected) in cases {
+        assert_eq!(parse_err(&text), format!("{PATH}: {expected}"), "{text}");
+    }
+}
+
+#[test]
+fn c4_relative_folders_resolve_against_the_config_folder() {
+    let cases = [
+        ("config/onebot.json5", "plugins", "config/plugins"),
+        ("config/onebot.json5", "../plugins", "config/../plugins"),
+        ("onebot.json5", "plugins", "plugins"),
+        ("/etc/onebot/onebot.json5", "wasm", "/etc/onebot/wasm"),
+        ("/etc/onebot/onebot.json5", "/srv/plugins", "/srv/plugins"),
+    ];
+    for (config, dir, expected) in cases {
+        let text = format!("{{ plugins: {{ dir: {dir:?}, cacheDir: {dir:?} }} }}");
+        let plugins = parse_in(&text, Path::new(config), &env())
+            .expect("valid")
+            .config
+            .plugins;
+        assert_eq!(plugins.dir, Path::new(expected), "{config} + {dir}");
+        assert_eq!(plugins.cache_dir.as_deref(), Some(Path::new(expected)));
+    }
+}
+
+#[test]
+#[rustfmt::skip]
+fn c4_cache_dir_default_off_and_explicit() {
+    let env = |xdg: Option<&str>, home: Option<&str>| CacheEnv {
+        xdg_cache_home: xdg.map(Into::into),
+        home: home.map(Into::into),
+    };
+    let uncached = "config/onebot.json5: plugins.cacheDir: neither $XDG_CACHE_HOME nor $HOME \
+                    is set; compiled plugins will not be cached";
+    let cases = [
+        ("", env(Some("/xdg"), Some("/home/op")), Some("/xdg/onebot-host"), None),
+        ("cacheDir: null", env(Some("/xdg"), None), Some("/xdg/onebot-host"), None),
+        // The XDG spec: a relative $XDG_CACHE_HOME is ignored.
+        ("", env(Some("rel"), Some("/home/op")), Some("/home/op/.cache/onebot-host"), None),
+        ("", env(None, Some("")), None, Some(uncached)),
+        ("", env(None, None), None, Some(uncached)),
+        ("cacheDir: 'off'", env(Some("/xdg"), Some("/home/op")), None, None),
+        ("cacheDir: 'cache'", env(None, None), Some("config/cache"), None),
+    ];
+    for (plugins, env, expected, warning) in cases {
+        let text = format!("{{ network: {{ httpServers: [{{ enable: true }}] }}, plugins: {{ {plugins} }} }}");
+        let loaded = parse_in(&text, Path::new(PATH), &env).expect("valid config");
+        assert_eq!(loaded.config.plugins.cache_dir.as_deref(), expected.map(Path::new), "{plugins} {env:?}");
+        assert_eq!(loaded.warnings.first().map(String::as_str), warning, "{plugins} {env:?}");
+    }
+}
+
+#[test]
+#[rustfmt::skip]
+fn c1_shipped_config_has_every_key_at_its_default_and_no_warnings() {
+    let text = include_str!("../../config/onebot.json5");
+    let loaded = parse_ok(text);
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    let config = loaded.config;
+    assert_eq!(config.servers, [HttpServer::default()]);
+    assert_eq!(config.bot, Bot::default());
+    let plugins = config.plugins;
+    assert_eq!(plugins.dir, Path::new("config/../plugins"));
+    assert_eq!(plugins.cache_dir.as_deref(), Some(Path::new("/home/op/.cache/onebot-host")));
+    assert_eq!((plugins.watch, plugins.limits, plugins.rate_limit_gap_ms), (true, Limits::default(), 500));
+
+    // Every key is spelled out, so the file doubles as the reference.
+    let value: serde_json::Value = json5::from_str(text).expect("JSON5");
+    let sections: [(&str, &[&str]); 3] = [
+        ("/network/httpServers/0", &["name", "enable", "port", "host", "enableCors",
+            "enableWebsocket", "messagePostFormat", "token", "debug", "heartInterval",
+            "maxBodyBytes", "wsQueueMessages"]),
+        ("/bot", &["selfId", "nickname"]),
+        ("/plugins", &["dir", "watch", "cacheDir", "timeoutMs", "memoryMb", "rateLimitGapMs",
+            "maxConcurrentCalls"]),
+    ];
+    for (pointer, keys) in sections {
+        let section = value.pointer(pointer).and_then(|v| v.as_object()).expect(pointer);
+        let mut present: Vec<&str> = section.keys().map(String::as_str).collect();
+        let mut keys = keys.to_vec();
+        present.sort_unstable();
+        keys.sort_unstable();
+        assert_eq!(present, keys, "{pointer}");
+    }
+}
+
+#[test]
+fn c1_c5_load_reads_the_file_or_names_it_when_it_cannot() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("onebot.json5");
+    let text = "{ network: { httpServers: [{ enable: true, port: 0 }] } }";
+    std::fs::write(&path, text).expect("write");
+    let loaded = load(&path).expect("loads");
+    assert_eq!(loaded.config.path, path);
+    assert_eq!(loaded.config.plugins.dir, dir.path().join("plugins"));
+    assert_eq!(loaded.config.servers[0].port, 0);
+
+    let missing = dir.path().join("missing.json5");
+    let error = load(&missing).expect_err("missing file");
+    assert!(matches!(error, ConfigError::Read { .. }));
+    let message = error.to_string();
+    let prefix = format!("{}: cannot read: ", missing.display());
+    assert!(message.starts_with(&prefix), "{message}");
+}

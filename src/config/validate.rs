@@ -1,0 +1,272 @@
+//! Raw file → `Config`: value ranges, duplicate listeners, folders (SPEC C2–C5, W6, E5).
+//!
+//! Checks stop at the first problem: the operator fixes one line and runs again, and the process
+//! never starts half-configured (C5).
+
+use std::ffi::OsString;
+use std::ops::RangeInclusive;
+use std::path::{Path, PathBuf};
+
+use super::raw::{self, RawFile, RawHttpServer, RawPlugins};
+use super::{
+    Bot, Config, ConfigError, HttpServer, Limits, Loaded, MAX_BODY_BYTES_LIMIT, MEMORY_MB_LIMIT,
+    MILLIS_LIMIT, Plugins, ServerRef, WS_QUEUE_LIMIT,
+};
+
+/// An accepted range and how to describe it to the operator.
+struct Bound {
+    range: RangeInclusive<u64>,
+    unit: &'static str,
+}
+
+const BODY_BYTES: Bound = Bound {
+    range: 1..=MAX_BODY_BYTES_LIMIT,
+    unit: " bytes (5000 MB)",
+};
+const HEART_MS: Bound = Bound {
+    range: 0..=MILLIS_LIMIT,
+    unit: " ms (0 = off)",
+};
+const CONCURRENT_CALLS: Bound = Bound {
+    range: 1..=4096,
+    unit: " calls",
+};
+const GAP_MS: Bound = Bound {
+    range: 0..=MILLIS_LIMIT,
+    unit: " ms (0 = no gap)",
+};
+const TIMEOUT_MS: Bound = Bound {
+    range: 1..=MILLIS_LIMIT,
+    unit: " ms",
+};
+const MEMORY_MB: Bound = Bound {
+    range: 1..=MEMORY_MB_LIMIT,
+    unit: " MiB",
+};
+// Lossless: usize is at most 64 bits on every target Rust supports.
+const WS_QUEUE: Bound = Bound {
+    range: 1..=WS_QUEUE_LIMIT as u64,
+    unit: " messages",
+};
+
+/// The environment the default `cacheDir` comes from; a parameter so tests neither depend on
+/// nor mutate the process environment.
+#[derive(Clone, Debug, Default)]
+pub(super) struct CacheEnv {
+    pub xdg_cache_home: Option<OsString>,
+    pub home: Option<OsString>,
+}
+
+impl CacheEnv {
+    pub fn from_process() -> Self {
+        Self {
+            xdg_cache_home: std::env::var_os("XDG_CACHE_HOME"),
+            home: std::env::var_os("HOME"),
+        }
+    }
+
+    /// `$XDG_CACHE_HOME/onebot-host`, else `$HOME/.cache/onebot-host`. The XDG spec says a
+    /// relative `$XDG_CACHE_HOME` is invalid and must be ignored.
+    fn default_cache_dir(&self) -> Option<PathBuf> {
+        let xdg = self.xdg_cache_home.as_ref().map(PathBuf::from);
+        if let Some(xdg) = xdg.filter(|dir| dir.is_absolute()) {
+            return Some(xdg.join(raw::CACHE_FOLDER_NAME));
+        }
+        let home = PathBuf::from(self.home.as_ref().filter(|home| !home.is_empty())?);
+        Some(home.join(".cache").join(raw::CACHE_FOLDER_NAME))
+    }
+}
+
+pub(super) fn config(
+    raw: RawFile,
+    path: &Path,
+    env: &CacheEnv,
+    mut warnings: Vec<String>,
+) -> Result<Loaded, ConfigError> {
+    let servers = servers(raw.network.http_servers, path, &mut warnings)?;
+    let plugins = plugins(raw.plugins, path, env, &mut warnings)?;
+    let bot = Bot {
+        self_id: raw.bot.self_id,
+        nickname: raw.bot.nickname,
+    };
+    let config = Config {
+        path: path.to_owned(),
+        servers,
+        bot,
+        plugins,
+    };
+    Ok(Loaded { config, warnings })
+}
+
+/// Every entry is checked, disabled ones too: a bad value is a mistake whether or not the
+/// entry is on today. Only enabled entries are kept, in file order (C3).
+fn servers(
+    raws: Vec<RawHttpServer>,
+    path: &Path,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<HttpServer>, ConfigError> {
+    let mut enabled: Vec<(usize, HttpServer)> = Vec::new();
+    for (index, raw) in raws.into_iter().enumerate() {
+        let key = |field: &str| format!("network.httpServers[{index}].{field}");
+        check(path, key("maxBodyBytes"), raw.max_body_bytes, &BODY_BYTES)?;
+        check(path, key("heartInterval"), raw.heart_interval, &HEART_MS)?;
+        let queue = u64::try_from(raw.ws_queue_messages).unwrap_or(u64::MAX);
+        check(path, key("wsQueueMessages"), queue, &WS_QUEUE)?;
+        if !raw.enable {
+            continue;
+        }
+        let server = raw.into_server();
+        let clash = enabled
+            .iter()
+            .find(|(_, other)| same_listener(other, &server));
+        if let Some((first, other)) = clash {
+            return Err(ConfigError::DuplicateListener {
+                path: path.to_owned(),
+                first: server_ref(*first, other),
+                second: server_ref(index, &server),
+            });
+        }
+        enabled.push((index, server));
+    }
+    if enabled.is_empty() {
+        warnings.push(format!(
+            "{}: no enabled httpServers: nothing will listen",
+            path.display()
+        ));
+    }
+    Ok(enabled.into_iter().map(|(_, server)| server).collect())
+}
+
+fn server_ref(index: usize, server: &HttpServer) -> Box<ServerRef> {
+    Box::new(ServerRef {
+        index,
+        name: server.name.clone(),
+        host: server.host.clone(),
+        port: server.port,
+    })
+}
+
+/// Whether two servers would fight over one socket (C3). Port 0 asks the OS for a free port, so
+/// it never clashes (tests bind several). Hosts are compared as written, since a name is resolved
+/// only at bind time; a wildcard clashes with what it covers: `::` with everything (Linux binds it
+/// dual-stack), `0.0.0.0` with every IPv4 address or name.
+fn same_listener(a: &HttpServer, b: &HttpServer) -> bool {
+    if a.port == 0 || a.port != b.port {
+        return false;
+    }
+    let (a, b) = (normal_host(&a.host), normal_host(&b.host));
+    a == b
+        || a == "::"
+        || b == "::"
+        || (a == "0.0.0.0" && !b.contains(':'))
+        || (b == "0.0.0.0" && !a.contains(':'))
+}
+
+/// `[::1]` and `::1`, `LOCALHOST` and `localhost` name the same thing.
+fn normal_host(host: &str) -> String {
+    let host = host.trim();
+    let host = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    host.to_ascii_lowercase()
+}
+
+fn plugins(
+    raw: RawPlugins,
+    path: &Path,
+    env: &CacheEnv,
+    warnings: &mut Vec<String>,
+) -> Result<Plugins, ConfigError> {
+    let limits = limits(path, "plugins.", raw.timeout_ms, raw.memory_mb)?;
+    check(
+        path,
+        "plugins.rateLimitGapMs".to_owned(),
+        raw.rate_limit_gap_ms,
+        &GAP_MS,
+    )?;
+    check(
+        path,
+        "plugins.maxConcurrentCalls".to_owned(),
+        raw.max_concurrent_calls,
+        &CONCURRENT_CALLS,
+    )?;
+    if raw.dir.as_os_str().is_empty() {
+        return Err(invalid(
+            path,
+            "plugins.dir",
+            "empty; expected a folder path",
+        ));
+    }
+    let cache_dir = match raw.cache_dir {
+        Some(dir) if dir.as_os_str() == raw::CACHE_OFF => None,
+        Some(dir) if dir.as_os_str().is_empty() => {
+            let expected = "empty; expected a folder path, \"off\", or null for the default";
+            return Err(invalid(path, "plugins.cacheDir", expected));
+        }
+        Some(dir) => Some(beside(path, &dir)),
+        None => {
+            let dir = env.default_cache_dir();
+            if dir.is_none() {
+                warnings.push(format!(
+                    "{}: plugins.cacheDir: neither $XDG_CACHE_HOME nor $HOME is set; \
+                     compiled plugins will not be cached",
+                    path.display()
+                ));
+            }
+            dir
+        }
+    };
+    Ok(Plugins {
+        dir: beside(path, &raw.dir),
+        watch: raw.watch,
+        cache_dir,
+        limits,
+        rate_limit_gap_ms: raw.rate_limit_gap_ms,
+        // Bounded to 1..=4096 just above.
+        max_concurrent_calls: u32::try_from(raw.max_concurrent_calls).unwrap_or(4096),
+    })
+}
+
+/// A folder named in the config file: relative means "next to the config file", so the file
+/// works the same from any working directory (C4). `join` keeps an absolute `dir` as it is.
+fn beside(config: &Path, dir: &Path) -> PathBuf {
+    config.parent().unwrap_or(Path::new("")).join(dir)
+}
+
+/// The `Limits` checks, shared by the `plugins` section (C4) and sidecars (P6); `prefix` is the
+/// section the keys sit in.
+pub(super) fn limits(
+    path: &Path,
+    prefix: &str,
+    timeout_ms: u64,
+    memory_mb: u64,
+) -> Result<Limits, ConfigError> {
+    check(path, format!("{prefix}timeoutMs"), timeout_ms, &TIMEOUT_MS)?;
+    check(path, format!("{prefix}memoryMb"), memory_mb, &MEMORY_MB)?;
+    Ok(Limits {
+        timeout_ms,
+        memory_mb,
+    })
+}
+
+fn check(path: &Path, key: String, value: u64, bound: &Bound) -> Result<(), ConfigError> {
+    if bound.range.contains(&value) {
+        return Ok(());
+    }
+    let (min, max) = (bound.range.start(), bound.range.end());
+    let message = format!("expected {min} to {max}{}, got {value}", bound.unit);
+    Err(ConfigError::Invalid {
+        path: path.to_owned(),
+        key,
+        message,
+    })
+}
+
+fn invalid(path: &Path, key: &str, message: &str) -> ConfigError {
+    ConfigError::Invalid {
+        path: path.to_owned(),
+        key: key.to_owned(),
+        message: message.to_owned(),
+    }
+}

@@ -1,0 +1,261 @@
+//! Dispatch: one action call in, one [`Outcome`] out (SPEC E4–E6, H8). HTTP and WebSocket
+//! both call only [`Dispatcher::call`].
+//!
+//! Order of lookup: the exact name on a plugin, then a host fallback (`get_version_info`,
+//! `get_status`, `get_login_info`), then the `_async` and `_rate_limited` suffixes applied to
+//! the base name, else 1404. Plugin calls run on blocking threads, at most
+//! `max_concurrent_calls` at once (each holds a pooled instance slot); further calls wait.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::{Map, Value, json};
+use tokio::sync::{Mutex, Semaphore};
+
+use crate::config::Bot;
+use crate::envelope::{ActionError, Outcome};
+use crate::plugin::{CallError, Plugin};
+use crate::registry::Registry;
+
+/// One action call as the transports decoded it; `echo` stays with the transport.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ActionRequest {
+    pub action: String,
+    pub params: Map<String, Value>,
+}
+
+/// What a call produced, and which plugin produced it (for the per-call debug log).
+pub struct Handled {
+    pub outcome: Outcome,
+    pub plugin: Option<Arc<str>>,
+}
+
+pub struct Dispatcher {
+    pub registry: Arc<Registry>,
+    bot: Bot,
+    /// E6: `get_login_info`'s `user_id`, refreshed whenever the plugin set changes.
+    self_id: AtomicI64,
+    permits: Semaphore,
+    /// E5: the finish time of the last `_rate_limited` call; the lock is the queue.
+    rate_limit: Mutex<Option<Instant>>,
+    rate_limit_gap: Duration,
+    stats: Stats,
+}
+
+#[derive(Default)]
+struct Stats {
+    calls: AtomicU64,
+    failed: AtomicU64,
+    started: std::sync::OnceLock<SystemTime>,
+}
+
+pub const FALLBACKS: [&str; 3] = ["get_version_info", "get_status", "get_login_info"];
+
+impl Dispatcher {
+    pub fn new(
+        registry: Arc<Registry>,
+        bot: Bot,
+        max_concurrent_calls: usize,
+        rate_limit_gap: Duration,
+    ) -> Self {
+        let stats = Stats::default();
+        let _ = stats.started.set(SystemTime::now());
+        Dispatcher {
+            registry,
+            self_id: AtomicI64::new(bot.self_id),
+            bot,
+            permits: Semaphore::new(max_concurrent_calls.max(1)),
+            rate_limit: Mutex::new(None),
+            rate_limit_gap,
+            stats,
+        }
+    }
+
+    /// The `self_id` stamped on events (E6).
+    pub fn self_id(&self) -> i64 {
+        self.self_id.load(Ordering::Relaxed)
+    }
+
+    pub async fn call(self: &Arc<Self>, request: ActionRequest) -> Handled {
+        let ActionRequest { action, params } = request;
+        let handled = if self.provides(&action) {
+            self.run(&action, params).await
+        } else if let Some(base) = action.strip_suffix("_async").filter(|b| self.provides(b)) {
+            let this = self.clone();
+            let base = base.to_owned();
+            tokio::spawn(async move {
+                let handled = this.run(&base, params).await;
+                if let Outcome::Failed(error) = handled.outcome {
+                    tracing::warn!(action = %base, plugin = handled.plugin.as_deref(), "async call failed: {error}");
+                }
+            });
+            Handled {
+                outcome: Outcome::Accepted,
+                plugin: None,
+            }
+        } else if let Some(base) = action
+            .strip_suffix("_rate_limited")
+            .filter(|b| self.provides(b))
+        {
+            let mut last = self.rate_limit.lock().await;
+            if let Some(at) = *last {
+                tokio::time::sleep_until((at + self.rate_limit_gap).into()).await;
+            }
+            let handled = self.run(base, params).await;
+            *last = Some(Instant::now());
+            handled
+        } else {
+            Handled {
+                outcome: Outcome::Failed(ActionError::unknown_action(&action)),
+                plugin: None,
+            }
+        };
+        self.stats.calls.fetch_add(1, Ordering::Relaxed);
+        if let Outcome::Failed(_) = handled.outcome {
+            self.stats.failed.fetch_add(1, Ordering::Relaxed);
+        }
+        handled
+    }
+
+    fn provides(&self, action: &str) -> bool {
+        FALLBACKS.contains(&action) || self.registry.snapshot().provider(action).is_some()
+    }
+
+    async fn run(&self, action: &str, mut params: Map<String, Value>) -> Handled {
+        // M3: plugins always receive `message` as an array of segments.
+        if let Err(e) = crate::message::normalize_params(&mut params) {
+            return Handled {
+                outcome: Outcome::Failed(ActionError::bad_request(e.to_string())),
+                plugin: None,
+            };
+        }
+        let snapshot = self.registry.snapshot();
+        let Some(plugin) = snapshot.provider(action).cloned() else {
+            return Handled {
+                outcome: self.fallback(action).into(),
+                plugin: None,
+            };
+        };
+        let name = plugin.name.clone();
+        let outcome = self
+            .call_plugin(plugin, action, Value::Object(params))
+            .await;
+        Handled {
+            outcome: outcome.into(),
+            plugin: Some(name),
+        }
+    }
+
+    async fn call_plugin(
+        &self,
+        plugin: Arc<Plugin>,
+        action: &str,
+        params: Value,
+    ) -> Result<Value, ActionError> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| ActionError::failed("the host is shutting down"))?;
+        let params = params.to_string();
+        let action_name = action.to_owned();
+        let self_id = Some(self.self_id());
+        let plugin_name = plugin.name.clone();
+        let result =
+            tokio::task::spawn_blocking(move || plugin.call(&action_name, &params, self_id))
+                .await
+                .map_err(|e| {
+                    ActionError::failed(format!(
+                        "plugin {plugin_name}: `{action}` panicked the host thread: {e}"
+                    ))
+                })?;
+        let data = result.map_err(call_error)?;
+        serde_json::from_str(&data).map_err(|e| {
+            ActionError::failed(format!(
+                "plugin {plugin_name}: `{action}` returned data that is not JSON: {e}"
+            ))
+        })
+    }
+
+    /// E6: the host's own answers, used when no plugin provides these actions.
+    fn fallback(&self, action: &str) -> Result<Value, ActionError> {
+        match action {
+            "get_version_info" => Ok(json!({
+                "app_name": env!("CARGO_PKG_NAME"),
+                "app_version": env!("CARGO_PKG_VERSION"),
+                "protocol_version": "v11",
+            })),
+            "get_login_info" => Ok(json!({
+                "user_id": self.bot.self_id,
+                "nickname": self.bot.nickname,
+            })),
+            "get_status" => {
+                let snapshot = self.registry.snapshot();
+                let uptime = self
+                    .stats
+                    .started
+                    .get()
+                    .and_then(|s| s.elapsed().ok())
+                    .map_or(0, |d| d.as_secs());
+                Ok(json!({
+                    "online": true,
+                    "good": true,
+                    "stat": {
+                        "calls": self.stats.calls.load(Ordering::Relaxed),
+                        "calls_failed": self.stats.failed.load(Ordering::Relaxed),
+                        "plugins": snapshot.plugins.len(),
+                        "uptime_s": uptime,
+                    },
+                }))
+            }
+            _ => Err(ActionError::unknown_action(action)),
+        }
+    }
+
+    /// E6: asks the plugin providing `get_login_info` for the bot's `user_id`, falling back to
+    /// the config's `bot.selfId`. Called at start and after every change of the plugin set.
+    pub async fn refresh_self_id(&self) {
+        let snapshot = self.registry.snapshot();
+        let id = match snapshot.provider("get_login_info").cloned() {
+            Some(plugin) => {
+                let name = plugin.name.clone();
+                match self.call_plugin(plugin, "get_login_info", json!({})).await {
+                    Ok(data) => data.get("user_id").and_then(as_i64).unwrap_or_else(|| {
+                        tracing::warn!(plugin = %name, "get_login_info has no integer user_id; using bot.selfId");
+                        self.bot.self_id
+                    }),
+                    Err(e) => {
+                        tracing::warn!(plugin = %name, "get_login_info failed ({e}); using bot.selfId");
+                        self.bot.self_id
+                    }
+                }
+            }
+            None => self.bot.self_id,
+        };
+        self.self_id.store(id, Ordering::Relaxed);
+    }
+}
+
+fn as_i64(v: &Value) -> Option<i64> {
+    v.as_i64()
+        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+}
+
+fn call_error(error: CallError) -> ActionError {
+    match error {
+        // A plugin that fails with retcode 0 would produce a `failed` envelope claiming
+        // success; such a reply becomes a plain 1200.
+        CallError::Returned { retcode, message } if retcode != 0 => {
+            ActionError::new(crate::envelope::Retcode(retcode), message)
+        }
+        other => ActionError::failed(other.to_string()),
+    }
+}
+
+/// Seconds since the Unix epoch, as OneBot's `time` fields want.
+pub fn unix_time() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}

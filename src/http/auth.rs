@@ -1,0 +1,105 @@
+//! The access token check (SPEC H6, W2), one function for HTTP and the WebSocket handshake.
+//!
+//! Accepted forms: `Authorization: Bearer <t>`, `Authorization: Token <t>` (Koishi),
+//! a bare `Authorization: <t>`, or the `access_token` query parameter; when the query has
+//! one, it is the one checked. Both sides are hashed before a constant-time comparison, so
+//! neither the content nor the length of the token leaks through timing. The token is never
+//! logged: errors here carry no value.
+
+use axum::http::HeaderMap;
+use axum::http::header::AUTHORIZATION;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+/// A missing or wrong token. Deliberately says nothing about what was sent.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Denied;
+
+/// Checks a request's credentials against `expected`; an empty `expected` means no token.
+pub fn check(expected: &str, headers: &HeaderMap, query: Option<&str>) -> Result<(), Denied> {
+    if expected.is_empty() {
+        return Ok(());
+    }
+    let presented = match query_token(query) {
+        Some(token) => Some(token),
+        None => header_token(headers),
+    };
+    match presented {
+        Some(token) if same(&token, expected) => Ok(()),
+        _ => Err(Denied),
+    }
+}
+
+fn query_token(query: Option<&str>) -> Option<String> {
+    let query = query?;
+    form_urlencoded_pairs(query)
+        .into_iter()
+        .rev()
+        .find(|(k, _)| k == "access_token")
+        .map(|(_, v)| v)
+}
+
+fn header_token(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?.trim();
+    let token = match value.split_once(' ') {
+        Some((scheme, rest))
+            if scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("token") =>
+        {
+            rest.trim()
+        }
+        _ => value,
+    };
+    Some(token.to_owned())
+}
+
+fn same(presented: &str, expected: &str) -> bool {
+    let a = Sha256::digest(presented.as_bytes());
+    let b = Sha256::digest(expected.as_bytes());
+    a.ct_eq(&b).into()
+}
+
+/// Query pairs, percent-decoded; malformed encodings decode leniently rather than fail.
+pub(crate) fn form_urlencoded_pairs(query: &str) -> Vec<(String, String)> {
+    serde_urlencoded::from_str::<Vec<(String, String)>>(query).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn headers(auth: Option<&str>) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        if let Some(a) = auth {
+            h.insert(AUTHORIZATION, HeaderValue::from_str(a).expect("header"));
+        }
+        h
+    }
+
+    #[test]
+    fn h6_accepted_and_refused_forms() {
+        let cases: &[(Option<&str>, Option<&str>, bool)] = &[
+            (Some("Bearer s3cret"), None, true),
+            (Some("bearer s3cret"), None, true),
+            (Some("Token s3cret"), None, true),
+            (Some("s3cret"), None, true),
+            (None, Some("access_token=s3cret"), true),
+            (None, Some("a=1&access_token=s3%63ret"), true),
+            (None, None, false),
+            (Some("Bearer wrong"), None, false),
+            (Some("Bearer s3cret"), Some("access_token=wrong"), false),
+            (Some("Bearer wrong"), Some("access_token=s3cret"), true),
+            (Some("Basic s3cret"), None, false),
+            (Some(""), None, false),
+        ];
+        for (auth, query, ok) in cases {
+            let got = check("s3cret", &headers(*auth), *query).is_ok();
+            assert_eq!(got, *ok, "auth={auth:?} query={query:?}");
+        }
+    }
+
+    #[test]
+    fn h6_empty_token_means_open() {
+        assert!(check("", &headers(None), None).is_ok());
+    }
+}

@@ -1,0 +1,206 @@
+//! The HTTP transport: one axum router per enabled `httpServers` entry (SPEC H1–H9).
+//!
+//! Every path and method reaches [`handle`]: the action is the first path segment (H1), so
+//! there is no route table to keep in sync with the plugins. The flow is auth → body →
+//! decode → [`Dispatcher::call`] → envelope; nothing here knows about wasm.
+
+mod auth;
+mod body;
+mod cors;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use serde_json::{Value, json};
+
+pub use auth::{Denied, check as check_token};
+
+use crate::config::HttpServer;
+use crate::dispatch::{ActionRequest, Dispatcher, Handled};
+use crate::envelope::{ActionError, Envelope, Outcome};
+
+/// What one listener needs: its own settings and the shared dispatcher.
+pub struct ServerState {
+    pub dispatcher: Arc<Dispatcher>,
+    pub config: HttpServer,
+}
+
+pub fn router(state: Arc<ServerState>) -> Router {
+    let cors = state.config.enable_cors;
+    let router = Router::new().fallback(handle).with_state(state);
+    if cors {
+        router.layer(axum::middleware::from_fn(cors::layer))
+    } else {
+        router
+    }
+}
+
+async fn handle(State(server): State<Arc<ServerState>>, request: Request) -> Response {
+    let started = Instant::now();
+    let (parts, body) = request.into_parts();
+    let action = action_name(parts.uri.path()).to_owned();
+    let query = parts.uri.query();
+
+    if auth::check(&server.config.token, &parts.headers, query).is_err() {
+        tracing::debug!(server = %server.config.name, action, "token verify failed");
+        return reply(Envelope::new(Outcome::Failed(ActionError::auth()), None));
+    }
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let bytes = match read_body(body, declared, server.config.max_body_bytes).await {
+        Ok(bytes) => bytes,
+        Err(response) => return response,
+    };
+    let content_type = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let decoded = match body::decode(&parts.method, content_type, query, &bytes) {
+        Ok(decoded) => decoded,
+        Err(e) => {
+            tracing::debug!(server = %server.config.name, action, "bad request: {e}");
+            let outcome = Outcome::Failed(ActionError::bad_request(e.to_string()));
+            return reply(Envelope::new(outcome, None));
+        }
+    };
+
+    let handled = if action.is_empty() {
+        Handled {
+            outcome: Outcome::Data(health(&server.dispatcher)),
+            plugin: None,
+        }
+    } else {
+        let request = ActionRequest {
+            action: action.clone(),
+            params: decoded.params,
+        };
+        server.dispatcher.call(request).await
+    };
+    if server.config.debug {
+        tracing::info!(
+            server = %server.config.name,
+            %action,
+            plugin = %handled.plugin.as_deref().unwrap_or("host"),
+            retcode = handled.outcome.retcode().0,
+            ms = started.elapsed().as_secs_f64() * 1e3,
+            "call"
+        );
+    }
+    reply(Envelope::new(handled.outcome, decoded.echo))
+}
+
+/// H1: `/send_msg`, `/send_msg/` and `/send_msg/x` all name `send_msg`; `/` names nothing.
+fn action_name(path: &str) -> &str {
+    path.trim_start_matches('/').split('/').next().unwrap_or("")
+}
+
+/// Reads the body, refusing it (H5) as soon as it is known to exceed `max` bytes: from the
+/// `Content-Length` up front, or while streaming, never after buffering all of it.
+async fn read_body(body: Body, declared: Option<u64>, max: u64) -> Result<Bytes, Response> {
+    if declared.is_some_and(|n| n > max) {
+        return Err(too_large(max));
+    }
+    let limit = usize::try_from(max).unwrap_or(usize::MAX);
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<LengthLimitError>() => Err(too_large(max)),
+        Err(e) => {
+            let outcome = Outcome::Failed(ActionError::bad_request(format!(
+                "cannot read the body: {e}"
+            )));
+            Err(reply(Envelope::new(outcome, None)))
+        }
+    }
+}
+
+fn too_large(max: u64) -> Response {
+    let outcome = Outcome::Failed(ActionError::bad_request(format!(
+        "request body is larger than maxBodyBytes ({max} bytes)"
+    )));
+    let mut response = reply(Envelope::new(outcome, None));
+    *response.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
+    // The rest of the body is not read; closing is cheaper than draining it.
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
+}
+
+/// H9: every OneBot-level outcome is HTTP 200 with a JSON envelope.
+fn reply(envelope: Envelope) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        envelope.to_json(),
+    )
+        .into_response()
+}
+
+/// H1: `GET /` tells what is running: the host, and every action with who serves it.
+fn health(dispatcher: &Dispatcher) -> Value {
+    let snapshot = dispatcher.registry.snapshot();
+    let plugins: Vec<Value> = snapshot
+        .plugins
+        .values()
+        .map(|p| {
+            json!({
+                "name": &*p.name,
+                "file": p.path.display().to_string(),
+                "version": p.version,
+                "actions": p.actions,
+                "size": p.size,
+                "loaded_at": p.loaded_at.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()),
+                "compile_ms": p.compile_time.as_secs_f64() * 1e3,
+                "cache_hit": p.cache_hit,
+            })
+        })
+        .collect();
+    let mut actions: Vec<Value> = snapshot
+        .actions()
+        .into_iter()
+        .map(|(action, p)| json!({"action": action, "plugin": &*p.name, "version": p.version}))
+        .collect();
+    for fallback in crate::dispatch::FALLBACKS {
+        if snapshot.provider(fallback).is_none() {
+            actions.push(json!({"action": fallback, "plugin": null, "version": null}));
+        }
+    }
+    json!({
+        "app_name": env!("CARGO_PKG_NAME"),
+        "app_version": env!("CARGO_PKG_VERSION"),
+        "self_id": dispatcher.self_id(),
+        "generation": snapshot.generation,
+        "plugins": plugins,
+        "actions": actions,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::action_name;
+
+    #[test]
+    fn h1_action_is_first_path_segment() {
+        for (path, want) in [
+            ("/send_msg", "send_msg"),
+            ("/send_msg/", "send_msg"),
+            ("/send_msg/x", "send_msg"),
+            ("/", ""),
+            ("", ""),
+            ("/Send_Msg", "Send_Msg"),
+        ] {
+            assert_eq!(action_name(path), want, "{path}");
+        }
+    }
+}

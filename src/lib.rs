@@ -1,0 +1,187 @@
+//! onebot-host: a OneBot 11 HTTP server whose every action runs in a WebAssembly component.
+//!
+//! # Layout
+//!
+//! A request flows one way, top to bottom; no module calls up the list.
+//!
+//! - [`http`]: the transport. One axum router per enabled server: auth, body, decode.
+//! - [`dispatch`]: one call in, one [`envelope::Outcome`] out; suffixes, fallbacks, limits.
+//! - [`registry`]: the immutable snapshot of which plugin version serves which action.
+//! - [`plugin`]: the wasmtime runtime; compile once per version, fresh instance per call.
+//! - [`envelope`]: the reply shape and the one retcode table, shared by every transport.
+//! - [`loader`]: plugin files (and their sidecars) on disk → versions in the registry.
+//! - [`watch`]: file events → debounced loader runs (hot reload).
+//! - [`events`]: events emitted by plugins, on their way to subscribers.
+//! - [`message`]: message segments and CQ codes; pure functions.
+//! - [`config`]: the config file → a validated [`config::Config`].
+//!
+//! [`start`] wires them together and binds every listener; [`run`] also waits for shutdown.
+
+pub mod config;
+pub mod dispatch;
+pub mod envelope;
+pub mod events;
+pub mod http;
+pub mod loader;
+pub mod message;
+pub mod plugin;
+pub mod registry;
+pub mod watch;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use std::collections::HashSet;
+use tokio::task::JoinSet;
+
+use crate::config::Config;
+use crate::dispatch::Dispatcher;
+use crate::events::EventBus;
+use crate::http::ServerState;
+use crate::loader::Loader;
+use crate::plugin::{Runtime, RuntimeError};
+use crate::registry::Registry;
+
+/// Why the host could not start. Nothing is left listening when this is returned.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+    #[error("server `{name}`: cannot listen on {host}:{port}: {source}")]
+    Bind {
+        name: String,
+        host: String,
+        port: u16,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Watch(#[from] watch::WatchError),
+    #[error("loading plugins failed: {0}")]
+    Join(#[from] tokio::task::JoinError),
+}
+
+/// A running host: its listeners' addresses and a handle to stop it.
+pub struct Host {
+    /// The bound address of each enabled server, in config order (port 0 resolved).
+    pub addrs: Vec<SocketAddr>,
+    pub dispatcher: Arc<Dispatcher>,
+    stop: tokio::sync::watch::Sender<bool>,
+    servers: JoinSet<std::io::Result<()>>,
+}
+
+impl Host {
+    /// Stops accepting, lets requests in flight finish, and returns when every server is down.
+    pub async fn stop(mut self) {
+        let _ = self.stop.send(true);
+        while let Some(result) = self.servers.join_next().await {
+            if let Ok(Err(e)) = result {
+                tracing::error!("server stopped with an error: {e}");
+            }
+        }
+    }
+}
+
+/// Loads the plugins, binds every enabled server, and starts serving.
+pub async fn start(config: Config) -> Result<Host, StartError> {
+    let events = Arc::new(EventBus::new());
+    let runtime = Arc::new(Runtime::new(
+        config.plugins.cache_dir.as_deref(),
+        config.plugins.max_concurrent_calls,
+        events,
+    )?);
+    let registry = Arc::new(Registry::new());
+    let dir = config.plugins.dir.clone();
+    if !dir.is_dir() {
+        tracing::warn!(
+            "plugin folder {} does not exist: no plugins loaded yet",
+            dir.display()
+        );
+    }
+    let mut loader = Loader::new(runtime, registry.clone(), dir, config.plugins.limits);
+    let loader = tokio::task::spawn_blocking(move || {
+        loader.sync(&HashSet::new());
+        loader
+    })
+    .await?;
+    let dispatcher = Arc::new(Dispatcher::new(
+        registry,
+        config.bot.clone(),
+        config.plugins.max_concurrent_calls as usize,
+        Duration::from_millis(config.plugins.rate_limit_gap_ms),
+    ));
+    dispatcher.refresh_self_id().await;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    if config.plugins.watch {
+        watch::spawn(loader, dispatcher.clone(), stopped.clone())?;
+    }
+
+    // Bind everything before serving anything: the process never runs half-configured (C5).
+    let mut listeners = Vec::new();
+    for server in &config.servers {
+        let listener = tokio::net::TcpListener::bind((server.host.as_str(), server.port))
+            .await
+            .map_err(|source| StartError::Bind {
+                name: server.name.clone(),
+                host: server.host.clone(),
+                port: server.port,
+                source,
+            })?;
+        listeners.push(listener);
+    }
+
+    let mut servers = JoinSet::new();
+    let mut addrs = Vec::new();
+    for (server, listener) in config.servers.iter().zip(listeners) {
+        let addr = listener.local_addr().map_err(|source| StartError::Bind {
+            name: server.name.clone(),
+            host: server.host.clone(),
+            port: server.port,
+            source,
+        })?;
+        tracing::info!(
+            server = %server.name,
+            "listening on http://{addr} (token {}, cors {}, websocket {})",
+            if server.token.is_empty() { "off" } else { "on" },
+            if server.enable_cors { "on" } else { "off" },
+            if server.enable_websocket { "on" } else { "off" },
+        );
+        if server.token.is_empty() && !addr.ip().is_loopback() {
+            tracing::warn!(
+                server = %server.name,
+                "listening on {addr}, reachable from other machines, with no token: set `token`"
+            );
+        }
+        let app = http::router(Arc::new(ServerState {
+            dispatcher: dispatcher.clone(),
+            config: server.clone(),
+        }));
+        let mut stopped = stopped.clone();
+        servers.spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stopped.wait_for(|s| *s).await;
+                })
+                .await
+        });
+        addrs.push(addr);
+    }
+    Ok(Host {
+        addrs,
+        dispatcher,
+        stop,
+        servers,
+    })
+}
+
+/// Runs the host until `shutdown` completes, then stops it gracefully.
+pub async fn run(
+    config: Config,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<(), StartError> {
+    let host = start(config).await?;
+    shutdown.await;
+    tracing::info!("shutting down");
+    host.stop().await;
+    Ok(())
+}

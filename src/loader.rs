@@ -1,0 +1,240 @@
+//! The loader: plugin files on disk → plugin versions in the registry (SPEC P2, P6).
+//!
+//! [`Loader::sync`] makes the registry match the folder: it loads new files, swaps changed
+//! ones (the `.wasm` or its sidecar `<name>.json5`), and unloads deleted ones. The start-up
+//! load and every hot reload go through it, so there is one way a plugin gets in or out. A
+//! file that fails to load is logged once (until it changes again) and whatever version was
+//! serving keeps serving. It blocks (compiling a large guest takes seconds): run it on a
+//! blocking thread.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use crate::config::{self, Limits};
+use crate::plugin::{LoadError, Plugin, Runtime};
+use crate::registry::Registry;
+
+/// Why a plugin file was not loaded: its own problem, or its sidecar's.
+#[derive(Debug, thiserror::Error)]
+pub enum FileError {
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    #[error("{0}")]
+    Sidecar(#[from] config::ConfigError),
+}
+
+/// What a file looked like when it was last read: changes when it is written or replaced.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Stamp {
+    len: u64,
+    modified: Option<SystemTime>,
+}
+
+impl Stamp {
+    fn of(path: &Path) -> Option<Stamp> {
+        let meta = std::fs::metadata(path).ok()?;
+        Some(Stamp {
+            len: meta.len(),
+            modified: meta.modified().ok(),
+        })
+    }
+}
+
+/// Keeps one plugin folder and the registry in step.
+pub struct Loader {
+    runtime: Arc<Runtime>,
+    registry: Arc<Registry>,
+    dir: PathBuf,
+    defaults: Limits,
+    /// The `.wasm` and sidecar stamps each loaded plugin was read from.
+    loaded: HashMap<Arc<str>, (Stamp, Option<Stamp>)>,
+    /// Files that failed, with the stamps that failed: not retried (nor re-logged) until
+    /// either file changes.
+    failed: HashMap<PathBuf, (Stamp, Option<Stamp>)>,
+}
+
+impl Loader {
+    pub fn new(
+        runtime: Arc<Runtime>,
+        registry: Arc<Registry>,
+        dir: PathBuf,
+        defaults: Limits,
+    ) -> Self {
+        Loader {
+            runtime,
+            registry,
+            dir,
+            defaults,
+            loaded: HashMap::new(),
+            failed: HashMap::new(),
+        }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Brings the registry in line with the folder, leaving alone the files in `busy` (still
+    /// being written). Returns whether the set of plugin versions changed.
+    pub fn sync(&mut self, busy: &HashSet<PathBuf>) -> bool {
+        let on_disk: BTreeMap<Arc<str>, PathBuf> = plugin_files(&self.dir)
+            .into_iter()
+            .map(|path| (plugin_name(&path), path))
+            .collect();
+        let mut changed = false;
+
+        let snapshot = self.registry.snapshot();
+        for (name, plugin) in &snapshot.plugins {
+            if !on_disk.contains_key(name) {
+                self.registry.remove(name);
+                self.loaded.remove(name);
+                changed = true;
+                tracing::info!(
+                    plugin = %name,
+                    version = %plugin.version,
+                    "unloaded {} (removed actions: {})",
+                    plugin.path.display(),
+                    plugin.actions.join(", ")
+                );
+            }
+        }
+        self.failed.retain(|path, _| path.exists());
+
+        for (name, path) in &on_disk {
+            if busy.contains(path) {
+                continue;
+            }
+            let Some(stamp) = Stamp::of(path) else {
+                continue; // gone since the listing
+            };
+            let stamps = (stamp, Stamp::of(&sidecar_path(path)));
+            if self.loaded.get(name) == Some(&stamps) || self.failed.get(path) == Some(&stamps) {
+                continue;
+            }
+            match load_file(&self.runtime, path, self.defaults) {
+                Ok(plugin) => {
+                    self.failed.remove(path);
+                    self.loaded.insert(name.clone(), stamps);
+                    let previous = snapshot.plugins.get(name);
+                    if previous
+                        .is_some_and(|p| p.version == plugin.version && p.limits == plugin.limits)
+                    {
+                        continue; // touched, not changed
+                    }
+                    log_loaded(&plugin, previous.map(|p| &**p));
+                    self.registry.install(plugin);
+                    changed = true;
+                }
+                Err(e) => {
+                    self.failed.insert(path.clone(), stamps);
+                    let keeps = match snapshot.plugins.get(name) {
+                        Some(p) => format!("; version {} keeps serving", p.version),
+                        None => String::new(),
+                    };
+                    tracing::error!(plugin = %name, "plugin not loaded: {e}{keeps}");
+                }
+            }
+        }
+        changed
+    }
+}
+
+/// The `.wasm` files directly inside `dir`, in name order. A missing folder has none.
+pub fn plugin_files(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| is_plugin_file(p) && p.is_file())
+        .collect();
+    files.sort();
+    files
+}
+
+/// `*.wasm`, not hidden. Editors' temp files (`.x.swp`, `x~`, `x.tmp`) are not plugins.
+pub fn is_plugin_file(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == "wasm")
+        && path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| !n.starts_with('.'))
+}
+
+/// The sidecar of a plugin file: `<name>.json5` beside `<name>.wasm`.
+pub fn sidecar_path(wasm: &Path) -> PathBuf {
+    wasm.with_extension("json5")
+}
+
+fn plugin_name(path: &Path) -> Arc<str> {
+    path.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
+        .into()
+}
+
+/// Loads one plugin file with its sidecar's limits over `defaults`.
+pub fn load_file(
+    runtime: &Arc<Runtime>,
+    path: &Path,
+    defaults: Limits,
+) -> Result<Plugin, FileError> {
+    let sidecar = sidecar_path(path);
+    let limits = match std::fs::read_to_string(&sidecar) {
+        Ok(text) => {
+            let (settings, warnings) = config::parse_sidecar(&text, &sidecar, defaults)?;
+            for warning in warnings {
+                tracing::warn!("{warning}");
+            }
+            settings.limits
+        }
+        Err(_) => defaults,
+    };
+    Ok(Plugin::load(runtime, path, limits)?)
+}
+
+/// One line per load or swap: plugin, version, actions added and removed, compile time.
+fn log_loaded(plugin: &Plugin, previous: Option<&Plugin>) {
+    let how = if plugin.cache_hit {
+        "from cache"
+    } else {
+        "compiled"
+    };
+    let ms = plugin.compile_time.as_secs_f64() * 1e3;
+    match previous {
+        None => tracing::info!(
+            plugin = %plugin.name,
+            version = %plugin.version,
+            "loaded {} (actions: {}; {how} in {ms:.1} ms)",
+            plugin.path.display(),
+            plugin.actions.join(", "),
+        ),
+        Some(old) => {
+            let added: Vec<&str> = plugin
+                .actions
+                .iter()
+                .filter(|a| !old.actions.contains(a))
+                .map(String::as_str)
+                .collect();
+            let removed: Vec<&str> = old
+                .actions
+                .iter()
+                .filter(|a| !plugin.actions.contains(a))
+                .map(String::as_str)
+                .collect();
+            tracing::info!(
+                plugin = %plugin.name,
+                version = %plugin.version,
+                "swapped {} {} -> {} (actions added: [{}], removed: [{}]; {how} in {ms:.1} ms)",
+                plugin.path.display(),
+                old.version,
+                plugin.version,
+                added.join(", "),
+                removed.join(", "),
+            );
+        }
+    }
+}

@@ -1,0 +1,135 @@
+//! Params in: any accepted `message` shape → the array form a plugin always receives (SPEC M3).
+//!
+//! Checking and converting are two passes: [`check`] reads by reference and is the only place
+//! that fails, so a caller can refuse a bad `message` and still hold it untouched; [`convert`]
+//! then moves the value apart without copying big payloads (`base64://…` images).
+
+use serde_json::{Map, Value};
+
+use super::cq::parse_cq;
+use super::segment::{MessageError, Position, Segment, is_word, json_kind};
+
+/// Turns a `message` param into segments.
+///
+/// - a string is a CQ string, parsed by [`parse_cq`]; with `auto_escape` it is instead one
+///   literal text segment (no segment at all for `""`, as `parse_cq("")` gives none);
+/// - a segment object is wrapped in an array;
+/// - an array must hold segment objects only.
+///
+/// A segment object needs a string `type` that is a word (ASCII letters, digits, `_`; anything
+/// else can never be a real segment and could not be written as a CQ code); `data` must be an
+/// object, and a missing or `null` `data` reads as `{}`. Other keys beside `type` and `data`
+/// are dropped. Arrays are passed on as given: adjacent or empty text segments stay as sent.
+pub fn normalize(message: Value, auto_escape: bool) -> Result<Vec<Segment>, MessageError> {
+    check(&message)?;
+    Ok(convert(message, auto_escape))
+}
+
+/// Replaces `params.message`, if present, with its normalized array form. `auto_escape` is read
+/// from `params.auto_escape`: `true`, `1`, `"true"` (any case) and `"1"` count as true, because
+/// HTTP form and query values arrive as strings; anything else, or its absence, as false.
+/// On error `params` is left unchanged.
+pub fn normalize_params(params: &mut Map<String, Value>) -> Result<(), MessageError> {
+    let auto_escape = params.get("auto_escape").is_some_and(is_true);
+    let Some(message) = params.get_mut("message") else {
+        return Ok(());
+    };
+    check(message)?;
+    let segments = convert(std::mem::take(message), auto_escape);
+    *message = Value::Array(segments.into_iter().map(Segment::into_value).collect());
+    Ok(())
+}
+
+/// Every way `message` can be refused; `convert` relies on this having passed.
+pub(super) fn check(message: &Value) -> Result<(), MessageError> {
+    match message {
+        Value::String(_) => Ok(()),
+        Value::Object(object) => check_segment(object, Position::Whole),
+        Value::Array(items) => items.iter().enumerate().try_for_each(|(index, item)| {
+            let at = Position::Element(index);
+            match item {
+                Value::Object(object) => check_segment(object, at),
+                other => Err(MessageError::NotASegment {
+                    at,
+                    got: json_kind(other),
+                }),
+            }
+        }),
+        other => Err(MessageError::NotAMessage {
+            got: json_kind(other),
+        }),
+    }
+}
+
+fn check_segment(object: &Map<String, Value>, at: Position) -> Result<(), MessageError> {
+    match object.get("type") {
+        None => return Err(MessageError::MissingType { at }),
+        Some(Value::String(kind)) if !is_word(kind) => {
+            return Err(MessageError::BadType {
+                at,
+                kind: kind.clone(),
+            });
+        }
+        Some(Value::String(_)) => {}
+        Some(other) => {
+            return Err(MessageError::TypeNotString {
+                at,
+                got: json_kind(other),
+            });
+        }
+    }
+    match object.get("data") {
+        None | Some(Value::Null | Value::Object(_)) => Ok(()),
+        Some(other) => Err(MessageError::DataNotObject {
+            at,
+            got: json_kind(other),
+        }),
+    }
+}
+
+/// Converts a message that passed [`check`]; on anything else it degrades instead of failing.
+pub(super) fn convert(message: Value, auto_escape: bool) -> Vec<Segment> {
+    match message {
+        Value::String(text) if auto_escape => {
+            if text.is_empty() {
+                Vec::new()
+            } else {
+                vec![Segment::text(text)]
+            }
+        }
+        Value::String(text) => parse_cq(&text),
+        Value::Object(object) => vec![into_segment(object)],
+        Value::Array(items) => items
+            .into_iter()
+            .filter_map(|item| match item {
+                Value::Object(object) => Some(into_segment(object)),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn into_segment(mut object: Map<String, Value>) -> Segment {
+    let kind = match object.remove("type") {
+        Some(Value::String(kind)) => kind,
+        _ => String::new(),
+    };
+    let data = match object.remove("data") {
+        Some(Value::Object(data)) => data,
+        _ => Map::new(),
+    };
+    Segment::new(kind, data)
+}
+
+fn is_true(value: &Value) -> bool {
+    match value {
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64() == Some(1.0),
+        Value::String(s) => s == "1" || s.eq_ignore_ascii_case("true"),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests;

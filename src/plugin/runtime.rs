@@ -1,0 +1,160 @@
+//! The WebAssembly engine shared by every plugin: one `Engine` and one `Linker`, built once,
+//! and the per-call `Store` with its limits (SPEC P5).
+//!
+//! The shape follows `wasmtime serve`: compile and link once per plugin version
+//! (`InstancePre`), then give each call a fresh `Store` from the pooling allocator with an
+//! epoch deadline. A background thread advances the epoch every [`TICK`]; a call's timeout is
+//! a number of ticks, so a guest that loops forever traps at its deadline without any
+//! cooperation from it.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use wasmtime::component::{HasSelf, Linker};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
+use wasmtime_wasi::WasiCtxBuilder;
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+
+use super::bindings;
+use super::host::HostState;
+use crate::config::Limits;
+use crate::events::EventBus;
+
+/// How often the epoch advances: the resolution of call timeouts.
+pub const TICK: Duration = Duration::from_millis(5);
+
+/// How much of a guest's stdout and stderr is kept per call for the log.
+const STDIO_CAPTURE_BYTES: usize = 64 * 1024;
+
+/// The engine, the linker and what every store needs. Cheap to share behind an `Arc`.
+pub struct Runtime {
+    pub(super) engine: Engine,
+    pub(super) linker: Linker<HostState>,
+    pub(super) events: Arc<EventBus>,
+    cache: Option<wasmtime::Cache>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error("cannot set up the WebAssembly engine: {0}")]
+    Engine(String),
+    #[error("cannot use the compile cache at {path}: {reason}")]
+    Cache { path: String, reason: String },
+}
+
+impl Runtime {
+    /// `max_concurrent_calls` sizes the pooling allocator: every call in flight holds one
+    /// component instance slot. `cache_dir` keeps compiled plugins across restarts.
+    pub fn new(
+        cache_dir: Option<&Path>,
+        max_concurrent_calls: u32,
+        events: Arc<EventBus>,
+    ) -> Result<Self, RuntimeError> {
+        let mut config = Config::new();
+        config.epoch_interruption(true);
+        config.wasm_component_model(true);
+
+        let cache = match cache_dir {
+            Some(dir) => {
+                let mut cache_config = wasmtime::CacheConfig::new();
+                cache_config.with_directory(dir);
+                let cache =
+                    wasmtime::Cache::new(cache_config).map_err(|e| RuntimeError::Cache {
+                        path: dir.display().to_string(),
+                        reason: e.to_string(),
+                    })?;
+                config.cache(Some(cache.clone()));
+                Some(cache)
+            }
+            None => None,
+        };
+
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling(
+            max_concurrent_calls,
+        )));
+        let engine = Engine::new(&config).map_err(|e| RuntimeError::Engine(e.to_string()))?;
+
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+            .map_err(|e| RuntimeError::Engine(e.to_string()))?;
+        bindings::Plugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
+            .map_err(|e| RuntimeError::Engine(e.to_string()))?;
+
+        start_epoch_ticker(&engine)?;
+        Ok(Runtime {
+            engine,
+            linker,
+            events,
+            cache,
+        })
+    }
+
+    /// Cache hits so far; the loader compares before and after a compile to report a hit.
+    pub(super) fn cache_hits(&self) -> usize {
+        self.cache.as_ref().map_or(0, |c| c.cache_hits())
+    }
+
+    /// A fresh store for one call: no files, no environment, no args, no network (P5); guest
+    /// stdout and stderr captured for the log; the call's memory cap and deadline set.
+    pub(super) fn store(&self, plugin: &Arc<str>, limits: Limits) -> (Store<HostState>, Stdio) {
+        let stdio = Stdio {
+            out: MemoryOutputPipe::new(STDIO_CAPTURE_BYTES),
+            err: MemoryOutputPipe::new(STDIO_CAPTURE_BYTES),
+        };
+        let wasi = WasiCtxBuilder::new()
+            .stdout(stdio.out.clone())
+            .stderr(stdio.err.clone())
+            .build();
+        let state = HostState::new(plugin.clone(), wasi, limits, self.events.clone());
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.limiter);
+        store.set_epoch_deadline(deadline_ticks(limits.timeout_ms));
+        (store, stdio)
+    }
+}
+
+/// The guest's captured output streams for one call.
+pub(super) struct Stdio {
+    pub out: MemoryOutputPipe,
+    pub err: MemoryOutputPipe,
+}
+
+fn deadline_ticks(timeout_ms: u64) -> u64 {
+    let tick_ms = TICK.as_millis() as u64;
+    timeout_ms.div_ceil(tick_ms).max(1)
+}
+
+fn pooling(max_concurrent_calls: u32) -> PoolingAllocationConfig {
+    let n = max_concurrent_calls.max(1);
+    let mut pool = PoolingAllocationConfig::new();
+    // One slot per call in flight. Components from JS and Python toolchains hold several
+    // core instances, memories and tables each, hence the multipliers. Each memory slot
+    // reserves address space (not RAM) for a 4 GiB memory, so the totals stay modest to let
+    // many engines share one process (the test suite runs dozens).
+    pool.total_component_instances(n);
+    pool.total_core_instances(n * 8);
+    pool.total_memories(n * 2);
+    pool.total_tables(n * 8);
+    pool.max_memories_per_module(2);
+    pool.table_elements(100_000);
+    pool.max_memory_size(4 << 30);
+    pool
+}
+
+/// Advances the engine's epoch every [`TICK`] until the engine is dropped. Without it no
+/// call could time out, so failing to start it fails the runtime.
+fn start_epoch_ticker(engine: &Engine) -> Result<(), RuntimeError> {
+    let weak = engine.weak();
+    std::thread::Builder::new()
+        .name("onebot-epoch".into())
+        .spawn(move || {
+            while let Some(engine) = weak.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                std::thread::sleep(TICK);
+            }
+        })
+        .map(drop)
+        .map_err(|e| RuntimeError::Engine(format!("cannot start the epoch thread: {e}")))
+}

@@ -1,0 +1,122 @@
+//! The registry: which plugin version serves which action (SPEC P2, P3).
+//!
+//! Readers take an immutable [`Snapshot`] (an `Arc`) and keep it for the whole call, so a
+//! call in flight finishes on the version it started with however the registry changes
+//! meanwhile. Writers build a new snapshot from the full set of plugins and swap it in whole.
+//!
+//! P3, two plugins claiming one action: the plugin whose name sorts first (byte order of the
+//! file name) serves it, and every rebuild that finds the clash logs a warning naming both
+//! files. When the winner goes away, the next one takes over at the next rebuild.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+use crate::plugin::Plugin;
+
+/// One consistent view of the loaded plugins.
+pub struct Snapshot {
+    /// Increases by one with every swap; tests and `GET /` use it to see that a change landed.
+    pub generation: u64,
+    /// Loaded plugins by name, in name order.
+    pub plugins: BTreeMap<Arc<str>, Arc<Plugin>>,
+    actions: HashMap<String, Arc<Plugin>>,
+}
+
+impl Snapshot {
+    fn build(generation: u64, plugins: BTreeMap<Arc<str>, Arc<Plugin>>) -> Snapshot {
+        let mut actions: HashMap<String, Arc<Plugin>> = HashMap::new();
+        for plugin in plugins.values() {
+            for action in &plugin.actions {
+                match actions.get(action) {
+                    Some(winner) => tracing::warn!(
+                        action,
+                        serving = %winner.path.display(),
+                        ignored = %plugin.path.display(),
+                        "two plugins provide `{action}`: {} serves it, {} is ignored for it \
+                         (the name that sorts first wins)",
+                        winner.path.display(),
+                        plugin.path.display()
+                    ),
+                    None => {
+                        actions.insert(action.clone(), plugin.clone());
+                    }
+                }
+            }
+        }
+        Snapshot {
+            generation,
+            plugins,
+            actions,
+        }
+    }
+
+    /// The plugin version serving `action`, if any.
+    pub fn provider(&self, action: &str) -> Option<&Arc<Plugin>> {
+        self.actions.get(action)
+    }
+
+    /// Every action served by a plugin, with its provider, in name order.
+    pub fn actions(&self) -> Vec<(&str, &Arc<Plugin>)> {
+        let mut all: Vec<_> = self.actions.iter().map(|(a, p)| (a.as_str(), p)).collect();
+        all.sort_by(|a, b| a.0.cmp(b.0));
+        all
+    }
+}
+
+pub struct Registry {
+    current: RwLock<Arc<Snapshot>>,
+    /// The writers' copy of the plugin set; a mutex so concurrent swaps cannot lose one another.
+    plugins: Mutex<BTreeMap<Arc<str>, Arc<Plugin>>>,
+    generation: AtomicU64,
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Registry {
+    pub fn new() -> Self {
+        Registry {
+            current: RwLock::new(Arc::new(Snapshot::build(0, BTreeMap::new()))),
+            plugins: Mutex::new(BTreeMap::new()),
+            generation: AtomicU64::new(0),
+        }
+    }
+
+    /// The current snapshot. Cheap: one read lock and an `Arc` clone.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        match self.current.read() {
+            Ok(guard) => guard.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Adds or replaces (by name) a plugin version and returns the previous one.
+    pub fn install(&self, plugin: Plugin) -> Option<Arc<Plugin>> {
+        let plugin = Arc::new(plugin);
+        self.change(|plugins| plugins.insert(plugin.name.clone(), plugin))
+    }
+
+    /// Removes the plugin called `name` and returns it, if it was loaded.
+    pub fn remove(&self, name: &str) -> Option<Arc<Plugin>> {
+        self.change(|plugins| plugins.remove(name))
+    }
+
+    fn change<R>(&self, edit: impl FnOnce(&mut BTreeMap<Arc<str>, Arc<Plugin>>) -> R) -> R {
+        let mut plugins = match self.plugins.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let result = edit(&mut plugins);
+        let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
+        let snapshot = Arc::new(Snapshot::build(generation, plugins.clone()));
+        match self.current.write() {
+            Ok(mut guard) => *guard = snapshot,
+            Err(poisoned) => *poisoned.into_inner() = snapshot,
+        }
+        result
+    }
+}

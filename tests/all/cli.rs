@@ -1,0 +1,145 @@
+//! The `onebot-host` binary as a user runs it: `--help`, a bad config (C5), and the log of a
+//! real run (H6: no token in it; P4/P5: plugin logs and guest output tagged with the plugin).
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use crate::harness::{Setup, guest, ok_data};
+
+fn binary() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_onebot-host"))
+}
+
+#[test]
+fn help_describes_the_config_flag() {
+    let out = binary().arg("--help").output().expect("runs");
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("--config"), "{text}");
+    assert!(text.contains("OneBot 11"), "{text}");
+}
+
+#[test]
+fn c5_a_bad_config_exits_non_zero_naming_file_and_key() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("bad.json5");
+    std::fs::write(
+        &path,
+        "{ network: { httpServers: [ { enable: true, port: \"abc\" } ] } }",
+    )
+    .expect("write");
+    let out = binary().arg("--config").arg(&path).output().expect("runs");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad.json5"), "{err}");
+    assert!(err.contains("network.httpServers[0].port"), "{err}");
+
+    let out = binary()
+        .arg("--config")
+        .arg(dir.path().join("missing.json5"))
+        .output()
+        .expect("runs");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("missing.json5"));
+}
+
+/// Runs the binary with a token and `debug: true`, makes calls, and reads its log.
+#[tokio::test]
+async fn a_real_run_logs_calls_and_plugin_output_but_never_the_token() {
+    let token = "tok-5f3a9c1e-never-log-me";
+    let dir = tempfile::tempdir().expect("tmp");
+    let plugins = dir.path().join("plugins");
+    std::fs::create_dir(&plugins).expect("dir");
+    std::fs::copy(guest("probe.wasm"), plugins.join("probe.wasm")).expect("copy");
+    // Port 0 would hide the address from us; ask the OS for a free one first.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let text = Setup::default()
+        .server(&format!(r#"token: "{token}", debug: true"#))
+        .config_text(&plugins)
+        .replace("port: 0", &format!("port: {port}"));
+    let config = dir.path().join("onebot.json5");
+    std::fs::write(&config, text).expect("config");
+
+    let mut child = binary()
+        .arg("--config")
+        .arg(&config)
+        .env("RUST_LOG", "onebot_host=debug")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starts");
+    let (lines, received) = mpsc::channel();
+    let stderr = child.stderr.take().expect("stderr");
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut log = Vec::new();
+    let wait_for = |log: &mut Vec<String>, needle: &str| {
+        while !log.iter().any(|l| l.contains(needle)) {
+            match received.recv_timeout(Duration::from_secs(60)) {
+                Ok(line) => log.push(line),
+                Err(_) => panic!(
+                    "no log line with {needle:?}; log so far:\n{}",
+                    log.join("\n")
+                ),
+            }
+        }
+    };
+    wait_for(&mut log, "listening on");
+
+    let client = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    let env: serde_json::Value = client
+        .post(format!("{base}/probe_print?access_token={token}"))
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json");
+    ok_data(&env);
+    let _ = client
+        .get(format!("{base}/probe_echo"))
+        .header("Authorization", format!("Bearer {token}-wrong"))
+        .send()
+        .await
+        .expect("sent");
+    wait_for(&mut log, "probe stdout line");
+    wait_for(&mut log, "probe stderr line");
+    wait_for(&mut log, "probe log line");
+    wait_for(&mut log, "token verify failed");
+    let _ = child.kill();
+    let _ = child.wait();
+    while let Ok(line) = received.recv_timeout(Duration::from_millis(200)) {
+        log.push(line);
+    }
+
+    let joined = log.join("\n");
+    let call_line = log
+        .iter()
+        .find(|l| l.contains("action=probe_print"))
+        .unwrap_or_else(|| panic!("debug: true logs each call:\n{joined}"));
+    assert!(
+        call_line.contains("plugin=probe") && call_line.contains("retcode=0"),
+        "{call_line}"
+    );
+    for line in log
+        .iter()
+        .filter(|l| l.contains("probe stdout line") || l.contains("probe log line"))
+    {
+        assert!(line.contains("probe"), "tagged with the plugin: {line}");
+    }
+    assert!(
+        !joined.contains("5f3a9c1e"),
+        "the token leaked into the log:\n{joined}"
+    );
+}

@@ -1,0 +1,166 @@
+//! Test helpers: start a host with chosen plugins and settings, call it, read envelopes.
+
+use std::path::{Path, PathBuf};
+
+use onebot_host::Host;
+use serde_json::Value;
+use tempfile::TempDir;
+
+/// Where build.rs put the compiled guests (`mock_account.wasm`, `probe.wasm`, …).
+pub fn guest(file: &str) -> PathBuf {
+    Path::new(env!("ONEBOT_GUEST_DIR")).join(file)
+}
+
+/// One compile cache for the whole test run, under the target dir.
+pub fn shared_cache() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("compile-cache")
+}
+
+pub struct TestHost {
+    pub host: Option<Host>,
+    pub base: String,
+    pub client: reqwest::Client,
+    /// The temp folder holding the config and plugin folder; removed on drop.
+    pub _dir: TempDir,
+}
+
+/// Builds a host config. `server` is extra JSON5 fields for the one http server,
+/// `plugins` extra fields for the `plugins` section, `rest` extra top-level fields.
+pub struct Setup {
+    pub plugins: Vec<(&'static str, &'static str)>,
+    pub server: String,
+    pub plugin_settings: String,
+    pub rest: String,
+}
+
+impl Default for Setup {
+    fn default() -> Self {
+        Setup {
+            plugins: vec![("probe.wasm", "probe.wasm")],
+            server: String::new(),
+            plugin_settings: String::new(),
+            rest: String::new(),
+        }
+    }
+}
+
+impl Setup {
+    pub fn with_plugins(plugins: &[(&'static str, &'static str)]) -> Self {
+        Setup {
+            plugins: plugins.to_vec(),
+            ..Setup::default()
+        }
+    }
+
+    pub fn server(mut self, fields: &str) -> Self {
+        self.server = fields.to_owned();
+        self
+    }
+
+    pub fn plugin_settings(mut self, fields: &str) -> Self {
+        self.plugin_settings = fields.to_owned();
+        self
+    }
+
+    /// The config text for a plugin folder at `dir`.
+    pub fn config_text(&self, dir: &Path) -> String {
+        format!(
+            r#"{{
+  network: {{ httpServers: [{{ name: "test", enable: true, host: "127.0.0.1", port: 0, {server} }}] }},
+  plugins: {{ dir: {dir:?}, cacheDir: {cache:?}, {settings} }},
+  {rest}
+}}"#,
+            server = self.server,
+            dir = dir.display().to_string(),
+            cache = shared_cache().display().to_string(),
+            settings = self.plugin_settings,
+            rest = self.rest,
+        )
+    }
+
+    pub async fn start(self) -> TestHost {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let plugin_dir = dir.path().join("plugins");
+        std::fs::create_dir(&plugin_dir).expect("plugin dir");
+        for (from, to) in &self.plugins {
+            std::fs::copy(guest(from), plugin_dir.join(to))
+                .unwrap_or_else(|e| panic!("copy {from}: {e}"));
+        }
+        let config_path = dir.path().join("onebot.json5");
+        let text = self.config_text(&plugin_dir);
+        std::fs::write(&config_path, &text).expect("write config");
+        let loaded = onebot_host::config::parse(&text, &config_path).expect("test config parses");
+        let host = onebot_host::start(loaded.config)
+            .await
+            .expect("host starts");
+        let base = format!("http://{}", host.addrs[0]);
+        TestHost {
+            host: Some(host),
+            base,
+            client: reqwest::Client::new(),
+            _dir: dir,
+        }
+    }
+}
+
+impl TestHost {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// POSTs a JSON body to `/<action>` and returns the envelope.
+    pub async fn post(&self, action: &str, body: Value) -> Value {
+        let response = self
+            .client
+            .post(self.url(&format!("/{action}")))
+            .json(&body)
+            .send()
+            .await
+            .expect("request sent");
+        assert_eq!(response.status(), 200, "H9: OneBot outcomes are HTTP 200");
+        response.json().await.expect("envelope is JSON")
+    }
+
+    pub async fn get(&self, path_and_query: &str) -> Value {
+        let response = self
+            .client
+            .get(self.url(path_and_query))
+            .send()
+            .await
+            .expect("request sent");
+        assert_eq!(response.status(), 200, "H9: OneBot outcomes are HTTP 200");
+        response.json().await.expect("envelope is JSON")
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(host) = self.host.take() {
+            host.stop().await;
+        }
+    }
+}
+
+/// Asserts an ok envelope (E1) and returns its data.
+pub fn ok_data(envelope: &Value) -> &Value {
+    assert_eq!(envelope["status"], "ok", "expected ok: {envelope}");
+    assert_eq!(envelope["retcode"], 0, "expected retcode 0: {envelope}");
+    &envelope["data"]
+}
+
+/// Asserts a failed envelope (E2) with `retcode` and returns its message.
+pub fn failed(envelope: &Value, retcode: i64) -> String {
+    assert_eq!(envelope["status"], "failed", "expected failed: {envelope}");
+    assert_eq!(envelope["retcode"], retcode, "{envelope}");
+    assert_eq!(
+        envelope["data"],
+        Value::Null,
+        "E2: data is null: {envelope}"
+    );
+    assert_eq!(
+        envelope["message"], envelope["wording"],
+        "E2: wording = message"
+    );
+    envelope["message"]
+        .as_str()
+        .expect("message is a string")
+        .to_owned()
+}

@@ -1,0 +1,10 @@
+//! Integration tests: a real host on port 0, a real HTTP client, real compiled components.
+//!
+//! The guest components are built by `build.rs` (once per build); `ONEBOT_GUEST_DIR` names
+//! where they are. Each test gets its own plugin folder in a temp dir; all share one compile
+//! cache so only the first test to load a component pays for compiling it.
+
+mod cli;
+mod harness;
+mod http;
+mod plugins;

@@ -1,0 +1,138 @@
+//! probe: a test-fixture plugin for onebot-host's integration tests (not shipped to users).
+//!
+//! Each action exercises one edge of the host: echoing what the plugin received, failing with
+//! a chosen retcode, trapping, spinning forever (time limit), hogging memory (memory limit),
+//! printing to stdout/stderr, returning a large result, emitting events, sleeping.
+//! Params are a JSON object; every param is optional and has a default.
+
+wit_bindgen::generate!({ path: "../../../wit", world: "plugin" });
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use exports::onebot::plugin::onebot_action::{ActionCall, ActionError, Guest};
+use onebot::plugin::host::{Level, emit_event, log};
+use serde_json::{Value, json};
+
+const ACTIONS: [&str; 9] = [
+    "probe_echo",
+    "probe_fail",
+    "probe_trap",
+    "probe_spin",
+    "probe_hog_memory",
+    "probe_print",
+    "probe_big",
+    "probe_emit",
+    "probe_sleep",
+];
+
+struct Probe;
+
+export!(Probe);
+
+impl Guest for Probe {
+    fn actions() -> Vec<String> {
+        ACTIONS.iter().map(ToString::to_string).collect()
+    }
+
+    fn handle(call: ActionCall) -> Result<String, ActionError> {
+        let params: Value = serde_json::from_str(&call.params)
+            .map_err(|e| error(1400, format!("{}: params are not JSON: {e}", call.action)))?;
+        match call.action.as_str() {
+            "probe_echo" => Ok(
+                json!({ "action": call.action, "params": params, "self_id": call.self_id })
+                    .to_string(),
+            ),
+            "probe_fail" => Err(fail(&params)),
+            "probe_trap" => panic!("probe trap"),
+            "probe_spin" => spin(),
+            "probe_hog_memory" => hog_memory(),
+            "probe_print" => Ok(print()),
+            "probe_big" => Ok(big(&params)),
+            "probe_emit" => emit(&params),
+            "probe_sleep" => Ok(sleep(&params)),
+            other => Err(error(1404, format!("不支持的API {other}"))),
+        }
+    }
+}
+
+fn error(retcode: i32, message: impl Into<String>) -> ActionError {
+    ActionError {
+        retcode,
+        message: message.into(),
+    }
+}
+
+/// `{"retcode": n, "message": m}` → that error; defaults 1200 and "probe failed".
+fn fail(params: &Value) -> ActionError {
+    let retcode = params["retcode"]
+        .as_i64()
+        .and_then(|n| i32::try_from(n).ok())
+        .unwrap_or(1200);
+    // Not `message`: the host turns a `message` param into segments (SPEC M3).
+    let message = params["error"].as_str().unwrap_or("probe failed");
+    error(retcode, message)
+}
+
+/// Never returns: only the host's time limit (epoch interruption / fuel) ends it.
+fn spin() -> ! {
+    let mut n = 0u64;
+    loop {
+        n = black_box(n.wrapping_add(1));
+    }
+}
+
+/// Allocates and touches 1 MiB chunks, keeping them all, until the memory cap traps it.
+fn hog_memory() -> ! {
+    let mut chunks: Vec<Vec<u8>> = Vec::new();
+    loop {
+        let mut chunk = vec![0u8; 1 << 20];
+        for byte in chunk.iter_mut().step_by(4096) {
+            *byte = 1;
+        }
+        chunks.push(black_box(chunk));
+        black_box(&chunks);
+    }
+}
+
+fn print() -> String {
+    println!("probe stdout line");
+    eprintln!("probe stderr line");
+    log(Level::Warn, "probe log line");
+    json!({ "printed": true }).to_string()
+}
+
+/// `{"bytes": n}` → a JSON string of n 'x' characters (default 1 000 000).
+fn big(params: &Value) -> String {
+    let bytes = params["bytes"]
+        .as_u64()
+        .and_then(|n| usize::try_from(n).ok())
+        .unwrap_or(1_000_000);
+    let mut out = String::with_capacity(bytes + 2);
+    out.push('"');
+    out.extend(std::iter::repeat_n('x', bytes));
+    out.push('"');
+    out
+}
+
+/// `{"event": {...}}` → emit-event with that object serialised. A string `event` is passed
+/// verbatim, so tests can hand the host text that is not JSON or not an object.
+fn emit(params: &Value) -> Result<String, ActionError> {
+    let event = match &params["event"] {
+        Value::Null => return Err(error(1400, "probe_emit: missing param `event`")),
+        Value::String(text) => text.clone(),
+        other => other.to_string(),
+    };
+    emit_event(&event).map_err(|e| error(1200, e))?;
+    Ok(json!({ "emitted": true }).to_string())
+}
+
+/// `{"ms": n}` → busy-waits n milliseconds (default 0) on the monotonic clock.
+fn sleep(params: &Value) -> String {
+    let ms = params["ms"].as_u64().unwrap_or(0);
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_millis(ms) {
+        black_box(());
+    }
+    json!({ "slept": ms }).to_string()
+}
