@@ -46,6 +46,8 @@ pub struct Dispatcher {
 #[derive(Default)]
 struct Stats {
     calls: AtomicU64,
+    /// Plugin calls running now (holding or waiting for an instance slot).
+    in_flight: AtomicU64,
     failed: AtomicU64,
     started: std::sync::OnceLock<SystemTime>,
 }
@@ -153,6 +155,8 @@ impl Dispatcher {
         action: &str,
         params: Value,
     ) -> Result<Value, ActionError> {
+        self.stats.in_flight.fetch_add(1, Ordering::Relaxed);
+        let _in_flight = InFlight(&self.stats.in_flight);
         let _permit = self
             .permits
             .acquire()
@@ -204,6 +208,7 @@ impl Dispatcher {
                     "stat": {
                         "calls": self.stats.calls.load(Ordering::Relaxed),
                         "calls_failed": self.stats.failed.load(Ordering::Relaxed),
+                        "calls_in_flight": self.stats.in_flight.load(Ordering::Relaxed),
                         "plugins": snapshot.plugins.len(),
                         "uptime_s": uptime,
                     },
@@ -234,6 +239,15 @@ impl Dispatcher {
             None => self.bot.self_id,
         };
         self.self_id.store(id, Ordering::Relaxed);
+    }
+}
+
+/// Decrements the in-flight gauge however the call ends (including cancellation).
+struct InFlight<'a>(&'a AtomicU64);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 

@@ -100,7 +100,14 @@ impl Loader {
                 );
             }
         }
-        self.failed.retain(|path, _| path.exists());
+        let registry = &self.registry;
+        self.failed.retain(|path, _| {
+            let exists = path.exists();
+            if !exists {
+                registry.set_failure(path, None);
+            }
+            exists
+        });
 
         for (name, path) in &on_disk {
             if busy.contains(path) {
@@ -115,7 +122,9 @@ impl Loader {
             }
             match load_file(&self.runtime, path, self.defaults) {
                 Ok(plugin) => {
-                    self.failed.remove(path);
+                    if self.failed.remove(path).is_some() {
+                        self.registry.set_failure(path, None);
+                    }
                     self.loaded.insert(name.clone(), stamps);
                     let previous = snapshot.plugins.get(name);
                     if previous
@@ -129,6 +138,7 @@ impl Loader {
                 }
                 Err(e) => {
                     self.failed.insert(path.clone(), stamps);
+                    self.registry.set_failure(path, Some(e.to_string()));
                     let keeps = match snapshot.plugins.get(name) {
                         Some(p) => format!("; version {} keeps serving", p.version),
                         None => String::new(),

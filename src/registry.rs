@@ -9,6 +9,7 @@
 //! files. When the winner goes away, the next one takes over at the next rebuild.
 
 use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -66,6 +67,8 @@ impl Snapshot {
 
 pub struct Registry {
     current: RwLock<Arc<Snapshot>>,
+    /// Files that failed to load, with why: shown by `GET /` so an operator sees them.
+    failures: RwLock<BTreeMap<PathBuf, String>>,
     /// The writers' copy of the plugin set; a mutex so concurrent swaps cannot lose one another.
     plugins: Mutex<BTreeMap<Arc<str>, Arc<Plugin>>>,
     generation: AtomicU64,
@@ -81,6 +84,7 @@ impl Registry {
     pub fn new() -> Self {
         Registry {
             current: RwLock::new(Arc::new(Snapshot::build(0, BTreeMap::new()))),
+            failures: RwLock::new(BTreeMap::new()),
             plugins: Mutex::new(BTreeMap::new()),
             generation: AtomicU64::new(0),
         }
@@ -89,6 +93,26 @@ impl Registry {
     /// The current snapshot. Cheap: one read lock and an `Arc` clone.
     pub fn snapshot(&self) -> Arc<Snapshot> {
         match self.current.read() {
+            Ok(guard) => guard.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Records that `file` failed to load (`Some(reason)`) or no longer fails (`None`).
+    pub fn set_failure(&self, file: &Path, reason: Option<String>) {
+        let mut failures = match self.failures.write() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        match reason {
+            Some(reason) => failures.insert(file.to_owned(), reason),
+            None => failures.remove(file),
+        };
+    }
+
+    /// The files that failed to load and are still there, with why.
+    pub fn failures(&self) -> BTreeMap<PathBuf, String> {
+        match self.failures.read() {
             Ok(guard) => guard.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
         }

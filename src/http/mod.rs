@@ -160,22 +160,32 @@ fn health(dispatcher: &Dispatcher) -> Value {
                 "version": p.version,
                 "actions": p.actions,
                 "size": p.size,
-                "loaded_at": p.loaded_at.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()),
+                "loaded_at": unix(p.loaded_at),
                 "compile_ms": p.compile_time.as_secs_f64() * 1e3,
                 "cache_hit": p.cache_hit,
+                "timeout_ms": p.limits.timeout_ms,
+                "memory_mb": p.limits.memory_mb,
             })
         })
         .collect();
     let mut actions: Vec<Value> = snapshot
         .actions()
         .into_iter()
-        .map(|(action, p)| json!({"action": action, "plugin": &*p.name, "version": p.version}))
+        .map(|(action, p)| {
+            json!({"action": action, "plugin": &*p.name, "version": p.version, "loaded_at": unix(p.loaded_at)})
+        })
         .collect();
     for fallback in crate::dispatch::FALLBACKS {
         if snapshot.provider(fallback).is_none() {
             actions.push(json!({"action": fallback, "plugin": null, "version": null}));
         }
     }
+    let failures: Vec<Value> = dispatcher
+        .registry
+        .failures()
+        .into_iter()
+        .map(|(file, error)| json!({"file": file.display().to_string(), "error": error}))
+        .collect();
     json!({
         "app_name": env!("CARGO_PKG_NAME"),
         "app_version": env!("CARGO_PKG_VERSION"),
@@ -183,7 +193,13 @@ fn health(dispatcher: &Dispatcher) -> Value {
         "generation": snapshot.generation,
         "plugins": plugins,
         "actions": actions,
+        "failures": failures,
     })
+}
+
+fn unix(at: std::time::SystemTime) -> u64 {
+    at.duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 #[cfg(test)]
