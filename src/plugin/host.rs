@@ -57,11 +57,11 @@ impl Host for HostState {
     fn log(&mut self, level: Level, message: String) {
         let plugin = &*self.plugin;
         match level {
-            Level::Trace => tracing::trace!(plugin, "{message}"),
-            Level::Debug => tracing::debug!(plugin, "{message}"),
-            Level::Info => tracing::info!(plugin, "{message}"),
-            Level::Warn => tracing::warn!(plugin, "{message}"),
-            Level::Error => tracing::error!(plugin, "{message}"),
+            Level::Trace => tracing::trace!(%plugin, "{message}"),
+            Level::Debug => tracing::debug!(%plugin, "{message}"),
+            Level::Info => tracing::info!(%plugin, "{message}"),
+            Level::Warn => tracing::warn!(%plugin, "{message}"),
+            Level::Error => tracing::error!(%plugin, "{message}"),
         }
     }
 

@@ -279,13 +279,13 @@ fn log_guest_output(plugin: &str, stdio: &runtime::Stdio) -> Option<String> {
         .lines()
         .filter(|l| !l.is_empty())
     {
-        tracing::info!(plugin, stream = "stdout", "{line}");
+        tracing::info!(%plugin, stream = "stdout", "{line}");
     }
     let err = stdio.err.contents();
     let err = String::from_utf8_lossy(&err);
     let mut last = None;
     for line in err.lines().filter(|l| !l.trim().is_empty()) {
-        tracing::warn!(plugin, stream = "stderr", "{line}");
+        tracing::warn!(%plugin, stream = "stderr", "{line}");
         if !line.starts_with("note: run with `RUST_BACKTRACE") {
             last = Some(line);
         }
