@@ -17,7 +17,15 @@ fn guest(file: &str) -> std::path::PathBuf {
 }
 
 async fn answered_by(client: &reqwest::Client, url: &str) -> Option<&'static str> {
-    let env: Value = client.post(url).body("{}").send().await.ok()?.json().await.ok()?;
+    let env: Value = client
+        .post(url)
+        .body("{}")
+        .send()
+        .await
+        .ok()?
+        .json()
+        .await
+        .ok()?;
     match (env["retcode"].as_i64(), env["data"]["from"].as_str()) {
         (Some(0), Some("probe-alt")) => Some("probe_alt.wasm"),
         (Some(0), _) => Some("probe.wasm"),
@@ -56,7 +64,10 @@ async fn measure(mode: &str, cache: &str) {
         std::fs::rename(&tmp, plugins.join("x.wasm")).expect("mv");
         let moved = Instant::now();
         while answered_by(&client, &url).await != Some(version) {
-            assert!(moved.elapsed() < Duration::from_secs(30), "reload never landed");
+            assert!(
+                moved.elapsed() < Duration::from_secs(30),
+                "reload never landed"
+            );
         }
         if round >= 2 {
             times.push(moved.elapsed());

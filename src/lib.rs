@@ -91,7 +91,7 @@ pub async fn start(config: Config) -> Result<Host, StartError> {
         events,
     )?);
     let registry = Arc::new(Registry::new());
-    let dir = config.plugins.dir.clone();
+    let dir = loader::absolute(&config.plugins.dir);
     if !dir.is_dir() {
         tracing::warn!(
             "plugin folder {} does not exist: no plugins loaded yet",

@@ -132,8 +132,10 @@ impl Loader {
                     {
                         continue; // touched, not changed
                     }
+                    // Install first, then log: whoever reads the line can call the plugin.
+                    let plugin = Arc::new(plugin);
+                    self.registry.install(plugin.clone());
                     log_loaded(&plugin, previous.map(|p| &**p));
-                    self.registry.install(plugin);
                     changed = true;
                 }
                 Err(e) => {
@@ -149,6 +151,26 @@ impl Loader {
         }
         changed
     }
+}
+
+/// `dir` as an absolute path without `.` or `..`, so that it matches the paths of file
+/// events (which are absolute) and reads well in logs. Symlinks are resolved when it exists.
+pub fn absolute(dir: &Path) -> PathBuf {
+    if let Ok(real) = std::fs::canonicalize(dir) {
+        return real;
+    }
+    let joined = std::path::absolute(dir).unwrap_or_else(|_| dir.to_owned());
+    let mut clean = PathBuf::new();
+    for part in joined.components() {
+        match part {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                clean.pop();
+            }
+            other => clean.push(other),
+        }
+    }
+    clean
 }
 
 /// The `.wasm` files directly inside `dir`, in name order. A missing folder has none.

@@ -119,8 +119,7 @@ impl Registry {
     }
 
     /// Adds or replaces (by name) a plugin version and returns the previous one.
-    pub fn install(&self, plugin: Plugin) -> Option<Arc<Plugin>> {
-        let plugin = Arc::new(plugin);
+    pub fn install(&self, plugin: Arc<Plugin>) -> Option<Arc<Plugin>> {
         self.change(|plugins| plugins.insert(plugin.name.clone(), plugin))
     }
 

@@ -45,7 +45,9 @@ fn c5_a_bad_config_exits_non_zero_naming_file_and_key() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("missing.json5"));
 }
 
-/// Runs the binary with a token and `debug: true`, makes calls, and reads its log.
+/// Runs the binary as a user does: from the config's folder, with a relative `--config` and
+/// a relative plugin folder, a token and `debug: true`. Makes calls, hot-deploys a plugin,
+/// and reads the log.
 #[tokio::test]
 async fn a_real_run_logs_calls_and_plugin_output_but_never_the_token() {
     let token = "tok-5f3a9c1e-never-log-me";
@@ -61,13 +63,17 @@ async fn a_real_run_logs_calls_and_plugin_output_but_never_the_token() {
     let text = Setup::default()
         .server(&format!(r#"token: "{token}", debug: true"#))
         .config_text(&plugins)
-        .replace("port: 0", &format!("port: {port}"));
-    let config = dir.path().join("onebot.json5");
-    std::fs::write(&config, text).expect("config");
+        .replace("port: 0", &format!("port: {port}"))
+        .replace(
+            &format!("{:?}", plugins.display().to_string()),
+            "\"plugins\"",
+        );
+    assert!(text.contains(r#"dir: "plugins""#), "{text}");
+    std::fs::write(dir.path().join("onebot.json5"), text).expect("config");
 
     let mut child = binary()
-        .arg("--config")
-        .arg(&config)
+        .current_dir(dir.path())
+        .args(["--config", "onebot.json5"])
         .env("RUST_LOG", "onebot_host=debug")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -117,6 +123,22 @@ async fn a_real_run_logs_calls_and_plugin_output_but_never_the_token() {
     wait_for(&mut log, "probe stderr line");
     wait_for(&mut log, "probe log line");
     wait_for(&mut log, "token verify failed");
+
+    // P2 in the real binary: a plugin moved into the (relative) folder gets loaded.
+    std::fs::copy(guest("probe_alt.wasm"), plugins.join(".alt.tmp")).expect("copy");
+    std::fs::rename(plugins.join(".alt.tmp"), plugins.join("alt.wasm")).expect("mv");
+    wait_for(&mut log, "loaded");
+    wait_for(&mut log, "alt.wasm");
+    let env: serde_json::Value = client
+        .get(format!("{base}/alt_only?access_token={token}"))
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json");
+    ok_data(&env);
+
     let _ = child.kill();
     let _ = child.wait();
     while let Ok(line) = received.recv_timeout(Duration::from_millis(200)) {
@@ -136,7 +158,10 @@ async fn a_real_run_logs_calls_and_plugin_output_but_never_the_token() {
         .iter()
         .filter(|l| l.contains("probe stdout line") || l.contains("probe log line"))
     {
-        assert!(line.contains("probe"), "tagged with the plugin: {line}");
+        assert!(
+            line.contains("plugin=probe"),
+            "tagged with the plugin: {line}"
+        );
     }
     assert!(
         !joined.contains("5f3a9c1e"),
