@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use crate::config::{self, Limits};
+use crate::config::{self, Limits, PluginSettings};
 use crate::plugin::{LoadError, Plugin, Runtime};
 use crate::registry::Registry;
 
@@ -127,9 +127,11 @@ impl Loader {
                     }
                     self.loaded.insert(name.clone(), stamps);
                     let previous = snapshot.plugins.get(name);
-                    if previous
-                        .is_some_and(|p| p.version == plugin.version && p.limits == plugin.limits)
-                    {
+                    if previous.is_some_and(|p| {
+                        p.version == plugin.version
+                            && p.limits == plugin.limits
+                            && p.warm == plugin.warm
+                    }) {
                         continue; // touched, not changed
                     }
                     // Install first, then log: whoever reads the line can call the plugin.
@@ -215,17 +217,17 @@ pub fn load_file(
     defaults: Limits,
 ) -> Result<Plugin, FileError> {
     let sidecar = sidecar_path(path);
-    let limits = match std::fs::read_to_string(&sidecar) {
+    let settings = match std::fs::read_to_string(&sidecar) {
         Ok(text) => {
             let (settings, warnings) = config::parse_sidecar(&text, &sidecar, defaults)?;
             for warning in warnings {
                 tracing::warn!("{warning}");
             }
-            settings.limits
+            settings
         }
-        Err(_) => defaults,
+        Err(_) => PluginSettings::defaults(defaults),
     };
-    Ok(Plugin::load(runtime, path, limits)?)
+    Ok(Plugin::load(runtime, path, settings)?)
 }
 
 /// One line per load or swap: plugin, version, actions added and removed, compile time.

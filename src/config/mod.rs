@@ -19,7 +19,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use raw::{RawFile, RawHttpServer};
-pub use sidecar::{PluginSettings, parse_sidecar};
+pub use sidecar::{PluginSettings, Warm, parse_sidecar};
 use validate::CacheEnv;
 
 /// NapCat accepts bodies up to 5000 MB (seed page); we allow configuring that much, no more.

@@ -157,4 +157,6 @@ impl Default for RawPlugins {
 pub(super) struct RawSidecar {
     pub timeout_ms: Option<u64>,
     pub memory_mb: Option<u64>,
+    pub warm_instances: Option<u64>,
+    pub warm_max_calls: Option<u64>,
 }

@@ -11,16 +11,38 @@ use super::raw::RawSidecar;
 use super::{ConfigError, Limits, decode, validate};
 
 /// What one plugin runs with.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PluginSettings {
     /// The config defaults with the sidecar's `timeoutMs` and `memoryMb` on top.
     pub limits: Limits,
+    /// P5's opt-in: reuse instances instead of a fresh one per call.
+    pub warm: Warm,
+}
+
+/// Warm instances (P5): up to `instances` idle instances are kept and reused, each for at
+/// most `max_calls` calls; `instances: 0` (the default) means a fresh instance per call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Warm {
+    pub instances: u32,
+    pub max_calls: u32,
+}
+
+impl Default for Warm {
+    fn default() -> Self {
+        Warm {
+            instances: 0,
+            max_calls: 1000,
+        }
+    }
 }
 
 impl PluginSettings {
     /// The settings of a plugin without a sidecar file.
     pub fn defaults(limits: Limits) -> Self {
-        Self { limits }
+        Self {
+            limits,
+            warm: Warm::default(),
+        }
     }
 }
 
@@ -38,14 +60,21 @@ pub fn parse_sidecar(
         raw.timeout_ms.unwrap_or(defaults.timeout_ms),
         raw.memory_mb.unwrap_or(defaults.memory_mb),
     )?;
-    Ok((PluginSettings { limits }, warnings))
+    let defaults_warm = Warm::default();
+    let warm = Warm {
+        instances: validate::bounded(path, "warmInstances", raw.warm_instances, 0..=16)?
+            .unwrap_or(defaults_warm.instances),
+        max_calls: validate::bounded(path, "warmMaxCalls", raw.warm_max_calls, 1..=1_000_000)?
+            .unwrap_or(defaults_warm.max_calls),
+    };
+    Ok((PluginSettings { limits, warm }, warnings))
 }
 
 #[cfg(test)]
 mod tests {
     use std::path::Path;
 
-    use super::{Limits, PluginSettings, parse_sidecar};
+    use super::{Limits, PluginSettings, Warm, parse_sidecar};
 
     const PATH: &str = "plugins/echo.json5";
 
@@ -62,10 +91,27 @@ mod tests {
         for (text, limits) in cases {
             let (settings, warnings) =
                 parse_sidecar(text, Path::new(PATH), defaults).expect("valid sidecar");
-            assert_eq!(settings, PluginSettings { limits }, "{text}");
+            assert_eq!(settings, PluginSettings { limits, warm: Warm::default() }, "{text}");
             assert!(warnings.is_empty(), "{text}: {warnings:?}");
         }
         assert_eq!(PluginSettings::defaults(defaults).limits, defaults);
+    }
+
+    #[test]
+    #[rustfmt::skip]
+    fn p5_warm_instances_are_opt_in_and_bounded() {
+        let path = Path::new(PATH);
+        let defaults = Limits::default();
+        let warm = |text| parse_sidecar(text, path, defaults).map(|(s, _)| s.warm);
+        assert_eq!(warm("{}").expect("ok"), Warm { instances: 0, max_calls: 1000 });
+        assert_eq!(warm("{ warmInstances: 4 }").expect("ok"), Warm { instances: 4, max_calls: 1000 });
+        assert_eq!(
+            warm("{ warmInstances: 2, warmMaxCalls: 3 }").expect("ok"),
+            Warm { instances: 2, max_calls: 3 }
+        );
+        let error = warm("{ warmInstances: 17 }").expect_err("too many");
+        assert_eq!(error.to_string(), format!("{PATH}: warmInstances: expected 0 to 16, got 17"));
+        assert!(warm("{ warmMaxCalls: 0 }").is_err());
     }
 
     #[test]

@@ -250,6 +250,21 @@ pub(super) fn limits(
     })
 }
 
+/// An optional whole-number setting within `range`, as a `u32`.
+pub(super) fn bounded(
+    path: &Path,
+    key: &str,
+    value: Option<u64>,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<Option<u32>, ConfigError> {
+    let Some(value) = value else {
+        return Ok(None);
+    };
+    let bound = Bound { range, unit: "" };
+    check(path, key.to_owned(), value, &bound)?;
+    Ok(Some(u32::try_from(value).unwrap_or(u32::MAX)))
+}
+
 fn check(path: &Path, key: String, value: u64, bound: &Bound) -> Result<(), ConfigError> {
     if bound.range.contains(&value) {
         return Ok(());

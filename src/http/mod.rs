@@ -165,6 +165,7 @@ fn health(dispatcher: &Dispatcher) -> Value {
                 "cache_hit": p.cache_hit,
                 "timeout_ms": p.limits.timeout_ms,
                 "memory_mb": p.limits.memory_mb,
+                "warm_instances": p.warm.instances,
             })
         })
         .collect();

@@ -2,16 +2,20 @@
 //! (SPEC P1, P5, P6).
 //!
 //! A [`Plugin`] is one immutable version of one file: compiled, linked and asked for its
-//! actions once at load. Every call then instantiates it afresh in its own `Store`, so no
-//! state leaks between calls and a trap only ever kills that call's instance. Everything
-//! here is blocking (compiling and running wasm); callers run it off the async executor.
+//! actions once at load. By default every call instantiates it afresh in its own `Store`, so
+//! no state leaks between calls and a trap only ever kills that call's instance. A plugin
+//! may opt in to warm instances (P5, sidecar `warmInstances`): up to that many idle
+//! instances are kept and reused, each for at most `warmMaxCalls` calls, and any instance
+//! whose call trapped is dropped. Everything here is blocking (compiling and running wasm);
+//! callers run it off the async executor.
 
 mod bindings;
 mod host;
 mod runtime;
+mod stdio;
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use sha2::{Digest, Sha256};
@@ -19,7 +23,7 @@ use wasmtime::component::Component;
 
 pub use runtime::{Runtime, RuntimeError};
 
-use crate::config::Limits;
+use crate::config::{Limits, PluginSettings, Warm};
 
 /// One loaded version of one plugin file.
 pub struct Plugin {
@@ -30,6 +34,7 @@ pub struct Plugin {
     pub version: String,
     pub actions: Vec<String>,
     pub limits: Limits,
+    pub warm: Warm,
     pub size: u64,
     pub loaded_at: SystemTime,
     /// Time spent compiling (or fetching from the compile cache) and linking.
@@ -37,6 +42,16 @@ pub struct Plugin {
     pub cache_hit: bool,
     pre: bindings::PluginPre<host::HostState>,
     runtime: Arc<Runtime>,
+    /// Idle warm instances; always empty unless `warm.instances > 0`.
+    idle: Mutex<Vec<Instance>>,
+}
+
+/// One live instance with its store; reused only in warm mode.
+struct Instance {
+    store: wasmtime::Store<host::HostState>,
+    bindings: bindings::Plugin,
+    stdio: runtime::Stdio,
+    calls: u32,
 }
 
 /// Why a file could not become a plugin. Each names the file and says what to fix.
@@ -92,9 +107,13 @@ pub enum CallError {
 const COMPONENT_MAGIC: [u8; 8] = [0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00];
 
 impl Plugin {
-    /// Compiles, links and lists the actions of the component at `path`, with `limits` from
+    /// Compiles, links and lists the actions of the component at `path`, with `settings` from
     /// the config and its sidecar. Blocking: compiling can take seconds for large guests.
-    pub fn load(runtime: &Arc<Runtime>, path: &Path, limits: Limits) -> Result<Plugin, LoadError> {
+    pub fn load(
+        runtime: &Arc<Runtime>,
+        path: &Path,
+        settings: PluginSettings,
+    ) -> Result<Plugin, LoadError> {
         let bytes = std::fs::read(path).map_err(|source| LoadError::Read {
             path: path.to_owned(),
             source,
@@ -131,18 +150,23 @@ impl Plugin {
             path: path.to_owned(),
             version,
             actions: Vec::new(),
-            limits,
+            limits: settings.limits,
+            warm: settings.warm,
             size: bytes.len() as u64,
             loaded_at: SystemTime::now(),
             compile_time,
             cache_hit,
             pre,
             runtime: runtime.clone(),
+            idle: Mutex::new(Vec::new()),
         };
         let actions = plugin.list_actions().map_err(|source| LoadError::Actions {
             path: path.to_owned(),
             source,
         })?;
+        // The instance that listed the actions is not kept: a warm pool starts with the first
+        // real call, so `warmMaxCalls` counts calls of actions only.
+        lock(&plugin.idle).clear();
         plugin.actions = validate_actions(actions).map_err(|reason| LoadError::BadActions {
             path: path.to_owned(),
             reason,
@@ -180,26 +204,71 @@ impl Plugin {
         })
     }
 
-    /// Instantiates the plugin in a fresh store, runs `f`, logs what the guest printed, and
-    /// turns any trap into a [`CallError`] that names the plugin, the action and the cause.
+    /// Runs `f` on an instance (a fresh one, or an idle warm one), logs what the guest
+    /// printed, and turns any trap into a [`CallError`] that names the plugin, the action and
+    /// the cause. An instance whose call trapped is never reused.
     fn with_instance<R>(
         &self,
         action: &str,
         f: impl FnOnce(&mut wasmtime::Store<host::HostState>, &bindings::Plugin) -> wasmtime::Result<R>,
     ) -> Result<R, CallError> {
+        let mut instance = match self.take_idle() {
+            Some(instance) => instance,
+            None => self.instantiate(action)?,
+        };
+        instance
+            .store
+            .set_epoch_deadline(runtime::deadline_ticks(self.limits.timeout_ms));
+        let result = f(&mut instance.store, &instance.bindings);
+        let stderr_tail = log_guest_output(&self.name, &instance.stdio);
+        match result {
+            Ok(value) => {
+                instance.calls += 1;
+                self.put_back(instance);
+                Ok(value)
+            }
+            Err(e) => Err(self.classify(action, &instance.store, e, stderr_tail)),
+        }
+    }
+
+    fn instantiate(&self, action: &str) -> Result<Instance, CallError> {
         let (mut store, stdio) = self.runtime.store(&self.name, self.limits);
-        let result = match self.pre.instantiate(&mut store) {
-            Ok(instance) => f(&mut store, &instance),
-            Err(e) if store.data().limiter.exceeded => Err(e),
+        match self.pre.instantiate(&mut store) {
+            Ok(bindings) => Ok(Instance {
+                store,
+                bindings,
+                stdio,
+                calls: 0,
+            }),
             Err(e) => {
-                return Err(CallError::Instantiate {
+                let stderr_tail = log_guest_output(&self.name, &stdio);
+                let trapped = e.downcast_ref::<wasmtime::Trap>().is_some();
+                if trapped || store.data().limiter.exceeded {
+                    return Err(self.classify(action, &store, e, stderr_tail));
+                }
+                Err(CallError::Instantiate {
                     plugin: self.name.clone(),
                     reason: format!("{e:#}"),
-                });
+                })
             }
-        };
-        let stderr_tail = log_guest_output(&self.name, &stdio);
-        result.map_err(|e| self.classify(action, &store, e, stderr_tail))
+        }
+    }
+
+    fn take_idle(&self) -> Option<Instance> {
+        if self.warm.instances == 0 {
+            return None;
+        }
+        lock(&self.idle).pop()
+    }
+
+    fn put_back(&self, instance: Instance) {
+        if self.warm.instances == 0 || instance.calls >= self.warm.max_calls {
+            return;
+        }
+        let mut idle = lock(&self.idle);
+        if idle.len() < self.warm.instances as usize {
+            idle.push(instance);
+        }
     }
 
     fn classify(
@@ -240,6 +309,13 @@ impl Plugin {
     }
 }
 
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match mutex.lock() {
+        Ok(guard) => guard,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}
+
 fn check_component_header(path: &Path, bytes: &[u8]) -> Result<(), LoadError> {
     if bytes.starts_with(&COMPONENT_MAGIC) {
         return Ok(());
@@ -270,18 +346,18 @@ fn validate_actions(mut actions: Vec<String>) -> Result<Vec<String>, String> {
     Ok(actions)
 }
 
-/// Sends the guest's stdout and stderr to the log, one line each, tagged with the plugin.
-/// Returns the last telling stderr line, which usually holds a Rust guest's panic message
-/// (the hint about `RUST_BACKTRACE` that follows it tells nothing).
+/// Sends what the guest printed since the last call to the log, one line each, tagged
+/// with the plugin. Returns the last telling stderr line, which usually holds a Rust guest's
+/// panic message (the hint about `RUST_BACKTRACE` that follows it tells nothing).
 fn log_guest_output(plugin: &str, stdio: &runtime::Stdio) -> Option<String> {
-    let out = stdio.out.contents();
+    let (out, out_dropped) = stdio.out.take();
     for line in String::from_utf8_lossy(&out)
         .lines()
         .filter(|l| !l.is_empty())
     {
         tracing::info!(%plugin, stream = "stdout", "{line}");
     }
-    let err = stdio.err.contents();
+    let (err, err_dropped) = stdio.err.take();
     let err = String::from_utf8_lossy(&err);
     let mut last = None;
     for line in err.lines().filter(|l| !l.trim().is_empty()) {
@@ -289,6 +365,9 @@ fn log_guest_output(plugin: &str, stdio: &runtime::Stdio) -> Option<String> {
         if !line.starts_with("note: run with `RUST_BACKTRACE") {
             last = Some(line);
         }
+    }
+    if out_dropped + err_dropped > 0 {
+        tracing::warn!(%plugin, "{} bytes of output past the 64 KiB per-call cap were dropped", out_dropped + err_dropped);
     }
     last.map(|l| l.chars().take(300).collect())
 }

@@ -14,18 +14,15 @@ use std::time::Duration;
 use wasmtime::component::{HasSelf, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
 use wasmtime_wasi::WasiCtxBuilder;
-use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 
 use super::bindings;
 use super::host::HostState;
+use super::stdio::Capture;
 use crate::config::Limits;
 use crate::events::EventBus;
 
 /// How often the epoch advances: the resolution of call timeouts.
 pub const TICK: Duration = Duration::from_millis(5);
-
-/// How much of a guest's stdout and stderr is kept per call for the log.
-const STDIO_CAPTURE_BYTES: usize = 64 * 1024;
 
 /// The engine, the linker and what every store needs. Cheap to share behind an `Arc`.
 pub struct Runtime {
@@ -95,13 +92,11 @@ impl Runtime {
         self.cache.as_ref().map_or(0, |c| c.cache_hits())
     }
 
-    /// A fresh store for one call: no files, no environment, no args, no network (P5); guest
-    /// stdout and stderr captured for the log; the call's memory cap and deadline set.
+    /// A fresh store for one instance: no files, no environment, no args, no network (P5);
+    /// guest stdout and stderr captured for the log; the memory cap set. The caller sets the
+    /// deadline before each call ([`deadline_ticks`]).
     pub(super) fn store(&self, plugin: &Arc<str>, limits: Limits) -> (Store<HostState>, Stdio) {
-        let stdio = Stdio {
-            out: MemoryOutputPipe::new(STDIO_CAPTURE_BYTES),
-            err: MemoryOutputPipe::new(STDIO_CAPTURE_BYTES),
-        };
+        let stdio = Stdio::default();
         let wasi = WasiCtxBuilder::new()
             .stdout(stdio.out.clone())
             .stderr(stdio.err.clone())
@@ -114,13 +109,15 @@ impl Runtime {
     }
 }
 
-/// The guest's captured output streams for one call.
+/// The guest's captured output streams.
+#[derive(Default)]
 pub(super) struct Stdio {
-    pub out: MemoryOutputPipe,
-    pub err: MemoryOutputPipe,
+    pub out: Capture,
+    pub err: Capture,
 }
 
-fn deadline_ticks(timeout_ms: u64) -> u64 {
+/// A call's timeout as a number of epoch ticks from now.
+pub(super) fn deadline_ticks(timeout_ms: u64) -> u64 {
     let tick_ms = TICK.as_millis() as u64;
     timeout_ms.div_ceil(tick_ms).max(1)
 }
@@ -132,10 +129,11 @@ fn pooling(max_concurrent_calls: u32) -> PoolingAllocationConfig {
     // core instances, memories and tables each, hence the multipliers. Each memory slot
     // reserves address space (not RAM) for a 4 GiB memory, so the totals stay modest to let
     // many engines share one process (the test suite runs dozens).
-    pool.total_component_instances(n);
-    pool.total_core_instances(n * 8);
-    pool.total_memories(n * 2);
-    pool.total_tables(n * 8);
+    // Twice the calls in flight: idle warm instances (P5) hold slots too.
+    pool.total_component_instances(n * 2);
+    pool.total_core_instances(n * 16);
+    pool.total_memories(n * 4);
+    pool.total_tables(n * 16);
     pool.max_memories_per_module(2);
     pool.table_elements(100_000);
     pool.max_memory_size(4 << 30);

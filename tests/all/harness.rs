@@ -28,6 +28,8 @@ pub struct TestHost {
 /// `plugins` extra fields for the `plugins` section, `rest` extra top-level fields.
 pub struct Setup {
     pub plugins: Vec<(&'static str, &'static str)>,
+    /// Sidecar files to write into the plugin folder: (file name, text).
+    pub sidecars: Vec<(&'static str, &'static str)>,
     pub server: String,
     pub plugin_settings: String,
     pub rest: String,
@@ -37,6 +39,7 @@ impl Default for Setup {
     fn default() -> Self {
         Setup {
             plugins: vec![("probe.wasm", "probe.wasm")],
+            sidecars: Vec::new(),
             server: String::new(),
             plugin_settings: String::new(),
             rest: String::new(),
@@ -50,6 +53,11 @@ impl Setup {
             plugins: plugins.to_vec(),
             ..Setup::default()
         }
+    }
+
+    pub fn sidecar(mut self, file: &'static str, text: &'static str) -> Self {
+        self.sidecars.push((file, text));
+        self
     }
 
     pub fn server(mut self, fields: &str) -> Self {
@@ -85,6 +93,9 @@ impl Setup {
         for (from, to) in &self.plugins {
             std::fs::copy(guest(from), plugin_dir.join(to))
                 .unwrap_or_else(|e| panic!("copy {from}: {e}"));
+        }
+        for (file, text) in &self.sidecars {
+            std::fs::write(plugin_dir.join(file), text).expect("write sidecar");
         }
         let config_path = dir.path().join("onebot.json5");
         let text = self.config_text(&plugin_dir);

@@ -193,3 +193,54 @@ async fn large_results_come_back_whole() {
     assert_eq!(ok_data(&env).as_str().map(str::len), Some(2_000_000));
     host.stop().await;
 }
+
+async fn counts(host: &crate::harness::TestHost, n: usize) -> Vec<i64> {
+    let mut counts = Vec::new();
+    for _ in 0..n {
+        let env = host.post("probe_count", json!({})).await;
+        counts.push(ok_data(&env)["count"].as_i64().expect("count"));
+    }
+    counts
+}
+
+#[tokio::test]
+async fn p5_instances_are_fresh_per_call_by_default() {
+    let host = Setup::default().start().await;
+    assert_eq!(
+        counts(&host, 4).await,
+        [1, 1, 1, 1],
+        "no state survives a call"
+    );
+    host.stop().await;
+}
+
+fn with_sidecar(sidecar: &'static str) -> Setup {
+    Setup::default().sidecar("probe.json5", sidecar)
+}
+
+#[tokio::test]
+async fn p5_warm_instances_are_reused_up_to_their_call_limit() {
+    let host = with_sidecar("{ warmInstances: 1, warmMaxCalls: 3 }")
+        .start()
+        .await;
+    assert_eq!(counts(&host, 7).await, [1, 2, 3, 1, 2, 3, 1]);
+    let health = host.get("/").await;
+    assert_eq!(ok_data(&health)["plugins"][0]["warm_instances"], 1);
+    host.stop().await;
+}
+
+#[tokio::test]
+async fn p5_a_warm_instance_that_traps_is_replaced() {
+    let host = with_sidecar("{ warmInstances: 1 }").start().await;
+    assert_eq!(counts(&host, 2).await, [1, 2]);
+    failed(&host.post("probe_trap", json!({})).await, 1200);
+    assert_eq!(
+        counts(&host, 2).await,
+        [1, 2],
+        "a new instance after the trap"
+    );
+    // A plugin error (not a trap) keeps the instance.
+    failed(&host.post("probe_fail", json!({})).await, 1200);
+    assert_eq!(counts(&host, 1).await, [3]);
+    host.stop().await;
+}

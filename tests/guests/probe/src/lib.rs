@@ -14,7 +14,7 @@ use exports::onebot::plugin::onebot_action::{ActionCall, ActionError, Guest};
 use onebot::plugin::host::{Level, emit_event, log};
 use serde_json::{Value, json};
 
-const ACTIONS: [&str; 9] = [
+const ACTIONS: [&str; 10] = [
     "probe_echo",
     "probe_fail",
     "probe_trap",
@@ -24,9 +24,12 @@ const ACTIONS: [&str; 9] = [
     "probe_big",
     "probe_emit",
     "probe_sleep",
+    "probe_count",
 ];
 
 struct Probe;
+
+static CALLS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
 
 export!(Probe);
 
@@ -51,6 +54,12 @@ impl Guest for Probe {
             "probe_big" => Ok(big(&params)),
             "probe_emit" => emit(&params),
             "probe_sleep" => Ok(sleep(&params)),
+            // Counts calls in this instance: 1 every time with fresh instances, rising with
+            // warm ones (SPEC P5).
+            "probe_count" => {
+                let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                Ok(json!({ "count": n }).to_string())
+            }
             other => Err(error(1404, format!("不支持的API {other}"))),
         }
     }
