@@ -82,8 +82,10 @@ impl Host {
     }
 }
 
-/// Loads the plugins, binds every enabled server, and starts serving.
-pub async fn start(config: Config) -> Result<Host, StartError> {
+/// Loads the plugins of `config` into a dispatcher, without any listener: what [`start`]
+/// serves, and what the CLI's `call` and `plugins` commands use directly. The returned
+/// [`Loader`] keeps the registry in step with the folder (see [`watch`]).
+pub async fn open(config: &Config) -> Result<(Arc<Dispatcher>, Loader), StartError> {
     let events = Arc::new(EventBus::new());
     let runtime = Arc::new(Runtime::new(
         config.plugins.cache_dir.as_deref(),
@@ -111,6 +113,12 @@ pub async fn start(config: Config) -> Result<Host, StartError> {
         Duration::from_millis(config.plugins.rate_limit_gap_ms),
     ));
     dispatcher.refresh_self_id().await;
+    Ok((dispatcher, loader))
+}
+
+/// Loads the plugins, binds every enabled server, and starts serving.
+pub async fn start(config: Config) -> Result<Host, StartError> {
+    let (dispatcher, loader) = open(&config).await?;
     let (stop, stopped) = tokio::sync::watch::channel(false);
     if config.plugins.watch {
         watch::spawn(loader, dispatcher.clone(), stopped.clone())?;

@@ -1,17 +1,20 @@
-//! The `onebot-host` command: parse the CLI, set up logging, load the config, run.
+//! The `onebot-host` command: parse the CLI, set up logging, then serve (the default) or run
+//! one of the developer commands in [`commands`].
+
+mod commands;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
 /// A OneBot 11 HTTP server whose every action is a WebAssembly plugin.
 ///
-/// Serves the OneBot 11 HTTP API (as NapCat and go-cqhttp do) on each enabled entry of
-/// `network.httpServers` in the config, and answers each action from the `.wasm` plugin in
-/// the plugin folder that provides it. Unknown actions answer retcode 1404.
+/// Without a command, serves the OneBot 11 HTTP API (as NapCat and go-cqhttp do) on each
+/// enabled entry of `network.httpServers` in the config, answering each action from the
+/// `.wasm` plugin in the plugin folder that provides it. Unknown actions answer retcode 1404.
 ///
 /// Logging follows RUST_LOG (default `info`), e.g. RUST_LOG=onebot_host=debug.
 #[derive(Parser)]
@@ -22,32 +25,56 @@ struct Cli {
         long,
         short,
         value_name = "FILE",
-        default_value = "config/onebot.json5"
+        default_value = "config/onebot.json5",
+        global = true
     )]
     config: PathBuf,
+
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run one action against the plugin folder, without a server, and print the envelope.
+    ///
+    /// Example: onebot-host call send_private_msg '{"user_id":1,"message":"hi"}'
+    /// Exits 0 when the envelope's status is ok (or async), 1 otherwise.
+    Call {
+        /// The action, e.g. send_private_msg (the `_async` and `_rate_limited` suffixes work).
+        action: String,
+        /// The params as a JSON or JSON5 object.
+        #[arg(default_value = "{}")]
+        params: String,
+        /// The plugin folder to load instead of the config's `plugins.dir`.
+        #[arg(long, value_name = "DIR")]
+        plugins: Option<PathBuf>,
+    },
+    /// List each plugin in the folder with its actions, size, compile time and any load error.
+    Plugins {
+        /// The plugin folder to list instead of the config's `plugins.dir`.
+        #[arg(long, value_name = "DIR")]
+        plugins: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The developer commands keep the log to warnings and the plugins' own lines (what a
+    // plugin logs or prints is what its author debugs with), so their output stands out.
+    let default_level = if cli.command.is_some() {
+        "warn,onebot_host::plugin=info"
+    } else {
+        "info"
+    };
     // Logs go to stderr, coloured only on a terminal, so they can be piped and grepped.
     tracing_subscriber::fmt()
         .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level)),
         )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
-
-    let loaded = match onebot_host::config::load(&cli.config) {
-        Ok(loaded) => loaded,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    for warning in &loaded.warnings {
-        tracing::warn!("{warning}");
-    }
 
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
@@ -56,14 +83,22 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let shutdown = async {
-        let _ = tokio::signal::ctrl_c().await;
+    let result = match cli.command {
+        None => runtime.block_on(commands::serve(&cli.config)),
+        Some(Command::Call {
+            action,
+            params,
+            plugins,
+        }) => runtime.block_on(commands::call(&cli.config, plugins, &action, &params)),
+        Some(Command::Plugins { plugins }) => {
+            runtime.block_on(commands::plugins(&cli.config, plugins))
+        }
     };
-    match runtime.block_on(onebot_host::run(loaded.config, shutdown)) {
-        Ok(()) => ExitCode::SUCCESS,
+    match result {
+        Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::FAILURE
+            ExitCode::from(2)
         }
     }
 }

@@ -168,3 +168,74 @@ async fn a_real_run_logs_calls_and_plugin_output_but_never_the_token() {
         "the token leaked into the log:\n{joined}"
     );
 }
+
+fn folder_with(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tmp");
+    for (from, to) in files {
+        std::fs::copy(guest(from), dir.path().join(to)).expect("copy");
+    }
+    dir
+}
+
+#[test]
+fn call_runs_one_action_without_a_server() {
+    let plugins = folder_with(&[("probe.wasm", "probe.wasm")]);
+    let out = binary()
+        .args(["call", "probe_echo", "{n: 1, message: 'hi'}", "--plugins"])
+        .arg(plugins.path())
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let env: serde_json::Value = serde_json::from_slice(&out.stdout).expect("prints the envelope");
+    let data = ok_data(&env);
+    assert_eq!(data["params"]["n"], 1);
+    assert_eq!(
+        data["params"]["message"][0]["type"], "text",
+        "M3 applies here too"
+    );
+
+    let out = binary()
+        .args(["call", "nope", "--plugins"])
+        .arg(plugins.path())
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1), "a failed envelope exits 1");
+    let env: serde_json::Value = serde_json::from_slice(&out.stdout).expect("envelope");
+    assert_eq!(env["retcode"], 1404);
+
+    let out = binary()
+        .args(["call", "probe_echo", "[1]", "--plugins"])
+        .arg(plugins.path())
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("PARAMS must be a JSON object"));
+}
+
+#[test]
+fn plugins_lists_actions_and_load_errors() {
+    let plugins = folder_with(&[("probe.wasm", "probe.wasm"), ("probe_alt.wasm", "alt.wasm")]);
+    std::fs::write(plugins.path().join("broken.wasm"), b"not wasm").expect("write");
+    let out = binary()
+        .args(["plugins", "--plugins"])
+        .arg(plugins.path())
+        .output()
+        .expect("runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "a load error exits 1:\n{text}");
+    assert!(text.contains("probe  "), "{text}");
+    assert!(text.contains("- probe_spin"), "{text}");
+    assert!(
+        text.contains("- probe_echo  (served by alt instead)"),
+        "P3 shown:\n{text}"
+    );
+    assert!(
+        text.contains("FAILED") && text.contains("broken.wasm"),
+        "{text}"
+    );
+    assert!(text.contains("not a WebAssembly component"), "{text}");
+}
