@@ -16,13 +16,20 @@ use std::process::{Command, Stdio};
 
 const TARGET: &str = "wasm32-wasip2";
 /// Guest workspaces, relative to the crate root.
-const WORKSPACES: [&str; 3] = ["plugins", "tests/guests/probe", "tests/guests/probe-alt"];
-/// Where the guests' inputs live: the workspaces and their crates.
-const INPUT_DIRS: [&str; 4] = [
+const WORKSPACES: [&str; 4] = [
     "plugins",
-    "plugins/mock-account",
     "tests/guests/probe",
     "tests/guests/probe-alt",
+    "tests/guests/sdk-demo",
+];
+/// Where the guests' inputs live: the workspaces and their crates.
+const INPUT_DIRS: [&str; 6] = [
+    "plugins",
+    "plugins/mock-account",
+    "sdk/rust",
+    "tests/guests/probe",
+    "tests/guests/probe-alt",
+    "tests/guests/sdk-demo",
 ];
 /// (built file, copied to) for the example plugins users run with.
 const EXAMPLES: [(&str, &str); 1] = [("mock_account.wasm", "plugins/mock-account.wasm")];

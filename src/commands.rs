@@ -99,7 +99,11 @@ pub async fn plugins(config_path: &Path, plugins: Option<PathBuf>) -> anyhow::Re
 /// The developer commands never watch the folder.
 fn load_config(path: &Path, plugins: Option<PathBuf>) -> anyhow::Result<Config> {
     let loaded = match (&plugins, path.exists()) {
-        (Some(_), false) => config::parse("{}", Path::new("onebot.json5"))?,
+        // The defaults have no server, which the warnings would point out; no one asked.
+        (Some(_), false) => config::Loaded {
+            warnings: Vec::new(),
+            ..config::parse("{}", Path::new("onebot.json5"))?
+        },
         _ => config::load(path)?,
     };
     for warning in &loaded.warnings {

@@ -8,7 +8,7 @@
 //! file name) serves it, and every rebuild that finds the clash logs a warning naming both
 //! files. When the winner goes away, the next one takes over at the next rebuild.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -22,23 +22,37 @@ pub struct Snapshot {
     /// Loaded plugins by name, in name order.
     pub plugins: BTreeMap<Arc<str>, Arc<Plugin>>,
     actions: HashMap<String, Arc<Plugin>>,
+    clashes: BTreeSet<Clash>,
 }
 
+/// An action two plugin files provide: (action, the file serving it, the file ignored).
+type Clash = (String, PathBuf, PathBuf);
+
 impl Snapshot {
-    fn build(generation: u64, plugins: BTreeMap<Arc<str>, Arc<Plugin>>) -> Snapshot {
+    /// Indexes `plugins` by action. Clashes (P3) are warned about when they are new, not on
+    /// every rebuild: `known` holds the ones the previous snapshot had.
+    fn build(
+        generation: u64,
+        plugins: BTreeMap<Arc<str>, Arc<Plugin>>,
+        known: &BTreeSet<Clash>,
+    ) -> Snapshot {
         let mut actions: HashMap<String, Arc<Plugin>> = HashMap::new();
+        let mut clashes = BTreeSet::new();
         for plugin in plugins.values() {
             for action in &plugin.actions {
                 match actions.get(action) {
-                    Some(winner) => tracing::warn!(
-                        action,
-                        serving = %winner.path.display(),
-                        ignored = %plugin.path.display(),
-                        "two plugins provide `{action}`: {} serves it, {} is ignored for it \
-                         (the name that sorts first wins)",
-                        winner.path.display(),
-                        plugin.path.display()
-                    ),
+                    Some(winner) => {
+                        let clash = (action.clone(), winner.path.clone(), plugin.path.clone());
+                        if !known.contains(&clash) {
+                            tracing::warn!(
+                                "two plugins provide `{action}`: {} serves it, {} is ignored \
+                                 for it (the file name that sorts first wins)",
+                                winner.path.display(),
+                                plugin.path.display()
+                            );
+                        }
+                        clashes.insert(clash);
+                    }
                     None => {
                         actions.insert(action.clone(), plugin.clone());
                     }
@@ -49,6 +63,7 @@ impl Snapshot {
             generation,
             plugins,
             actions,
+            clashes,
         }
     }
 
@@ -83,7 +98,11 @@ impl Default for Registry {
 impl Registry {
     pub fn new() -> Self {
         Registry {
-            current: RwLock::new(Arc::new(Snapshot::build(0, BTreeMap::new()))),
+            current: RwLock::new(Arc::new(Snapshot::build(
+                0,
+                BTreeMap::new(),
+                &BTreeSet::new(),
+            ))),
             failures: RwLock::new(BTreeMap::new()),
             plugins: Mutex::new(BTreeMap::new()),
             generation: AtomicU64::new(0),
@@ -135,7 +154,8 @@ impl Registry {
         };
         let result = edit(&mut plugins);
         let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
-        let snapshot = Arc::new(Snapshot::build(generation, plugins.clone()));
+        let known = self.snapshot().clashes.clone();
+        let snapshot = Arc::new(Snapshot::build(generation, plugins.clone(), &known));
         match self.current.write() {
             Ok(mut guard) => *guard = snapshot,
             Err(poisoned) => *poisoned.into_inner() = snapshot,

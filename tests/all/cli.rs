@@ -127,8 +127,8 @@ async fn a_real_run_logs_calls_and_plugin_output_but_never_the_token() {
     // P2 in the real binary: a plugin moved into the (relative) folder gets loaded.
     std::fs::copy(guest("probe_alt.wasm"), plugins.join(".alt.tmp")).expect("copy");
     std::fs::rename(plugins.join(".alt.tmp"), plugins.join("alt.wasm")).expect("mv");
-    wait_for(&mut log, "loaded");
-    wait_for(&mut log, "alt.wasm");
+    // The loader logs "loaded <file> (actions: …)" once the plugin is serving.
+    wait_for(&mut log, "alt.wasm (actions:");
     let env: serde_json::Value = client
         .get(format!("{base}/alt_only?access_token={token}"))
         .send()

@@ -244,3 +244,36 @@ async fn p5_a_warm_instance_that_traps_is_replaced() {
     assert_eq!(counts(&host, 1).await, [3]);
     host.stop().await;
 }
+
+/// P7: a plugin written with the Rust SDK (sdk/rust): typed params, typed results,
+/// 1400 for params that do not fit, segments decoded from a CQ string by the host.
+#[tokio::test]
+async fn p7_an_sdk_plugin_gets_typed_params() {
+    let host = Setup::with_plugins(&[("sdk_demo.wasm", "sdk-demo.wasm")])
+        .start()
+        .await;
+    let env = host
+        .post("sdk_reverse", json!({"text": "héllo 世界"}))
+        .await;
+    assert_eq!(ok_data(&env)["text"], "界世 olléh");
+    let env = host.get("/sdk_word_count?text=one+two++three").await;
+    assert_eq!(ok_data(&env)["words"], 3);
+    let env = host
+        .post(
+            "sdk_send_private_msg",
+            json!({"user_id": "12345", "message": "hi[CQ:face,id=178]"}),
+        )
+        .await;
+    assert_eq!(ok_data(&env)["message_id"], 42);
+    let env = host
+        .post("sdk_send_private_msg", json!({"message": "hi"}))
+        .await;
+    let message = failed(&env, 1400);
+    assert!(
+        message.contains("bad params") && message.contains("user_id"),
+        "{message}"
+    );
+    let env = host.post("sdk_reverse", json!({"text": 5})).await;
+    assert!(failed(&env, 1400).contains("invalid type"));
+    host.stop().await;
+}

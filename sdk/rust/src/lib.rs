@@ -1,0 +1,154 @@
+//! onebot-plugin: write an onebot-host plugin (a WebAssembly component of the world
+//! `onebot:plugin/plugin@0.1.0`) as plain Rust functions.
+//!
+//! An action is a function from a `serde` params type to a `serde` result, failing with an
+//! [`Error`] that carries a OneBot retcode. [`plugin!`] lists the actions and exports the
+//! component; wit-bindgen and JSON stay out of sight:
+//!
+//! ```ignore
+//! use onebot_plugin::{Error, Result, json, Value};
+//! use serde::Deserialize;
+//!
+//! #[derive(Deserialize)]
+//! struct Text { text: String }
+//!
+//! fn reverse(p: Text) -> Result<Value> {
+//!     Ok(json!({ "text": p.text.chars().rev().collect::<String>() }))
+//! }
+//!
+//! onebot_plugin::plugin! {
+//!     "text_reverse" => reverse,
+//! }
+//! ```
+//!
+//! Params that do not fit the type answer retcode 1400 with serde's explanation, so an
+//! action only ever sees valid input. The common OneBot 11 params are in [`onebot`].
+
+pub mod onebot;
+
+#[doc(hidden)]
+pub mod bindings {
+    wit_bindgen::generate!({
+        path: "../../wit",
+        world: "plugin",
+        pub_export_macro: true,
+        export_macro_name: "__export_plugin",
+        default_bindings_module: "onebot_plugin::bindings",
+    });
+}
+
+pub use serde_json::{Value, json};
+
+use bindings::exports::onebot::plugin::onebot_action::{ActionCall, ActionError};
+use bindings::onebot::plugin::host;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// A failed action: becomes a `failed` envelope with this retcode and message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Error {
+    pub retcode: i32,
+    pub message: String,
+}
+
+impl Error {
+    pub fn new(retcode: i32, message: impl Into<String>) -> Self {
+        Error {
+            retcode,
+            message: message.into(),
+        }
+    }
+
+    /// Retcode 1400: the caller's params are wrong.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(1400, message)
+    }
+
+    /// Retcode 1200: the action could not be done.
+    pub fn failed(message: impl Into<String>) -> Self {
+        Self::new(1200, message)
+    }
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (retcode {})", self.message, self.retcode)
+    }
+}
+
+impl std::error::Error for Error {}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Writes a line to the host's log, tagged with this plugin's name.
+pub fn log(level: Level, message: &str) {
+    host::log(level, message);
+}
+
+pub use host::Level;
+
+/// Writes an info line to the host's log.
+pub fn info(message: &str) {
+    host::log(Level::Info, message);
+}
+
+/// Sends a OneBot event (a JSON object with `post_type`) to the host's event subscribers.
+/// The host fills `time` and `self_id` when they are absent.
+pub fn emit_event(event: &Value) -> Result<()> {
+    host::emit_event(&event.to_string()).map_err(Error::failed)
+}
+
+/// Runs one typed handler on a call: params in, JSON text out. Used by [`plugin!`].
+#[doc(hidden)]
+pub fn __run<P, R>(call: &ActionCall, handler: fn(P) -> Result<R>) -> Result<String, ActionError>
+where
+    P: DeserializeOwned,
+    R: Serialize,
+{
+    let params: P = serde_json::from_str(&call.params).map_err(|e| ActionError {
+        retcode: 1400,
+        message: format!("{}: bad params: {e}", call.action),
+    })?;
+    let data = handler(params).map_err(|e| ActionError {
+        retcode: e.retcode,
+        message: e.message,
+    })?;
+    serde_json::to_string(&data).map_err(|e| ActionError {
+        retcode: 1200,
+        message: format!("{}: cannot encode the result: {e}", call.action),
+    })
+}
+
+/// Lists a plugin's actions and exports it as a component: `"name" => function`, each
+/// function taking its params type and returning `Result<impl Serialize>`.
+#[macro_export]
+macro_rules! plugin {
+    ($($action:literal => $handler:path),+ $(,)?) => {
+        struct __OnebotPlugin;
+
+        impl $crate::bindings::exports::onebot::plugin::onebot_action::Guest for __OnebotPlugin {
+            fn actions() -> ::std::vec::Vec<::std::string::String> {
+                ::std::vec![$(::std::string::String::from($action)),+]
+            }
+
+            fn handle(
+                call: $crate::bindings::exports::onebot::plugin::onebot_action::ActionCall,
+            ) -> ::std::result::Result<
+                ::std::string::String,
+                $crate::bindings::exports::onebot::plugin::onebot_action::ActionError,
+            > {
+                match call.action.as_str() {
+                    $($action => $crate::__run(&call, $handler),)+
+                    other => ::std::result::Result::Err(
+                        $crate::bindings::exports::onebot::plugin::onebot_action::ActionError {
+                            retcode: 1404,
+                            message: ::std::format!("不支持的API {other}"),
+                        },
+                    ),
+                }
+            }
+        }
+
+        $crate::bindings::__export_plugin!(__OnebotPlugin);
+    };
+}
