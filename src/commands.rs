@@ -130,6 +130,121 @@ fn parse_params(text: &str) -> anyhow::Result<Map<String, Value>> {
     }
 }
 
+/// The languages `new` has templates for.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum Lang {
+    Rust,
+}
+
+/// Writes a plugin project `dir/name` from a template and says how to build it.
+pub fn new(name: &str, lang: Lang, dir: &Path) -> anyhow::Result<ExitCode> {
+    let valid = !name.is_empty()
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+    if !valid {
+        bail!(
+            "plugin name {name:?}: use lowercase letters, digits, '-' and '_', starting with a letter"
+        );
+    }
+    let root = dir.join(name);
+    if root.exists() {
+        bail!("{} already exists", root.display());
+    }
+    let prefix = name.replace('-', "_");
+    let files = match lang {
+        Lang::Rust => rust_template(name, &prefix),
+    };
+    for (path, text) in &files {
+        let path = root.join(path);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("creating {}", parent.display()))?;
+        }
+        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+    }
+    println!(
+        "created {} ({lang:?} plugin with actions {prefix}_echo and {prefix}_add)",
+        root.display()
+    );
+    println!(
+        "build:   cd {} && cargo build --release --target wasm32-wasip2",
+        root.display()
+    );
+    println!("install: cp target/wasm32-wasip2/release/{prefix}.wasm <your plugin folder>/");
+    println!(
+        "try:     onebot-host call {prefix}_add '{{\"a\":1,\"b\":2}}' --plugins target/wasm32-wasip2/release"
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The SDK in this checkout; the template depends on it by path.
+const SDK_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/sdk/rust");
+
+fn rust_template(name: &str, prefix: &str) -> Vec<(&'static str, String)> {
+    let cargo = format!(
+        r#"[package]
+name = "{name}"
+version = "0.1.0"
+edition = "2024"
+
+[lib]
+crate-type = ["cdylib"]
+
+[dependencies]
+onebot-plugin = {{ path = {SDK_DIR:?} }}
+serde = {{ version = "1", features = ["derive"] }}
+
+# A plugin is its own workspace, whatever folder it sits in.
+[workspace]
+
+# Small components: size matters more than speed for a plugin this size.
+[profile.release]
+opt-level = "s"
+lto = true
+strip = true
+panic = "abort"
+codegen-units = 1
+"#
+    );
+    let lib = format!(
+        r#"//! {name}: an onebot-host plugin. Each action is a function from its params to its data.
+
+use onebot_plugin::{{Error, Result, Value, info, json}};
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+struct Add {{
+    a: i64,
+    b: i64,
+}}
+
+/// `{prefix}_echo`: answers with the params it was given.
+fn echo(params: Value) -> Result<Value> {{
+    info(&format!("echo {{params}}"));
+    Ok(params)
+}}
+
+/// `{prefix}_add`: adds two integers; params that are not integers answer retcode 1400.
+fn add(p: Add) -> Result<Value> {{
+    let sum = p.a.checked_add(p.b).ok_or_else(|| Error::bad_request("the sum overflows"))?;
+    Ok(json!({{ "sum": sum }}))
+}}
+
+onebot_plugin::plugin! {{
+    "{prefix}_echo" => echo,
+    "{prefix}_add" => add,
+}}
+"#
+    );
+    vec![
+        ("Cargo.toml", cargo),
+        ("src/lib.rs", lib),
+        (".gitignore", "/target\n".to_owned()),
+    ]
+}
+
 async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;

@@ -56,6 +56,19 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         plugins: Option<PathBuf>,
     },
+    /// Create a new plugin from a template that builds and answers on the first try.
+    ///
+    /// Example: onebot-host new hello && cd hello && cargo build --release --target wasm32-wasip2
+    New {
+        /// The plugin's name; also its folder and its action prefix (e.g. hello → hello_echo).
+        name: String,
+        /// The language of the template.
+        #[arg(long, value_enum, default_value = "rust")]
+        lang: commands::Lang,
+        /// Where to create the plugin's folder.
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        dir: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -93,6 +106,7 @@ fn main() -> ExitCode {
         Some(Command::Plugins { plugins }) => {
             runtime.block_on(commands::plugins(&cli.config, plugins))
         }
+        Some(Command::New { name, lang, dir }) => commands::new(&name, lang, &dir),
     };
     match result {
         Ok(code) => code,

@@ -239,3 +239,64 @@ fn plugins_lists_actions_and_load_errors() {
     );
     assert!(text.contains("not a WebAssembly component"), "{text}");
 }
+
+/// Issue 5: `new` writes a plugin that builds and answers on the first try.
+#[test]
+fn new_rust_template_builds_and_answers() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = binary()
+        .args(["new", "tpl-check", "--dir"])
+        .arg(dir.path())
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let project = dir.path().join("tpl-check");
+    // Build in the guests' target dir, where build.rs already compiled the SDK's dependencies
+    // with the same profile; remove the output afterwards.
+    let target = std::path::Path::new(env!("ONEBOT_GUEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .expect("target/guests")
+        .to_owned();
+    let built = std::process::Command::new(std::env::var("CARGO").unwrap_or("cargo".into()))
+        .args([
+            "build",
+            "--release",
+            "--target",
+            "wasm32-wasip2",
+            "--target-dir",
+        ])
+        .arg(&target)
+        .current_dir(&project)
+        .env_remove("CARGO_TARGET_DIR")
+        .output()
+        .expect("cargo runs");
+    assert!(
+        built.status.success(),
+        "{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    let wasm = guest("tpl_check.wasm");
+    let plugins = tempfile::tempdir().expect("tmp");
+    std::fs::rename(&wasm, plugins.path().join("tpl_check.wasm")).expect("move the output");
+    let out = binary()
+        .args(["call", "tpl_check_add", "{a: 40, b: 2}", "--plugins"])
+        .arg(plugins.path())
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let env: serde_json::Value = serde_json::from_slice(&out.stdout).expect("envelope");
+    assert_eq!(ok_data(&env)["sum"], 42);
+
+    let out = binary().args(["new", "Bad Name"]).output().expect("runs");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("lowercase"));
+}
