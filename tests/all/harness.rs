@@ -24,7 +24,9 @@ pub struct TestHost {
     pub _dir: TempDir,
 }
 
-/// Builds a host config. `server` is extra JSON5 fields for the one http server,
+/// Builds a host config. `plugins` are (source, name in the plugin folder): a source is a file
+/// in the guest dir or an absolute path (`guest` joins it as is). `server` is extra JSON5
+/// fields for the one http server,
 /// `plugins` extra fields for the `plugins` section, `rest` extra top-level fields.
 pub struct Setup {
     pub plugins: Vec<(&'static str, &'static str)>,

@@ -7,5 +7,6 @@
 mod cli;
 mod harness;
 mod http;
+mod languages;
 mod plugins;
 mod reload;

@@ -1,0 +1,221 @@
+//! The example plugins in other languages (SPEC P7): the JavaScript, Python and C examples,
+//! built by `plugins/build` into `plugins/*.wasm`, load into a real host beside the Rust
+//! example and answer every action over HTTP.
+//!
+//! cargo does not build them (that would make cargo need node and python), so a missing file
+//! fails the test with the command to run, rather than skipping it: CI runs `plugins/build`
+//! before `cargo test`.
+
+use std::path::Path;
+
+use serde_json::{Value, json};
+
+use crate::harness::{Setup, TestHost, failed, ok_data};
+
+/// One example: `plugins/<name>.wasm`, whose actions all start with `prefix`.
+struct Lang {
+    name: &'static str,
+    file: &'static str,
+    path: &'static str,
+    prefix: &'static str,
+    language: &'static str,
+}
+
+macro_rules! lang {
+    ($name:literal, $prefix:literal, $language:literal) => {
+        Lang {
+            name: $name,
+            file: concat!($name, ".wasm"),
+            path: concat!(env!("CARGO_MANIFEST_DIR"), "/plugins/", $name, ".wasm"),
+            prefix: $prefix,
+            language: $language,
+        }
+    };
+}
+
+const EXAMPLES: [Lang; 3] = [
+    lang!("js-text", "js_", "JavaScript"),
+    lang!("python-text", "py_", "Python"),
+    lang!("c-text", "c_", "C"),
+];
+
+#[tokio::test]
+async fn p7_every_example_answers_every_action_side_by_side() {
+    let mut plugins = vec![("mock_account.wasm", "mock-account.wasm")];
+    for lang in &EXAMPLES {
+        assert!(
+            Path::new(lang.path).is_file(),
+            "{} is missing: run `plugins/build` first (cargo builds only the Rust plugins; \
+             plugins/build builds the JavaScript, Python and C examples)",
+            lang.path
+        );
+        plugins.push((lang.path, lang.file));
+    }
+    let host = Setup::with_plugins(&plugins).start().await;
+
+    let health = ok_data(&host.get("/").await).clone();
+    assert_eq!(
+        health["failures"],
+        json!([]),
+        "every example loads: {health}"
+    );
+    for lang in &EXAMPLES {
+        let actions: Vec<String> = ["send_private_msg", "text_reverse", "text_word_count"]
+            .iter()
+            .map(|action| format!("{}{action}", lang.prefix))
+            .collect();
+        let plugin = health["plugins"]
+            .as_array()
+            .and_then(|all| all.iter().find(|p| p["name"] == lang.name))
+            .unwrap_or_else(|| panic!("{}: {} is not listed: {health}", lang.language, lang.name));
+        assert_eq!(
+            plugin["actions"],
+            json!(actions),
+            "{}: {plugin}",
+            lang.language
+        );
+        for action in &actions {
+            assert_eq!(
+                serving(&health, action),
+                lang.name,
+                "{}: {action}",
+                lang.language
+            );
+        }
+    }
+    // The prefixes keep the examples out of each other's way and out of mock-account's.
+    assert_eq!(serving(&health, "send_private_msg"), "mock-account");
+
+    for lang in &EXAMPLES {
+        let example = Example {
+            host: &host,
+            prefix: lang.prefix,
+            label: format!("{} ({})", lang.language, lang.name),
+        };
+        example.text_reverse().await;
+        example.text_word_count().await;
+        example.send_private_msg().await;
+    }
+    host.stop().await;
+}
+
+/// The plugin serving `action`, from `GET /`.
+fn serving<'a>(health: &'a Value, action: &str) -> &'a str {
+    health["actions"]
+        .as_array()
+        .and_then(|all| all.iter().find(|a| a["action"] == action))
+        .and_then(|a| a["plugin"].as_str())
+        .unwrap_or_else(|| panic!("nothing serves {action}: {health}"))
+}
+
+/// One example's actions, called over HTTP.
+struct Example<'a> {
+    host: &'a TestHost,
+    prefix: &'a str,
+    label: String,
+}
+
+impl Example<'_> {
+    async fn call(&self, action: &str, params: Value) -> Value {
+        self.host
+            .post(&format!("{}{action}", self.prefix), params)
+            .await
+    }
+
+    /// Asserts an ok envelope and returns its data, naming the example on failure.
+    fn ok(&self, envelope: &Value) -> Value {
+        assert_eq!(envelope["retcode"], 0, "{}: {envelope}", self.label);
+        ok_data(envelope).clone()
+    }
+
+    /// Asserts a 1400 whose message names `param`.
+    fn bad_param(&self, envelope: &Value, param: &str) {
+        assert_eq!(envelope["retcode"], 1400, "{}: {envelope}", self.label);
+        let message = failed(envelope, 1400);
+        assert!(
+            message.contains(&format!("`{param}`")),
+            "{}: the message names `{param}`: {message}",
+            self.label
+        );
+    }
+
+    async fn text_reverse(&self) {
+        for text in [
+            "héllo, 世界 🌍!",
+            "",
+            "a\"b\\c\nd\u{1}\t/",
+            "𝄞 surrogate pairs 😀",
+        ] {
+            let reversed: String = text.chars().rev().collect();
+            let data = self.ok(&self.call("text_reverse", json!({ "text": text })).await);
+            assert_eq!(
+                data,
+                json!({ "text": reversed }),
+                "{}: {text:?}",
+                self.label
+            );
+        }
+        // GET: params from the query string.
+        let path = format!("/{}text_reverse?text=abc%20d", self.prefix);
+        let data = self.ok(&self.host.get(&path).await);
+        assert_eq!(data, json!({ "text": "d cba" }), "{}", self.label);
+
+        self.bad_param(&self.call("text_reverse", json!({})).await, "text");
+        self.bad_param(
+            &self.call("text_reverse", json!({ "text": 5 })).await,
+            "text",
+        );
+    }
+
+    async fn text_word_count(&self) {
+        for (text, words) in [
+            ("the quick brown fox", 4),
+            ("  hello  world\t你好\u{3000}世界\n", 4),
+            ("", 0),
+            (" \n\t ", 0),
+            ("one", 1),
+        ] {
+            let data = self.ok(&self.call("text_word_count", json!({ "text": text })).await);
+            assert_eq!(data, json!({ "words": words }), "{}: {text:?}", self.label);
+        }
+        self.bad_param(&self.call("text_word_count", json!({})).await, "text");
+        let env = self.call("text_word_count", json!({ "text": ["a"] })).await;
+        self.bad_param(&env, "text");
+    }
+
+    async fn send_private_msg(&self) {
+        let segments = json!([
+            { "type": "text", "data": { "text": "hi \"there\" 👋" } },
+            { "type": "face", "data": { "id": "178" } },
+        ]);
+        for params in [
+            json!({ "user_id": 12_345_678, "message": segments }),
+            json!({ "user_id": "12345678", "message": segments }),
+            // The host turns a CQ string into segments before the plugin sees it (SPEC M3).
+            json!({ "user_id": 12_345_678, "message": "hi[CQ:face,id=178]" }),
+        ] {
+            let data = self.ok(&self.call("send_private_msg", params.clone()).await);
+            let id = data["message_id"].as_i64();
+            assert!(
+                id.is_some_and(|id| id > 0),
+                "{}: a positive message_id for {params}: {data}",
+                self.label
+            );
+        }
+        let path = format!("/{}send_private_msg?user_id=10001&message=hi", self.prefix);
+        let data = self.ok(&self.host.get(&path).await);
+        assert!(data["message_id"].is_i64(), "{}: {data}", self.label);
+
+        for (params, param) in [
+            (json!({ "message": segments }), "user_id"),
+            (json!({ "user_id": 1 }), "message"),
+            (json!({ "user_id": "12x", "message": segments }), "user_id"),
+            (json!({ "user_id": -5, "message": segments }), "user_id"),
+            (json!({ "user_id": 1.5, "message": segments }), "user_id"),
+            (json!({ "user_id": 1, "message": [] }), "message"),
+        ] {
+            let env = self.call("send_private_msg", params).await;
+            self.bad_param(&env, param);
+        }
+    }
+}
