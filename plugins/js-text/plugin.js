@@ -51,7 +51,8 @@ export const onebotAction = {
 
 function sendPrivateMsg(p, action) {
   const userId = p.user_id ?? missing(action, "user_id", "integer");
-  if (!/^\s*\d+\s*$/.test(String(userId)) || !(Number(userId) > 0)) {
+  const numeric = typeof userId === "number" || typeof userId === "string";
+  if (!numeric || !/^\s*\d+\s*$/.test(String(userId)) || !(Number(userId) > 0)) {
     throw invalid(action, `param \`user_id\` must be a positive integer, got ${JSON.stringify(userId)}`);
   }
   const message = p.message ?? missing(action, "message", "array of segments");

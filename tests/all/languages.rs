@@ -212,6 +212,8 @@ impl Example<'_> {
             (json!({ "user_id": "12x", "message": segments }), "user_id"),
             (json!({ "user_id": -5, "message": segments }), "user_id"),
             (json!({ "user_id": 1.5, "message": segments }), "user_id"),
+            (json!({ "user_id": [1], "message": segments }), "user_id"),
+            (json!({ "user_id": true, "message": segments }), "user_id"),
             (json!({ "user_id": 1, "message": [] }), "message"),
         ] {
             let env = self.call("send_private_msg", params).await;
