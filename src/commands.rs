@@ -134,6 +134,8 @@ fn parse_params(text: &str) -> anyhow::Result<Map<String, Value>> {
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
 pub enum Lang {
     Rust,
+    Js,
+    Python,
 }
 
 /// Writes a plugin project `dir/name` from a template and says how to build it.
@@ -155,6 +157,8 @@ pub fn new(name: &str, lang: Lang, dir: &Path) -> anyhow::Result<ExitCode> {
     let prefix = name.replace('-', "_");
     let files = match lang {
         Lang::Rust => rust_template(name, &prefix),
+        Lang::Js => fill(&JS_TEMPLATE, name, &prefix),
+        Lang::Python => fill(&PYTHON_TEMPLATE, name, &prefix),
     };
     for (path, text) in &files {
         let path = root.join(path);
@@ -164,19 +168,66 @@ pub fn new(name: &str, lang: Lang, dir: &Path) -> anyhow::Result<ExitCode> {
         }
         std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
     }
+    #[cfg(unix)]
+    if let Lang::Python = lang {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(root.join("build"), std::fs::Permissions::from_mode(0o755))?;
+    }
+    let (build, output) = match lang {
+        Lang::Rust => (
+            "cargo build --release --target wasm32-wasip2",
+            format!("target/wasm32-wasip2/release/{prefix}.wasm"),
+        ),
+        Lang::Js => ("npm install && npm run build", format!("{prefix}.wasm")),
+        Lang::Python => ("./build", format!("{prefix}.wasm")),
+    };
+    let root = root.display();
+    println!("created {root} ({lang:?} plugin with actions {prefix}_echo and {prefix}_add)");
+    println!("build:   cd {root} && {build}");
+    println!("install: cp {output} <your plugin folder>/");
     println!(
-        "created {} ({lang:?} plugin with actions {prefix}_echo and {prefix}_add)",
-        root.display()
-    );
-    println!(
-        "build:   cd {} && cargo build --release --target wasm32-wasip2",
-        root.display()
-    );
-    println!("install: cp target/wasm32-wasip2/release/{prefix}.wasm <your plugin folder>/");
-    println!(
-        "try:     onebot-host call {prefix}_add '{{\"a\":1,\"b\":2}}' --plugins target/wasm32-wasip2/release"
+        "try:     onebot-host call {prefix}_add '{{\"a\":1,\"b\":2}}' --plugins <folder of {prefix}.wasm>"
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// A template's files, with `{{name}}` and `{{prefix}}` to fill in. Each carries its own copy
+/// of the WIT, so the new plugin builds wherever it is.
+type Template = [(&'static str, &'static str); 5];
+
+const JS_TEMPLATE: Template = [
+    ("package.json", include_str!("../templates/js/package.json")),
+    ("build.mjs", include_str!("../templates/js/build.mjs")),
+    ("plugin.js", include_str!("../templates/js/plugin.js")),
+    (
+        "wit/onebot-plugin.wit",
+        include_str!("../wit/onebot-plugin.wit"),
+    ),
+    (".gitignore", "node_modules/\n*.wasm\n"),
+];
+
+const PYTHON_TEMPLATE: Template = [
+    (
+        "requirements.txt",
+        include_str!("../templates/python/requirements.txt"),
+    ),
+    ("build", include_str!("../templates/python/build")),
+    ("app.py", include_str!("../templates/python/app.py")),
+    (
+        "wit/onebot-plugin.wit",
+        include_str!("../wit/onebot-plugin.wit"),
+    ),
+    (".gitignore", ".venv/\n__pycache__/\n*.wasm\n"),
+];
+
+fn fill(template: &Template, name: &str, prefix: &str) -> Vec<(&'static str, String)> {
+    template
+        .iter()
+        .map(|(path, text)| {
+            let text = text.replace("{{name}}", name).replace("{{prefix}}", prefix);
+            (*path, text)
+        })
+        .collect()
 }
 
 /// The SDK in this checkout; the template depends on it by path.

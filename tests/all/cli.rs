@@ -300,3 +300,71 @@ fn new_rust_template_builds_and_answers() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("lowercase"));
 }
+
+/// Issue 5: the JavaScript and Python templates build with their own toolchains (npm,
+/// componentize-py from PyPI, both fetched on first use) and answer on the first try.
+#[test]
+fn new_js_and_python_templates_build_and_answer() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let cases: [(&str, &str, &[&str]); 2] = [
+        (
+            "js",
+            "tpl-js",
+            &[
+                "sh",
+                "-c",
+                "npm install --silent --no-audit --no-fund && npm run --silent build",
+            ],
+        ),
+        ("python", "tpl-py", &["./build"]),
+    ];
+    for (lang, name, build) in cases {
+        let out = binary()
+            .args(["new", name, "--lang", lang, "--dir"])
+            .arg(dir.path())
+            .output()
+            .expect("runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let project = dir.path().join(name);
+        let built = Command::new(build[0])
+            .args(&build[1..])
+            .current_dir(&project)
+            .output()
+            .expect("build runs");
+        assert!(
+            built.status.success(),
+            "{lang}: {}{}",
+            String::from_utf8_lossy(&built.stdout),
+            String::from_utf8_lossy(&built.stderr)
+        );
+        let prefix = name.replace('-', "_");
+        let out = binary()
+            .args([
+                "call",
+                &format!("{prefix}_add"),
+                "{a: 40, b: 2}",
+                "--plugins",
+            ])
+            .arg(&project)
+            .output()
+            .expect("runs");
+        assert!(
+            out.status.success(),
+            "{lang}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let env: serde_json::Value = serde_json::from_slice(&out.stdout).expect("envelope");
+        assert_eq!(ok_data(&env)["sum"], 42, "{lang}");
+        let out = binary()
+            .args(["call", &format!("{prefix}_add"), "{a: 'x'}", "--plugins"])
+            .arg(&project)
+            .output()
+            .expect("runs");
+        let env: serde_json::Value = serde_json::from_slice(&out.stdout).expect("envelope");
+        assert_eq!(env["retcode"], 1400, "{lang}: {env}");
+    }
+}
