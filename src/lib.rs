@@ -11,7 +11,8 @@
 //! - [`envelope`]: the reply shape and the one retcode table, shared by every transport.
 //! - [`loader`]: plugin files (and their sidecars) on disk → versions in the registry.
 //! - [`watch`]: file events → debounced loader runs (hot reload).
-//! - [`events`]: events emitted by plugins, on their way to subscribers.
+//! - [`events`]: the bus carrying plugin and meta events to every WebSocket client, each
+//!   through its own bounded queue; and the bot's identity stamped on them.
 //! - [`message`]: message segments and CQ codes; pure functions.
 //! - [`config`]: the config file → a validated [`config::Config`].
 //!
@@ -37,7 +38,7 @@ use tokio::task::JoinSet;
 
 use crate::config::Config;
 use crate::dispatch::Dispatcher;
-use crate::events::EventBus;
+use crate::events::{EventBus, Identity};
 use crate::http::ServerState;
 use crate::loader::Loader;
 use crate::plugin::{Runtime, RuntimeError};
@@ -66,6 +67,7 @@ pub struct Host {
     /// The bound address of each enabled server, in config order (port 0 resolved).
     pub addrs: Vec<SocketAddr>,
     pub dispatcher: Arc<Dispatcher>,
+    pub events: Arc<EventBus>,
     stop: tokio::sync::watch::Sender<bool>,
     servers: JoinSet<std::io::Result<()>>,
 }
@@ -84,11 +86,13 @@ impl Host {
 
 /// Loads the plugins, binds every enabled server, and starts serving.
 pub async fn start(config: Config) -> Result<Host, StartError> {
-    let events = Arc::new(EventBus::new());
+    // E6: dispatch learns the bot's id, the bus stamps it on events; both share it.
+    let identity = Arc::new(Identity::new(config.bot.self_id));
+    let events = Arc::new(EventBus::new(identity.clone()));
     let runtime = Arc::new(Runtime::new(
         config.plugins.cache_dir.as_deref(),
         config.plugins.max_concurrent_calls,
-        events,
+        events.clone(),
     )?);
     let registry = Arc::new(Registry::new());
     let dir = config.plugins.dir.clone();
@@ -107,6 +111,7 @@ pub async fn start(config: Config) -> Result<Host, StartError> {
     let dispatcher = Arc::new(Dispatcher::new(
         registry,
         config.bot.clone(),
+        identity,
         config.plugins.max_concurrent_calls as usize,
         Duration::from_millis(config.plugins.rate_limit_gap_ms),
     ));
@@ -169,6 +174,7 @@ pub async fn start(config: Config) -> Result<Host, StartError> {
     Ok(Host {
         addrs,
         dispatcher,
+        events,
         stop,
         servers,
     })
