@@ -4,6 +4,7 @@
 //!
 //! A request flows one way, top to bottom; no module calls up the list.
 //!
+//! - [`ws`]: WebSocket on the HTTP port: handshake, API frames, events out to clients.
 //! - [`http`]: the transport. One axum router per enabled server: auth, body, decode.
 //! - [`dispatch`]: one call in, one [`envelope::Outcome`] out; suffixes, fallbacks, limits.
 //! - [`registry`]: the immutable snapshot of which plugin version serves which action.
@@ -28,6 +29,7 @@ pub mod message;
 pub mod plugin;
 pub mod registry;
 pub mod watch;
+pub mod ws;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -157,17 +159,23 @@ pub async fn start(config: Config) -> Result<Host, StartError> {
                 "listening on {addr}, reachable from other machines, with no token: set `token`"
             );
         }
-        let app = http::router(Arc::new(ServerState {
+        let app = ws::router(Arc::new(ServerState {
             dispatcher: dispatcher.clone(),
             config: server.clone(),
+            events: events.clone(),
+            shutdown: stopped.clone(),
         }));
         let mut stopped = stopped.clone();
         servers.spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = stopped.wait_for(|s| *s).await;
-                })
-                .await
+            // The peer's address names a WebSocket client in the log (W6).
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            })
+            .await
         });
         addrs.push(addr);
     }

@@ -8,3 +8,4 @@ mod cli;
 mod harness;
 mod http;
 mod plugins;
+mod ws;
