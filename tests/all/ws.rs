@@ -425,6 +425,87 @@ async fn w5_m4_events_reach_every_server_each_in_its_format() {
 }
 
 #[tokio::test]
+async fn mock_account_receive_and_send_emit_message_events() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let host = two_format_host(dir.path()).await;
+    let mut bot = subscribed(host.addrs[0], "/").await;
+    let mut api = connect(host.addrs[0], "/api").await;
+
+    let reply = call(
+        &mut api,
+        json!({"action": "mock_receive_private_msg",
+               "params": {"user_id": 10001, "message": "hello [CQ:face,id=1]", "nickname": "Alice"}}),
+    )
+    .await;
+    let message_id = ok_data(&reply)["message_id"].clone();
+    let event = next_event(&mut bot).await;
+    assert_eq!(event["post_type"], "message");
+    assert_eq!(event["message_type"], "private");
+    assert_eq!(event["sub_type"], "friend");
+    assert_eq!(event["message_id"], message_id);
+    assert_eq!(event["user_id"], 10001);
+    assert_eq!(event["font"], 0);
+    assert_eq!(
+        event["sender"],
+        json!({"user_id": 10001, "nickname": "Alice"})
+    );
+    assert_eq!(
+        event["message"],
+        json!([{"type":"text","data":{"text":"hello "}},{"type":"face","data":{"id":"1"}}])
+    );
+    assert_eq!(event["raw_message"], "hello [CQ:face,id=1]");
+    assert_eq!(event["self_id"], 2_854_196_310_i64);
+
+    // The bot answers over its own socket: a reply, and a message_sent event.
+    send(
+        &mut bot,
+        json!({"action": "send_private_msg", "params": {"user_id": 10001, "message": "hi"}, "echo": "s"}),
+    )
+    .await;
+    let (mut reply, mut sent) = (None, None);
+    while reply.is_none() || sent.is_none() {
+        let frame = next_json(&mut bot).await;
+        if frame.get("post_type").is_some() {
+            sent = Some(frame);
+        } else {
+            reply = Some(frame);
+        }
+    }
+    let (reply, sent) = (reply.expect("reply"), sent.expect("event"));
+    assert_eq!(reply["echo"], "s");
+    assert_eq!(sent["post_type"], "message_sent");
+    assert_eq!(sent["message_type"], "private");
+    assert_eq!(sent["target_id"], 10001);
+    assert_eq!(sent["message_id"], ok_data(&reply)["message_id"]);
+    assert_eq!(sent["raw_message"], "hi");
+
+    // Group messages too; bad params are 1400 like any action.
+    let reply = call(
+        &mut api,
+        json!({"action": "mock_receive_group_msg",
+               "params": {"group_id": 20001, "user_id": 10002, "message": "yo"}}),
+    )
+    .await;
+    ok_data(&reply);
+    let event = next_event(&mut bot).await;
+    assert_eq!(
+        (
+            &event["message_type"],
+            &event["group_id"],
+            &event["sender"]["nickname"]
+        ),
+        (&json!("group"), &json!(20001), &json!("user10002"))
+    );
+    let reply = call(
+        &mut api,
+        json!({"action": "mock_receive_private_msg", "params": {"message": "x"}}),
+    )
+    .await;
+    failed(&reply, 1400);
+    host.stop().await;
+}
+
+#[tokio::test]
 async fn p4_an_invalid_event_is_refused_to_the_plugin() {
     let host = ws_host("heartInterval: 0").await;
     for (event, reason) in [
