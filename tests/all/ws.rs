@@ -1,6 +1,8 @@
 //! WebSocket on the HTTP port, rule by rule (SPEC W1–W6, M4, E3, E3b, E6, P4), against a real
 //! server with a real client (tokio-tungstenite). Every wait has a timeout; nothing sleeps.
 
+mod slow_client;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
