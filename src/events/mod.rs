@@ -164,6 +164,11 @@ impl Subscription {
         self.frames.recv().await
     }
 
+    /// The next frame if one is queued already.
+    pub fn try_recv(&mut self) -> Option<Frame> {
+        self.frames.try_recv().ok()
+    }
+
     /// A handle on this subscriber's queue, to wait for [`Queue::fell_behind`] (W6) while the
     /// subscription itself is busy receiving.
     pub fn queue(&self) -> Queue {

@@ -8,7 +8,8 @@
 //! - Writer: the only task that writes to the socket. Replies have their own bounded channel;
 //!   events and heartbeats come from the connection's [`Subscription`] queue (W6). While a
 //!   write waits on a client that does not read, the writer still watches for the queue
-//!   overflowing, so a client that fell behind is closed instead of waited for.
+//!   overflowing, so a client that fell behind is closed instead of waited for. Frames that
+//!   are already waiting are written together and flushed once (up to [`MAX_BATCH`]).
 //! - Closing: a close frame saying why (1008 fell behind, 1001 shutdown, 1009 frame too large,
 //!   1002 protocol error), sent within [`CLOSE_TIMEOUT`]; then the socket is dropped.
 
@@ -29,6 +30,8 @@ use crate::http::ServerState;
 
 /// API calls one connection may have running at once.
 pub const MAX_IN_FLIGHT: usize = 256;
+/// Frames written with one flush at most.
+pub const MAX_BATCH: usize = 64;
 /// How long a close frame may take to go out before the socket is simply dropped: a client
 /// that fell behind may never read it.
 pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(3);
@@ -181,15 +184,38 @@ async fn write(
                 continue;
             }
         };
+        // Whatever else is already waiting goes out with it, in one flush: one write for many
+        // frames when events come in bursts.
+        let mut batch = vec![message];
+        while batch.len() < MAX_BATCH {
+            if let Ok(reply) = replies.try_recv() {
+                batch.push(Message::Text(reply.into()));
+            } else if let Some(event) = subscription.as_deref_mut().and_then(Subscription::try_recv)
+            {
+                batch.push(Message::Text((&*event).into()));
+            } else {
+                break;
+            }
+        }
         tokio::select! {
             biased;
             () = fell_behind(queue.as_ref()) => return End::FellBehind,
             _ = shutdown.wait_for(|stop| *stop) => return End::ShuttingDown,
-            sent = sink.send(message) => if sent.is_err() {
+            sent = send_all(sink, batch) => if sent.is_err() {
                 return End::SendFailed;
             },
         }
     }
+}
+
+async fn send_all(
+    sink: &mut SplitSink<WebSocket, Message>,
+    batch: Vec<Message>,
+) -> Result<(), axum::Error> {
+    for message in batch {
+        sink.feed(message).await?;
+    }
+    sink.flush().await
 }
 
 async fn fell_behind(queue: Option<&Queue>) {
