@@ -17,7 +17,7 @@ use tokio::net::TcpSocket;
 use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::Message;
 
-use super::{WAIT, addr, subscribed};
+use super::client::{Client, WAIT, addr, subscribed};
 use crate::harness::{Setup, ok_data};
 
 const CLIENTS: usize = 100;
@@ -134,7 +134,7 @@ async fn w6_a_client_that_never_reads_is_dropped_and_100_others_get_every_event_
 }
 
 /// The next event's `seq`, parsed without building the 8 KiB padding into a value.
-async fn next_json_seq(client: &mut super::Client) -> u64 {
+async fn next_json_seq(client: &mut Client) -> u64 {
     loop {
         let message = tokio::time::timeout(WAIT, client.next())
             .await
