@@ -29,7 +29,7 @@ pub async fn call(
 ) -> anyhow::Result<ExitCode> {
     let params = parse_params(params)?;
     let config = load_config(config_path, plugins)?;
-    let (dispatcher, _loader) = onebot_host::open(&config).await?;
+    let dispatcher = onebot_host::open(&config).await?.dispatcher;
     let handled = dispatcher
         .call(ActionRequest {
             action: action.to_owned(),
@@ -49,7 +49,7 @@ pub async fn call(
 /// Lists the plugins of the folder and the files that failed to load.
 pub async fn plugins(config_path: &Path, plugins: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     let config = load_config(config_path, plugins)?;
-    let (dispatcher, _loader) = onebot_host::open(&config).await?;
+    let dispatcher = onebot_host::open(&config).await?.dispatcher;
     let snapshot = dispatcher.registry.snapshot();
     let failures = dispatcher.registry.failures();
     if snapshot.plugins.is_empty() && failures.is_empty() {

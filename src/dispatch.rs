@@ -7,14 +7,15 @@
 //! `max_concurrent_calls` at once (each holds a pooled instance slot); further calls wait.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::{Map, Value, json};
 use tokio::sync::{Mutex, Semaphore};
 
 use crate::config::Bot;
 use crate::envelope::{ActionError, Outcome};
+use crate::events::Identity;
 use crate::plugin::{CallError, Plugin};
 use crate::registry::Registry;
 
@@ -34,8 +35,9 @@ pub struct Handled {
 pub struct Dispatcher {
     pub registry: Arc<Registry>,
     bot: Bot,
-    /// E6: `get_login_info`'s `user_id`, refreshed whenever the plugin set changes.
-    self_id: AtomicI64,
+    /// E6: `get_login_info`'s `user_id`, refreshed whenever the plugin set changes; shared
+    /// with the event bus, which stamps it on events (W5).
+    identity: Arc<Identity>,
     permits: Semaphore,
     /// E5: the finish time of the last `_rate_limited` call; the lock is the queue.
     rate_limit: Mutex<Option<Instant>>,
@@ -58,6 +60,7 @@ impl Dispatcher {
     pub fn new(
         registry: Arc<Registry>,
         bot: Bot,
+        identity: Arc<Identity>,
         max_concurrent_calls: usize,
         rate_limit_gap: Duration,
     ) -> Self {
@@ -65,7 +68,7 @@ impl Dispatcher {
         let _ = stats.started.set(SystemTime::now());
         Dispatcher {
             registry,
-            self_id: AtomicI64::new(bot.self_id),
+            identity,
             bot,
             permits: Semaphore::new(max_concurrent_calls.max(1)),
             rate_limit: Mutex::new(None),
@@ -76,7 +79,7 @@ impl Dispatcher {
 
     /// The `self_id` stamped on events (E6).
     pub fn self_id(&self) -> i64 {
-        self.self_id.load(Ordering::Relaxed)
+        self.identity.self_id()
     }
 
     pub async fn call(self: &Arc<Self>, request: ActionRequest) -> Handled {
@@ -238,7 +241,7 @@ impl Dispatcher {
             }
             None => self.bot.self_id,
         };
-        self.self_id.store(id, Ordering::Relaxed);
+        self.identity.set_self_id(id);
     }
 }
 
@@ -265,11 +268,4 @@ fn call_error(error: CallError) -> ActionError {
         }
         other => ActionError::failed(other.to_string()),
     }
-}
-
-/// Seconds since the Unix epoch, as OneBot's `time` fields want.
-pub fn unix_time() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }

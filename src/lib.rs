@@ -4,6 +4,7 @@
 //!
 //! A request flows one way, top to bottom; no module calls up the list.
 //!
+//! - [`ws`]: WebSocket on the HTTP port: handshake, API frames, events out to clients.
 //! - [`http`]: the transport. One axum router per enabled server: auth, body, decode.
 //! - [`dispatch`]: one call in, one [`envelope::Outcome`] out; suffixes, fallbacks, limits.
 //! - [`registry`]: the immutable snapshot of which plugin version serves which action.
@@ -11,7 +12,8 @@
 //! - [`envelope`]: the reply shape and the one retcode table, shared by every transport.
 //! - [`loader`]: plugin files (and their sidecars) on disk → versions in the registry.
 //! - [`watch`]: file events → debounced loader runs (hot reload).
-//! - [`events`]: events emitted by plugins, on their way to subscribers.
+//! - [`events`]: the bus carrying plugin and meta events to every WebSocket client, each
+//!   through its own bounded queue; and the bot's identity stamped on them.
 //! - [`message`]: message segments and CQ codes; pure functions.
 //! - [`config`]: the config file → a validated [`config::Config`].
 //!
@@ -27,6 +29,7 @@ pub mod message;
 pub mod plugin;
 pub mod registry;
 pub mod watch;
+pub mod ws;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -37,7 +40,7 @@ use tokio::task::JoinSet;
 
 use crate::config::Config;
 use crate::dispatch::Dispatcher;
-use crate::events::EventBus;
+use crate::events::{EventBus, Identity};
 use crate::http::ServerState;
 use crate::loader::Loader;
 use crate::plugin::{Runtime, RuntimeError};
@@ -66,6 +69,7 @@ pub struct Host {
     /// The bound address of each enabled server, in config order (port 0 resolved).
     pub addrs: Vec<SocketAddr>,
     pub dispatcher: Arc<Dispatcher>,
+    pub events: Arc<EventBus>,
     stop: tokio::sync::watch::Sender<bool>,
     servers: JoinSet<std::io::Result<()>>,
 }
@@ -82,15 +86,24 @@ impl Host {
     }
 }
 
+/// What serving needs besides listeners: the loaded plugins behind a dispatcher, the event
+/// bus, and the loader that keeps the registry in step with the folder (see [`watch`]).
+pub struct Core {
+    pub dispatcher: Arc<Dispatcher>,
+    pub events: Arc<EventBus>,
+    pub loader: Loader,
+}
+
 /// Loads the plugins of `config` into a dispatcher, without any listener: what [`start`]
-/// serves, and what the CLI's `call` and `plugins` commands use directly. The returned
-/// [`Loader`] keeps the registry in step with the folder (see [`watch`]).
-pub async fn open(config: &Config) -> Result<(Arc<Dispatcher>, Loader), StartError> {
-    let events = Arc::new(EventBus::new());
+/// serves, and what the CLI's `call` and `plugins` commands use directly.
+pub async fn open(config: &Config) -> Result<Core, StartError> {
+    // E6: dispatch learns the bot's id, the bus stamps it on events; both share it.
+    let identity = Arc::new(Identity::new(config.bot.self_id));
+    let events = Arc::new(EventBus::new(identity.clone()));
     let runtime = Arc::new(Runtime::new(
         config.plugins.cache_dir.as_deref(),
         config.plugins.max_concurrent_calls,
-        events,
+        events.clone(),
     )?);
     let registry = Arc::new(Registry::new());
     let dir = loader::absolute(&config.plugins.dir);
@@ -109,16 +122,25 @@ pub async fn open(config: &Config) -> Result<(Arc<Dispatcher>, Loader), StartErr
     let dispatcher = Arc::new(Dispatcher::new(
         registry,
         config.bot.clone(),
+        identity,
         config.plugins.max_concurrent_calls as usize,
         Duration::from_millis(config.plugins.rate_limit_gap_ms),
     ));
     dispatcher.refresh_self_id().await;
-    Ok((dispatcher, loader))
+    Ok(Core {
+        dispatcher,
+        events,
+        loader,
+    })
 }
 
 /// Loads the plugins, binds every enabled server, and starts serving.
 pub async fn start(config: Config) -> Result<Host, StartError> {
-    let (dispatcher, loader) = open(&config).await?;
+    let Core {
+        dispatcher,
+        events,
+        loader,
+    } = open(&config).await?;
     let (stop, stopped) = tokio::sync::watch::channel(false);
     if config.plugins.watch {
         watch::spawn(loader, dispatcher.clone(), stopped.clone())?;
@@ -160,23 +182,30 @@ pub async fn start(config: Config) -> Result<Host, StartError> {
                 "listening on {addr}, reachable from other machines, with no token: set `token`"
             );
         }
-        let app = http::router(Arc::new(ServerState {
+        let app = ws::router(Arc::new(ServerState {
             dispatcher: dispatcher.clone(),
             config: server.clone(),
+            events: events.clone(),
+            shutdown: stopped.clone(),
         }));
         let mut stopped = stopped.clone();
         servers.spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = stopped.wait_for(|s| *s).await;
-                })
-                .await
+            // The peer's address names a WebSocket client in the log (W6).
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            })
+            .await
         });
         addrs.push(addr);
     }
     Ok(Host {
         addrs,
         dispatcher,
+        events,
         stop,
         servers,
     })

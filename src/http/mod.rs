@@ -20,15 +20,21 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde_json::{Value, json};
 
 pub use auth::{Denied, check as check_token};
+pub use body::{BodyError, decode_json};
 
 use crate::config::HttpServer;
 use crate::dispatch::{ActionRequest, Dispatcher, Handled};
 use crate::envelope::{ActionError, Envelope, Outcome};
+use crate::events::EventBus;
 
-/// What one listener needs: its own settings and the shared dispatcher.
+/// What one listener needs: its own settings, the shared dispatcher, and for WebSocket
+/// clients (`crate::ws`) the event bus and the host's stop signal.
 pub struct ServerState {
     pub dispatcher: Arc<Dispatcher>,
     pub config: HttpServer,
+    pub events: Arc<EventBus>,
+    /// Becomes `true` when the host stops; open WebSocket connections then close (1001).
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
 }
 
 pub fn router(state: Arc<ServerState>) -> Router {

@@ -6,7 +6,6 @@
 
 use std::sync::Arc;
 
-use serde_json::Value;
 use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
@@ -66,9 +65,9 @@ impl Host for HostState {
     }
 
     fn emit_event(&mut self, event: String) -> Result<(), String> {
-        let event: Value =
-            serde_json::from_str(&event).map_err(|e| format!("event is not JSON: {e}"))?;
-        self.events.publish(&self.plugin, event)
+        self.events
+            .publish(&self.plugin, &event)
+            .map_err(|e| e.to_string())
     }
 }
 

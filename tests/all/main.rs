@@ -10,3 +10,4 @@ mod http;
 mod languages;
 mod plugins;
 mod reload;
+mod ws;

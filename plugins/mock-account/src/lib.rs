@@ -5,6 +5,13 @@
 //! sending "succeeds" with a fresh `message_id` and is written to the host's log, the account
 //! has a fixed identity, friend list and group list.
 //!
+//! Events (SPEC P4): every `send_*` also emits a `message_sent` event, and
+//! `mock_receive_private_msg` / `mock_receive_group_msg` emit a `message` event as if a user had
+//! written to the bot, so a bot can be tested end to end without QQ: connect it to the host's
+//! WebSocket, call `mock_receive_private_msg`, and watch the bot answer with `send_private_msg`.
+//! The host fills `time`, `self_id` and `raw_message`, and renders `message` per the server's
+//! `messagePostFormat`.
+//!
 //! The host runs every call in a fresh instance (SPEC P5), so the plugin keeps no state: it
 //! cannot look a message up again (`get_msg` answers 1200). Params arrive as a JSON object;
 //! ids may be numbers or numeric strings (HTTP GET query values are strings). Bad params are
@@ -18,14 +25,14 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use exports::onebot::plugin::onebot_action::{ActionCall, ActionError, Guest};
-use onebot::plugin::host::{Level, log};
+use onebot::plugin::host::{Level, emit_event, log};
 use serde_json::{Map, Value, json};
 
 /// The account's QQ number and nickname, as `get_login_info` reports them.
 const SELF_ID: i64 = 2_854_196_310;
 const NICKNAME: &str = "mock-account";
 
-const ACTIONS: [&str; 8] = [
+const ACTIONS: [&str; 10] = [
     "send_private_msg",
     "send_group_msg",
     "send_msg",
@@ -34,6 +41,8 @@ const ACTIONS: [&str; 8] = [
     "get_group_list",
     "get_msg",
     "delete_msg",
+    "mock_receive_private_msg",
+    "mock_receive_group_msg",
 ];
 
 /// Longest message preview written to the log, in characters.
@@ -59,6 +68,8 @@ impl Guest for MockAccount {
             "get_group_list" => group_list(),
             "get_msg" => get_msg(&params)?,
             "delete_msg" => delete_msg(&params)?,
+            "mock_receive_private_msg" => receive_private(&params)?,
+            "mock_receive_group_msg" => receive_group(&params)?,
             other => return Err(error(1404, format!("不支持的API {other}"))),
         };
         Ok(data.to_string())
@@ -87,7 +98,19 @@ fn send_private(params: &Params) -> Result<Value, ActionError> {
         Level::Info,
         &format!("{} to user {user_id}: {preview}", params.action),
     );
-    Ok(json!({ "message_id": new_message_id(params) }))
+    let message_id = new_message_id(params);
+    emit(json!({
+        "post_type": "message_sent",
+        "message_type": "private",
+        "sub_type": "friend",
+        "message_id": message_id,
+        "user_id": SELF_ID,
+        "target_id": user_id,
+        "message": params.get("message"),
+        "font": 0,
+        "sender": { "user_id": SELF_ID, "nickname": NICKNAME },
+    }));
+    Ok(json!({ "message_id": message_id }))
 }
 
 fn send_group(params: &Params) -> Result<Value, ActionError> {
@@ -97,7 +120,68 @@ fn send_group(params: &Params) -> Result<Value, ActionError> {
         Level::Info,
         &format!("{} to group {group_id}: {preview}", params.action),
     );
-    Ok(json!({ "message_id": new_message_id(params) }))
+    let message_id = new_message_id(params);
+    emit(json!({
+        "post_type": "message_sent",
+        "message_type": "group",
+        "sub_type": "normal",
+        "message_id": message_id,
+        "group_id": group_id,
+        "user_id": SELF_ID,
+        "message": params.get("message"),
+        "font": 0,
+        "sender": { "user_id": SELF_ID, "nickname": NICKNAME, "role": "member" },
+    }));
+    Ok(json!({ "message_id": message_id }))
+}
+
+/// `mock_receive_private_msg {user_id, message, nickname?}`: a friend writes to the bot.
+fn receive_private(params: &Params) -> Result<Value, ActionError> {
+    let user_id = params.required_id("user_id")?;
+    params.message()?;
+    let nickname = params.nickname(user_id)?;
+    let message_id = new_message_id(params);
+    emit(json!({
+        "post_type": "message",
+        "message_type": "private",
+        "sub_type": "friend",
+        "message_id": message_id,
+        "user_id": user_id,
+        "message": params.get("message"),
+        "font": 0,
+        "sender": { "user_id": user_id, "nickname": nickname },
+    }));
+    Ok(json!({ "message_id": message_id }))
+}
+
+/// `mock_receive_group_msg {group_id, user_id, message, nickname?}`: a member writes in a group.
+fn receive_group(params: &Params) -> Result<Value, ActionError> {
+    let group_id = params.required_id("group_id")?;
+    let user_id = params.required_id("user_id")?;
+    params.message()?;
+    let nickname = params.nickname(user_id)?;
+    let message_id = new_message_id(params);
+    emit(json!({
+        "post_type": "message",
+        "message_type": "group",
+        "sub_type": "normal",
+        "message_id": message_id,
+        "group_id": group_id,
+        "user_id": user_id,
+        "anonymous": null,
+        "message": params.get("message"),
+        "font": 0,
+        "sender": { "user_id": user_id, "nickname": nickname, "card": "", "role": "member" },
+    }));
+    Ok(json!({ "message_id": message_id }))
+}
+
+/// Emits an event; one the host refuses is a bug in this plugin, logged rather than failing
+/// a call whose real work is done.
+fn emit(event: Value) {
+    if let Err(e) = emit_event(&event.to_string()) {
+        log(Level::Error, &format!("the host refused an event: {e}"));
+    }
 }
 
 fn get_msg(params: &Params) -> Result<Value, ActionError> {
@@ -217,6 +301,18 @@ impl<'a> Params<'a> {
                     "param `message_id` must be a 32-bit integer, got {value}"
                 ))
             })
+    }
+
+    /// `nickname`: a string when given, else `user<id>`.
+    fn nickname(&self, user_id: i64) -> Result<String, ActionError> {
+        match self.get("nickname") {
+            None => Ok(format!("user{user_id}")),
+            Some(Value::String(name)) => Ok(name.clone()),
+            Some(other) => Err(self.invalid(format!(
+                "param `nickname` must be a string, got {}",
+                kind(other)
+            ))),
+        }
     }
 
     /// Checks `message` (a CQ string, one segment, or an array of segments, not empty) and

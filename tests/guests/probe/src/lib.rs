@@ -8,7 +8,7 @@
 wit_bindgen::generate!({ path: "../../../wit", world: "plugin" });
 
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use exports::onebot::plugin::onebot_action::{ActionCall, ActionError, Guest};
 use onebot::plugin::host::{Level, emit_event, log};
@@ -126,14 +126,47 @@ fn big(params: &Value) -> String {
 
 /// `{"event": {...}}` → emit-event with that object serialised. A string `event` is passed
 /// verbatim, so tests can hand the host text that is not JSON or not an object.
+///
+/// With `"count": n` the object is emitted n times, each copy with `"seq"` set to
+/// `seq_from + i` (`seq_from` defaults to 0); `"pad": n` adds a string field `pad` of n bytes
+/// (a big event); `"stamp": true` sets `"sent_ns"` to the wall clock's Unix nanoseconds just
+/// before each emit, for latency measurements.
 fn emit(params: &Value) -> Result<String, ActionError> {
-    let event = match &params["event"] {
+    let template = match &params["event"] {
         Value::Null => return Err(error(1400, "probe_emit: missing param `event`")),
-        Value::String(text) => text.clone(),
-        other => other.to_string(),
+        Value::String(text) => {
+            emit_event(text).map_err(|e| error(1200, e))?;
+            return Ok(json!({ "emitted": 1 }).to_string());
+        }
+        other => other.clone(),
     };
-    emit_event(&event).map_err(|e| error(1200, e))?;
-    Ok(json!({ "emitted": true }).to_string())
+    let count = params["count"].as_u64();
+    let seq_from = params["seq_from"].as_u64().unwrap_or(0);
+    let pad = params["pad"].as_u64().and_then(|n| usize::try_from(n).ok());
+    let stamp = params["stamp"].as_bool().unwrap_or(false);
+    let mut event = template;
+    if let (Some(n), Value::Object(map)) = (pad, &mut event) {
+        map.insert("pad".into(), Value::String("p".repeat(n)));
+    }
+    for i in 0..count.unwrap_or(1) {
+        if let Value::Object(map) = &mut event {
+            if count.is_some() {
+                map.insert("seq".into(), json!(seq_from + i));
+            }
+            if stamp {
+                map.insert("sent_ns".into(), json!(unix_nanos()));
+            }
+        }
+        emit_event(&event.to_string()).map_err(|e| error(1200, e))?;
+    }
+    Ok(json!({ "emitted": count.unwrap_or(1) }).to_string())
+}
+
+fn unix_nanos() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
 }
 
 /// `{"ms": n}` → busy-waits n milliseconds (default 0) on the monotonic clock.

@@ -1,0 +1,229 @@
+//! The event bus: carries events emitted by plugins (SPEC P4 `emit-event`) and the host's meta
+//! events (W3) to every event subscriber, that is every universal WebSocket client of every
+//! server (W5), each in its own bounded queue (W6).
+//!
+//! - `identity` — the bot's `self_id` (E6): written by dispatch, read here; flow stays one-way.
+//! - `meta` — the lifecycle and heartbeat events, and the `time`/`self_id` stamp (W3, W5).
+//! - `queue` — one subscriber's bounded queue and its "fell behind" signal (W6).
+//!
+//! [`EventBus::publish`] validates at the edge of the plugin runtime, so a plugin learns at
+//! once that its event was malformed. Delivery never waits: each event is rendered once per
+//! `messagePostFormat` (M4) and offered to every queue with `try_send`. A full queue marks its
+//! subscriber as fallen behind and drops it from the bus; its connection closes itself. So a
+//! slow client costs the plugin nothing and the other clients nothing.
+//!
+//! The subscriber list sits behind a std mutex, held only for the synchronous fan-out (never
+//! across an `.await`): holding it while offering one event to every queue is what makes every
+//! subscriber see concurrent publishers' events in the same order.
+
+mod identity;
+mod meta;
+mod queue;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use serde_json::{Map, Value};
+use tokio::sync::mpsc;
+
+pub use identity::Identity;
+pub use meta::unix_time;
+pub use queue::{Frame, Queue};
+
+use crate::message::{PostFormat, try_render_event};
+
+/// Why `emit-event` refused an event; the plugin reads this message.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum EventError {
+    #[error("event is not JSON: {0}")]
+    NotJson(String),
+    #[error("an event must be a JSON object, got {0}")]
+    NotObject(&'static str),
+    #[error("an event needs a string `post_type`")]
+    NoPostType,
+}
+
+pub struct EventBus {
+    identity: Arc<Identity>,
+    subscribers: Mutex<Vec<Subscriber>>,
+    next_id: AtomicU64,
+    published: AtomicU64,
+}
+
+/// One subscriber as the bus sees it: where to put its frames and in which format.
+struct Subscriber {
+    id: u64,
+    format: PostFormat,
+    queue: Queue,
+}
+
+impl EventBus {
+    pub fn new(identity: Arc<Identity>) -> Self {
+        EventBus {
+            identity,
+            subscribers: Mutex::new(Vec::new()),
+            next_id: AtomicU64::new(1),
+            published: AtomicU64::new(0),
+        }
+    }
+
+    /// Accepts one event from `plugin` (the JSON text `emit-event` was given): a JSON object
+    /// with a string `post_type`. Fills `time` and `self_id` when the plugin left them out
+    /// (W5), then offers it to every subscriber. Never blocks on a subscriber.
+    pub fn publish(&self, plugin: &str, text: &str) -> Result<(), EventError> {
+        let value: Value =
+            serde_json::from_str(text).map_err(|e| EventError::NotJson(e.to_string()))?;
+        let mut event = match value {
+            Value::Object(event) => event,
+            other => return Err(EventError::NotObject(kind(&other))),
+        };
+        if !matches!(event.get("post_type"), Some(Value::String(_))) {
+            return Err(EventError::NoPostType);
+        }
+        meta::stamp(&mut event, self.identity.self_id());
+        self.published.fetch_add(1, Ordering::Relaxed);
+        self.deliver(plugin, &event);
+        Ok(())
+    }
+
+    /// Registers a subscriber whose frames are rendered in `format` and queued up to
+    /// `capacity` deep. Its first frame is the lifecycle `connect` event (W3), queued before
+    /// the subscriber can see anything else. Dropping the [`Subscription`] unsubscribes.
+    pub fn subscribe(self: &Arc<Self>, format: PostFormat, capacity: usize) -> Subscription {
+        let (queue, frames) = Queue::new(capacity);
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let connect = meta::lifecycle_connect(self.identity.self_id());
+        let mut subscribers = self.lock();
+        // A fresh queue has room for at least one frame (capacity ≥ 1).
+        queue.push(to_frame(&connect));
+        subscribers.push(Subscriber {
+            id,
+            format,
+            queue: queue.clone(),
+        });
+        drop(subscribers);
+        Subscription {
+            id,
+            frames,
+            queue,
+            bus: self.clone(),
+        }
+    }
+
+    /// How many valid events plugins have emitted since start.
+    pub fn published(&self) -> u64 {
+        self.published.load(Ordering::Relaxed)
+    }
+
+    /// How many subscribers are connected now (those that fell behind are already gone).
+    pub fn subscribers(&self) -> usize {
+        self.lock().len()
+    }
+
+    fn deliver(&self, plugin: &str, event: &Map<String, Value>) {
+        // Rendered lazily, at most once per format present among the subscribers (M4).
+        let (mut array, mut string) = (None, None);
+        let mut warned = false;
+        let mut subscribers = self.lock();
+        subscribers.retain(|subscriber| {
+            let slot = match subscriber.format {
+                PostFormat::Array => &mut array,
+                PostFormat::String => &mut string,
+            };
+            let frame =
+                slot.get_or_insert_with(|| render(plugin, event, subscriber.format, &mut warned));
+            subscriber.queue.push(frame.clone())
+        });
+    }
+
+    fn unsubscribe(&self, id: u64) {
+        self.lock().retain(|s| s.id != id);
+    }
+
+    /// The subscriber list. A panic elsewhere while holding the lock cannot leave the list
+    /// half-changed (every change is one `push` or `retain`), so a poisoned lock is still usable.
+    fn lock(&self) -> MutexGuard<'_, Vec<Subscriber>> {
+        self.subscribers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// One subscriber's end: its frames, in order, and its own queue for the meta events the
+/// connection produces itself (heartbeats, W3).
+pub struct Subscription {
+    id: u64,
+    frames: mpsc::Receiver<Frame>,
+    queue: Queue,
+    bus: Arc<EventBus>,
+}
+
+impl Subscription {
+    /// The next frame to send. Never `None` while the subscription lives (it holds a sender).
+    pub async fn recv(&mut self) -> Option<Frame> {
+        self.frames.recv().await
+    }
+
+    /// The next frame if one is queued already.
+    pub fn try_recv(&mut self) -> Option<Frame> {
+        self.frames.try_recv().ok()
+    }
+
+    /// A handle on this subscriber's queue, to wait for [`Queue::fell_behind`] (W6) while the
+    /// subscription itself is busy receiving.
+    pub fn queue(&self) -> Queue {
+        self.queue.clone()
+    }
+
+    /// Queues a heartbeat (W3) behind the events already queued. False when the queue was
+    /// full, which counts as falling behind like any other frame.
+    pub fn heartbeat(&self, interval_ms: u64) -> bool {
+        let event = meta::heartbeat(self.bus.identity.self_id(), interval_ms);
+        self.queue.push(to_frame(&event))
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        self.bus.unsubscribe(self.id);
+    }
+}
+
+/// The event as one server's clients see it: a message event's `message` in `format` (M4).
+/// A malformed `message` is logged once per event (`warned`), not once per format.
+fn render(
+    plugin: &str,
+    event: &Map<String, Value>,
+    format: PostFormat,
+    warned: &mut bool,
+) -> Frame {
+    let mut event = event.clone();
+    if let Err(e) = try_render_event(&mut event, format)
+        && !std::mem::replace(warned, true)
+    {
+        tracing::warn!(
+            plugin,
+            "event sent as emitted: its `message` is malformed: {e}"
+        );
+    }
+    to_frame(&event)
+}
+
+fn to_frame(event: &Map<String, Value>) -> Frame {
+    // A map of JSON values always serialises.
+    Frame::from(serde_json::to_string(event).unwrap_or_default())
+}
+
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests;

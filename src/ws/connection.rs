@@ -1,0 +1,250 @@
+//! One WebSocket connection (SPEC W3, W4, W6): a reader that answers API frames concurrently,
+//! and a writer that sends replies, queued events and heartbeats, until one side ends it.
+//!
+//! - Reader: each frame is answered in a task of its own, so a slow call never holds up a fast
+//!   one and replies go out in the order they finish (W4). At most [`MAX_IN_FLIGHT`] calls run
+//!   per connection; beyond that the reader stops reading, so a client that floods calls is
+//!   slowed by TCP rather than by the host's memory.
+//! - Writer: the only task that writes to the socket. Replies have their own bounded channel;
+//!   events and heartbeats come from the connection's [`Subscription`] queue (W6). While a
+//!   write waits on a client that does not read, the writer still watches for the queue
+//!   overflowing, so a client that fell behind is closed instead of waited for. Frames that
+//!   are already waiting are written together and flushed once (up to [`MAX_BATCH`]).
+//! - Closing: a close frame saying why (1008 fell behind, 1001 shutdown, 1009 frame too large,
+//!   1002 protocol error), sent within [`CLOSE_TIMEOUT`]; then the socket is dropped.
+
+use std::future::pending;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, close_code};
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::{Semaphore, mpsc};
+use tokio::time::{Interval, MissedTickBehavior};
+
+use super::{Role, frame};
+use crate::events::{Queue, Subscription};
+use crate::http::ServerState;
+
+/// API calls one connection may have running at once.
+pub const MAX_IN_FLIGHT: usize = 256;
+/// Frames written with one flush at most.
+pub const MAX_BATCH: usize = 64;
+/// How long a close frame may take to go out before the socket is simply dropped: a client
+/// that fell behind may never read it.
+pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Why a connection ends; decides the close frame.
+enum End {
+    /// The client sent a close frame or the stream ended.
+    ClientClosed,
+    /// The client broke the protocol or sent a frame over the size limit.
+    ReadFailed(axum::Error),
+    /// W6: the event queue overflowed.
+    FellBehind,
+    ShuttingDown,
+    /// The socket is gone; nothing more can be sent.
+    SendFailed,
+}
+
+pub(super) async fn serve(
+    socket: WebSocket,
+    server: Arc<ServerState>,
+    role: Role,
+    peer: Option<SocketAddr>,
+) {
+    let name = server.config.name.clone();
+    let peer = peer.map_or_else(|| "unknown peer".to_owned(), |p| p.to_string());
+    tracing::info!(server = %name, %peer, ?role, "WebSocket client connected");
+
+    let (mut sink, stream) = socket.split();
+    // W1, W3: only universal clients subscribe; the lifecycle event is already queued.
+    let mut subscription = (role == Role::Universal).then(|| {
+        server.events.subscribe(
+            server.config.message_post_format,
+            server.config.ws_queue_messages,
+        )
+    });
+    let (replies, reply_queue) = mpsc::channel(MAX_IN_FLIGHT);
+    let end = tokio::select! {
+        end = read(stream, &server, replies) => end,
+        end = write(&mut sink, subscription.as_mut(), reply_queue, &server) => end,
+    };
+    // Leave the bus before the close, which may take a while on a client that does not read.
+    drop(subscription);
+
+    let close = match end {
+        End::ClientClosed => {
+            tracing::info!(server = %name, %peer, "WebSocket client disconnected");
+            // Flushes the reply to the client's close frame, which the socket queued itself.
+            let _ = tokio::time::timeout(CLOSE_TIMEOUT, sink.close()).await;
+            return;
+        }
+        End::SendFailed => {
+            tracing::info!(server = %name, %peer, "WebSocket client gone");
+            return;
+        }
+        End::FellBehind => {
+            let limit = server.config.ws_queue_messages;
+            tracing::warn!(
+                server = %name,
+                %peer,
+                "closing WebSocket client: it fell {limit} events behind (wsQueueMessages)"
+            );
+            (
+                close_code::POLICY,
+                format!("too slow: more than {limit} events queued"),
+            )
+        }
+        End::ShuttingDown => (close_code::AWAY, "server shutting down".to_owned()),
+        End::ReadFailed(error) => {
+            tracing::info!(server = %name, %peer, "closing WebSocket client: {error}");
+            if too_large(error) {
+                (
+                    close_code::SIZE,
+                    "frame larger than maxBodyBytes".to_owned(),
+                )
+            } else {
+                (close_code::PROTOCOL, "protocol error".to_owned())
+            }
+        }
+    };
+    let frame = CloseFrame {
+        code: close.0,
+        reason: Utf8Bytes::from(close.1),
+    };
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, sink.send(Message::Close(Some(frame)))).await;
+}
+
+/// Reads frames until the client closes, answering each in its own task (W4).
+async fn read(
+    mut stream: SplitStream<WebSocket>,
+    server: &Arc<ServerState>,
+    replies: mpsc::Sender<String>,
+) -> End {
+    let permits = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
+    loop {
+        let message = match stream.next().await {
+            None | Some(Ok(Message::Close(_))) => return End::ClientClosed,
+            Some(Err(error)) => return End::ReadFailed(error),
+            // The socket answers pings itself.
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+            Some(Ok(message)) => message,
+        };
+        let Ok(permit) = permits.clone().acquire_owned().await else {
+            return End::ClientClosed;
+        };
+        let server = server.clone();
+        let replies = replies.clone();
+        tokio::spawn(async move {
+            let reply = match &message {
+                Message::Text(text) => frame::answer(&server, text.as_bytes()).await,
+                // Some clients send JSON in binary frames; it is decoded the same way.
+                Message::Binary(bytes) => frame::answer(&server, bytes).await,
+                _ => return,
+            };
+            // Fails only when the connection is gone, and the reply with it.
+            let _ = replies.send(reply).await;
+            drop(permit);
+        });
+    }
+}
+
+/// Writes replies, events and heartbeats until the queue overflows, the server stops, or
+/// the socket fails.
+async fn write(
+    sink: &mut SplitSink<WebSocket, Message>,
+    mut subscription: Option<&mut Subscription>,
+    mut replies: mpsc::Receiver<String>,
+    server: &ServerState,
+) -> End {
+    let mut shutdown = server.shutdown.clone();
+    let queue = subscription.as_deref().map(Subscription::queue);
+    let heart_ms = server.config.heart_interval_ms;
+    let mut heartbeat = (heart_ms > 0 && subscription.is_some()).then(|| {
+        let period = Duration::from_millis(heart_ms);
+        let mut interval = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+        interval.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        interval
+    });
+    loop {
+        let message = tokio::select! {
+            biased;
+            () = fell_behind(queue.as_ref()) => return End::FellBehind,
+            _ = shutdown.wait_for(|stop| *stop) => return End::ShuttingDown,
+            Some(reply) = replies.recv() => Message::Text(reply.into()),
+            Some(event) = next_event(subscription.as_deref_mut()) => Message::Text((&*event).into()),
+            () = tick(heartbeat.as_mut()) => {
+                if let Some(subscription) = subscription.as_deref() {
+                    // A full queue is noticed by `fell_behind` on the next turn.
+                    subscription.heartbeat(heart_ms);
+                }
+                continue;
+            }
+        };
+        // Whatever else is already waiting goes out with it, in one flush: one write for many
+        // frames when events come in bursts.
+        let mut batch = vec![message];
+        while batch.len() < MAX_BATCH {
+            if let Ok(reply) = replies.try_recv() {
+                batch.push(Message::Text(reply.into()));
+            } else if let Some(event) = subscription.as_deref_mut().and_then(Subscription::try_recv)
+            {
+                batch.push(Message::Text((&*event).into()));
+            } else {
+                break;
+            }
+        }
+        tokio::select! {
+            biased;
+            () = fell_behind(queue.as_ref()) => return End::FellBehind,
+            _ = shutdown.wait_for(|stop| *stop) => return End::ShuttingDown,
+            sent = send_all(sink, batch) => if sent.is_err() {
+                return End::SendFailed;
+            },
+        }
+    }
+}
+
+async fn send_all(
+    sink: &mut SplitSink<WebSocket, Message>,
+    batch: Vec<Message>,
+) -> Result<(), axum::Error> {
+    for message in batch {
+        sink.feed(message).await?;
+    }
+    sink.flush().await
+}
+
+async fn fell_behind(queue: Option<&Queue>) {
+    match queue {
+        Some(queue) => queue.fell_behind().await,
+        None => pending().await,
+    }
+}
+
+async fn next_event(subscription: Option<&mut Subscription>) -> Option<crate::events::Frame> {
+    match subscription {
+        Some(subscription) => subscription.recv().await,
+        None => pending().await,
+    }
+}
+
+async fn tick(interval: Option<&mut Interval>) {
+    match interval {
+        Some(interval) => {
+            interval.tick().await;
+        }
+        None => pending().await,
+    }
+}
+
+/// A frame over `max_message_size` / `max_frame_size` (tungstenite's capacity error).
+fn too_large(error: axum::Error) -> bool {
+    error
+        .into_inner()
+        .downcast_ref::<tungstenite::Error>()
+        .is_some_and(|e| matches!(e, tungstenite::Error::Capacity(_)))
+}

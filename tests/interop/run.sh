@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Interop with real OneBot 11 clients (issue 4): aiocqhttp over HTTP and NoneBot2 +
+# nonebot-adapter-onebot over forward WebSocket, against the release binary with the example
+# plugin mock-account. Exits non-zero when a client check fails.
+#
+#   tests/interop/run.sh                  # after `cargo test --release` (or `cargo build --release`)
+#
+# It creates a venv (target/interop-venv, reused), installs tests/interop/requirements.txt,
+# starts target/release/onebot-host (ONEBOT_HOST_BIN overrides) on a free port with a temp
+# config (token, enableWebsocket), runs interop.py, and stops the host. Every step is bounded.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=$PWD
+
+venv=${INTEROP_VENV:-$root/target/interop-venv}
+bin=${ONEBOT_HOST_BIN:-$root/target/release/onebot-host}
+plugin=$root/plugins/mock-account.wasm
+
+if [ ! -x "$bin" ] || [ ! -f "$plugin" ]; then
+    echo "== building the host and the example plugin"
+    timeout 1800 cargo build --release
+fi
+
+echo "== Python clients (venv $venv)"
+[ -x "$venv/bin/python" ] || timeout 300 python3 -m venv "$venv"
+timeout 600 "$venv/bin/pip" install --quiet --disable-pip-version-check \
+    -r tests/interop/requirements.txt
+
+work=$(mktemp -d)
+host_pid=
+cleanup() {
+    if [ -n "$host_pid" ]; then
+        kill "$host_pid" 2>/dev/null || true
+        wait "$host_pid" 2>/dev/null || true
+    fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+mkdir "$work/plugins"
+cp "$plugin" "$work/plugins/"
+token=interop-$RANDOM$RANDOM
+cat > "$work/onebot.json5" <<JSON
+{
+  network: { httpServers: [{ name: "interop", enable: true, host: "127.0.0.1", port: 0,
+    enableWebsocket: true, token: "$token", heartInterval: 5000 }] },
+  plugins: { dir: "$work/plugins", watch: false, cacheDir: "$root/target/interop-cache" },
+}
+JSON
+
+echo "== starting $bin"
+RUST_LOG=${RUST_LOG:-info} "$bin" --config "$work/onebot.json5" 2>"$work/host.log" &
+host_pid=$!
+
+# Port 0 picks a free port; the host logs which one ("listening on http://127.0.0.1:PORT").
+port=
+for _ in $(seq 1 600); do
+    port=$(sed -n 's/.*listening on http:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$work/host.log" | head -n1)
+    [ -n "$port" ] && break
+    kill -0 "$host_pid" 2>/dev/null || break
+    sleep 0.1
+done
+if [ -z "$port" ]; then
+    echo "the host did not start listening; its log:" >&2
+    cat "$work/host.log" >&2
+    exit 1
+fi
+echo "   listening on port $port"
+
+echo "== interop checks"
+status=0
+timeout 300 "$venv/bin/python" tests/interop/interop.py --port "$port" --token "$token" || status=$?
+if [ "$status" -ne 0 ]; then
+    echo "interop failed ($status); the host's log:" >&2
+    tail -n 60 "$work/host.log" >&2
+fi
+exit "$status"
