@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use onebot_host::config::{Limits, PluginSettings, Warm};
-use onebot_host::events::EventBus;
+use onebot_host::events::{EventBus, Identity};
 use onebot_host::plugin::{Plugin, Runtime};
 
 const CALLS: usize = 2000;
@@ -77,8 +77,14 @@ fn measure(runtime: &Arc<Runtime>, file: &Path, action: &str, params: &str) {
 
 fn main() {
     let cache = tempfile::tempdir().expect("tmp");
-    let runtime =
-        Arc::new(Runtime::new(Some(cache.path()), 64, Arc::new(EventBus::new())).expect("runtime"));
+    let runtime = Arc::new(
+        Runtime::new(
+            Some(cache.path()),
+            64,
+            Arc::new(EventBus::new(Arc::new(Identity::new(1)))),
+        )
+        .expect("runtime"),
+    );
     let guests = Path::new(env!("ONEBOT_GUEST_DIR"));
     let args: Vec<String> = std::env::args()
         .skip(1)
