@@ -17,66 +17,71 @@
 //! ids may be numbers or numeric strings (HTTP GET query values are strings). Bad params are
 //! answered with retcode 1400 and a message naming the action and the param.
 //!
+//! It is written on the Rust SDK (`sdk/rust`): `plugin!` below lists the actions. Each takes
+//! its params as a raw JSON object and checks them itself, to give NapCat-style messages and
+//! to pass `message` on into events exactly as it came.
+//!
 //! Build: `cargo build --release --target wasm32-wasip2 --manifest-path plugins/Cargo.toml`.
-
-wit_bindgen::generate!({ path: "../../wit", world: "plugin" });
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use exports::onebot::plugin::onebot_action::{ActionCall, ActionError, Guest};
-use onebot::plugin::host::{Level, emit_event, log};
+use onebot_plugin::{Error, Level, Result, emit_event, log};
 use serde_json::{Map, Value, json};
 
 /// The account's QQ number and nickname, as `get_login_info` reports them.
 const SELF_ID: i64 = 2_854_196_310;
 const NICKNAME: &str = "mock-account";
 
-const ACTIONS: [&str; 10] = [
-    "send_private_msg",
-    "send_group_msg",
-    "send_msg",
-    "get_login_info",
-    "get_friend_list",
-    "get_group_list",
-    "get_msg",
-    "delete_msg",
-    "mock_receive_private_msg",
-    "mock_receive_group_msg",
-];
-
 /// Longest message preview written to the log, in characters.
 const PREVIEW_CHARS: usize = 80;
 
-struct MockAccount;
-
-export!(MockAccount);
-
-impl Guest for MockAccount {
-    fn actions() -> Vec<String> {
-        ACTIONS.iter().map(ToString::to_string).collect()
-    }
-
-    fn handle(call: ActionCall) -> Result<String, ActionError> {
-        let params = Params::parse(&call.action, &call.params)?;
-        let data = match call.action.as_str() {
-            "send_private_msg" => send_private(&params)?,
-            "send_group_msg" => send_group(&params)?,
-            "send_msg" => send_msg(&params)?,
-            "get_login_info" => json!({ "user_id": SELF_ID, "nickname": NICKNAME }),
-            "get_friend_list" => friend_list(),
-            "get_group_list" => group_list(),
-            "get_msg" => get_msg(&params)?,
-            "delete_msg" => delete_msg(&params)?,
-            "mock_receive_private_msg" => receive_private(&params)?,
-            "mock_receive_group_msg" => receive_group(&params)?,
-            other => return Err(error(1404, format!("不支持的API {other}"))),
-        };
-        Ok(data.to_string())
-    }
+onebot_plugin::plugin! {
+    "send_private_msg" => send_private_msg,
+    "send_group_msg" => send_group_msg,
+    "send_msg" => send_msg_action,
+    "get_login_info" => get_login_info,
+    "get_friend_list" => get_friend_list,
+    "get_group_list" => get_group_list,
+    "get_msg" => get_msg_action,
+    "delete_msg" => delete_msg_action,
+    "mock_receive_private_msg" => mock_receive_private_msg,
+    "mock_receive_group_msg" => mock_receive_group_msg,
 }
 
-fn send_msg(params: &Params) -> Result<Value, ActionError> {
+// One entry point per action: the SDK hands each its params as a JSON value.
+fn send_private_msg(p: Value) -> Result<Value> {
+    send_private(&Params::new("send_private_msg", p)?)
+}
+fn send_group_msg(p: Value) -> Result<Value> {
+    send_group(&Params::new("send_group_msg", p)?)
+}
+fn send_msg_action(p: Value) -> Result<Value> {
+    send_msg(&Params::new("send_msg", p)?)
+}
+fn get_login_info(_: Value) -> Result<Value> {
+    Ok(json!({ "user_id": SELF_ID, "nickname": NICKNAME }))
+}
+fn get_friend_list(_: Value) -> Result<Value> {
+    Ok(friend_list())
+}
+fn get_group_list(_: Value) -> Result<Value> {
+    Ok(group_list())
+}
+fn get_msg_action(p: Value) -> Result<Value> {
+    get_msg(&Params::new("get_msg", p)?)
+}
+fn delete_msg_action(p: Value) -> Result<Value> {
+    delete_msg(&Params::new("delete_msg", p)?)
+}
+fn mock_receive_private_msg(p: Value) -> Result<Value> {
+    receive_private(&Params::new("mock_receive_private_msg", p)?)
+}
+fn mock_receive_group_msg(p: Value) -> Result<Value> {
+    receive_group(&Params::new("mock_receive_group_msg", p)?)
+}
+
+fn send_msg(params: &Params) -> Result<Value> {
     match params.get("message_type") {
         Some(Value::String(kind)) if kind == "private" => send_private(params),
         Some(Value::String(kind)) if kind == "group" => send_group(params),
@@ -91,7 +96,7 @@ fn send_msg(params: &Params) -> Result<Value, ActionError> {
     }
 }
 
-fn send_private(params: &Params) -> Result<Value, ActionError> {
+fn send_private(params: &Params) -> Result<Value> {
     let user_id = params.required_id("user_id")?;
     let preview = params.message()?;
     log(
@@ -113,7 +118,7 @@ fn send_private(params: &Params) -> Result<Value, ActionError> {
     Ok(json!({ "message_id": message_id }))
 }
 
-fn send_group(params: &Params) -> Result<Value, ActionError> {
+fn send_group(params: &Params) -> Result<Value> {
     let group_id = params.required_id("group_id")?;
     let preview = params.message()?;
     log(
@@ -136,7 +141,7 @@ fn send_group(params: &Params) -> Result<Value, ActionError> {
 }
 
 /// `mock_receive_private_msg {user_id, message, nickname?}`: a friend writes to the bot.
-fn receive_private(params: &Params) -> Result<Value, ActionError> {
+fn receive_private(params: &Params) -> Result<Value> {
     let user_id = params.required_id("user_id")?;
     params.message()?;
     let nickname = params.nickname(user_id)?;
@@ -155,7 +160,7 @@ fn receive_private(params: &Params) -> Result<Value, ActionError> {
 }
 
 /// `mock_receive_group_msg {group_id, user_id, message, nickname?}`: a member writes in a group.
-fn receive_group(params: &Params) -> Result<Value, ActionError> {
+fn receive_group(params: &Params) -> Result<Value> {
     let group_id = params.required_id("group_id")?;
     let user_id = params.required_id("user_id")?;
     params.message()?;
@@ -179,12 +184,12 @@ fn receive_group(params: &Params) -> Result<Value, ActionError> {
 /// Emits an event; one the host refuses is a bug in this plugin, logged rather than failing
 /// a call whose real work is done.
 fn emit(event: Value) {
-    if let Err(e) = emit_event(&event.to_string()) {
+    if let Err(e) = emit_event(&event) {
         log(Level::Error, &format!("the host refused an event: {e}"));
     }
 }
 
-fn get_msg(params: &Params) -> Result<Value, ActionError> {
+fn get_msg(params: &Params) -> Result<Value> {
     let message_id = params.message_id()?;
     Err(error(
         1200,
@@ -192,7 +197,7 @@ fn get_msg(params: &Params) -> Result<Value, ActionError> {
     ))
 }
 
-fn delete_msg(params: &Params) -> Result<Value, ActionError> {
+fn delete_msg(params: &Params) -> Result<Value> {
     let message_id = params.message_id()?;
     log(
         Level::Info,
@@ -226,35 +231,31 @@ fn new_message_id(params: &Params) -> i32 {
     let mut hasher = DefaultHasher::new();
     nanos.hash(&mut hasher);
     params.action.hash(&mut hasher);
-    params.raw.hash(&mut hasher);
+    Value::Object(params.map.clone())
+        .to_string()
+        .hash(&mut hasher);
     let id = hasher.finish() % (i32::MAX as u64) + 1; // 1 ..= i32::MAX
     i32::try_from(id).unwrap_or(i32::MAX)
 }
 
-fn error(retcode: i32, message: impl Into<String>) -> ActionError {
-    ActionError {
-        retcode,
-        message: message.into(),
-    }
+fn error(retcode: i32, message: impl Into<String>) -> Error {
+    Error::new(retcode, message)
 }
 
 /// One call's params: a JSON object, with the action name for error messages.
-struct Params<'a> {
-    action: &'a str,
-    raw: &'a str,
+struct Params {
+    action: &'static str,
     map: Map<String, Value>,
 }
 
-impl<'a> Params<'a> {
-    fn parse(action: &'a str, raw: &'a str) -> Result<Self, ActionError> {
-        let value = if raw.trim().is_empty() {
-            Value::Object(Map::new())
-        } else {
-            serde_json::from_str(raw)
-                .map_err(|e| error(1400, format!("{action}: params are not valid JSON: {e}")))?
-        };
+impl Params {
+    fn new(action: &'static str, value: Value) -> Result<Self> {
         match value {
-            Value::Object(map) => Ok(Params { action, raw, map }),
+            Value::Object(map) => Ok(Params { action, map }),
+            Value::Null => Ok(Params {
+                action,
+                map: Map::new(),
+            }),
             other => Err(error(
                 1400,
                 format!(
@@ -270,16 +271,16 @@ impl<'a> Params<'a> {
         self.map.get(key).filter(|v| !v.is_null())
     }
 
-    fn invalid(&self, what: impl std::fmt::Display) -> ActionError {
+    fn invalid(&self, what: impl std::fmt::Display) -> Error {
         error(1400, format!("{}: {what}", self.action))
     }
 
-    fn missing(&self, key: &str, expected: &str) -> ActionError {
+    fn missing(&self, key: &str, expected: &str) -> Error {
         self.invalid(format!("missing required param `{key}` ({expected})"))
     }
 
     /// A required account or group number: a positive integer, as a number or numeric string.
-    fn required_id(&self, key: &str) -> Result<i64, ActionError> {
+    fn required_id(&self, key: &str) -> Result<i64> {
         let value = self.get(key).ok_or_else(|| self.missing(key, "integer"))?;
         match as_integer(value) {
             Some(id) if id > 0 => Ok(id),
@@ -290,7 +291,7 @@ impl<'a> Params<'a> {
     }
 
     /// `message_id`: any 32-bit integer, as a number or numeric string.
-    fn message_id(&self) -> Result<i32, ActionError> {
+    fn message_id(&self) -> Result<i32> {
         let value = self
             .get("message_id")
             .ok_or_else(|| self.missing("message_id", "integer"))?;
@@ -304,7 +305,7 @@ impl<'a> Params<'a> {
     }
 
     /// `nickname`: a string when given, else `user<id>`.
-    fn nickname(&self, user_id: i64) -> Result<String, ActionError> {
+    fn nickname(&self, user_id: i64) -> Result<String> {
         match self.get("nickname") {
             None => Ok(format!("user{user_id}")),
             Some(Value::String(name)) => Ok(name.clone()),
@@ -317,7 +318,7 @@ impl<'a> Params<'a> {
 
     /// Checks `message` (a CQ string, one segment, or an array of segments, not empty) and
     /// returns a short text preview of it for the log.
-    fn message(&self) -> Result<String, ActionError> {
+    fn message(&self) -> Result<String> {
         let expected = "string or array of segments";
         let value = self
             .get("message")
@@ -326,8 +327,7 @@ impl<'a> Params<'a> {
             Value::String(s) if !s.is_empty() => s.clone(),
             Value::Object(_) => self.segment(value)?,
             Value::Array(segments) if !segments.is_empty() => {
-                let parts: Result<Vec<String>, _> =
-                    segments.iter().map(|s| self.segment(s)).collect();
+                let parts: Result<Vec<String>> = segments.iter().map(|s| self.segment(s)).collect();
                 parts?.concat()
             }
             Value::String(_) | Value::Array(_) => {
@@ -344,7 +344,7 @@ impl<'a> Params<'a> {
     }
 
     /// The preview of one segment `{"type": …, "data": {…}}`.
-    fn segment(&self, segment: &Value) -> Result<String, ActionError> {
+    fn segment(&self, segment: &Value) -> Result<String> {
         let Some(kind) = segment.get("type").and_then(Value::as_str) else {
             return Err(self.invalid(format!(
                 "each message segment must be an object with a string `type`, got {segment}"

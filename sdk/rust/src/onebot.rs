@@ -20,11 +20,9 @@ impl<'de> Deserialize<'de> for Id {
         }
         match Wire::deserialize(deserializer)? {
             Wire::Number(n) => Ok(Id(n)),
-            Wire::Text(s) => s
-                .trim()
-                .parse()
-                .map(Id)
-                .map_err(|_| serde::de::Error::custom(format!("expected an integer id, got {s:?}"))),
+            Wire::Text(s) => s.trim().parse().map(Id).map_err(|_| {
+                serde::de::Error::custom(format!("expected an integer id, got {s:?}"))
+            }),
         }
     }
 }
@@ -34,11 +32,21 @@ impl<'de> Deserialize<'de> for Id {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "data", rename_all = "lowercase")]
 pub enum Segment {
-    Text { text: String },
-    Face { id: String },
-    At { qq: String },
-    Reply { id: String },
-    Image { file: String },
+    Text {
+        text: String,
+    },
+    Face {
+        id: String,
+    },
+    At {
+        qq: String,
+    },
+    Reply {
+        id: String,
+    },
+    Image {
+        file: String,
+    },
     #[serde(other)]
     Other,
 }
