@@ -15,6 +15,7 @@
 //! - [`events`]: the bus carrying plugin and meta events to every WebSocket client, each
 //!   through its own bounded queue; and the bot's identity stamped on them.
 //! - [`message`]: message segments and CQ codes; pure functions.
+//! - [`json`]: naming JSON types in error messages, shared by every decoder.
 //! - [`config`]: the config file → a validated [`config::Config`].
 //!
 //! [`start`] wires them together and binds every listener; [`run`] also waits for shutdown.
@@ -24,6 +25,7 @@ pub mod dispatch;
 pub mod envelope;
 pub mod events;
 pub mod http;
+pub mod json;
 pub mod loader;
 pub mod message;
 pub mod plugin;

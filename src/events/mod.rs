@@ -75,7 +75,7 @@ impl EventBus {
             serde_json::from_str(text).map_err(|e| EventError::NotJson(e.to_string()))?;
         let mut event = match value {
             Value::Object(event) => event,
-            other => return Err(EventError::NotObject(kind(&other))),
+            other => return Err(EventError::NotObject(crate::json::kind(&other))),
         };
         if !matches!(event.get("post_type"), Some(Value::String(_))) {
             return Err(EventError::NoPostType);
@@ -212,17 +212,6 @@ fn render(
 fn to_frame(event: &Map<String, Value>) -> Frame {
     // A map of JSON values always serialises.
     Frame::from(serde_json::to_string(event).unwrap_or_default())
-}
-
-fn kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 #[cfg(test)]

@@ -91,18 +91,7 @@ pub fn decode_json(body: &[u8]) -> Result<Map<String, Value>, BodyError> {
     };
     match value {
         Value::Object(map) => Ok(map),
-        other => Err(BodyError::NotObject(kind(&other))),
-    }
-}
-
-fn kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
+        other => Err(BodyError::NotObject(crate::json::kind(&other))),
     }
 }
 

@@ -37,6 +37,24 @@ pub struct ServerState {
     pub shutdown: tokio::sync::watch::Receiver<bool>,
 }
 
+impl ServerState {
+    /// With `debug: true`, one line per call (server, transport, action, plugin, retcode,
+    /// duration); never the token, which is not among them.
+    pub fn log_call(&self, via: &str, action: &str, handled: &Handled, started: Instant) {
+        if self.config.debug {
+            tracing::info!(
+                server = %self.config.name,
+                via,
+                %action,
+                plugin = %handled.plugin.as_deref().unwrap_or("host"),
+                retcode = handled.outcome.retcode().0,
+                ms = started.elapsed().as_secs_f64() * 1e3,
+                "call"
+            );
+        }
+    }
+}
+
 pub fn router(state: Arc<ServerState>) -> Router {
     let cors = state.config.enable_cors;
     let router = Router::new().fallback(handle).with_state(state);
@@ -91,16 +109,7 @@ async fn handle(State(server): State<Arc<ServerState>>, request: Request) -> Res
         };
         server.dispatcher.call(request).await
     };
-    if server.config.debug {
-        tracing::info!(
-            server = %server.config.name,
-            %action,
-            plugin = %handled.plugin.as_deref().unwrap_or("host"),
-            retcode = handled.outcome.retcode().0,
-            ms = started.elapsed().as_secs_f64() * 1e3,
-            "call"
-        );
-    }
+    server.log_call("http", &action, &handled, started);
     reply(Envelope::new(handled.outcome, decoded.echo))
 }
 

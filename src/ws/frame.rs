@@ -44,7 +44,7 @@ pub fn decode(bytes: &[u8]) -> Result<Frame, (FrameError, Option<Value>)> {
     let params = match map.remove("params") {
         None | Some(Value::Null) => Map::new(),
         Some(Value::Object(params)) => params,
-        Some(other) => return Err((FrameError::ParamsNotObject(kind(&other)), echo)),
+        Some(other) => return Err((FrameError::ParamsNotObject(crate::json::kind(&other)), echo)),
     };
     Ok(Frame {
         request: ActionRequest { action, params },
@@ -65,28 +65,8 @@ pub async fn answer(server: &ServerState, bytes: &[u8]) -> String {
     };
     let action = frame.request.action.clone();
     let handled = server.dispatcher.call(frame.request).await;
-    if server.config.debug {
-        tracing::info!(
-            server = %server.config.name,
-            %action,
-            plugin = %handled.plugin.as_deref().unwrap_or("host"),
-            retcode = handled.outcome.retcode().0,
-            ms = started.elapsed().as_secs_f64() * 1e3,
-            "ws call"
-        );
-    }
+    server.log_call("ws", &action, &handled, started);
     Envelope::new(handled.outcome, frame.echo).to_json()
-}
-
-fn kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 #[cfg(test)]
