@@ -55,7 +55,9 @@ impl Runtime {
         let cache = match cache_dir {
             Some(dir) => {
                 let mut cache_config = wasmtime::CacheConfig::new();
-                cache_config.with_directory(dir);
+                // wasmtime wants an absolute path; a relative one means "from here".
+                let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.to_owned());
+                cache_config.with_directory(&dir);
                 let cache =
                     wasmtime::Cache::new(cache_config).map_err(|e| RuntimeError::Cache {
                         path: dir.display().to_string(),

@@ -368,3 +368,31 @@ fn new_js_and_python_templates_build_and_answer() {
         assert_eq!(env["retcode"], 1400, "{lang}: {env}");
     }
 }
+
+/// C4: relative `plugins.dir` and `plugins.cacheDir` are relative to the config's folder,
+/// whatever the working directory (wasmtime's cache itself wants an absolute path).
+#[test]
+fn c4_relative_plugin_and_cache_folders_work() {
+    let dir = folder_with(&[]);
+    std::fs::create_dir(dir.path().join("p")).expect("mkdir");
+    std::fs::copy(guest("probe.wasm"), dir.path().join("p/probe.wasm")).expect("copy");
+    std::fs::write(
+        dir.path().join("c.json5"),
+        r#"{ plugins: { dir: "p", cacheDir: "compiled" } }"#,
+    )
+    .expect("config");
+    let out = binary()
+        .current_dir(dir.path())
+        .args(["--config", "c.json5", "call", "probe_echo"])
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        dir.path().join("compiled").is_dir(),
+        "the cache is beside the config"
+    );
+}
