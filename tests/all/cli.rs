@@ -6,7 +6,7 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use crate::harness::{Setup, guest, ok_data};
+use crate::harness::{Setup, envelope, guest, ok_data};
 
 fn binary() -> Command {
     Command::new(env!("CARGO_BIN_EXE_onebot-host"))
@@ -104,14 +104,7 @@ async fn a_real_run_logs_calls_and_plugin_output_but_never_the_token() {
 
     let client = reqwest::Client::new();
     let base = format!("http://127.0.0.1:{port}");
-    let env: serde_json::Value = client
-        .post(format!("{base}/probe_print?access_token={token}"))
-        .send()
-        .await
-        .expect("sent")
-        .json()
-        .await
-        .expect("json");
+    let env = envelope(client.post(format!("{base}/probe_print?access_token={token}"))).await;
     ok_data(&env);
     let _ = client
         .get(format!("{base}/probe_echo"))
@@ -129,14 +122,7 @@ async fn a_real_run_logs_calls_and_plugin_output_but_never_the_token() {
     std::fs::rename(plugins.join(".alt.tmp"), plugins.join("alt.wasm")).expect("mv");
     // The loader logs "loaded <file> (actions: …)" once the plugin is serving.
     wait_for(&mut log, "alt.wasm (actions:");
-    let env: serde_json::Value = client
-        .get(format!("{base}/alt_only?access_token={token}"))
-        .send()
-        .await
-        .expect("sent")
-        .json()
-        .await
-        .expect("json");
+    let env = envelope(client.get(format!("{base}/alt_only?access_token={token}"))).await;
     ok_data(&env);
 
     let _ = child.kill();

@@ -123,26 +123,16 @@ impl TestHost {
 
     /// POSTs a JSON body to `/<action>` and returns the envelope.
     pub async fn post(&self, action: &str, body: Value) -> Value {
-        let response = self
-            .client
-            .post(self.url(&format!("/{action}")))
-            .json(&body)
-            .send()
-            .await
-            .expect("request sent");
-        assert_eq!(response.status(), 200, "H9: OneBot outcomes are HTTP 200");
-        response.json().await.expect("envelope is JSON")
+        envelope(
+            self.client
+                .post(self.url(&format!("/{action}")))
+                .json(&body),
+        )
+        .await
     }
 
     pub async fn get(&self, path_and_query: &str) -> Value {
-        let response = self
-            .client
-            .get(self.url(path_and_query))
-            .send()
-            .await
-            .expect("request sent");
-        assert_eq!(response.status(), 200, "H9: OneBot outcomes are HTTP 200");
-        response.json().await.expect("envelope is JSON")
+        envelope(self.client.get(self.url(path_and_query))).await
     }
 
     pub async fn stop(mut self) {
@@ -150,6 +140,13 @@ impl TestHost {
             host.stop().await;
         }
     }
+}
+
+/// Sends a request, asserts HTTP 200 (H9: every OneBot outcome), and returns the envelope.
+pub async fn envelope(request: reqwest::RequestBuilder) -> Value {
+    let response = request.send().await.expect("request sent");
+    assert_eq!(response.status(), 200, "H9: OneBot outcomes are HTTP 200");
+    response.json().await.expect("envelope is JSON")
 }
 
 /// Asserts an ok envelope (E1) and returns its data.

@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::harness::{Setup, failed, ok_data};
+use crate::harness::{Setup, envelope, failed, ok_data};
 
 #[tokio::test]
 async fn h1_action_is_the_first_path_segment() {
@@ -40,15 +40,7 @@ async fn h2_every_method_is_accepted() {
     let host = Setup::default().start().await;
     for method in ["GET", "POST", "PUT", "PATCH", "DELETE"] {
         let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
-        let env: Value = host
-            .client
-            .request(method.clone(), host.url("/probe_echo"))
-            .send()
-            .await
-            .expect("sent")
-            .json()
-            .await
-            .expect("json");
+        let env = envelope(host.client.request(method.clone(), host.url("/probe_echo"))).await;
         assert_eq!(ok_data(&env)["action"], "probe_echo", "{method}");
     }
     host.stop().await;
@@ -57,16 +49,12 @@ async fn h2_every_method_is_accepted() {
 #[tokio::test]
 async fn h2_get_takes_params_from_the_query_only() {
     let host = Setup::default().start().await;
-    let env: Value = host
-        .client
-        .get(host.url("/probe_echo?user_id=42"))
-        .body(r#"{"ignored":true}"#)
-        .send()
-        .await
-        .expect("sent")
-        .json()
-        .await
-        .expect("json");
+    let env = envelope(
+        host.client
+            .get(host.url("/probe_echo?user_id=42"))
+            .body(r#"{"ignored":true}"#),
+    )
+    .await;
     assert_eq!(ok_data(&env)["params"]["user_id"], "42");
     assert!(ok_data(&env)["params"].get("ignored").is_none());
     host.stop().await;
@@ -75,16 +63,12 @@ async fn h2_get_takes_params_from_the_query_only() {
 #[tokio::test]
 async fn h2_query_fields_override_body_fields() {
     let host = Setup::default().start().await;
-    let env: Value = host
-        .client
-        .post(host.url("/probe_echo?a=from-query"))
-        .json(&json!({"a": "from-body", "b": 2}))
-        .send()
-        .await
-        .expect("sent")
-        .json()
-        .await
-        .expect("json");
+    let env = envelope(
+        host.client
+            .post(host.url("/probe_echo?a=from-query"))
+            .json(&json!({"a": "from-body", "b": 2})),
+    )
+    .await;
     assert_eq!(ok_data(&env)["params"], json!({"a": "from-query", "b": 2}));
     host.stop().await;
 }
@@ -92,16 +76,12 @@ async fn h2_query_fields_override_body_fields() {
 #[tokio::test]
 async fn h2_access_token_and_echo_are_never_params() {
     let host = Setup::default().server(r#"token: "s3cret""#).start().await;
-    let env: Value = host
-        .client
-        .post(host.url("/probe_echo?access_token=s3cret"))
-        .json(&json!({"echo": "e1", "x": 1}))
-        .send()
-        .await
-        .expect("sent")
-        .json()
-        .await
-        .expect("json");
+    let env = envelope(
+        host.client
+            .post(host.url("/probe_echo?access_token=s3cret"))
+            .json(&json!({"echo": "e1", "x": 1})),
+    )
+    .await;
     assert_eq!(ok_data(&env)["params"], json!({"x": 1}));
     assert_eq!(env["echo"], "e1");
     host.stop().await;
@@ -203,13 +183,7 @@ async fn h6_token_forms_and_refusals() {
         if let Some(a) = auth {
             request = request.header("Authorization", a);
         }
-        let env: Value = request
-            .send()
-            .await
-            .expect("sent")
-            .json()
-            .await
-            .expect("json");
+        let env = envelope(request).await;
         ok_data(&env);
     }
     let refused = [
@@ -448,35 +422,15 @@ async fn c3_two_servers_share_one_registry() {
     let host = onebot_host::start(config).await.expect("start");
     assert_eq!(host.addrs.len(), 2, "only enabled servers listen");
     let client = reqwest::Client::new();
-    let a: Value = client
-        .get(format!("http://{}/probe_echo", host.addrs[0]))
-        .send()
-        .await
-        .expect("a")
-        .json()
-        .await
-        .expect("json");
+    let a = envelope(client.get(format!("http://{}/probe_echo", host.addrs[0]))).await;
     ok_data(&a);
-    let b: Value = client
-        .get(format!(
-            "http://{}/probe_echo?access_token=t",
-            host.addrs[1]
-        ))
-        .send()
-        .await
-        .expect("b")
-        .json()
-        .await
-        .expect("json");
+    let b = envelope(client.get(format!(
+        "http://{}/probe_echo?access_token=t",
+        host.addrs[1]
+    )))
+    .await;
     ok_data(&b);
-    let b_no_token: Value = client
-        .get(format!("http://{}/probe_echo", host.addrs[1]))
-        .send()
-        .await
-        .expect("b")
-        .json()
-        .await
-        .expect("json");
+    let b_no_token = envelope(client.get(format!("http://{}/probe_echo", host.addrs[1]))).await;
     failed(&b_no_token, 1403);
     host.stop().await;
 }

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::harness::{Setup, failed, guest, ok_data};
+use crate::harness::{Setup, envelope, failed, guest, ok_data};
 
 #[tokio::test]
 async fn mock_account_sends_a_private_message() {
@@ -124,14 +124,8 @@ async fn p6_sidecar_limits_override_the_config_defaults() {
         .expect("config")
         .config;
     let host = onebot_host::start(config).await.expect("start");
-    let env: serde_json::Value = reqwest::Client::new()
-        .post(format!("http://{}/probe_spin", host.addrs[0]))
-        .send()
-        .await
-        .expect("sent")
-        .json()
-        .await
-        .expect("json");
+    let env =
+        envelope(reqwest::Client::new().post(format!("http://{}/probe_spin", host.addrs[0]))).await;
     let message = failed(&env, 1200);
     assert!(message.contains("timed out after 300 ms"), "{message}");
     host.stop().await;
