@@ -2,6 +2,7 @@
 //! real run (H6: no token in it; P4/P5: plugin logs and guest output tagged with the plugin).
 
 use std::io::{BufRead, BufReader};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -163,20 +164,28 @@ fn folder_with(files: &[(&str, &str)]) -> tempfile::TempDir {
     dir
 }
 
+/// Runs `onebot-host call ACTION PARAMS --plugins DIR`: its exit code and the envelope it
+/// printed on stdout.
+fn call(action: &str, params: &str, plugins: &Path) -> (Option<i32>, serde_json::Value) {
+    let out = binary()
+        .args(["call", action, params, "--plugins"])
+        .arg(plugins)
+        .output()
+        .expect("runs");
+    let env = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "no envelope ({e}); stderr:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (out.status.code(), env)
+}
+
 #[test]
 fn call_runs_one_action_without_a_server() {
     let plugins = folder_with(&[("probe.wasm", "probe.wasm")]);
-    let out = binary()
-        .args(["call", "probe_echo", "{n: 1, message: 'hi'}", "--plugins"])
-        .arg(plugins.path())
-        .output()
-        .expect("runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let env: serde_json::Value = serde_json::from_slice(&out.stdout).expect("prints the envelope");
+    let (code, env) = call("probe_echo", "{n: 1, message: 'hi'}", plugins.path());
+    assert_eq!(code, Some(0));
     let data = ok_data(&env);
     assert_eq!(data["params"]["n"], 1);
     assert_eq!(
@@ -184,13 +193,8 @@ fn call_runs_one_action_without_a_server() {
         "M3 applies here too"
     );
 
-    let out = binary()
-        .args(["call", "nope", "--plugins"])
-        .arg(plugins.path())
-        .output()
-        .expect("runs");
-    assert_eq!(out.status.code(), Some(1), "a failed envelope exits 1");
-    let env: serde_json::Value = serde_json::from_slice(&out.stdout).expect("envelope");
+    let (code, env) = call("nope", "{}", plugins.path());
+    assert_eq!(code, Some(1), "a failed envelope exits 1");
     assert_eq!(env["retcode"], 1404);
 
     let out = binary()
@@ -269,17 +273,8 @@ fn new_rust_template_builds_and_answers() {
     let wasm = guest("tpl_check.wasm");
     let plugins = tempfile::tempdir().expect("tmp");
     std::fs::rename(&wasm, plugins.path().join("tpl_check.wasm")).expect("move the output");
-    let out = binary()
-        .args(["call", "tpl_check_add", "{a: 40, b: 2}", "--plugins"])
-        .arg(plugins.path())
-        .output()
-        .expect("runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let env: serde_json::Value = serde_json::from_slice(&out.stdout).expect("envelope");
+    let (code, env) = call("tpl_check_add", "{a: 40, b: 2}", plugins.path());
+    assert_eq!(code, Some(0));
     assert_eq!(ok_data(&env)["sum"], 42);
 
     let out = binary().args(["new", "Bad Name"]).output().expect("runs");
@@ -328,29 +323,10 @@ fn new_js_and_python_templates_build_and_answer() {
             String::from_utf8_lossy(&built.stderr)
         );
         let prefix = name.replace('-', "_");
-        let out = binary()
-            .args([
-                "call",
-                &format!("{prefix}_add"),
-                "{a: 40, b: 2}",
-                "--plugins",
-            ])
-            .arg(&project)
-            .output()
-            .expect("runs");
-        assert!(
-            out.status.success(),
-            "{lang}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let env: serde_json::Value = serde_json::from_slice(&out.stdout).expect("envelope");
+        let (code, env) = call(&format!("{prefix}_add"), "{a: 40, b: 2}", &project);
+        assert_eq!(code, Some(0), "{lang}");
         assert_eq!(ok_data(&env)["sum"], 42, "{lang}");
-        let out = binary()
-            .args(["call", &format!("{prefix}_add"), "{a: 'x'}", "--plugins"])
-            .arg(&project)
-            .output()
-            .expect("runs");
-        let env: serde_json::Value = serde_json::from_slice(&out.stdout).expect("envelope");
+        let (_, env) = call(&format!("{prefix}_add"), "{a: 'x'}", &project);
         assert_eq!(env["retcode"], 1400, "{lang}: {env}");
     }
 }
