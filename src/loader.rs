@@ -25,6 +25,9 @@ pub enum FileError {
     Sidecar(#[from] config::ConfigError),
 }
 
+/// A plugin file's stamp and its sidecar's, if it has one.
+type Stamps = (Stamp, Option<Stamp>);
+
 /// What a file looked like when it was last read: changes when it is written or replaced.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Stamp {
@@ -49,10 +52,10 @@ pub struct Loader {
     dir: PathBuf,
     defaults: Limits,
     /// The `.wasm` and sidecar stamps each loaded plugin was read from.
-    loaded: HashMap<Arc<str>, (Stamp, Option<Stamp>)>,
+    loaded: HashMap<Arc<str>, Stamps>,
     /// Files that failed, with the stamps that failed: not retried (nor re-logged) until
     /// either file changes.
-    failed: HashMap<PathBuf, (Stamp, Option<Stamp>)>,
+    failed: HashMap<PathBuf, Stamps>,
 }
 
 impl Loader {
@@ -109,6 +112,7 @@ impl Loader {
             exists
         });
 
+        let mut to_load = Vec::new();
         for (name, path) in &on_disk {
             if busy.contains(path) {
                 continue;
@@ -120,7 +124,14 @@ impl Loader {
             if self.loaded.get(name) == Some(&stamps) || self.failed.get(path) == Some(&stamps) {
                 continue;
             }
-            match load_file(&self.runtime, path, self.defaults) {
+            to_load.push((name, path, stamps));
+        }
+        let results = load_all(&self.runtime, &to_load, self.defaults);
+
+        // Installed in name order whatever order the loads finished in, so logs and P3's
+        // choice between two providers do not depend on timing.
+        for ((name, path, stamps), result) in to_load.into_iter().zip(results) {
+            match result {
                 Ok(plugin) => {
                     if self.failed.remove(path).is_some() {
                         self.registry.set_failure(path, None);
@@ -208,6 +219,55 @@ fn plugin_name(path: &Path) -> Arc<str> {
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default()
         .into()
+}
+
+/// Loads `files` on up to one thread per core: reading a cached plugin is single-threaded
+/// work, and a start-up with many plugins would otherwise read them one after another.
+/// Results come back in the order of `files`.
+fn load_all(
+    runtime: &Arc<Runtime>,
+    files: &[(&Arc<str>, &PathBuf, Stamps)],
+    defaults: Limits,
+) -> Vec<Result<Plugin, FileError>> {
+    let workers = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(files.len());
+    if workers <= 1 {
+        return files
+            .iter()
+            .map(|(_, path, _)| load_file(runtime, path, defaults))
+            .collect();
+    }
+    // Loading lists a plugin's actions with an async call; the workers use the host's
+    // runtime for that when there is one.
+    let handle = tokio::runtime::Handle::try_current().ok();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let slots: Vec<std::sync::Mutex<Option<Result<Plugin, FileError>>>> =
+        files.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                let _runtime = handle.as_ref().map(tokio::runtime::Handle::enter);
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some((_, path, _)) = files.get(i) else {
+                        break;
+                    };
+                    let result = load_file(runtime, path, defaults);
+                    *slots[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(result);
+                }
+            });
+        }
+    });
+    slots
+        .into_iter()
+        .zip(files)
+        .map(|(slot, (_, path, _))| {
+            slot.into_inner()
+                .unwrap_or_else(|p| p.into_inner())
+                .unwrap_or_else(|| load_file(runtime, path, defaults))
+        })
+        .collect()
 }
 
 /// Loads one plugin file with its sidecar's limits over `defaults`.

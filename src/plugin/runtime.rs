@@ -55,6 +55,11 @@ impl Runtime {
         let mut config = Config::new();
         config.epoch_interruption(true);
         config.wasm_component_model(true);
+        // `ONEBOT_PERFMAP=1` writes /tmp/perf-<pid>.map, so `perf report` names the guests'
+        // functions (BENCHMARKS.md, profiling).
+        if std::env::var_os("ONEBOT_PERFMAP").is_some_and(|v| v == "1") {
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
 
         let cache = match cache_dir {
             Some(dir) => {
@@ -150,6 +155,14 @@ fn pooling(max_concurrent_calls: u32) -> PoolingAllocationConfig {
     pool.total_tables(n * 16);
     // Each running call has a fiber stack of its own.
     pool.total_stacks(n * 2);
+    // A fresh instance per call (P5) makes resetting a slot the hot path. By default every
+    // page a guest touched is dropped with madvise (a TLB shootdown) and faulted in again by
+    // the next call. Instead, keep the low pages resident and copy back only the ones the
+    // call dirtied, found with the PAGEMAP_SCAN ioctl (Linux 6.7+; older kernels fall back
+    // to memset). A Rust guest's stack and data sit in its first ~1.2 MiB.
+    pool.linear_memory_keep_resident(2 << 20);
+    pool.table_keep_resident(64 << 10);
+    pool.pagemap_scan(wasmtime::Enabled::Auto);
     pool.max_memories_per_module(2);
     pool.table_elements(100_000);
     pool.max_memory_size(4 << 30);
