@@ -198,14 +198,16 @@ impl Exhausted {
                 let limit = rlimit::getrlimit(rlimit::Resource::NOFILE)
                     .map_or_else(|_| "unknown".to_owned(), |(soft, _)| soft.to_string());
                 tracing::warn!(
-                    server,
+                    server = %server,
                     "cannot accept connections: out of file descriptors ({error}; open-file \
                      limit {limit}). New clients wait until connections close; raise the limit \
                      with `ulimit -n` (or LimitNOFILE= in a systemd unit)"
                 );
             } else {
-                tracing::warn!(server, "cannot accept connections: {error}; retrying");
+                tracing::warn!(server = %server, "cannot accept connections: {error}; retrying");
             }
+        } else {
+            tracing::debug!(server = %server, "accept failed again: {error}");
         }
         Some(FULL_PAUSE)
     }
@@ -214,7 +216,7 @@ impl Exhausted {
     fn recovered(&mut self, server: &str) {
         if let Some((started, _)) = self.since.take() {
             tracing::info!(
-                server,
+                server = %server,
                 "accepting connections again after {:.1} s ({} attempts refused)",
                 started.elapsed().as_secs_f64(),
                 self.refused
