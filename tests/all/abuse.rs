@@ -192,7 +192,9 @@ async fn a_slowloris_head_an_idle_connection_and_an_idle_keep_alive_are_closed_i
 async fn a_trickled_body_is_answered_408_with_an_envelope_and_the_connection_closed() {
     let host = Setup::default().server("bodyTimeoutMs: 300").start().await;
     let addr = addr(&host);
-    let framings: [(&str, &[u8], fn(usize) -> Vec<u8>); 2] = [
+    // (framing header, the body's first bytes, each trickled piece)
+    type Framing = (&'static str, &'static [u8], fn(usize) -> Vec<u8>);
+    let framings: [Framing; 2] = [
         ("Content-Length: 100000", b"{\"x\":\"", |_| b"a".to_vec()),
         ("Transfer-Encoding: chunked", b"6\r\n{\"x\":\"\r\n", |_| {
             b"1\r\na\r\n".to_vec()
@@ -252,10 +254,9 @@ async fn a_head_over_64_kib_is_refused_with_431_and_a_long_query_still_works() {
     host.stop().await;
 }
 
-async fn ws_client(
-    addr: SocketAddr,
-    path: &str,
-) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>> {
+type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>;
+
+async fn ws_client(addr: SocketAddr, path: &str) -> Ws {
     let (client, _) = tokio::time::timeout(
         WAIT,
         tokio_tungstenite::connect_async(format!("ws://{addr}{path}")),
@@ -267,9 +268,7 @@ async fn ws_client(
 }
 
 /// The close code the server ends `client` with (`None`: no close frame).
-async fn close_code(
-    client: &mut tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>,
-) -> Option<u16> {
+async fn close_code(client: &mut Ws) -> Option<u16> {
     loop {
         match tokio::time::timeout(WAIT, client.next())
             .await
