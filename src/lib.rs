@@ -5,7 +5,8 @@
 //! A request flows one way, top to bottom; no module calls up the list.
 //!
 //! - [`ws`]: WebSocket on the HTTP port: handshake, API frames, events out to clients.
-//! - [`http`]: the transport. One axum router per enabled server: auth, body, decode.
+//! - [`http`]: the transport. One axum router per enabled server: auth, body, decode; and
+//!   the accept loop with its per-connection limits (`http::listen`).
 //! - [`dispatch`]: one call in, one [`envelope::Outcome`] out; suffixes, fallbacks, limits.
 //! - [`registry`]: the immutable snapshot of which plugin version serves which action.
 //! - [`plugin`]: the wasmtime runtime; compile once per version, fresh instance per call.

@@ -2,7 +2,9 @@
 //!
 //! Every path and method reaches [`handle`]: the action is the first path segment (H1), so
 //! there is no route table to keep in sync with the plugins. The flow is auth → body →
-//! decode → [`Dispatcher::call`] → envelope; nothing here knows about wasm.
+//! decode → [`Dispatcher::call`] → envelope; nothing here knows about wasm. [`listen`] serves
+//! the router on each connection, with the limits that keep slow or idle clients from holding
+//! connections (header timeout and size); the body's deadline is `handle`'s.
 
 mod auth;
 mod body;
