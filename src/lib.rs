@@ -5,7 +5,8 @@
 //! A request flows one way, top to bottom; no module calls up the list.
 //!
 //! - [`ws`]: WebSocket on the HTTP port: handshake, API frames, events out to clients.
-//! - [`http`]: the transport. One axum router per enabled server: auth, body, decode.
+//! - [`http`]: the transport. One axum router per enabled server: auth, body, decode; and
+//!   the accept loop with its per-connection limits (`http::listen`).
 //! - [`dispatch`]: one call in, one [`envelope::Outcome`] out; suffixes, fallbacks, limits.
 //! - [`registry`]: the immutable snapshot of which plugin version serves which action.
 //! - [`plugin`]: the wasmtime runtime; compile once per version, fresh instance per call.
@@ -178,10 +179,12 @@ pub async fn start(config: Config) -> Result<Host, StartError> {
             if server.enable_cors { "on" } else { "off" },
             if server.enable_websocket { "on" } else { "off" },
         );
-        if server.token.is_empty() && !addr.ip().is_loopback() {
+        if server.token.is_empty() && !addr.ip().to_canonical().is_loopback() {
             tracing::warn!(
                 server = %server.name,
-                "listening on {addr}, reachable from other machines, with no token: set `token`"
+                "NO TOKEN on {addr}, which other machines can reach: anyone who can connect \
+                 can call every action (send messages as the bot, read its data). Set `token` \
+                 on this server, or listen on 127.0.0.1"
             );
         }
         let app = ws::router(Arc::new(ServerState {
@@ -190,18 +193,8 @@ pub async fn start(config: Config) -> Result<Host, StartError> {
             events: events.clone(),
             shutdown: stopped.clone(),
         }));
-        let mut stopped = stopped.clone();
-        servers.spawn(async move {
-            // The peer's address names a WebSocket client in the log (W6).
-            axum::serve(
-                listener,
-                app.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .with_graceful_shutdown(async move {
-                let _ = stopped.wait_for(|s| *s).await;
-            })
-            .await
-        });
+        let (server, stopped) = (server.clone(), stopped.clone());
+        servers.spawn(async move { http::listen::serve(listener, app, &server, stopped).await });
         addrs.push(addr);
     }
     Ok(Host {

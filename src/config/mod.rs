@@ -60,6 +60,12 @@ pub struct HttpServer {
     pub max_body_bytes: u64,
     /// `wsQueueMessages`: outbound frames queued per WebSocket client before it is dropped (W6).
     pub ws_queue_messages: usize,
+    /// `headerTimeoutMs`: a connection that has not sent a whole request head this long after
+    /// opening or after its previous reply is closed (slowloris, idle keep-alive).
+    pub header_timeout_ms: u64,
+    /// `bodyTimeoutMs`: a request whose body has not fully arrived this long after its head
+    /// is answered 408 and the connection closed.
+    pub body_timeout_ms: u64,
 }
 
 impl Default for HttpServer {
@@ -89,6 +95,8 @@ impl fmt::Debug for HttpServer {
             .field("heart_interval_ms", &self.heart_interval_ms)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("ws_queue_messages", &self.ws_queue_messages)
+            .field("header_timeout_ms", &self.header_timeout_ms)
+            .field("body_timeout_ms", &self.body_timeout_ms)
             .finish()
     }
 }

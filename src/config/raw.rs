@@ -20,6 +20,13 @@ pub(super) const DEFAULT_HEART_INTERVAL_MS: u64 = 30_000;
 /// host's memory; operators who need NapCat's 5000 MB raise it (C2).
 pub(super) const DEFAULT_MAX_BODY_BYTES: u64 = 16 * 1024 * 1024;
 pub(super) const DEFAULT_WS_QUEUE_MESSAGES: usize = 1024;
+/// Slowloris defence: a request's headers must arrive within this, counted from when the
+/// connection opens or its previous reply went out (so it is also the keep-alive idle limit).
+/// Generous for any real client, which sends its headers in one write.
+pub(super) const DEFAULT_HEADER_TIMEOUT_MS: u64 = 10_000;
+/// A request's whole body must arrive within this: 16 MiB (`maxBodyBytes`) in 60 s is
+/// about 280 KB/s, slower than any link a bot runs on.
+pub(super) const DEFAULT_BODY_TIMEOUT_MS: u64 = 60_000;
 pub(super) const DEFAULT_SELF_ID: i64 = 10_000;
 pub(super) const DEFAULT_NICKNAME: &str = "onebot-host";
 pub(super) const DEFAULT_PLUGIN_DIR: &str = "plugins";
@@ -67,6 +74,8 @@ pub(super) struct RawHttpServer {
     pub heart_interval: u64,
     pub max_body_bytes: u64,
     pub ws_queue_messages: usize,
+    pub header_timeout_ms: u64,
+    pub body_timeout_ms: u64,
 }
 
 impl Default for RawHttpServer {
@@ -85,6 +94,8 @@ impl Default for RawHttpServer {
             heart_interval: DEFAULT_HEART_INTERVAL_MS,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             ws_queue_messages: DEFAULT_WS_QUEUE_MESSAGES,
+            header_timeout_ms: DEFAULT_HEADER_TIMEOUT_MS,
+            body_timeout_ms: DEFAULT_BODY_TIMEOUT_MS,
         }
     }
 }
@@ -104,6 +115,8 @@ impl RawHttpServer {
             heart_interval_ms: self.heart_interval,
             max_body_bytes: self.max_body_bytes,
             ws_queue_messages: self.ws_queue_messages,
+            header_timeout_ms: self.header_timeout_ms,
+            body_timeout_ms: self.body_timeout_ms,
         }
     }
 }

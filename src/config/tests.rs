@@ -89,6 +89,8 @@ fn c2_w6_server_entry_defaults_are_napcats_and_ours() {
         heart_interval_ms: 30_000,
         max_body_bytes: 16 * 1024 * 1024,
         ws_queue_messages: 1024,
+        header_timeout_ms: 10_000,
+        body_timeout_ms: 60_000,
     };
     assert_eq!(HttpServer::default(), expected);
     assert_eq!(loaded.config.servers, [expected]);
@@ -101,7 +103,8 @@ fn c2_c3_every_key_is_read_and_only_enabled_servers_kept_in_file_order() {
       network: { httpServers: [
         { name: "b", enable: true, port: 0, host: "0.0.0.0", enableCors: false,
           enableWebsocket: true, messagePostFormat: "string", token: "s3cret", debug: true,
-          heartInterval: 0, maxBodyBytes: 5242880000, wsQueueMessages: 1 },
+          heartInterval: 0, maxBodyBytes: 5242880000, wsQueueMessages: 1,
+          headerTimeoutMs: 100, bodyTimeoutMs: 86400000 },
         { name: "off", enable: false, port: 0 },
         { name: "a", enable: true, port: 0, host: "::1" },
       ] },
@@ -119,6 +122,7 @@ fn c2_c3_every_key_is_read_and_only_enabled_servers_kept_in_file_order() {
     assert_eq!((b.message_post_format, b.message_post_format.as_str()), (PostFormat::String, "string"));
     assert_eq!((b.token.as_str(), b.debug, b.heart_interval_ms), ("s3cret", true, 0));
     assert_eq!((b.max_body_bytes, b.ws_queue_messages), (MAX_BODY_BYTES_LIMIT, 1));
+    assert_eq!((b.header_timeout_ms, b.body_timeout_ms), (100, 86_400_000));
     // H6: the token never reaches a log line, not even through `{:?}` of the config.
     assert!(!format!("{config:?}").contains("s3cret"));
     assert_eq!(config.bot, Bot { self_id: 123_456_789, nickname: "bot".into() });
@@ -235,6 +239,10 @@ fn c5_w6_e5_values_out_of_range_are_refused() {
          "network.httpServers[1].wsQueueMessages: expected 1 to 1000000 messages, got 0"),
         (server("{ heartInterval: 86400001 }"),
          "network.httpServers[0].heartInterval: expected 0 to 86400000 ms (0 = off), got 86400001"),
+        (server("{ headerTimeoutMs: 99 }"),
+         "network.httpServers[0].headerTimeoutMs: expected 100 to 86400000 ms, got 99"),
+        (server("{ bodyTimeoutMs: 86400001 }"),
+         "network.httpServers[0].bodyTimeoutMs: expected 100 to 86400000 ms, got 86400001"),
         (plugins("timeoutMs: 0"), "plugins.timeoutMs: expected 1 to 86400000 ms, got 0"),
         (plugins("memoryMb: 0"), "plugins.memoryMb: expected 1 to 4096 MiB, got 0"),
         (plugins("memoryMb: 4097"), "plugins.memoryMb: expected 1 to 4096 MiB, got 4097"),
@@ -317,7 +325,7 @@ fn c1_shipped_config_has_every_key_at_its_default_and_no_warnings() {
     let sections: [(&str, &[&str]); 3] = [
         ("/network/httpServers/0", &["name", "enable", "port", "host", "enableCors",
             "enableWebsocket", "messagePostFormat", "token", "debug", "heartInterval",
-            "maxBodyBytes", "wsQueueMessages"]),
+            "maxBodyBytes", "wsQueueMessages", "headerTimeoutMs", "bodyTimeoutMs"]),
         ("/bot", &["selfId", "nickname"]),
         ("/plugins", &["dir", "watch", "cacheDir", "timeoutMs", "memoryMb", "maxResultBytes",
             "maxEventsPerCall", "rateLimitGapMs", "maxConcurrentCalls"]),

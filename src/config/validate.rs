@@ -27,6 +27,11 @@ const HEART_MS: Bound = Bound {
     range: 0..=MILLIS_LIMIT,
     unit: " ms (0 = off)",
 };
+/// At least 100 ms: a smaller value would cut off honest clients on a slow network.
+const REQUEST_TIMEOUT_MS: Bound = Bound {
+    range: 100..=MILLIS_LIMIT,
+    unit: " ms",
+};
 const CONCURRENT_CALLS: Bound = Bound {
     range: 1..=4096,
     unit: " calls",
@@ -112,6 +117,10 @@ fn servers(
         check(path, key("heartInterval"), raw.heart_interval, &HEART_MS)?;
         let queue = u64::try_from(raw.ws_queue_messages).unwrap_or(u64::MAX);
         check(path, key("wsQueueMessages"), queue, &WS_QUEUE)?;
+        let header_ms = raw.header_timeout_ms;
+        check(path, key("headerTimeoutMs"), header_ms, &REQUEST_TIMEOUT_MS)?;
+        let body_ms = raw.body_timeout_ms;
+        check(path, key("bodyTimeoutMs"), body_ms, &REQUEST_TIMEOUT_MS)?;
         if !raw.enable {
             continue;
         }

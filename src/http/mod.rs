@@ -2,14 +2,17 @@
 //!
 //! Every path and method reaches [`handle`]: the action is the first path segment (H1), so
 //! there is no route table to keep in sync with the plugins. The flow is auth → body →
-//! decode → [`Dispatcher::call`] → envelope; nothing here knows about wasm.
+//! decode → [`Dispatcher::call`] → envelope; nothing here knows about wasm. [`listen`] serves
+//! the router on each connection, with the limits that keep slow or idle clients from holding
+//! connections (header timeout and size); the body's deadline is `handle`'s.
 
 mod auth;
 mod body;
 mod cors;
+pub mod listen;
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -80,9 +83,16 @@ async fn handle(State(server): State<Arc<ServerState>>, request: Request) -> Res
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    let bytes = match read_body(body, declared, server.config.max_body_bytes).await {
-        Ok(bytes) => bytes,
-        Err(response) => return response,
+    // Slowloris with a body: the whole body must arrive in time, however it is trickled.
+    let deadline = Duration::from_millis(server.config.body_timeout_ms);
+    let read = read_body(body, declared, server.config.max_body_bytes);
+    let bytes = match tokio::time::timeout(deadline, read).await {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(response)) => return response,
+        Err(_) => {
+            tracing::debug!(server = %server.config.name, action, "request body timed out");
+            return too_slow(server.config.body_timeout_ms);
+        }
     };
     let content_type = parts
         .headers
@@ -147,6 +157,20 @@ fn too_large(max: u64) -> Response {
     let mut response = reply(Envelope::new(outcome, None));
     *response.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
     // The rest of the body is not read; closing is cheaper than draining it.
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
+}
+
+/// The body did not arrive within `bodyTimeoutMs`: 408, and the connection is closed (what
+/// is left of the body is never read).
+fn too_slow(ms: u64) -> Response {
+    let outcome = Outcome::Failed(ActionError::bad_request(format!(
+        "request body not received within bodyTimeoutMs ({ms} ms)"
+    )));
+    let mut response = reply(Envelope::new(outcome, None));
+    *response.status_mut() = StatusCode::REQUEST_TIMEOUT;
     response
         .headers_mut()
         .insert(header::CONNECTION, HeaderValue::from_static("close"));

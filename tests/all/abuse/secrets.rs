@@ -1,0 +1,153 @@
+//! Secrets (issue 7, H6, W2): the token in no log line, whichever way it was sent, at every
+//! log level; and a loud warning for a server that other machines can reach without a token.
+//! Both read the real binary's log, as an operator would.
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+use super::run::Running;
+use super::{WAIT, close_code, ws_client};
+use crate::harness::{Setup, envelope, failed, ok_data, shared_cache};
+
+/// Everything at `trace` except the compiler's own chatter (it never sees a request).
+const EVERYTHING: &str = "trace,cranelift_codegen=info,cranelift_frontend=info,regalloc2=info,\
+                          wasmtime_cranelift=info,cranelift_entity=info";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn h6_w2_the_token_is_in_no_log_line_from_query_header_or_websocket_handshake() {
+    let secret = "7c1e4b9a";
+    let token = format!("tok-{secret}");
+    let setup = Setup::default().server(&format!(
+        r#"token: "{token}", enableWebsocket: true, debug: true, heartInterval: 0"#
+    ));
+    let mut host = Running::start(&setup, EVERYTHING, None);
+    let addr = host.addr("test");
+    let base = format!("http://{addr}");
+    let client = reqwest::Client::new();
+
+    // HTTP: right in the query and in each header form, wrong ones that contain it.
+    let env = envelope(client.get(format!("{base}/probe_echo?access_token={token}&x=1"))).await;
+    ok_data(&env);
+    for auth in [
+        format!("Bearer {token}"),
+        format!("Token {token}"),
+        token.clone(),
+    ] {
+        let env = envelope(
+            client
+                .post(format!("{base}/probe_echo"))
+                .header("Authorization", auth),
+        )
+        .await;
+        ok_data(&env);
+    }
+    let wrong = envelope(client.get(format!("{base}/probe_echo?access_token={token}x"))).await;
+    failed(&wrong, 1403);
+    let wrong = envelope(
+        client
+            .post(format!("{base}/probe_echo?echo=1"))
+            .header("Authorization", format!("Bearer x{token}"))
+            .body("{ bad json"),
+    )
+    .await;
+    failed(&wrong, 1403);
+
+    // WebSocket: the token in the handshake's query and in its header; a wrong one refused.
+    let mut universal = ws_client(addr, &format!("/event?access_token={token}")).await;
+    let mut request = format!("ws://{addr}/api")
+        .into_client_request()
+        .expect("request");
+    request.headers_mut().insert(
+        "authorization",
+        format!("Bearer {token}").parse().expect("header"),
+    );
+    let (mut api, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("handshake");
+    let refused =
+        tokio_tungstenite::connect_async(format!("ws://{addr}/?access_token={token}0")).await;
+    assert!(refused.is_err(), "W2: a wrong token is refused");
+    api.send(Message::text(
+        json!({"action": "probe_echo", "params": {"y": 2}, "echo": "e"}).to_string(),
+    ))
+    .await
+    .expect("sent");
+    let reply = loop {
+        let message = tokio::time::timeout(WAIT, api.next())
+            .await
+            .expect("a reply in time")
+            .expect("open")
+            .expect("a frame");
+        if let Message::Text(text) = message {
+            break serde_json::from_str::<Value>(&text).expect("JSON");
+        }
+    };
+    assert_eq!(ok_data(&reply)["params"]["y"], 2);
+    host.wait_for("token verify failed");
+    host.wait_for("WebSocket refused");
+    host.wait_for("action=probe_echo");
+
+    // SIGTERM: the host stops gracefully and tells its WebSocket clients (1001).
+    let (status, log) = host.terminate();
+    assert!(status.success(), "{status:?}\n{}", log.join("\n"));
+    assert_eq!(close_code(&mut universal).await, Some(1001));
+
+    let joined = log.join("\n");
+    assert!(
+        log.iter().any(|l| l.contains("TRACE")),
+        "the run logged at trace level"
+    );
+    assert!(
+        !joined.contains(secret),
+        "the token leaked into the log:\n{joined}"
+    );
+    println!(
+        "{} log lines at trace level, none with the token",
+        log.len()
+    );
+}
+
+#[tokio::test]
+async fn a_server_reachable_from_other_machines_without_a_token_warns_loudly() {
+    let plugins: [(&str, &str); 0] = [];
+    let mut host = Running::launch(
+        &plugins,
+        |dir| {
+            format!(
+                r#"{{ network: {{ httpServers: [
+                    {{ name: "open", enable: true, host: "0.0.0.0", port: 0 }},
+                    {{ name: "local", enable: true, host: "127.0.0.1", port: 0 }},
+                    {{ name: "guarded", enable: true, host: "0.0.0.0", port: 0, token: "t" }} ] }},
+                   plugins: {{ dir: {:?}, cacheDir: {:?} }} }}"#,
+                dir.display().to_string(),
+                shared_cache().display().to_string()
+            )
+        },
+        "info",
+        None,
+    );
+    let open = host.addr("open");
+    // Servers start in config order and each warns right after its "listening" line, so
+    // once the last one listens every warning is in the log.
+    host.addr("local");
+    host.addr("guarded");
+    let warnings: Vec<&String> = host.log.iter().filter(|l| l.contains("NO TOKEN")).collect();
+    assert_eq!(warnings.len(), 1, "only the open server: {warnings:?}");
+    let warning = warnings[0];
+    assert!(warning.contains("WARN"), "{warning}");
+    assert!(
+        warning.contains("server=open"),
+        "names the server: {warning}"
+    );
+    assert!(
+        warning.contains(&format!("0.0.0.0:{}", open.port())),
+        "names the address: {warning}"
+    );
+    assert!(
+        warning.contains("anyone who can connect can call every action"),
+        "{warning}"
+    );
+    println!("{warning}");
+}
