@@ -43,7 +43,7 @@ fn measure(runtime: &Arc<Runtime>, file: &Path, action: &str, params: &str) {
         };
         let started = Instant::now();
         let plugin = match Plugin::load(runtime, file, settings) {
-            Ok(plugin) => plugin,
+            Ok(plugin) => Arc::new(plugin),
             Err(e) => {
                 eprintln!("{e}");
                 return;
@@ -63,7 +63,11 @@ fn measure(runtime: &Arc<Runtime>, file: &Path, action: &str, params: &str) {
             let mut times = Vec::with_capacity(CALLS);
             for _ in 0..CALLS {
                 let t = Instant::now();
-                if let Err(e) = plugin.call(action, params.to_owned(), Some(1)).await {
+                if let Err(e) = plugin
+                    .clone()
+                    .call(action, params.to_owned(), Some(1))
+                    .await
+                {
                     eprintln!("{name} {action}: {e}");
                     return None;
                 }

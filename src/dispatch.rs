@@ -166,14 +166,14 @@ impl Dispatcher {
             .acquire()
             .await
             .map_err(|_| ActionError::failed("the host is shutting down"))?;
+        let name = plugin.name.clone();
         let data = plugin
             .call(action, params.to_string(), Some(self.self_id()))
             .await
             .map_err(call_error)?;
         serde_json::from_str(&data).map_err(|e| {
             ActionError::failed(format!(
-                "plugin {}: `{action}` returned data that is not JSON: {e}",
-                plugin.name
+                "plugin {name}: `{action}` returned data that is not JSON: {e}"
             ))
         })
     }

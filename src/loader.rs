@@ -238,16 +238,12 @@ fn load_all(
             .map(|(_, path, _)| load_file(runtime, path, defaults))
             .collect();
     }
-    // Loading lists a plugin's actions with an async call; the workers use the host's
-    // runtime for that when there is one.
-    let handle = tokio::runtime::Handle::try_current().ok();
     let next = std::sync::atomic::AtomicUsize::new(0);
     let slots: Vec<std::sync::Mutex<Option<Result<Plugin, FileError>>>> =
         files.iter().map(|_| std::sync::Mutex::new(None)).collect();
     std::thread::scope(|scope| {
         for _ in 0..workers {
             scope.spawn(|| {
-                let _runtime = handle.as_ref().map(tokio::runtime::Handle::enter);
                 loop {
                     let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     let Some((_, path, _)) = files.get(i) else {

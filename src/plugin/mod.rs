@@ -181,12 +181,7 @@ impl Plugin {
             runtime: runtime.clone(),
             idle: Mutex::new(Vec::new()),
         };
-        let listed = block_on(plugin.list_actions()).unwrap_or_else(|reason| {
-            Err(CallError::Instantiate {
-                plugin: plugin.name.clone(),
-                reason,
-            })
-        });
+        let listed = runtime.executor().block_on(plugin.list_actions());
         let actions = listed.map_err(|source| LoadError::Actions {
             path: path.to_owned(),
             source,
@@ -202,9 +197,34 @@ impl Plugin {
     }
 
     /// Runs `action` with `params` (a JSON object's text) in an instance of its own (or a
-    /// warm one, P5), within the plugin's limits. On success, the JSON text the plugin
-    /// returned as the envelope's `data`.
+    /// warm one, P5), within the plugin's limits, on the plugin executor. On success, the
+    /// JSON text the plugin returned as the envelope's `data`.
     pub async fn call(
+        self: Arc<Self>,
+        action: &str,
+        params: String,
+        self_id: Option<i64>,
+    ) -> Result<String, CallError> {
+        let plugin = self.clone();
+        let owned_action = action.to_owned();
+        let mut run = AbortOnDrop(
+            self.runtime
+                .executor()
+                .spawn(async move { plugin.call_here(&owned_action, params, self_id).await }),
+        );
+        // If the caller goes away (its client hung up), the guard cancels the call, as
+        // dropping it would have if it ran inline: the caller's slot (maxConcurrentCalls)
+        // and the instance are released together.
+        match (&mut run.0).await {
+            Ok(result) => result,
+            Err(e) => Err(CallError::Instantiate {
+                plugin: self.name.clone(),
+                reason: format!("the call was lost: {e}"),
+            }),
+        }
+    }
+
+    async fn call_here(
         &self,
         action: &str,
         params: String,
@@ -395,17 +415,12 @@ impl Plugin {
     }
 }
 
-/// Runs a future to completion from blocking code (loading a plugin lists its actions by
-/// calling it). Inside the host's runtime, on a blocking thread, it uses that runtime; the
-/// CLI and benchmarks outside any runtime get a small one of their own.
-fn block_on<F: Future>(future: F) -> Result<F::Output, String> {
-    match tokio::runtime::Handle::try_current() {
-        Ok(handle) => Ok(handle.block_on(future)),
-        Err(_) => tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map(|runtime| runtime.block_on(future))
-            .map_err(|e| format!("cannot start a runtime to list its actions: {e}")),
+/// Cancels a spawned call when its caller stops waiting for it.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

@@ -3,10 +3,12 @@
 //!
 //! The shape follows `wasmtime serve`: compile and link once per plugin version
 //! (`InstancePre`), then give each call a fresh `Store` from the pooling allocator. Calls are
-//! async: a guest runs on a fiber on the executor's thread. A background thread advances the
-//! epoch every [`TICK`]; at each tick a running guest yields to the executor, and past its
-//! deadline it traps, so a guest that loops forever neither stalls other calls nor outlives
-//! its `timeoutMs`, without any cooperation from it.
+//! async: a guest runs on a fiber, on threads of the plugin executor, apart from the threads
+//! that serve sockets, so a busy guest is preempted by the OS rather than holding up I/O. A
+//! background thread advances the epoch every [`TICK`]; at each tick a running guest yields
+//! to other calls on its thread, and past its deadline it traps, so a guest that loops
+//! forever neither stalls other calls nor outlives its `timeoutMs`, without any cooperation
+//! from it.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -26,7 +28,7 @@ use crate::events::EventBus;
 
 /// How often the epoch advances: the resolution of call timeouts, and how long a busy guest
 /// runs before it yields to other work on its thread.
-pub const TICK: Duration = Duration::from_millis(5);
+pub const TICK: Duration = Duration::from_millis(2);
 
 /// The engine, the linker and what every store needs. Cheap to share behind an `Arc`.
 pub struct Runtime {
@@ -34,12 +36,16 @@ pub struct Runtime {
     pub(super) linker: Linker<HostState>,
     pub(super) events: Arc<EventBus>,
     cache: Option<wasmtime::Cache>,
+    /// Where guests run. `None` only while dropping (see `Drop`).
+    executor: Option<tokio::runtime::Runtime>,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
     #[error("cannot set up the WebAssembly engine: {0}")]
     Engine(String),
+    #[error("cannot start the plugin threads: {0}")]
+    Threads(std::io::Error),
     #[error("cannot use the compile cache at {path}: {reason}")]
     Cache { path: String, reason: String },
 }
@@ -95,7 +101,17 @@ impl Runtime {
             linker,
             events,
             cache,
+            executor: Some(executor().map_err(RuntimeError::Threads)?),
         })
+    }
+
+    /// The plugin executor, on which every guest call runs.
+    pub(super) fn executor(&self) -> &tokio::runtime::Handle {
+        match &self.executor {
+            Some(executor) => executor.handle(),
+            // Only `Drop` takes it, and nothing can call through a runtime being dropped.
+            None => unreachable!("the plugin executor is gone only while dropping"),
+        }
     }
 
     /// Cache hits so far; the loader compares before and after a compile to report a hit.
@@ -132,6 +148,28 @@ impl Runtime {
         store.set_epoch_deadline(1);
         (store, stdio)
     }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        // The last `Arc<Runtime>` may go away on an async thread, where a blocking shutdown
+        // would panic; calls still running are cancelled, which drops their instances.
+        if let Some(executor) = self.executor.take() {
+            executor.shutdown_background();
+        }
+    }
+}
+
+/// The threads guests run on: twice the cores, at least 4, so that guests that compute flat
+/// out until their deadline share the cores with other calls under the OS's scheduler
+/// instead of queueing behind them.
+fn executor() -> std::io::Result<tokio::runtime::Runtime> {
+    let cores = std::thread::available_parallelism().map_or(2, usize::from);
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads((cores * 2).max(4))
+        .thread_name("onebot-plugin")
+        .enable_all()
+        .build()
 }
 
 /// The guest's captured output streams.
