@@ -6,6 +6,7 @@
 
 mod cli;
 mod harness;
+mod hostile;
 mod http;
 mod languages;
 mod plugins;
