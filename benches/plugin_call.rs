@@ -55,15 +55,23 @@ fn measure(runtime: &Arc<Runtime>, file: &Path, action: &str, params: &str) {
         } else {
             "compile"
         };
-        let mut times = Vec::with_capacity(CALLS);
-        for _ in 0..CALLS {
-            let t = Instant::now();
-            if let Err(e) = plugin.call(action, params, Some(1)) {
-                eprintln!("{name} {action}: {e}");
-                return;
+        let executor = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("tokio runtime");
+        let times = executor.block_on(async {
+            let mut times = Vec::with_capacity(CALLS);
+            for _ in 0..CALLS {
+                let t = Instant::now();
+                if let Err(e) = plugin.call(action, params.to_owned(), Some(1)).await {
+                    eprintln!("{name} {action}: {e}");
+                    return None;
+                }
+                times.push(t.elapsed());
             }
-            times.push(t.elapsed());
-        }
+            Some(times)
+        });
+        let Some(mut times) = times else { return };
         times.sort();
         println!(
             "{name:<22} {:>8} KB  {how:<11} {:>8.1} ms  {mode:<5} {action:<18} p50 {:>8.1} us  p99 {:>8.1} us",

@@ -3,8 +3,9 @@
 //!
 //! Order of lookup: the exact name on a plugin, then a host fallback (`get_version_info`,
 //! `get_status`, `get_login_info`), then the `_async` and `_rate_limited` suffixes applied to
-//! the base name, else 1404. Plugin calls run on blocking threads, at most
-//! `max_concurrent_calls` at once (each holds a pooled instance slot); further calls wait.
+//! the base name, else 1404. Plugin calls run on the executor (wasm yields at every epoch
+//! tick), at most `max_concurrent_calls` at once (each holds a pooled instance slot); further
+//! calls wait.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -165,22 +166,14 @@ impl Dispatcher {
             .acquire()
             .await
             .map_err(|_| ActionError::failed("the host is shutting down"))?;
-        let params = params.to_string();
-        let action_name = action.to_owned();
-        let self_id = Some(self.self_id());
-        let plugin_name = plugin.name.clone();
-        let result =
-            tokio::task::spawn_blocking(move || plugin.call(&action_name, &params, self_id))
-                .await
-                .map_err(|e| {
-                    ActionError::failed(format!(
-                        "plugin {plugin_name}: `{action}` panicked the host thread: {e}"
-                    ))
-                })?;
-        let data = result.map_err(call_error)?;
+        let data = plugin
+            .call(action, params.to_string(), Some(self.self_id()))
+            .await
+            .map_err(call_error)?;
         serde_json::from_str(&data).map_err(|e| {
             ActionError::failed(format!(
-                "plugin {plugin_name}: `{action}` returned data that is not JSON: {e}"
+                "plugin {}: `{action}` returned data that is not JSON: {e}",
+                plugin.name
             ))
         })
     }

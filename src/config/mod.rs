@@ -136,6 +136,10 @@ pub struct Limits {
     pub timeout_ms: u64,
     /// `memoryMb`: the most linear memory one instance may grow to.
     pub memory_mb: u64,
+    /// `maxResultBytes`: the largest `data` (or error message) one call may return.
+    pub max_result_bytes: u64,
+    /// `maxEventsPerCall`: the most `emit-event` calls one call may make; one more traps it.
+    pub max_events_per_call: u32,
 }
 
 impl Default for Limits {
@@ -143,6 +147,8 @@ impl Default for Limits {
         Self {
             timeout_ms: raw::DEFAULT_TIMEOUT_MS,
             memory_mb: raw::DEFAULT_MEMORY_MB,
+            max_result_bytes: raw::DEFAULT_MAX_RESULT_BYTES,
+            max_events_per_call: raw::DEFAULT_MAX_EVENTS_PER_CALL,
         }
     }
 }

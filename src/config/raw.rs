@@ -25,6 +25,8 @@ pub(super) const DEFAULT_NICKNAME: &str = "onebot-host";
 pub(super) const DEFAULT_PLUGIN_DIR: &str = "plugins";
 pub(super) const DEFAULT_TIMEOUT_MS: u64 = 5_000;
 pub(super) const DEFAULT_MEMORY_MB: u64 = 128;
+pub(super) const DEFAULT_MAX_RESULT_BYTES: u64 = 16 << 20;
+pub(super) const DEFAULT_MAX_EVENTS_PER_CALL: u32 = 1000;
 pub(super) const DEFAULT_RATE_LIMIT_GAP_MS: u64 = 500;
 pub(super) const DEFAULT_MAX_CONCURRENT_CALLS: u64 = 64;
 /// The folder created under the user's cache folder for compiled plugins.
@@ -131,6 +133,8 @@ pub(super) struct RawPlugins {
     pub cache_dir: Option<PathBuf>,
     pub timeout_ms: u64,
     pub memory_mb: u64,
+    pub max_result_bytes: u64,
+    pub max_events_per_call: u64,
     pub rate_limit_gap_ms: u64,
     pub max_concurrent_calls: u64,
 }
@@ -143,6 +147,8 @@ impl Default for RawPlugins {
             cache_dir: None,
             timeout_ms: DEFAULT_TIMEOUT_MS,
             memory_mb: DEFAULT_MEMORY_MB,
+            max_result_bytes: DEFAULT_MAX_RESULT_BYTES,
+            max_events_per_call: u64::from(DEFAULT_MAX_EVENTS_PER_CALL),
             rate_limit_gap_ms: DEFAULT_RATE_LIMIT_GAP_MS,
             max_concurrent_calls: DEFAULT_MAX_CONCURRENT_CALLS,
         }
@@ -157,6 +163,8 @@ impl Default for RawPlugins {
 pub(super) struct RawSidecar {
     pub timeout_ms: Option<u64>,
     pub memory_mb: Option<u64>,
+    pub max_result_bytes: Option<u64>,
+    pub max_events_per_call: Option<u64>,
     pub warm_instances: Option<u64>,
     pub warm_max_calls: Option<u64>,
 }

@@ -13,7 +13,8 @@ use super::{ConfigError, Limits, decode, validate};
 /// What one plugin runs with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PluginSettings {
-    /// The config defaults with the sidecar's `timeoutMs` and `memoryMb` on top.
+    /// The config defaults with the sidecar's limits (`timeoutMs`, `memoryMb`,
+    /// `maxResultBytes`, `maxEventsPerCall`) on top.
     pub limits: Limits,
     /// P5's opt-in: reuse instances instead of a fresh one per call.
     pub warm: Warm,
@@ -57,8 +58,14 @@ pub fn parse_sidecar(
     let limits = validate::limits(
         path,
         "",
-        raw.timeout_ms.unwrap_or(defaults.timeout_ms),
-        raw.memory_mb.unwrap_or(defaults.memory_mb),
+        validate::RawLimits {
+            timeout_ms: raw.timeout_ms.unwrap_or(defaults.timeout_ms),
+            memory_mb: raw.memory_mb.unwrap_or(defaults.memory_mb),
+            max_result_bytes: raw.max_result_bytes.unwrap_or(defaults.max_result_bytes),
+            max_events_per_call: raw
+                .max_events_per_call
+                .unwrap_or(u64::from(defaults.max_events_per_call)),
+        },
     )?;
     let defaults_warm = Warm::default();
     let warm = Warm {
@@ -81,12 +88,12 @@ mod tests {
     #[test]
     #[rustfmt::skip]
     fn p6_sidecar_overrides_the_defaults_key_by_key() {
-        let defaults = Limits { timeout_ms: 5_000, memory_mb: 128 };
+        let defaults = Limits { timeout_ms: 5_000, memory_mb: 128, ..Limits::default() };
         let cases = [
-            ("{}", Limits { timeout_ms: 5_000, memory_mb: 128 }),
-            ("{ timeoutMs: 100 }", Limits { timeout_ms: 100, memory_mb: 128 }),
-            ("{ memoryMb: 512 }", Limits { timeout_ms: 5_000, memory_mb: 512 }),
-            (r#"{"timeoutMs": 1, "memoryMb": 4096}"#, Limits { timeout_ms: 1, memory_mb: 4096 }),
+            ("{}", Limits { timeout_ms: 5_000, memory_mb: 128, ..Limits::default() }),
+            ("{ timeoutMs: 100 }", Limits { timeout_ms: 100, memory_mb: 128, ..Limits::default() }),
+            ("{ memoryMb: 512 }", Limits { timeout_ms: 5_000, memory_mb: 512, ..Limits::default() }),
+            (r#"{"timeoutMs": 1, "memoryMb": 4096}"#, Limits { timeout_ms: 1, memory_mb: 4096, ..Limits::default() }),
         ];
         for (text, limits) in cases {
             let (settings, warnings) =

@@ -62,6 +62,8 @@ fn c2_c3b_c4_missing_keys_and_sections_mean_defaults() {
             limits: Limits {
                 timeout_ms: 5_000,
                 memory_mb: 128,
+                max_result_bytes: 16 << 20,
+                max_events_per_call: 1000,
             },
             rate_limit_gap_ms: 500,
             max_concurrent_calls: 64,
@@ -120,7 +122,7 @@ fn c2_c3_every_key_is_read_and_only_enabled_servers_kept_in_file_order() {
     // H6: the token never reaches a log line, not even through `{:?}` of the config.
     assert!(!format!("{config:?}").contains("s3cret"));
     assert_eq!(config.bot, Bot { self_id: 123_456_789, nickname: "bot".into() });
-    let limits = Limits { timeout_ms: 1, memory_mb: 4096 };
+    let limits = Limits { timeout_ms: 1, memory_mb: 4096, ..Limits::default() };
     let expected = Plugins {
         dir: PathBuf::from("/srv/plugins"),
         watch: false,
@@ -236,6 +238,8 @@ fn c5_w6_e5_values_out_of_range_are_refused() {
         (plugins("timeoutMs: 0"), "plugins.timeoutMs: expected 1 to 86400000 ms, got 0"),
         (plugins("memoryMb: 0"), "plugins.memoryMb: expected 1 to 4096 MiB, got 0"),
         (plugins("memoryMb: 4097"), "plugins.memoryMb: expected 1 to 4096 MiB, got 4097"),
+        (plugins("maxResultBytes: 0"), "plugins.maxResultBytes: expected 1 to 1073741824 bytes, got 0"),
+        (plugins("maxEventsPerCall: 1000001"), "plugins.maxEventsPerCall: expected 0 to 1000000, got 1000001"),
         (plugins("rateLimitGapMs: 86400001"),
          "plugins.rateLimitGapMs: expected 0 to 86400000 ms (0 = no gap), got 86400001"),
         (plugins("dir: ''"), "plugins.dir: empty; expected a folder path"),
@@ -315,8 +319,8 @@ fn c1_shipped_config_has_every_key_at_its_default_and_no_warnings() {
             "enableWebsocket", "messagePostFormat", "token", "debug", "heartInterval",
             "maxBodyBytes", "wsQueueMessages"]),
         ("/bot", &["selfId", "nickname"]),
-        ("/plugins", &["dir", "watch", "cacheDir", "timeoutMs", "memoryMb", "rateLimitGapMs",
-            "maxConcurrentCalls"]),
+        ("/plugins", &["dir", "watch", "cacheDir", "timeoutMs", "memoryMb", "maxResultBytes",
+            "maxEventsPerCall", "rateLimitGapMs", "maxConcurrentCalls"]),
     ];
     for (pointer, keys) in sections {
         let section = value.pointer(pointer).and_then(|v| v.as_object()).expect(pointer);

@@ -178,7 +178,16 @@ fn plugins(
     env: &CacheEnv,
     warnings: &mut Vec<String>,
 ) -> Result<Plugins, ConfigError> {
-    let limits = limits(path, "plugins.", raw.timeout_ms, raw.memory_mb)?;
+    let limits = limits(
+        path,
+        "plugins.",
+        RawLimits {
+            timeout_ms: raw.timeout_ms,
+            memory_mb: raw.memory_mb,
+            max_result_bytes: raw.max_result_bytes,
+            max_events_per_call: raw.max_events_per_call,
+        },
+    )?;
     check(
         path,
         "plugins.rateLimitGapMs".to_owned(),
@@ -236,17 +245,47 @@ fn beside(config: &Path, dir: &Path) -> PathBuf {
 
 /// The `Limits` checks, shared by the `plugins` section (C4) and sidecars (P6); `prefix` is the
 /// section the keys sit in.
-pub(super) fn limits(
-    path: &Path,
-    prefix: &str,
-    timeout_ms: u64,
-    memory_mb: u64,
-) -> Result<Limits, ConfigError> {
-    check(path, format!("{prefix}timeoutMs"), timeout_ms, &TIMEOUT_MS)?;
-    check(path, format!("{prefix}memoryMb"), memory_mb, &MEMORY_MB)?;
+/// The limits as written, before their bounds are checked.
+pub(super) struct RawLimits {
+    pub timeout_ms: u64,
+    pub memory_mb: u64,
+    pub max_result_bytes: u64,
+    pub max_events_per_call: u64,
+}
+
+pub(super) fn limits(path: &Path, prefix: &str, raw: RawLimits) -> Result<Limits, ConfigError> {
+    check(
+        path,
+        format!("{prefix}timeoutMs"),
+        raw.timeout_ms,
+        &TIMEOUT_MS,
+    )?;
+    check(path, format!("{prefix}memoryMb"), raw.memory_mb, &MEMORY_MB)?;
+    let result_bytes = Bound {
+        range: 1..=(1 << 30),
+        unit: " bytes",
+    };
+    check(
+        path,
+        format!("{prefix}maxResultBytes"),
+        raw.max_result_bytes,
+        &result_bytes,
+    )?;
+    let events = Bound {
+        range: 0..=1_000_000,
+        unit: "",
+    };
+    check(
+        path,
+        format!("{prefix}maxEventsPerCall"),
+        raw.max_events_per_call,
+        &events,
+    )?;
     Ok(Limits {
-        timeout_ms,
-        memory_mb,
+        timeout_ms: raw.timeout_ms,
+        memory_mb: raw.memory_mb,
+        max_result_bytes: raw.max_result_bytes,
+        max_events_per_call: u32::try_from(raw.max_events_per_call).unwrap_or(u32::MAX),
     })
 }
 

@@ -107,3 +107,47 @@ fn w6_a_subscriber_that_falls_behind_is_dropped_and_others_carry_on() {
     assert_eq!(bus.subscribers(), 0, "dropping a subscription unsubscribes");
     assert_eq!(bus.published(), 10);
 }
+
+/// The check made while nobody listens answers exactly as the full parse does.
+#[test]
+fn p4_the_check_without_subscribers_agrees_with_the_full_parse() {
+    let cases = [
+        "{",
+        "",
+        " ",
+        "[1]",
+        "[]",
+        "{}",
+        "1",
+        "-2.5",
+        "1e999",
+        "true",
+        "null",
+        r#""x""#,
+        r#"{"post_type": 5}"#,
+        r#"{"post_type": "message"}"#,
+        r#"{"post_type": null}"#,
+        r#"{"post_type": "a", "post_type": 1}"#,
+        r#"{"post_type": 1, "post_type": "a"}"#,
+        r#"{"post_\u0074ype": "notice"}"#,
+        r#"{"post_type": "m"} x"#,
+        r#"{"post_type": "m"}  "#,
+        r#"{"a": [1, {"b": null}], "post_type": "meta_event"}"#,
+        r#"{"post_type": ["m"]}"#,
+        r#"{"post_type": "m", "x": tru}"#,
+        "[1,",
+        r#"{"a":1,}"#,
+        "\u{feff}{}",
+    ];
+    let with_subscriber = bus(1);
+    let _listener = with_subscriber.subscribe(PostFormat::Array, 64);
+    let without = bus(1);
+    for text in cases {
+        let full = with_subscriber
+            .publish("p", text)
+            .map_err(|e| e.to_string());
+        let cheap = without.publish("p", text).map_err(|e| e.to_string());
+        assert_eq!(full, cheap, "{text:?}");
+    }
+    assert_eq!(with_subscriber.published(), without.published());
+}

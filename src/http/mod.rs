@@ -20,7 +20,7 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde_json::{Value, json};
 
 pub use auth::{Denied, check as check_token};
-pub use body::{BodyError, decode_json};
+pub use body::{BodyError, Decoded, decode, decode_json};
 
 use crate::config::HttpServer;
 use crate::dispatch::{ActionRequest, Dispatcher, Handled};
@@ -114,13 +114,16 @@ async fn handle(State(server): State<Arc<ServerState>>, request: Request) -> Res
 }
 
 /// H1: `/send_msg`, `/send_msg/` and `/send_msg/x` all name `send_msg`; `/` names nothing.
-fn action_name(path: &str) -> &str {
+/// Public for the load benchmark's baseline (`bench/baseline.rs`), which repeats `handle`'s
+/// pre-dispatch steps.
+pub fn action_name(path: &str) -> &str {
     path.trim_start_matches('/').split('/').next().unwrap_or("")
 }
 
 /// Reads the body, refusing it (H5) as soon as it is known to exceed `max` bytes: from the
 /// `Content-Length` up front, or while streaming, never after buffering all of it.
-async fn read_body(body: Body, declared: Option<u64>, max: u64) -> Result<Bytes, Response> {
+/// Public for the load benchmark's baseline, like [`action_name`].
+pub async fn read_body(body: Body, declared: Option<u64>, max: u64) -> Result<Bytes, Response> {
     if declared.is_some_and(|n| n > max) {
         return Err(too_large(max));
     }
@@ -151,7 +154,8 @@ fn too_large(max: u64) -> Response {
 }
 
 /// H9: every OneBot-level outcome is HTTP 200 with a JSON envelope.
-fn reply(envelope: Envelope) -> Response {
+/// Public for the load benchmark's baseline, like [`action_name`].
+pub fn reply(envelope: Envelope) -> Response {
     (
         [(
             header::CONTENT_TYPE,

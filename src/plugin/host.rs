@@ -5,6 +5,7 @@
 //! plugin and will each get a file of their own here.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
@@ -21,6 +22,13 @@ pub struct HostState {
     table: ResourceTable,
     pub(super) limiter: CallLimiter,
     events: Arc<EventBus>,
+    /// When the current call must end; the epoch callback traps past it (P5 `timeoutMs`).
+    pub(super) deadline: Instant,
+    /// `emit-event` calls made by the current call, and the most allowed (`maxEventsPerCall`).
+    pub(super) events_emitted: u32,
+    max_events: u32,
+    /// Set when the current call went past `maxEventsPerCall`, so its error can say so.
+    pub(super) events_exceeded: bool,
 }
 
 impl HostState {
@@ -36,7 +44,18 @@ impl HostState {
             table: ResourceTable::new(),
             limiter: CallLimiter::new(limits.memory_mb),
             events,
+            deadline: Instant::now(),
+            events_emitted: 0,
+            max_events: limits.max_events_per_call,
+            events_exceeded: false,
         }
+    }
+
+    /// Resets the per-call budgets before a call on this instance (fresh or warm).
+    pub(super) fn begin_call(&mut self, deadline: Instant) {
+        self.deadline = deadline;
+        self.events_emitted = 0;
+        self.events_exceeded = false;
     }
 }
 
@@ -64,10 +83,21 @@ impl Host for HostState {
         }
     }
 
-    fn emit_event(&mut self, event: String) -> Result<(), String> {
-        self.events
+    /// Publishes one event. Past `maxEventsPerCall` in one call the call traps: a plugin
+    /// that floods is stopped at once rather than at its timeout, and its caller is told why.
+    fn emit_event(&mut self, event: String) -> wasmtime::Result<Result<(), String>> {
+        if self.events_emitted >= self.max_events {
+            self.events_exceeded = true;
+            return Err(wasmtime::format_err!(
+                "emitted more than {} events in one call",
+                self.max_events
+            ));
+        }
+        self.events_emitted += 1;
+        Ok(self
+            .events
             .publish(&self.plugin, &event)
-            .map_err(|e| e.to_string())
+            .map_err(|e| e.to_string()))
     }
 }
 

@@ -6,15 +6,17 @@
 //! no state leaks between calls and a trap only ever kills that call's instance. A plugin
 //! may opt in to warm instances (P5, sidecar `warmInstances`): up to that many idle
 //! instances are kept and reused, each for at most `warmMaxCalls` calls, and any instance
-//! whose call trapped is dropped. Everything here is blocking (compiling and running wasm);
-//! callers run it off the async executor.
+//! whose call trapped is dropped. Loading is blocking (compiling can take seconds) and runs
+//! off the async executor; calls are async and cheap to start (see [`runtime`]).
 
 mod bindings;
 mod host;
 mod runtime;
 mod stdio;
 
+use std::future::Future;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -94,6 +96,25 @@ pub enum CallError {
         action: String,
         memory_mb: u64,
     },
+    #[error(
+        "plugin {plugin}: `{action}` returned {bytes} bytes, more than its maxResultBytes cap of {cap}"
+    )]
+    TooBig {
+        plugin: Arc<str>,
+        action: String,
+        bytes: usize,
+        cap: u64,
+    },
+    #[error(
+        "plugin {plugin}: `{action}` emitted more than {cap} events in one call (maxEventsPerCall)"
+    )]
+    EventFlood {
+        plugin: Arc<str>,
+        action: String,
+        cap: u32,
+    },
+    #[error("plugin {plugin}: `{action}` overflowed its stack (unbounded recursion?)")]
+    StackOverflow { plugin: Arc<str>, action: String },
     #[error("plugin {plugin}: `{action}` trapped: {reason}")]
     Trap {
         plugin: Arc<str>,
@@ -160,7 +181,13 @@ impl Plugin {
             runtime: runtime.clone(),
             idle: Mutex::new(Vec::new()),
         };
-        let actions = plugin.list_actions().map_err(|source| LoadError::Actions {
+        let listed = block_on(plugin.list_actions()).unwrap_or_else(|reason| {
+            Err(CallError::Instantiate {
+                plugin: plugin.name.clone(),
+                reason,
+            })
+        });
+        let actions = listed.map_err(|source| LoadError::Actions {
             path: path.to_owned(),
             source,
         })?;
@@ -174,52 +201,86 @@ impl Plugin {
         Ok(plugin)
     }
 
-    /// Runs `action` with `params` (a JSON object's text) in a fresh instance. Blocking.
-    /// On success, the JSON text the plugin returned as the envelope's `data`.
-    pub fn call(
+    /// Runs `action` with `params` (a JSON object's text) in an instance of its own (or a
+    /// warm one, P5), within the plugin's limits. On success, the JSON text the plugin
+    /// returned as the envelope's `data`.
+    pub async fn call(
         &self,
         action: &str,
-        params: &str,
+        params: String,
         self_id: Option<i64>,
     ) -> Result<String, CallError> {
         let call = bindings::ActionCall {
             action: action.to_owned(),
-            params: params.to_owned(),
+            params,
             self_id,
         };
-        let result = self.with_instance(action, |store, instance| {
-            instance
-                .onebot_plugin_onebot_action()
-                .call_handle(store, &call)
-        })?;
-        result.map_err(|e| CallError::Returned {
-            retcode: e.retcode,
-            message: e.message,
-        })
+        let result = self
+            .with_instance(action, move |store, instance| {
+                Box::pin(async move {
+                    instance
+                        .onebot_plugin_onebot_action()
+                        .call_handle(store, &call)
+                        .await
+                })
+            })
+            .await?;
+        let cap = self.limits.max_result_bytes;
+        let too_big = |bytes: usize| CallError::TooBig {
+            plugin: self.name.clone(),
+            action: action.to_owned(),
+            bytes,
+            cap,
+        };
+        match result {
+            Ok(data) if data.len() as u64 > cap => Err(too_big(data.len())),
+            Ok(data) => Ok(data),
+            Err(e) if e.message.len() as u64 > cap => Err(too_big(e.message.len())),
+            Err(e) => Err(CallError::Returned {
+                retcode: e.retcode,
+                message: e.message,
+            }),
+        }
     }
 
-    fn list_actions(&self) -> Result<Vec<String>, CallError> {
+    async fn list_actions(&self) -> Result<Vec<String>, CallError> {
         self.with_instance("actions", |store, instance| {
-            instance.onebot_plugin_onebot_action().call_actions(store)
+            Box::pin(instance.onebot_plugin_onebot_action().call_actions(store))
         })
+        .await
     }
 
-    /// Runs `f` on an instance (a fresh one, or an idle warm one), logs what the guest
-    /// printed, and turns any trap into a [`CallError`] that names the plugin, the action and
-    /// the cause. An instance whose call trapped is never reused.
-    fn with_instance<R>(
+    /// Runs `f` on an instance (a fresh one, or an idle warm one) until it finishes or the
+    /// plugin's `timeoutMs` passes, logs what the guest printed, and turns any trap into a
+    /// [`CallError`] that names the plugin, the action and the cause. An instance whose call
+    /// trapped or was cut off is never reused.
+    async fn with_instance<R>(
         &self,
         action: &str,
-        f: impl FnOnce(&mut wasmtime::Store<host::HostState>, &bindings::Plugin) -> wasmtime::Result<R>,
+        f: impl for<'a> FnOnce(
+            &'a mut wasmtime::Store<host::HostState>,
+            &'a bindings::Plugin,
+        )
+            -> Pin<Box<dyn Future<Output = wasmtime::Result<R>> + Send + 'a>>,
     ) -> Result<R, CallError> {
+        let timeout = Duration::from_millis(self.limits.timeout_ms);
+        let deadline = Instant::now() + timeout;
         let mut instance = match self.take_idle() {
             Some(instance) => instance,
-            None => self.instantiate(action)?,
+            None => self.instantiate(action, deadline).await?,
         };
-        instance
-            .store
-            .set_epoch_deadline(runtime::deadline_ticks(self.limits.timeout_ms));
-        let result = f(&mut instance.store, &instance.bindings);
+        instance.store.data_mut().begin_call(deadline);
+        instance.store.set_epoch_deadline(1);
+        // A guest that computes traps at its deadline (the epoch callback); one that waits in
+        // a host call (a WASI sleep) is cancelled here, one tick later.
+        let run = f(&mut instance.store, &instance.bindings);
+        let result = match tokio::time::timeout(timeout + runtime::TICK, run).await {
+            Ok(result) => result,
+            Err(_elapsed) => {
+                log_guest_output(&self.name, &instance.stdio);
+                return Err(self.timed_out(action));
+            }
+        };
         let stderr_tail = log_guest_output(&self.name, &instance.stdio);
         match result {
             Ok(value) => {
@@ -231,9 +292,27 @@ impl Plugin {
         }
     }
 
-    fn instantiate(&self, action: &str) -> Result<Instance, CallError> {
+    fn timed_out(&self, action: &str) -> CallError {
+        CallError::Timeout {
+            plugin: self.name.clone(),
+            action: action.to_owned(),
+            timeout_ms: self.limits.timeout_ms,
+        }
+    }
+
+    async fn instantiate(&self, action: &str, deadline: Instant) -> Result<Instance, CallError> {
         let (mut store, stdio) = self.runtime.store(&self.name, self.limits);
-        match self.pre.instantiate(&mut store) {
+        store.data_mut().begin_call(deadline);
+        let started = match tokio::time::timeout_at(
+            (deadline + runtime::TICK).into(),
+            self.pre.instantiate_async(&mut store),
+        )
+        .await
+        {
+            Ok(started) => started,
+            Err(_elapsed) => return Err(self.timed_out(action)),
+        };
+        match started {
             Ok(bindings) => Ok(Instance {
                 store,
                 bindings,
@@ -287,12 +366,19 @@ impl Plugin {
                 memory_mb: self.limits.memory_mb,
             };
         }
-        if let Some(wasmtime::Trap::Interrupt) = error.downcast_ref::<wasmtime::Trap>() {
-            return CallError::Timeout {
+        if store.data().events_exceeded {
+            return CallError::EventFlood {
                 plugin,
                 action,
-                timeout_ms: self.limits.timeout_ms,
+                cap: self.limits.max_events_per_call,
             };
+        }
+        match error.downcast_ref::<wasmtime::Trap>() {
+            Some(wasmtime::Trap::Interrupt) => return self.timed_out(&action),
+            Some(wasmtime::Trap::StackOverflow) => {
+                return CallError::StackOverflow { plugin, action };
+            }
+            _ => {}
         }
         let mut reason = match error.downcast_ref::<wasmtime::Trap>() {
             Some(trap) => trap.to_string(),
@@ -306,6 +392,20 @@ impl Plugin {
             action,
             reason,
         }
+    }
+}
+
+/// Runs a future to completion from blocking code (loading a plugin lists its actions by
+/// calling it). Inside the host's runtime, on a blocking thread, it uses that runtime; the
+/// CLI and benchmarks outside any runtime get a small one of their own.
+fn block_on<F: Future>(future: F) -> Result<F::Output, String> {
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) => Ok(handle.block_on(future)),
+        Err(_) => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map(|runtime| runtime.block_on(future))
+            .map_err(|e| format!("cannot start a runtime to list its actions: {e}")),
     }
 }
 

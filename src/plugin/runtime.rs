@@ -2,17 +2,20 @@
 //! and the per-call `Store` with its limits (SPEC P5).
 //!
 //! The shape follows `wasmtime serve`: compile and link once per plugin version
-//! (`InstancePre`), then give each call a fresh `Store` from the pooling allocator with an
-//! epoch deadline. A background thread advances the epoch every [`TICK`]; a call's timeout is
-//! a number of ticks, so a guest that loops forever traps at its deadline without any
-//! cooperation from it.
+//! (`InstancePre`), then give each call a fresh `Store` from the pooling allocator. Calls are
+//! async: a guest runs on a fiber on the executor's thread. A background thread advances the
+//! epoch every [`TICK`]; at each tick a running guest yields to the executor, and past its
+//! deadline it traps, so a guest that loops forever neither stalls other calls nor outlives
+//! its `timeoutMs`, without any cooperation from it.
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use wasmtime::component::{HasSelf, Linker};
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, UpdateDeadline,
+};
 use wasmtime_wasi::WasiCtxBuilder;
 
 use super::bindings;
@@ -21,7 +24,8 @@ use super::stdio::Capture;
 use crate::config::Limits;
 use crate::events::EventBus;
 
-/// How often the epoch advances: the resolution of call timeouts.
+/// How often the epoch advances: the resolution of call timeouts, and how long a busy guest
+/// runs before it yields to other work on its thread.
 pub const TICK: Duration = Duration::from_millis(5);
 
 /// The engine, the linker and what every store needs. Cheap to share behind an `Arc`.
@@ -75,7 +79,7 @@ impl Runtime {
         let engine = Engine::new(&config).map_err(|e| RuntimeError::Engine(e.to_string()))?;
 
         let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
             .map_err(|e| RuntimeError::Engine(e.to_string()))?;
         bindings::Plugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
             .map_err(|e| RuntimeError::Engine(e.to_string()))?;
@@ -96,7 +100,7 @@ impl Runtime {
 
     /// A fresh store for one instance: no files, no environment, no args, no network (P5);
     /// guest stdout and stderr captured for the log; the memory cap set. The caller sets the
-    /// deadline before each call ([`deadline_ticks`]).
+    /// call's deadline with `HostState::begin_call` before each call.
     pub(super) fn store(&self, plugin: &Arc<str>, limits: Limits) -> (Store<HostState>, Stdio) {
         let stdio = Stdio::default();
         let wasi = WasiCtxBuilder::new()
@@ -106,7 +110,21 @@ impl Runtime {
         let state = HostState::new(plugin.clone(), wasi, limits, self.events.clone());
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
-        store.set_epoch_deadline(deadline_ticks(limits.timeout_ms));
+        // At every tick: past the call's deadline trap (a timeout), else yield to the executor
+        // and go on for another tick.
+        store.epoch_deadline_callback(|store| {
+            if Instant::now() >= store.data().deadline {
+                Ok(UpdateDeadline::Interrupt)
+            } else {
+                // tokio's yield lets the I/O driver and timers run before this guest goes on;
+                // a plain wake-up would not, and a looping guest would starve the sockets.
+                Ok(UpdateDeadline::YieldCustom(
+                    1,
+                    Box::pin(tokio::task::yield_now()),
+                ))
+            }
+        });
+        store.set_epoch_deadline(1);
         (store, stdio)
     }
 }
@@ -116,12 +134,6 @@ impl Runtime {
 pub(super) struct Stdio {
     pub out: Capture,
     pub err: Capture,
-}
-
-/// A call's timeout as a number of epoch ticks from now.
-pub(super) fn deadline_ticks(timeout_ms: u64) -> u64 {
-    let tick_ms = TICK.as_millis() as u64;
-    timeout_ms.div_ceil(tick_ms).max(1)
 }
 
 fn pooling(max_concurrent_calls: u32) -> PoolingAllocationConfig {
@@ -136,6 +148,8 @@ fn pooling(max_concurrent_calls: u32) -> PoolingAllocationConfig {
     pool.total_core_instances(n * 16);
     pool.total_memories(n * 4);
     pool.total_tables(n * 16);
+    // Each running call has a fiber stack of its own.
+    pool.total_stacks(n * 2);
     pool.max_memories_per_module(2);
     pool.table_elements(100_000);
     pool.max_memory_size(4 << 30);
