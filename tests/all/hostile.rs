@@ -148,15 +148,14 @@ async fn p5_a_memory_bomb_answers_1200_at_its_memory_cap() {
 #[tokio::test]
 async fn p5_a_stack_overflow_answers_1200_as_a_trap() {
     let host = hostile_host("hostile-stack", "{ timeoutMs: 5000 }", "").await;
-    let (message, took) = expect_1200(
+    let (_, took) = expect_1200(
         &host,
         "hostile-stack",
         "hostile_stack",
         json!({}),
-        "call stack exhausted",
+        "overflowed its stack",
     )
     .await;
-    assert!(message.contains("trapped"), "{message}");
     within(took, 5000);
     // The recursion itself is sound: a shallow one returns what the guest's `deep` computes.
     fn deep(n: u64) -> u64 {

@@ -30,7 +30,7 @@ const FLOOR: Duration = Duration::from_millis(3);
 const FIXTURES: [(&str, &str, &str); 6] = [
     ("hostile_loop", "{}", "timed out after"),
     ("hostile_memory", "{}", "exceeded its memory limit"),
-    ("hostile_stack", "{}", "call stack exhausted"),
+    ("hostile_stack", "{}", "overflowed its stack"),
     ("hostile_big", r#"{"bytes": 2000000}"#, "maxResultBytes"),
     ("hostile_flood", "{}", "maxEventsPerCall"),
     ("hostile_block", "{}", "timed out after"),
