@@ -1,6 +1,7 @@
 //! Builds the WebAssembly guests, so a plain `cargo build` gives a working setup:
-//! the example plugin `plugins/mock-account.wasm`, and the test fixtures `probe.wasm` and
-//! `probe_alt.wasm`, whose folder integration tests find with `env!("ONEBOT_GUEST_DIR")`.
+//! the example plugin `plugins/mock-account.wasm`, and the test fixtures (`probe.wasm`,
+//! `probe_alt.wasm`, `hostile.wasm`, …), whose folder integration tests find with
+//! `env!("ONEBOT_GUEST_DIR")`.
 //!
 //! The guests are cargo workspaces of their own (they target wasm32-wasip2; the host does not),
 //! built by a nested cargo into one target dir, `target/guests`: a dir apart from the outer
@@ -16,18 +17,20 @@ use std::process::{Command, Stdio};
 
 const TARGET: &str = "wasm32-wasip2";
 /// Guest workspaces, relative to the crate root.
-const WORKSPACES: [&str; 4] = [
+const WORKSPACES: [&str; 5] = [
     "plugins",
     "tests/guests/probe",
+    "tests/guests/hostile",
     "tests/guests/probe-alt",
     "tests/guests/sdk-demo",
 ];
 /// Where the guests' inputs live: the workspaces and their crates.
-const INPUT_DIRS: [&str; 6] = [
+const INPUT_DIRS: [&str; 7] = [
     "plugins",
     "plugins/mock-account",
     "sdk/rust",
     "tests/guests/probe",
+    "tests/guests/hostile",
     "tests/guests/probe-alt",
     "tests/guests/sdk-demo",
 ];

@@ -259,6 +259,11 @@ fn call_error(error: CallError) -> ActionError {
         CallError::Returned { retcode, message } if retcode != 0 => {
             ActionError::new(crate::envelope::Retcode(retcode), message)
         }
-        other => ActionError::failed(other.to_string()),
+        // The host stopped the call (a limit, a trap): the operator should hear of it, not
+        // only the caller. The message names the plugin, the action and the cause.
+        other => {
+            tracing::warn!("{other}");
+            ActionError::failed(other.to_string())
+        }
     }
 }

@@ -7,6 +7,7 @@
 mod abuse;
 mod cli;
 mod harness;
+mod hostile;
 mod http;
 mod languages;
 mod plugins;

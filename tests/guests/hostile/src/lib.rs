@@ -1,0 +1,121 @@
+//! hostile: a test-fixture plugin whose actions each attack the host in one way (not shipped to
+//! users). `tests/all/hostile.rs` calls each and checks that the caller gets a 1200 naming the
+//! cause, the log says so, and the rest of the server does not notice.
+//!
+//! Every hostile action ignores whatever the host answers and carries on; only a limit the host
+//! enforces from outside can end it. Params are a JSON object; every param is optional.
+
+wit_bindgen::generate!({ path: "../../../wit", world: "plugin" });
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use exports::onebot::plugin::onebot_action::{ActionCall, ActionError, Guest};
+use onebot::plugin::host::emit_event;
+use serde_json::{Value, json};
+
+const ACTIONS: [&str; 7] = [
+    "hostile_ok",
+    "hostile_loop",
+    "hostile_memory",
+    "hostile_stack",
+    "hostile_big",
+    "hostile_flood",
+    "hostile_block",
+];
+
+struct Hostile;
+
+export!(Hostile);
+
+impl Guest for Hostile {
+    fn actions() -> Vec<String> {
+        ACTIONS.iter().map(ToString::to_string).collect()
+    }
+
+    fn handle(call: ActionCall) -> Result<String, ActionError> {
+        let params: Value = serde_json::from_str(&call.params).unwrap_or_default();
+        match call.action.as_str() {
+            "hostile_ok" => Ok(json!({ "ok": true }).to_string()),
+            "hostile_loop" => spin(),
+            "hostile_memory" => grow_forever(),
+            "hostile_stack" => Ok(json!({ "depth": recurse(&params) }).to_string()),
+            "hostile_big" => Ok(big(&params)),
+            "hostile_flood" => flood(),
+            "hostile_block" => block(),
+            other => Err(ActionError {
+                retcode: 1404,
+                message: format!("不支持的API {other}"),
+            }),
+        }
+    }
+}
+
+/// An infinite loop with no host call in it: only epoch interruption can stop it.
+fn spin() -> ! {
+    let mut n = 0u64;
+    loop {
+        n = black_box(n.wrapping_add(1));
+    }
+}
+
+/// Allocates and touches 1 MiB chunks, keeping every one, for ever: only the memory cap ends it.
+fn grow_forever() -> ! {
+    let mut chunks: Vec<Vec<u8>> = Vec::new();
+    loop {
+        let mut chunk = vec![0u8; 1 << 20];
+        for byte in chunk.iter_mut().step_by(4096) {
+            *byte = 1;
+        }
+        chunks.push(black_box(chunk));
+        black_box(&chunks);
+    }
+}
+
+/// Unbounded recursion: a doubly recursive function (which no optimiser turns into a loop) on a
+/// depth that only the params know (so none can fold it). With the default `n` it would need
+/// 2^40 frames; the wasm call stack runs out long before.
+fn recurse(params: &Value) -> u64 {
+    let n = params["n"].as_u64().unwrap_or(1 << 40);
+    deep(black_box(n))
+}
+
+#[inline(never)]
+fn deep(n: u64) -> u64 {
+    if n < 2 {
+        return n;
+    }
+    deep(n - 1).wrapping_add(deep(n - 2)).rotate_left(1)
+}
+
+/// `{"bytes": n}` → a JSON string of n 'x' characters plus its two quotes (default 64 MiB).
+fn big(params: &Value) -> String {
+    let bytes = params["bytes"]
+        .as_u64()
+        .and_then(|n| usize::try_from(n).ok())
+        .unwrap_or(64 << 20);
+    let mut out = String::with_capacity(bytes.saturating_add(2));
+    out.push('"');
+    out.extend(std::iter::repeat_n('x', bytes));
+    out.push('"');
+    out
+}
+
+/// Emits notice events numbered from 0 for ever, ignoring every refusal: only a cap on events
+/// per call (or the time limit) ends it.
+fn flood() -> ! {
+    let mut seq = 0u64;
+    loop {
+        let event = json!({ "post_type": "notice", "notice_type": "hostile_flood", "seq": seq });
+        let _ = black_box(emit_event(&event.to_string()));
+        seq += 1;
+    }
+}
+
+/// Sleeps an hour in a WASI host call (`wasi:clocks` + `wasi:io/poll`), never running a wasm
+/// instruction meanwhile: only a host that can cancel a call blocked in a host call ends it.
+fn block() -> ! {
+    loop {
+        std::thread::sleep(Duration::from_secs(3600));
+    }
+}
