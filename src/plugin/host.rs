@@ -29,6 +29,8 @@ pub struct HostState {
     max_events: u32,
     /// Set when the current call went past `maxEventsPerCall`, so its error can say so.
     pub(super) events_exceeded: bool,
+    /// Epoch ticks the current call has seen; two or more means it ran a whole tick.
+    pub(super) ticks: u32,
 }
 
 impl HostState {
@@ -48,6 +50,7 @@ impl HostState {
             events_emitted: 0,
             max_events: limits.max_events_per_call,
             events_exceeded: false,
+            ticks: 0,
         }
     }
 
@@ -56,6 +59,7 @@ impl HostState {
         self.deadline = deadline;
         self.events_emitted = 0;
         self.events_exceeded = false;
+        self.ticks = 0;
     }
 }
 

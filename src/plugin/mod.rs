@@ -17,6 +17,7 @@ mod stdio;
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -46,6 +47,9 @@ pub struct Plugin {
     runtime: Arc<Runtime>,
     /// Idle warm instances; always empty unless `warm.instances > 0`.
     idle: Mutex<Vec<Instance>>,
+    /// Set once a call of this version ran for a whole epoch tick or failed in the host
+    /// (timeout, memory, trap, …): from then on its calls run on the plugin executor.
+    heavy: AtomicBool,
 }
 
 /// One live instance with its store; reused only in warm mode.
@@ -180,6 +184,7 @@ impl Plugin {
             pre,
             runtime: runtime.clone(),
             idle: Mutex::new(Vec::new()),
+            heavy: AtomicBool::new(false),
         };
         let listed = runtime.executor().block_on(plugin.list_actions());
         let actions = listed.map_err(|source| LoadError::Actions {
@@ -197,14 +202,23 @@ impl Plugin {
     }
 
     /// Runs `action` with `params` (a JSON object's text) in an instance of its own (or a
-    /// warm one, P5), within the plugin's limits, on the plugin executor. On success, the
-    /// JSON text the plugin returned as the envelope's `data`.
+    /// warm one, P5), within the plugin's limits. On success, the JSON text the plugin
+    /// returned as the envelope's `data`.
+    ///
+    /// Where it runs: a call takes microseconds, so it runs right here, on the caller's
+    /// thread, with no hand-off. A version that has shown it can keep a thread busy (a call
+    /// that ran a whole 2 ms tick, or failed in the host) runs its calls on the plugin
+    /// executor from then on, so that it competes with other calls under the OS scheduler
+    /// instead of holding up the threads that serve sockets.
     pub async fn call(
         self: Arc<Self>,
         action: &str,
         params: String,
         self_id: Option<i64>,
     ) -> Result<String, CallError> {
+        if !self.heavy.load(Ordering::Relaxed) {
+            return self.call_here(action, params, self_id).await;
+        }
         let plugin = self.clone();
         let owned_action = action.to_owned();
         let mut run = AbortOnDrop(
@@ -253,7 +267,10 @@ impl Plugin {
             cap,
         };
         match result {
-            Ok(data) if data.len() as u64 > cap => Err(too_big(data.len())),
+            Ok(data) if data.len() as u64 > cap => {
+                self.mark_heavy();
+                Err(too_big(data.len()))
+            }
             Ok(data) => Ok(data),
             Err(e) if e.message.len() as u64 > cap => Err(too_big(e.message.len())),
             Err(e) => Err(CallError::Returned {
@@ -297,10 +314,14 @@ impl Plugin {
         let result = match tokio::time::timeout(timeout + runtime::TICK, run).await {
             Ok(result) => result,
             Err(_elapsed) => {
+                self.mark_heavy();
                 log_guest_output(&self.name, &instance.stdio);
                 return Err(self.timed_out(action));
             }
         };
+        if instance.store.data().ticks >= 2 {
+            self.mark_heavy();
+        }
         let stderr_tail = log_guest_output(&self.name, &instance.stdio);
         match result {
             Ok(value) => {
@@ -308,7 +329,20 @@ impl Plugin {
                 self.put_back(instance);
                 Ok(value)
             }
-            Err(e) => Err(self.classify(action, &instance.store, e, stderr_tail)),
+            Err(e) => {
+                self.mark_heavy();
+                Err(self.classify(action, &instance.store, e, stderr_tail))
+            }
+        }
+    }
+
+    fn mark_heavy(&self) {
+        if !self.heavy.swap(true, Ordering::Relaxed) {
+            tracing::info!(
+                plugin = %self.name,
+                version = %self.version,
+                "calls of this plugin now run on the plugin threads (a call ran over 2 ms or failed)"
+            );
         }
     }
 

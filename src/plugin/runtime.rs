@@ -133,7 +133,8 @@ impl Runtime {
         store.limiter(|s| &mut s.limiter);
         // At every tick: past the call's deadline trap (a timeout), else yield to the executor
         // and go on for another tick.
-        store.epoch_deadline_callback(|store| {
+        store.epoch_deadline_callback(|mut store| {
+            store.data_mut().ticks += 1;
             if Instant::now() >= store.data().deadline {
                 Ok(UpdateDeadline::Interrupt)
             } else {
