@@ -4,6 +4,7 @@
 //! where they are. Each test gets its own plugin folder in a temp dir; all share one compile
 //! cache so only the first test to load a component pays for compiling it.
 
+mod bounds;
 mod cli;
 mod harness;
 mod http;
