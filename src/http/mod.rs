@@ -5,7 +5,7 @@
 //! decode → [`Dispatcher::call`] → envelope; nothing here knows about wasm.
 
 mod auth;
-mod body;
+pub mod body;
 mod cors;
 
 use std::sync::Arc;
