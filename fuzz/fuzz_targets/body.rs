@@ -3,9 +3,12 @@
 //! and the body separated by the first NUL byte (no NUL: all body, no query).
 //!
 //! Checks: no panic, no stack overflow (on a small stack, see `stack.rs`); `access_token` and
-//! `echo` never reach the params (H2); an accepted JSON body nests no deeper than the guard.
+//! `echo` never reach the params (H2); an accepted JSON body nests no deeper than the guard;
+//! json5 never recurses deeper than the guard allows, even into a body it then refuses.
 #![no_main]
 
+#[path = "depth.rs"]
+mod depth;
 #[path = "stack.rs"]
 mod stack;
 
@@ -33,6 +36,17 @@ fuzz_target!(|data: &[u8]| {
         if let Ok(decoded) = body::decode(&method, content_type, query, body) {
             assert!(!decoded.params.contains_key("access_token"), "H2");
             assert!(!decoded.params.contains_key("echo"), "H2");
+        }
+        // The guard lets through only what json5 (the recursive parser) reads no deeper than
+        // the limit, whether or not the parse then succeeds.
+        if onebot_host::json::too_deep(body, MAX_DEPTH).is_none()
+            && let Ok(text) = std::str::from_utf8(body)
+        {
+            let reached = depth::json5_depth(text);
+            assert!(
+                reached <= MAX_DEPTH,
+                "json5 recursed {reached} levels deep past the guard"
+            );
         }
         if let Ok(map) = decode_json(body) {
             let depth = 1 + map.values().map(depth).max().unwrap_or(0);
