@@ -123,6 +123,13 @@ fn load_config(path: &Path, plugins: Option<PathBuf>) -> anyhow::Result<Config> 
 }
 
 fn parse_params(text: &str) -> anyhow::Result<Map<String, Value>> {
+    // json5 has no depth limit of its own: the same guard as request bodies (H4).
+    if let Some(at) = onebot_host::json::too_deep(text.as_bytes(), onebot_host::json::MAX_DEPTH) {
+        bail!(
+            "PARAMS nests deeper than {} levels (at byte {at})",
+            onebot_host::json::MAX_DEPTH
+        );
+    }
     let value: Value = serde_json::from_str(text)
         .or_else(|_| json5::from_str(text))
         .with_context(|| format!("PARAMS is not JSON or JSON5: {text}"))?;

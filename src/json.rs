@@ -1,5 +1,6 @@
-//! Small JSON helpers shared by every decoder (HTTP bodies, WebSocket frames, plugin events),
-//! so their error messages name things the same way.
+//! Small JSON helpers shared by every decoder (HTTP bodies, WebSocket frames, plugin events,
+//! config files), so their error messages name things the same way and they share one guard
+//! against nesting deep enough to overflow a recursive parser's stack.
 
 use serde_json::Value;
 
@@ -12,5 +13,101 @@ pub fn kind(value: &Value) -> &'static str {
         Value::String(_) => "a string",
         Value::Array(_) => "an array",
         Value::Object(_) => "an object",
+    }
+}
+
+/// The deepest bracket nesting any decoder accepts. serde_json stops at 128 by itself; json5
+/// has no limit and recurses once per level, so 100,000 `[` would overflow the stack.
+pub const MAX_DEPTH: usize = 128;
+
+/// Where JSON or JSON5 `text` first nests deeper than `limit`: the byte offset of the `{` or `[`
+/// that opens level `limit + 1`, or `None` when it never does. Brackets inside strings and
+/// comments do not count.
+///
+/// The scan must never skip a bracket a parser would recurse into, so it ends a `//` comment at
+/// every line terminator json5 knows (`\n`, `\r`, U+2028, U+2029), not only at `\n`. Skipping
+/// too little is harmless (over-counting only refuses earlier); a string or comment the parser
+/// reads differently (an unterminated one, a raw newline in a string) is a syntax error for the
+/// parser at or before the point where the scan and the parser part ways.
+pub fn too_deep(text: &[u8], limit: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < text.len() {
+        match text[i] {
+            b'{' | b'[' => {
+                depth += 1;
+                if depth > limit {
+                    return Some(i);
+                }
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            quote @ (b'"' | b'\'') => {
+                i += 1;
+                while i < text.len() && text[i] != quote {
+                    i += if text[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'/' if text.get(i + 1) == Some(&b'/') => {
+                while i < text.len() && !starts_line_terminator(&text[i..]) {
+                    i += 1;
+                }
+            }
+            b'/' if text.get(i + 1) == Some(&b'*') => {
+                i += 2;
+                while i + 1 < text.len() && !(text[i] == b'*' && text[i + 1] == b'/') {
+                    i += 1;
+                }
+                i += 1;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// A JSON5 LineTerminator: `\n`, `\r`, U+2028 or U+2029 (UTF-8 `E2 80 A8` / `E2 80 A9`).
+fn starts_line_terminator(bytes: &[u8]) -> bool {
+    matches!(bytes, [b'\n' | b'\r', ..] | [0xE2, 0x80, 0xA8 | 0xA9, ..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn depth_ok(text: &str, limit: usize) -> bool {
+        too_deep(text.as_bytes(), limit).is_none()
+    }
+
+    #[test]
+    fn brackets_in_strings_and_comments_do_not_count() {
+        assert!(depth_ok(r#"{"a":"[[[[","b":'{{{'}"#, 1));
+        assert!(depth_ok("{// [[[[\n a:/* {{{ */[1]}", 2));
+        assert!(!depth_ok("{// [[[[\n a:/* {{{ */[1]}", 1));
+        assert!(depth_ok(r#"{"a":"\"[["}"#, 1));
+    }
+
+    #[test]
+    fn offset_is_the_first_bracket_past_the_limit() {
+        assert_eq!(too_deep(b"[[[]]]", 2), Some(2));
+        assert_eq!(too_deep(b"[[]][[[]]]", 2), Some(6));
+        assert_eq!(too_deep(b"[[]]", 2), None);
+    }
+
+    /// Regression (found reviewing the guard for the fuzz targets): json5 ends a `//` comment
+    /// at `\r`, U+2028 and U+2029 too. Ending it only at `\n` hid every bracket after such a comment from the
+    /// guard, and `{a://x\r[[[[…` then overflowed json5's stack.
+    #[test]
+    fn line_comments_end_at_every_json5_line_terminator() {
+        for end in ["\n", "\r", "\u{2028}", "\u{2029}", "\r\n"] {
+            let text = format!("{{a://x{end}{}", "[".repeat(200));
+            assert_eq!(
+                too_deep(text.as_bytes(), MAX_DEPTH),
+                Some(6 + end.len() + 127),
+                "{end:?}"
+            );
+        }
+        // Other characters that start with the same byte as U+2028 do not end a comment.
+        assert!(depth_ok("{a:1 // \u{2014}[[[[\n}", 1));
     }
 }

@@ -1,7 +1,10 @@
 //! JSON5 text → a raw serde struct, with the positions and key paths an operator needs
 //! (SPEC C1: JSON5, unknown keys warned; C5: file, line/column or key path, what was expected).
 //!
-//! Three passes over the text, because no single one gives everything:
+//! First a depth guard: json5 recurses once per `{`/`[` with no limit of its own, so a file
+//! nested 100,000 deep would overflow the stack; deeper than [`MAX_DEPTH`] is a syntax error
+//! at the bracket that goes too deep (a real config nests 4 levels). Then three passes over
+//! the text, because no single one gives everything:
 //! 1. a syntax-only pass (`IgnoredAny`), so a syntax error is reported as one, with its position,
 //!    even when a type error comes earlier in the file;
 //! 2. the typed pass straight from the text, wrapped in `serde_ignored` (unknown keys, in file
@@ -16,12 +19,21 @@ use std::path::Path;
 use serde::de::{DeserializeOwned, IgnoredAny};
 
 use super::{ConfigError, Location};
+use crate::json::MAX_DEPTH;
 
 /// Decodes `text` as a `T`, returning it with one warning per unknown key.
 pub(super) fn decode<T: DeserializeOwned>(
     text: &str,
     path: &Path,
 ) -> Result<(T, Vec<String>), ConfigError> {
+    if let Some(offset) = crate::json::too_deep(text.as_bytes(), MAX_DEPTH) {
+        return Err(ConfigError::Syntax {
+            path: path.to_owned(),
+            // The offset is at an ASCII bracket, so a char boundary.
+            at: location(json5::Position::from_offset(offset, text)),
+            message: format!("nested deeper than {MAX_DEPTH} levels"),
+        });
+    }
     if let Err(error) = json5::from_str::<IgnoredAny>(text) {
         return Err(ConfigError::Syntax {
             path: path.to_owned(),
@@ -230,6 +242,29 @@ mod tests {
         for (text, expected) in cases {
             assert_eq!(refused(text), format!("c.json5:{expected}"), "{text:?}");
         }
+    }
+
+    #[test]
+    fn c5_deep_nesting_is_a_syntax_error_not_a_stack_overflow() {
+        // 100,000 levels, as arrays, objects and behind a comment json5 ends at `\r`.
+        let arrays = format!("{{ extra: {} }}", "[".repeat(100_000));
+        assert_eq!(
+            refused(&arrays),
+            "c.json5:1:137: nested deeper than 128 levels"
+        );
+        let objects = format!("{{\n{}", "a: {".repeat(100_000));
+        assert_eq!(
+            refused(&objects),
+            "c.json5:2:512: nested deeper than 128 levels"
+        );
+        let hidden = format!("{{ a: // x\r{}", "[".repeat(100_000));
+        assert_eq!(
+            refused(&hidden),
+            "c.json5:2:128: nested deeper than 128 levels"
+        );
+        // At the limit it is only an unknown key.
+        let deep_ok = format!("{{ x: {}{} }}", "[".repeat(127), "]".repeat(127));
+        assert!(decode::<RawFile>(&deep_ok, Path::new("c.json5")).is_ok());
     }
 
     #[test]

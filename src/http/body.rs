@@ -5,12 +5,17 @@
 //! query's on top. `access_token` and `echo` are taken out so that a plugin sees the same
 //! params over HTTP as over WebSocket. JSON is tried with `serde_json` first (fast, and what
 //! nearly every client sends); only a body it rejects is tried as JSON5.
+//!
+//! Hostile input is a bad request (H4), never a crash: nesting deeper than [`MAX_DEPTH`] is
+//! refused before any parser recurses into it, and bytes that are not UTF-8 (raw, or
+//! percent-encoded in a form or query) are refused rather than silently replaced, so a plugin
+//! never receives text other than what the client sent.
 
 use axum::http::Method;
 use serde_json::{Map, Value};
 
 /// Nesting deeper than this is refused before any parser recurses into it (no stack overflow).
-pub const MAX_DEPTH: usize = 128;
+pub use crate::json::MAX_DEPTH;
 
 #[derive(Debug, Default, PartialEq)]
 pub struct Decoded {
@@ -31,6 +36,8 @@ pub enum BodyError {
     NotUtf8,
     #[error("Invalid form body: {0}")]
     Form(String),
+    #[error("Invalid query string: {0}")]
+    Query(String),
 }
 
 pub fn decode(
@@ -42,12 +49,16 @@ pub fn decode(
     let mut params = if *method == Method::GET {
         Map::new()
     } else if is_form(content_type) {
-        decode_form(body)?
+        let pairs = form_pairs(body).map_err(BodyError::Form)?;
+        pairs
+            .into_iter()
+            .map(|(k, v)| (k, Value::String(v)))
+            .collect()
     } else {
         decode_json(body)?
     };
     if let Some(query) = query {
-        for (key, value) in super::auth::form_urlencoded_pairs(query) {
+        for (key, value) in form_pairs(query.as_bytes()).map_err(BodyError::Query)? {
             params.insert(key, Value::String(value));
         }
     }
@@ -65,13 +76,53 @@ fn is_form(content_type: Option<&str>) -> bool {
         })
 }
 
-fn decode_form(body: &[u8]) -> Result<Map<String, Value>, BodyError> {
-    let pairs: Vec<(String, String)> =
-        serde_urlencoded::from_bytes(body).map_err(|e| BodyError::Form(e.to_string()))?;
-    Ok(pairs
-        .into_iter()
-        .map(|(k, v)| (k, Value::String(v)))
-        .collect())
+/// `application/x-www-form-urlencoded` pairs (also the query's syntax): `&`-separated, the
+/// first `=` splits name from value, `+` is a space, `%XX` a byte; a `%` not followed by two
+/// hex digits stays as it is (as in browsers and `form_urlencoded`). Unlike `form_urlencoded`,
+/// a name or value that is not UTF-8 once decoded is an error naming it, not U+FFFD.
+fn form_pairs(input: &[u8]) -> Result<Vec<(String, String)>, String> {
+    input
+        .split(|&b| b == b'&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (name, value) = match pair.iter().position(|&b| b == b'=') {
+                Some(eq) => (&pair[..eq], &pair[eq + 1..]),
+                None => (pair, &[][..]),
+            };
+            let name = String::from_utf8(percent_decode(name))
+                .map_err(|_| "a field name is not UTF-8 once percent-decoded".to_owned())?;
+            let value = String::from_utf8(percent_decode(value))
+                .map_err(|_| format!("the value of `{name}` is not UTF-8 once percent-decoded"))?;
+            Ok((name, value))
+        })
+        .collect()
+}
+
+fn percent_decode(input: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(input.len());
+    let mut i = 0;
+    while i < input.len() {
+        let byte = match input[i] {
+            b'+' => b' ',
+            b'%' => match (hex(input.get(i + 1)), hex(input.get(i + 2))) {
+                (Some(high), Some(low)) => {
+                    i += 2;
+                    high << 4 | low
+                }
+                _ => b'%',
+            },
+            other => other,
+        };
+        out.push(byte);
+        i += 1;
+    }
+    out
+}
+
+fn hex(byte: Option<&u8>) -> Option<u8> {
+    char::from(*byte?)
+        .to_digit(16)
+        .and_then(|d| u8::try_from(d).ok())
 }
 
 /// Parses a JSON or JSON5 body that must be an object; empty (or blank) means `{}`.
@@ -79,7 +130,7 @@ pub fn decode_json(body: &[u8]) -> Result<Map<String, Value>, BodyError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(Map::new());
     }
-    if nesting_depth(body) > MAX_DEPTH {
+    if crate::json::too_deep(body, MAX_DEPTH).is_some() {
         return Err(BodyError::TooDeep);
     }
     let value = match serde_json::from_slice::<Value>(body) {
@@ -95,44 +146,6 @@ pub fn decode_json(body: &[u8]) -> Result<Map<String, Value>, BodyError> {
     }
 }
 
-/// The deepest bracket nesting outside strings and comments, counting JSON5's single-quoted
-/// strings and comments. Over-counting is harmless (the limit is generous); the point is
-/// that a body of 100,000 `[` never reaches a recursive parser.
-fn nesting_depth(body: &[u8]) -> usize {
-    let (mut depth, mut max) = (0usize, 0usize);
-    let mut i = 0;
-    while i < body.len() {
-        match body[i] {
-            b'{' | b'[' => {
-                depth += 1;
-                max = max.max(depth);
-            }
-            b'}' | b']' => depth = depth.saturating_sub(1),
-            quote @ (b'"' | b'\'') => {
-                i += 1;
-                while i < body.len() && body[i] != quote {
-                    i += if body[i] == b'\\' { 2 } else { 1 };
-                }
-            }
-            b'/' if body.get(i + 1) == Some(&b'/') => {
-                while i < body.len() && body[i] != b'\n' {
-                    i += 1;
-                }
-            }
-            b'/' if body.get(i + 1) == Some(&b'*') => {
-                i += 2;
-                while i + 1 < body.len() && !(body[i] == b'*' && body[i + 1] == b'/') {
-                    i += 1;
-                }
-                i += 1;
-            }
-            _ => {}
-        }
-        i += 1;
-    }
-    max
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -141,6 +154,8 @@ mod tests {
     fn post(ct: Option<&str>, query: Option<&str>, body: &str) -> Result<Decoded, BodyError> {
         decode(&Method::POST, ct, query, body.as_bytes())
     }
+
+    const FORM: &str = "application/x-www-form-urlencoded";
 
     fn params(d: &Decoded) -> Value {
         Value::Object(d.params.clone())
@@ -218,9 +233,74 @@ mod tests {
     }
 
     #[test]
-    fn depth_scanner_skips_strings_and_comments() {
-        assert_eq!(nesting_depth(br#"{"a":"[[[[","b":'{{{'}"#), 1);
-        assert_eq!(nesting_depth(b"{// [[[[\n a:/* {{{ */[1]}"), 2);
-        assert_eq!(nesting_depth(br#"{"a":"\"[["}"#), 1);
+    fn h4_json5_comment_ended_by_cr_does_not_hide_deep_nesting() {
+        // Regression: the depth guard ended `//` comments only at `\n`; json5 also ends them
+        // at `\r`, U+2028 and U+2029, then recursed into 100,000 `[` and overflowed the stack.
+        for end in ["\r", "\u{2028}", "\u{2029}"] {
+            let body = format!("{{a://x{end}{}", "[".repeat(100_000));
+            assert_eq!(post(None, None, &body), Err(BodyError::TooDeep), "{end:?}");
+        }
+    }
+
+    #[test]
+    fn h4_depth_limit_is_exact() {
+        let nest = |n: usize| format!("{{a:{}1{}}}", "[".repeat(n - 1), "]".repeat(n - 1));
+        assert!(
+            post(None, None, &nest(MAX_DEPTH)).is_ok(),
+            "JSON5 at the limit"
+        );
+        assert_eq!(
+            post(None, None, &nest(MAX_DEPTH + 1)),
+            Err(BodyError::TooDeep)
+        );
+        let nest = |n: usize| format!("{{\"a\":{}1{}}}", "[".repeat(n - 1), "]".repeat(n - 1));
+        assert!(
+            post(None, None, &nest(MAX_DEPTH)).is_ok(),
+            "JSON at the limit"
+        );
+        assert_eq!(
+            post(None, None, &nest(MAX_DEPTH + 1)),
+            Err(BodyError::TooDeep)
+        );
+    }
+
+    #[test]
+    fn h3_form_and_query_decode_like_form_urlencoded() {
+        let got = post(
+            Some("application/x-www-form-urlencoded"),
+            Some("q=%E4%BD%A0+%2B&&flag&bad=%zz%4"),
+            "a=1&&=empty&b&c=x=y&d=%26%3D",
+        )
+        .expect("form");
+        assert_eq!(
+            params(&got),
+            json!({"a":"1","":"empty","b":"","c":"x=y","d":"&=","q":"你 +","flag":"","bad":"%zz%4"})
+        );
+    }
+
+    #[test]
+    fn h4_form_and_query_that_are_not_utf8_are_refused() {
+        let value = |name: &str| format!("the value of `{name}` is not UTF-8 once percent-decoded");
+        let form = |body: &[u8]| decode(&Method::POST, Some(FORM), None, body);
+        assert_eq!(form(b"message=%FF"), Err(BodyError::Form(value("message"))));
+        assert_eq!(
+            form(b"message=\xff"),
+            Err(BodyError::Form(value("message")))
+        );
+        assert_eq!(
+            form(b"%C3=1"),
+            Err(BodyError::Form(
+                "a field name is not UTF-8 once percent-decoded".into()
+            ))
+        );
+        let query = |method: &Method, query: &str| decode(method, None, Some(query), b"{}");
+        assert_eq!(
+            query(&Method::POST, "message=%FF%FE"),
+            Err(BodyError::Query(value("message")))
+        );
+        assert_eq!(
+            query(&Method::GET, "a=%80"),
+            Err(BodyError::Query(value("a")))
+        );
     }
 }

@@ -7,7 +7,7 @@
 //! connections (header timeout and size); the body's deadline is `handle`'s.
 
 mod auth;
-mod body;
+pub mod body;
 mod cors;
 pub mod listen;
 

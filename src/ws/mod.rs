@@ -12,7 +12,7 @@
 //!   replies, heartbeats, and closing (W3–W6).
 
 mod connection;
-mod frame;
+pub mod frame;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
