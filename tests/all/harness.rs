@@ -1,6 +1,8 @@
 //! Test helpers: start a host with chosen plugins and settings, call it, read envelopes.
 
+use std::future::Future;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use onebot_host::Host;
 use serde_json::Value;
@@ -173,4 +175,23 @@ pub fn failed(envelope: &Value, retcode: i64) -> String {
         .as_str()
         .expect("message is a string")
         .to_owned()
+}
+
+/// Polls `check` until it returns `Some`, or fails the test after 30 s.
+pub async fn wait_for<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let started = Instant::now();
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }

@@ -15,12 +15,12 @@ mod load;
 mod log;
 mod reload;
 
-use std::future::Future;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
 use crate::harness::{Setup, TestHost, envelope, failed, ok_data};
+use crate::ws::client as ws;
 
 /// The time limit the fixtures that only a timeout can stop run with: short, to keep the suite
 /// fast.
@@ -28,7 +28,6 @@ const TIMEOUT_MS: u64 = 200;
 /// How long past its limit a hostile call may take to answer: generous, since the machine
 /// running the tests may be busy with other builds.
 const MARGIN: Duration = Duration::from_secs(3);
-const PATIENCE: Duration = Duration::from_secs(30);
 
 /// A host serving the `hostile` guest as `<plugin>.wasm` with the sidecar `settings`, beside
 /// `probe.wasm` (the "other calls"). `server` is extra fields for the HTTP server.
@@ -103,22 +102,6 @@ fn within(took: Duration, limit_ms: u64) {
         "answered in {:.0} ms, limit {limit_ms} ms + {MARGIN:?}",
         ms(took)
     );
-}
-
-/// Polls `check` until it returns `Some`, or fails the test after [`PATIENCE`].
-async fn wait_until<T, F, Fut>(what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let started = Instant::now();
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(started.elapsed() < PATIENCE, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
 }
 
 #[tokio::test]
@@ -239,7 +222,7 @@ async fn p5_an_event_flood_is_cut_at_max_events_per_call() {
         "enableWebsocket: true, heartInterval: 0",
     )
     .await;
-    let mut client = ws::subscribed(&host).await;
+    let mut client = ws::subscribed(ws::addr(&host), "/").await;
     let events = host.host.as_ref().expect("running").events.clone();
     let published = events.published();
     let cause = format!("emitted more than {CAP} events in one call (maxEventsPerCall)");
@@ -306,60 +289,4 @@ async fn p5_a_plugin_blocked_in_a_host_call_answers_1200_at_its_timeout() {
     within(started.elapsed(), TIMEOUT_MS * CALLS / 2);
     still_serves(&host).await;
     host.stop().await;
-}
-
-/// A universal WebSocket client, just enough for the flood test.
-mod ws {
-    use std::time::Duration;
-
-    use futures_util::StreamExt;
-    use serde_json::Value;
-    use tokio::net::TcpStream;
-    use tokio_tungstenite::tungstenite::Message;
-    use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
-
-    use crate::harness::TestHost;
-
-    pub type Client = WebSocketStream<MaybeTlsStream<TcpStream>>;
-    const WAIT: Duration = Duration::from_secs(20);
-
-    /// Connects to `/` and reads the lifecycle event, after which the client is subscribed.
-    pub async fn subscribed(host: &TestHost) -> Client {
-        let addr = host.host.as_ref().expect("running").addrs[0];
-        let (mut client, _) = tokio::time::timeout(
-            WAIT,
-            tokio_tungstenite::connect_async(format!("ws://{addr}/")),
-        )
-        .await
-        .expect("handshake in time")
-        .expect("connects");
-        let first = next_json(&mut client).await;
-        assert_eq!(first["meta_event_type"], "lifecycle", "{first}");
-        client
-    }
-
-    async fn next_json(client: &mut Client) -> Value {
-        loop {
-            let frame = tokio::time::timeout(WAIT, client.next())
-                .await
-                .expect("a frame in time")
-                .expect("the socket is still open")
-                .expect("a valid frame");
-            match frame {
-                Message::Text(text) => return serde_json::from_str(&text).expect("JSON"),
-                Message::Ping(_) | Message::Pong(_) => continue,
-                other => panic!("expected a text frame, got {other:?}"),
-            }
-        }
-    }
-
-    /// The next event other than a heartbeat.
-    pub async fn next_event(client: &mut Client) -> Value {
-        loop {
-            let frame = next_json(client).await;
-            if frame.get("post_type").is_some() && frame["meta_event_type"] != "heartbeat" {
-                return frame;
-            }
-        }
-    }
 }

@@ -2,31 +2,12 @@
 //! delete, edit sidecars, while a real server keeps answering. Every wait is for a condition
 //! (what the server answers, or what `GET /` reports), with a timeout.
 
-use std::future::Future;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::harness::{Setup, TestHost, guest, ok_data};
-
-const PATIENCE: Duration = Duration::from_secs(30);
-
-/// Polls `check` until it returns `Some`, or fails the test after [`PATIENCE`].
-async fn wait_for<T, F, Fut>(what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let started = Instant::now();
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(started.elapsed() < PATIENCE, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
+use crate::harness::{Setup, TestHost, guest, ok_data, wait_for};
 
 /// Deploys `guest_file` as `dir/name` the recommended way: write a temp file, then `mv`.
 fn deploy(dir: &Path, guest_file: &str, name: &str) {

@@ -6,7 +6,7 @@
 //! - `slow_client`: the slow-client rule (W6) with 100 readers;
 //! - `client`: the test client.
 
-mod client;
+pub(crate) mod client;
 mod events;
 mod slow_client;
 

@@ -138,7 +138,7 @@ impl Attacker {
     /// Stops attacking and waits for the call in flight to answer.
     async fn pause(&self) {
         self.attack.send_replace(false);
-        super::wait_until("the hostile call to answer", || async {
+        crate::harness::wait_for("the hostile call to answer", || async {
             (!self.busy.load(Ordering::SeqCst)).then_some(())
         })
         .await;
@@ -148,7 +148,7 @@ impl Attacker {
     async fn resume(&self, host: &TestHost) {
         self.attack.send_replace(true);
         let before = self.answered.load(Ordering::SeqCst);
-        super::wait_until("a hostile call to be running", || async {
+        crate::harness::wait_for("a hostile call to be running", || async {
             let status = host.get("/get_status").await;
             let running = status["data"]["stat"]["calls_in_flight"].as_u64() >= Some(1);
             (running || self.answered.load(Ordering::SeqCst) > before).then_some(())

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde_json::Value;
 
-use super::wait_until;
+use crate::harness::wait_for;
 use crate::harness::{Setup, TestHost, guest, ok_data};
 
 const CLIENTS: usize = 4;
@@ -31,7 +31,7 @@ async fn failure(host: &TestHost, file: &str) -> Option<String> {
 /// Waits until `GET /` lists a failure for `x.wasm` other than `before`, and checks the old
 /// version still serves.
 async fn expect_refused(host: &TestHost, before: Option<String>, version: &Value) -> String {
-    let error = wait_until("the truncated file to be refused", || async {
+    let error = wait_for("the truncated file to be refused", || async {
         failure(host, "x.wasm")
             .await
             .filter(|e| Some(e) != before.as_ref())
@@ -101,7 +101,7 @@ async fn p2_a_plugin_replaced_by_a_truncated_file_under_load_keeps_serving() {
         &dir,
         &std::fs::read(guest("probe_alt.wasm")).expect("read probe_alt.wasm"),
     );
-    wait_until("the good file to serve", || async {
+    wait_for("the good file to serve", || async {
         let env = host.post("probe_echo", serde_json::json!({})).await;
         (env["data"]["from"] == "probe-alt").then_some(())
     })
