@@ -16,12 +16,12 @@ use axum::http::header;
 use axum::response::Response;
 use axum::routing::post;
 use onebot_host::envelope::{ActionError, Envelope, Outcome};
-use onebot_host::http::{action_name, check_token, decode, read_body, reply};
+use onebot_host::http::{Token, action_name, decode, read_body, reply};
 use serde_json::{Value, json};
 
 /// The host's defaults for the settings its pre-dispatch steps read.
 struct Settings {
-    token: String,
+    token: Token,
     max_body_bytes: u64,
     /// What every call answers: the shape of mock-account's `send_private_msg`.
     data: Value,
@@ -32,7 +32,7 @@ async fn handle(State(settings): State<Arc<Settings>>, request: Request) -> Resp
     let (parts, body) = request.into_parts();
     let action = action_name(parts.uri.path()).to_owned();
     let query = parts.uri.query();
-    if check_token(&settings.token, &parts.headers, query).is_err() {
+    if settings.token.check(&parts.headers, query).is_err() {
         return reply(Envelope::new(Outcome::Failed(ActionError::auth()), None));
     }
     let declared = parts
@@ -74,7 +74,7 @@ fn main() -> ExitCode {
         }
     };
     let settings = Arc::new(Settings {
-        token: args.next().unwrap_or_default(),
+        token: Token::new(&args.next().unwrap_or_default()),
         max_body_bytes: 16 * 1024 * 1024,
         data: json!({ "message_id": 1_298_810_323 }),
     });

@@ -129,13 +129,6 @@ impl Dispatcher {
     }
 
     async fn run(&self, action: &str, mut params: Map<String, Value>) -> Handled {
-        // M3: plugins always receive `message` as an array of segments.
-        if let Err(e) = crate::message::normalize_params(&mut params) {
-            return Handled {
-                outcome: Outcome::Failed(ActionError::bad_request(e.to_string())),
-                plugin: None,
-            };
-        }
         let snapshot = self.registry.snapshot();
         let Some(plugin) = snapshot.provider(action).cloned() else {
             return Handled {
@@ -143,6 +136,14 @@ impl Dispatcher {
                 plugin: None,
             };
         };
+        // M3: plugins always receive `message` as an array of segments. (The host's own
+        // fallbacks read no params, so they skip this.)
+        if let Err(e) = crate::message::normalize_params(&mut params) {
+            return Handled {
+                outcome: Outcome::Failed(ActionError::bad_request(e.to_string())),
+                plugin: None,
+            };
+        }
         let name = plugin.name.clone();
         let outcome = self
             .call_plugin(plugin, action, Value::Object(params))

@@ -190,6 +190,7 @@ pub async fn start(config: Config) -> Result<Host, StartError> {
         let app = ws::router(Arc::new(ServerState {
             dispatcher: dispatcher.clone(),
             config: server.clone(),
+            token: http::Token::new(&server.token),
             events: events.clone(),
             shutdown: stopped.clone(),
         }));

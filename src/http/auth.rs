@@ -15,19 +15,42 @@ use subtle::ConstantTimeEq;
 #[derive(Debug, PartialEq, Eq)]
 pub struct Denied;
 
+/// A server's configured token, hashed once when the server starts rather than on every
+/// request. `Debug` shows nothing of it.
+#[derive(Clone)]
+pub struct Token(Option<[u8; 32]>);
+
+impl Token {
+    /// An empty `expected` means no token: every request passes.
+    pub fn new(expected: &str) -> Self {
+        Token((!expected.is_empty()).then(|| Sha256::digest(expected.as_bytes()).into()))
+    }
+
+    /// Checks a request's credentials.
+    pub fn check(&self, headers: &HeaderMap, query: Option<&str>) -> Result<(), Denied> {
+        let Some(expected) = &self.0 else {
+            return Ok(());
+        };
+        let presented = match query_token(query) {
+            Some(token) => Some(token),
+            None => header_token(headers),
+        };
+        match presented {
+            Some(token) if Sha256::digest(token.as_bytes()).ct_eq(expected).into() => Ok(()),
+            _ => Err(Denied),
+        }
+    }
+}
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Token(..)")
+    }
+}
+
 /// Checks a request's credentials against `expected`; an empty `expected` means no token.
 pub fn check(expected: &str, headers: &HeaderMap, query: Option<&str>) -> Result<(), Denied> {
-    if expected.is_empty() {
-        return Ok(());
-    }
-    let presented = match query_token(query) {
-        Some(token) => Some(token),
-        None => header_token(headers),
-    };
-    match presented {
-        Some(token) if same(&token, expected) => Ok(()),
-        _ => Err(Denied),
-    }
+    Token::new(expected).check(headers, query)
 }
 
 fn query_token(query: Option<&str>) -> Option<String> {
@@ -50,12 +73,6 @@ fn header_token(headers: &HeaderMap) -> Option<String> {
         _ => value,
     };
     Some(token.to_owned())
-}
-
-fn same(presented: &str, expected: &str) -> bool {
-    let a = Sha256::digest(presented.as_bytes());
-    let b = Sha256::digest(expected.as_bytes());
-    a.ct_eq(&b).into()
 }
 
 /// Query pairs, percent-decoded; malformed encodings decode leniently rather than fail.

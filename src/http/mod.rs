@@ -22,7 +22,7 @@ use axum::response::{IntoResponse, Response};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde_json::{Value, json};
 
-pub use auth::{Denied, check as check_token};
+pub use auth::{Denied, Token, check as check_token};
 pub use body::{BodyError, Decoded, decode, decode_json};
 
 use crate::config::HttpServer;
@@ -35,6 +35,8 @@ use crate::events::EventBus;
 pub struct ServerState {
     pub dispatcher: Arc<Dispatcher>,
     pub config: HttpServer,
+    /// `config.token`, hashed once (H6).
+    pub token: Token,
     pub events: Arc<EventBus>,
     /// Becomes `true` when the host stops; open WebSocket connections then close (1001).
     pub shutdown: tokio::sync::watch::Receiver<bool>,
@@ -74,7 +76,7 @@ async fn handle(State(server): State<Arc<ServerState>>, request: Request) -> Res
     let action = action_name(parts.uri.path()).to_owned();
     let query = parts.uri.query();
 
-    if auth::check(&server.config.token, &parts.headers, query).is_err() {
+    if server.token.check(&parts.headers, query).is_err() {
         tracing::debug!(server = %server.config.name, action, "token verify failed");
         return reply(Envelope::new(Outcome::Failed(ActionError::auth()), None));
     }

@@ -25,7 +25,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::envelope::{ActionError, Envelope, Outcome};
-use crate::http::{self, ServerState, check_token};
+use crate::http::{self, ServerState};
 
 /// What a client may do on its socket (W1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -86,7 +86,11 @@ async fn upgrade(server: Arc<ServerState>, request: Request) -> Response {
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|info| info.0);
-    if check_token(&server.config.token, &parts.headers, parts.uri.query()).is_err() {
+    if server
+        .token
+        .check(&parts.headers, parts.uri.query())
+        .is_err()
+    {
         tracing::info!(server = %server.config.name, ?peer, "WebSocket refused: token verify failed");
         return refused();
     }
