@@ -12,11 +12,10 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::http::header;
 use axum::response::Response;
 use axum::routing::post;
 use onebot_host::envelope::{ActionError, Envelope, Outcome};
-use onebot_host::http::{Token, action_name, decode, read_body, reply};
+use onebot_host::http::{Token, action_name, decode_parts, read_body, reply};
 use serde_json::{Value, json};
 
 /// The host's defaults for the settings its pre-dispatch steps read.
@@ -35,20 +34,11 @@ async fn handle(State(settings): State<Arc<Settings>>, request: Request) -> Resp
     if settings.token.check(&parts.headers, query).is_err() {
         return reply(Envelope::new(Outcome::Failed(ActionError::auth()), None));
     }
-    let declared = parts
-        .headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    let bytes = match read_body(body, declared, settings.max_body_bytes).await {
+    let bytes = match read_body(body, &parts.headers, settings.max_body_bytes).await {
         Ok(bytes) => bytes,
         Err(response) => return response,
     };
-    let content_type = parts
-        .headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok());
-    let decoded = match decode(&parts.method, content_type, query, &bytes) {
+    let decoded = match decode_parts(&parts, &bytes) {
         Ok(decoded) => decoded,
         Err(e) => {
             let outcome = Outcome::Failed(ActionError::bad_request(e.to_string()));

@@ -17,7 +17,8 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde_json::{Value, json};
@@ -80,14 +81,9 @@ async fn handle(State(server): State<Arc<ServerState>>, request: Request) -> Res
         tracing::debug!(server = %server.config.name, action, "token verify failed");
         return reply(Envelope::new(Outcome::Failed(ActionError::auth()), None));
     }
-    let declared = parts
-        .headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
     // Slowloris with a body: the whole body must arrive in time, however it is trickled.
     let deadline = Duration::from_millis(server.config.body_timeout_ms);
-    let read = read_body(body, declared, server.config.max_body_bytes);
+    let read = read_body(body, &parts.headers, server.config.max_body_bytes);
     let bytes = match tokio::time::timeout(deadline, read).await {
         Ok(Ok(bytes)) => bytes,
         Ok(Err(response)) => return response,
@@ -96,11 +92,7 @@ async fn handle(State(server): State<Arc<ServerState>>, request: Request) -> Res
             return too_slow(server.config.body_timeout_ms);
         }
     };
-    let content_type = parts
-        .headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok());
-    let decoded = match body::decode(&parts.method, content_type, query, &bytes) {
+    let decoded = match decode_parts(&parts, &bytes) {
         Ok(decoded) => decoded,
         Err(e) => {
             tracing::debug!(server = %server.config.name, action, "bad request: {e}");
@@ -132,10 +124,24 @@ pub fn action_name(path: &str) -> &str {
     path.trim_start_matches('/').split('/').next().unwrap_or("")
 }
 
-/// Reads the body, refusing it (H5) as soon as it is known to exceed `max` bytes: from the
-/// `Content-Length` up front, or while streaming, never after buffering all of it.
+/// Decodes a request's body with its method, `Content-Type` and query (H2–H4).
 /// Public for the load benchmark's baseline, like [`action_name`].
-pub async fn read_body(body: Body, declared: Option<u64>, max: u64) -> Result<Bytes, Response> {
+pub fn decode_parts(parts: &Parts, bytes: &[u8]) -> Result<Decoded, BodyError> {
+    let content_type = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    body::decode(&parts.method, content_type, parts.uri.query(), bytes)
+}
+
+/// Reads the body, refusing it (H5) as soon as it is known to exceed `max` bytes: from the
+/// `Content-Length` in `headers` up front, or while streaming, never after buffering all of
+/// it. Public for the load benchmark's baseline, like [`action_name`].
+pub async fn read_body(body: Body, headers: &HeaderMap, max: u64) -> Result<Bytes, Response> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > max) {
         return Err(too_large(max));
     }
