@@ -126,7 +126,8 @@ impl Loader {
             }
             to_load.push((name, path, stamps));
         }
-        let results = load_all(&self.runtime, &to_load, self.defaults);
+        let paths: Vec<&PathBuf> = to_load.iter().map(|(_, path, _)| *path).collect();
+        let results = load_all(&self.runtime, &paths, self.defaults);
 
         // Installed in name order whatever order the loads finished in, so logs and P3's
         // choice between two providers do not depend on timing.
@@ -221,49 +222,51 @@ fn plugin_name(path: &Path) -> Arc<str> {
         .into()
 }
 
-/// Loads `files` on up to one thread per core: reading a cached plugin is single-threaded
+/// Loads `paths` on up to one thread per core: reading a cached plugin is single-threaded
 /// work, and a start-up with many plugins would otherwise read them one after another.
-/// Results come back in the order of `files`.
+/// Results come back in the order of `paths`.
 fn load_all(
     runtime: &Arc<Runtime>,
-    files: &[(&Arc<str>, &PathBuf, Stamps)],
+    paths: &[&PathBuf],
     defaults: Limits,
 ) -> Vec<Result<Plugin, FileError>> {
     let workers = std::thread::available_parallelism()
         .map_or(1, usize::from)
-        .min(files.len());
+        .min(paths.len());
     if workers <= 1 {
-        return files
+        return paths
             .iter()
-            .map(|(_, path, _)| load_file(runtime, path, defaults))
+            .map(|path| load_file(runtime, path, defaults))
             .collect();
     }
+    // Each worker takes the next file until none are left, and returns what it loaded with
+    // each file's index.
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let slots: Vec<std::sync::Mutex<Option<Result<Plugin, FileError>>>> =
-        files.iter().map(|_| std::sync::Mutex::new(None)).collect();
-    std::thread::scope(|scope| {
-        for _ in 0..workers {
-            scope.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let Some((_, path, _)) = files.get(i) else {
-                        break;
-                    };
-                    let result = load_file(runtime, path, defaults);
-                    *slots[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(result);
-                }
-            });
-        }
+    let mut loaded: Vec<(usize, Result<Plugin, FileError>)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(path) = paths.get(i) else {
+                            return done;
+                        };
+                        done.push((i, load_file(runtime, path, defaults)));
+                    }
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
     });
-    slots
-        .into_iter()
-        .zip(files)
-        .map(|(slot, (_, path, _))| {
-            slot.into_inner()
-                .unwrap_or_else(|p| p.into_inner())
-                .unwrap_or_else(|| load_file(runtime, path, defaults))
-        })
-        .collect()
+    loaded.sort_by_key(|(i, _)| *i);
+    loaded.into_iter().map(|(_, result)| result).collect()
 }
 
 /// Loads one plugin file with its sidecar's limits over `defaults`.
