@@ -23,10 +23,11 @@
 //!
 //! Build: `cargo build --release --target wasm32-wasip2 --manifest-path plugins/Cargo.toml`.
 
-use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use onebot_plugin::{Error, Level, Result, emit_event, log};
+use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 /// The account's QQ number and nickname, as `get_login_info` reports them.
@@ -50,13 +51,13 @@ onebot_plugin::plugin! {
 }
 
 // One entry point per action: the SDK hands each its params as a JSON value.
-fn send_private_msg(p: Value) -> Result<Value> {
+fn send_private_msg(p: Value) -> Result<Sent> {
     send_private(&Params::new("send_private_msg", p)?)
 }
-fn send_group_msg(p: Value) -> Result<Value> {
+fn send_group_msg(p: Value) -> Result<Sent> {
     send_group(&Params::new("send_group_msg", p)?)
 }
-fn send_msg_action(p: Value) -> Result<Value> {
+fn send_msg_action(p: Value) -> Result<Sent> {
     send_msg(&Params::new("send_msg", p)?)
 }
 fn get_login_info(_: Value) -> Result<Value> {
@@ -74,14 +75,14 @@ fn get_msg_action(p: Value) -> Result<Value> {
 fn delete_msg_action(p: Value) -> Result<Value> {
     delete_msg(&Params::new("delete_msg", p)?)
 }
-fn mock_receive_private_msg(p: Value) -> Result<Value> {
+fn mock_receive_private_msg(p: Value) -> Result<Sent> {
     receive_private(&Params::new("mock_receive_private_msg", p)?)
 }
-fn mock_receive_group_msg(p: Value) -> Result<Value> {
+fn mock_receive_group_msg(p: Value) -> Result<Sent> {
     receive_group(&Params::new("mock_receive_group_msg", p)?)
 }
 
-fn send_msg(params: &Params) -> Result<Value> {
+fn send_msg(params: &Params) -> Result<Sent> {
     match params.get("message_type") {
         Some(Value::String(kind)) if kind == "private" => send_private(params),
         Some(Value::String(kind)) if kind == "group" => send_group(params),
@@ -96,57 +97,96 @@ fn send_msg(params: &Params) -> Result<Value> {
     }
 }
 
-fn send_private(params: &Params) -> Result<Value> {
-    let user_id = params.required_id("user_id")?;
-    let preview = params.message()?;
-    log(
-        Level::Info,
-        &format!("{} to user {user_id}: {preview}", params.action),
-    );
-    let message_id = new_message_id(params);
-    emit(json!({
-        "post_type": "message_sent",
-        "message_type": "private",
-        "sub_type": "friend",
-        "message_id": message_id,
-        "user_id": SELF_ID,
-        "target_id": user_id,
-        "message": params.get("message"),
-        "font": 0,
-        "sender": { "user_id": SELF_ID, "nickname": NICKNAME },
-    }));
-    Ok(json!({ "message_id": message_id }))
+/// What every send answers: `{"message_id": …}`.
+#[derive(Serialize)]
+struct Sent {
+    message_id: i32,
 }
 
-fn send_group(params: &Params) -> Result<Value> {
+/// The `message_sent` event of a send. A struct rather than `json!`: sends are the hot path,
+/// and serialising a struct builds no map.
+#[derive(Serialize)]
+struct MessageSent<'a> {
+    post_type: &'static str,
+    message_type: &'static str,
+    sub_type: &'static str,
+    message_id: i32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    group_id: Option<i64>,
+    user_id: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    target_id: Option<i64>,
+    message: Option<&'a Value>,
+    font: i32,
+    sender: SelfSender,
+}
+
+/// The account itself as the sender of a `message_sent` event.
+#[derive(Serialize)]
+struct SelfSender {
+    user_id: i64,
+    nickname: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    role: Option<&'static str>,
+}
+
+fn send_private(params: &Params) -> Result<Sent> {
+    let user_id = params.required_id("user_id")?;
+    let preview = params.message()?;
+    let line = format!("{} to user {user_id}: {preview}", params.action);
+    log(Level::Info, &line);
+    let message_id = new_message_id(&line);
+    emit(&MessageSent {
+        post_type: "message_sent",
+        message_type: "private",
+        sub_type: "friend",
+        message_id,
+        group_id: None,
+        user_id: SELF_ID,
+        target_id: Some(user_id),
+        message: params.get("message"),
+        font: 0,
+        sender: SelfSender {
+            user_id: SELF_ID,
+            nickname: NICKNAME,
+            role: None,
+        },
+    });
+    Ok(Sent { message_id })
+}
+
+fn send_group(params: &Params) -> Result<Sent> {
     let group_id = params.required_id("group_id")?;
     let preview = params.message()?;
-    log(
-        Level::Info,
-        &format!("{} to group {group_id}: {preview}", params.action),
-    );
-    let message_id = new_message_id(params);
-    emit(json!({
-        "post_type": "message_sent",
-        "message_type": "group",
-        "sub_type": "normal",
-        "message_id": message_id,
-        "group_id": group_id,
-        "user_id": SELF_ID,
-        "message": params.get("message"),
-        "font": 0,
-        "sender": { "user_id": SELF_ID, "nickname": NICKNAME, "role": "member" },
-    }));
-    Ok(json!({ "message_id": message_id }))
+    let line = format!("{} to group {group_id}: {preview}", params.action);
+    log(Level::Info, &line);
+    let message_id = new_message_id(&line);
+    emit(&MessageSent {
+        post_type: "message_sent",
+        message_type: "group",
+        sub_type: "normal",
+        message_id,
+        group_id: Some(group_id),
+        user_id: SELF_ID,
+        target_id: None,
+        message: params.get("message"),
+        font: 0,
+        sender: SelfSender {
+            user_id: SELF_ID,
+            nickname: NICKNAME,
+            role: Some("member"),
+        },
+    });
+    Ok(Sent { message_id })
 }
 
 /// `mock_receive_private_msg {user_id, message, nickname?}`: a friend writes to the bot.
-fn receive_private(params: &Params) -> Result<Value> {
+fn receive_private(params: &Params) -> Result<Sent> {
     let user_id = params.required_id("user_id")?;
-    params.message()?;
+    let preview = params.message()?;
     let nickname = params.nickname(user_id)?;
-    let message_id = new_message_id(params);
-    emit(json!({
+    let message_id = new_message_id(&format!("{user_id} {nickname}: {preview}"));
+    emit(&json!({
         "post_type": "message",
         "message_type": "private",
         "sub_type": "friend",
@@ -156,17 +196,17 @@ fn receive_private(params: &Params) -> Result<Value> {
         "font": 0,
         "sender": { "user_id": user_id, "nickname": nickname },
     }));
-    Ok(json!({ "message_id": message_id }))
+    Ok(Sent { message_id })
 }
 
 /// `mock_receive_group_msg {group_id, user_id, message, nickname?}`: a member writes in a group.
-fn receive_group(params: &Params) -> Result<Value> {
+fn receive_group(params: &Params) -> Result<Sent> {
     let group_id = params.required_id("group_id")?;
     let user_id = params.required_id("user_id")?;
-    params.message()?;
+    let preview = params.message()?;
     let nickname = params.nickname(user_id)?;
-    let message_id = new_message_id(params);
-    emit(json!({
+    let message_id = new_message_id(&format!("{group_id} {user_id} {nickname}: {preview}"));
+    emit(&json!({
         "post_type": "message",
         "message_type": "group",
         "sub_type": "normal",
@@ -178,13 +218,13 @@ fn receive_group(params: &Params) -> Result<Value> {
         "font": 0,
         "sender": { "user_id": user_id, "nickname": nickname, "card": "", "role": "member" },
     }));
-    Ok(json!({ "message_id": message_id }))
+    Ok(Sent { message_id })
 }
 
 /// Emits an event; one the host refuses is a bug in this plugin, logged rather than failing
 /// a call whose real work is done.
-fn emit(event: Value) {
-    if let Err(e) = emit_event(&event) {
+fn emit(event: &impl Serialize) {
+    if let Err(e) = emit_event(event) {
         log(Level::Error, &format!("the host refused an event: {e}"));
     }
 }
@@ -221,20 +261,25 @@ fn group_list() -> Value {
     ])
 }
 
-/// A positive i32 that differs between calls: the wall clock's nanoseconds mixed with a hash
-/// of the call (instances are fresh, so there is no counter to keep).
-fn new_message_id(params: &Params) -> i32 {
+/// A positive i32 that differs between calls: the wall clock's nanoseconds, a count of this
+/// instance's calls (0 in a fresh instance) and the call's log line (action, target and message
+/// preview), mixed by FNV-1a and a 64-bit finaliser. Cheap on purpose: it runs on every send.
+fn new_message_id(line: &str) -> i32 {
+    static CALLS: AtomicU64 = AtomicU64::new(0);
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos())
+        .map(|d| d.as_nanos() as u64)
         .unwrap_or_default();
-    let mut hasher = DefaultHasher::new();
-    nanos.hash(&mut hasher);
-    params.action.hash(&mut hasher);
-    Value::Object(params.map.clone())
-        .to_string()
-        .hash(&mut hasher);
-    let id = hasher.finish() % (i32::MAX as u64) + 1; // 1 ..= i32::MAX
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in line.bytes() {
+        h = (h ^ u64::from(byte)).wrapping_mul(0x100_0000_01b3);
+    }
+    h ^= nanos ^ CALLS.fetch_add(1, Ordering::Relaxed).rotate_left(40);
+    // splitmix64's finaliser: every input bit moves about half of the output bits.
+    h = (h ^ (h >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    h = (h ^ (h >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    h ^= h >> 31;
+    let id = h % (i32::MAX as u64) + 1; // 1 ..= i32::MAX
     i32::try_from(id).unwrap_or(i32::MAX)
 }
 
