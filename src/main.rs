@@ -2,6 +2,7 @@
 //! one of the developer commands in [`commands`].
 
 mod commands;
+mod logwriter;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -80,18 +81,21 @@ fn main() -> ExitCode {
     } else {
         "info"
     };
-    // Logs go to stderr, coloured only on a terminal, so they can be piped and grepped.
+    // Logs go to stderr, coloured only on a terminal, so they can be piped and grepped;
+    // a thread of their own writes them, so logging costs a request thread no syscall.
+    let (log, sink) = logwriter::LogWriter::start();
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level)),
         )
-        .with_writer(std::io::stderr)
+        .with_writer(sink)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
 
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
+            log.flush();
             eprintln!("error: cannot start the async runtime: {e}");
             return ExitCode::FAILURE;
         }
@@ -108,6 +112,8 @@ fn main() -> ExitCode {
         }
         Some(Command::New { name, lang, dir }) => commands::new(&name, lang, &dir),
     };
+    // Every line logged so far goes out before the final error line and the exit.
+    log.flush();
     match result {
         Ok(code) => code,
         Err(e) => {

@@ -358,3 +358,101 @@ fn c4_relative_plugin_and_cache_folders_work() {
         "the cache is beside the config"
     );
 }
+
+/// Log lines are written by a thread of their own (src/logwriter.rs): a burst of calls from
+/// several clients, each logging one line (mock-account logs every send), then SIGTERM. Every
+/// line must come out once, whole, before the "shutting down" line, and the process must
+/// exit cleanly: nothing buffered is lost at a graceful stop.
+#[tokio::test]
+async fn a_burst_of_plugin_log_lines_survives_a_graceful_stop_whole_and_in_order() {
+    const CLIENTS: u64 = 8;
+    const CALLS: u64 = 50;
+    let dir = folder_with(&[]);
+    let plugins = dir.path().join("plugins");
+    std::fs::create_dir(&plugins).expect("dir");
+    std::fs::copy(
+        guest("mock_account.wasm"),
+        plugins.join("mock-account.wasm"),
+    )
+    .expect("copy");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let text = Setup::default()
+        .config_text(&plugins)
+        .replace("port: 0", &format!("port: {port}"));
+    std::fs::write(dir.path().join("onebot.json5"), text).expect("config");
+    let mut child = binary()
+        .args(["--config"])
+        .arg(dir.path().join("onebot.json5"))
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starts");
+    let stderr = BufReader::new(child.stderr.take().expect("stderr"));
+    let (lines, received) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in stderr.lines().map_while(Result::ok) {
+            let _ = lines.send(line);
+        }
+    });
+    let mut log = Vec::new();
+    while !log.iter().any(|l: &String| l.contains("listening on")) {
+        let line = received
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|_| panic!("never listening; log:\n{}", log.join("\n")));
+        log.push(line);
+    }
+
+    let client = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut tasks = Vec::new();
+    for c in 0..CLIENTS {
+        let (client, base) = (client.clone(), base.clone());
+        tasks.push(tokio::spawn(async move {
+            for i in 0..CALLS {
+                let user = 1_000_000 + c * CALLS + i;
+                let body =
+                    serde_json::json!({ "user_id": user, "message": format!("burst {user}") });
+                let env =
+                    envelope(client.post(format!("{base}/send_private_msg")).json(&body)).await;
+                ok_data(&env);
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.expect("client");
+    }
+    let sent = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(sent.success(), "SIGTERM sent");
+    let status = child.wait().expect("exits");
+    assert!(status.success(), "a graceful stop exits 0: {status}");
+    // The reader thread ends at EOF, which comes once the process is gone.
+    while let Ok(line) = received.recv_timeout(Duration::from_secs(10)) {
+        log.push(line);
+    }
+
+    let joined = log.join("\n");
+    let shutting = log
+        .iter()
+        .position(|l| l.contains("shutting down"))
+        .unwrap_or_else(|| panic!("no shutdown line:\n{joined}"));
+    for user in 1_000_000..1_000_000 + CLIENTS * CALLS {
+        let needle = format!("send_private_msg to user {user}: burst {user}");
+        let at: Vec<usize> = (0..log.len())
+            .filter(|&i| log[i].contains(&needle))
+            .collect();
+        assert_eq!(at.len(), 1, "{needle:?} logged once:\n{joined}");
+        let line = &log[at[0]];
+        assert!(at[0] < shutting, "{needle:?} before the shutdown line");
+        assert!(
+            line.contains(" INFO ") && line.ends_with(&format!("{needle} plugin=mock-account")),
+            "a whole line, not interleaved with another: {line}"
+        );
+    }
+}
