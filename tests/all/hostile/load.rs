@@ -25,6 +25,8 @@ const ROUNDS: usize = 4;
 /// p99 with a hostile caller ≤ `FACTOR` × p99 alone + `FLOOR`.
 const FACTOR: f64 = 2.0;
 const FLOOR: Duration = Duration::from_millis(3);
+/// Measurements per fixture before it counts as over the bound.
+const ATTEMPTS: usize = 3;
 
 /// (action, params, what its answers must contain).
 const FIXTURES: [(&str, &str, &str); 6] = [
@@ -50,38 +52,25 @@ async fn p5_other_calls_keep_their_p99_while_hostile_plugins_are_called() {
     let mut over = Vec::new();
     for (action, params, cause) in FIXTURES {
         let params: Value = serde_json::from_str(params).expect("params");
-        let attacker = Attacker::start(&host, action, params, cause);
-        let (mut alone, mut with) = (Vec::new(), Vec::new());
-        for _ in 0..ROUNDS {
-            attacker.pause().await;
-            alone.extend(load(&host, PHASE).await);
-            attacker.resume(&host).await;
-            with.extend(load(&host, PHASE).await);
-        }
-        let attacks = attacker.stop().await;
-        let (p99_alone, p99_with) = (p99(&mut alone), p99(&mut with));
-        eprintln!(
-            "hostile p99: {action}: alone {:.2} ms, with {:.2} ms ({} + {} calls; {attacks} hostile calls answered)",
-            ms(p99_alone),
-            ms(p99_with),
-            alone.len(),
-            with.len(),
-        );
-        assert!(
-            attacks >= ROUNDS as u64,
-            "{action}: hostile calls ran in every round"
-        );
-        // The attacks that run to a timeout cannot answer faster than it.
-        if cause == "timed out after" {
-            let most = ROUNDS as u64 * (PHASE.as_millis() as u64 / TIMEOUT_MS + 2);
-            assert!(attacks <= most, "{action}: {attacks} timed out in time");
-        }
-        if p99_with > p99_alone.mul_f64(FACTOR) + FLOOR {
-            over.push(format!(
-                "{action}: {:.2} ms alone, {:.2} ms with",
+        // A burst of noise from the other tests in this binary can land on one side of a
+        // measurement; a fixture fails only if it is over the bound in ATTEMPTS measurements
+        // in a row. A real regression (a guest holding a socket thread: 6–16 ms) is over
+        // every time.
+        let mut tries = Vec::new();
+        for _ in 0..ATTEMPTS {
+            let (p99_alone, p99_with) = measure(&host, action, &params, cause).await;
+            if p99_with <= p99_alone.mul_f64(FACTOR) + FLOOR {
+                tries.clear();
+                break;
+            }
+            tries.push(format!(
+                "{:.2} ms alone, {:.2} ms with",
                 ms(p99_alone),
                 ms(p99_with)
             ));
+        }
+        if !tries.is_empty() {
+            over.push(format!("{action}: {}", tries.join("; ")));
         }
     }
     assert!(
@@ -89,6 +78,43 @@ async fn p5_other_calls_keep_their_p99_while_hostile_plugins_are_called() {
         "p99 with a hostile caller over {FACTOR}x alone + {FLOOR:?}: {over:?}"
     );
     host.stop().await;
+}
+
+/// One measurement for one fixture: p99 of the load alone and with the attacker, over
+/// [`ROUNDS`] alternating phases; checks the attacker's answers and pace on the way.
+async fn measure(
+    host: &TestHost,
+    action: &str,
+    params: &Value,
+    cause: &str,
+) -> (Duration, Duration) {
+    let attacker = Attacker::start(host, action, params.clone(), cause);
+    let (mut alone, mut with) = (Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        attacker.pause().await;
+        alone.extend(load(host, PHASE).await);
+        attacker.resume(host).await;
+        with.extend(load(host, PHASE).await);
+    }
+    let attacks = attacker.stop().await;
+    let (p99_alone, p99_with) = (p99(&mut alone), p99(&mut with));
+    eprintln!(
+        "hostile p99: {action}: alone {:.2} ms, with {:.2} ms ({} + {} calls; {attacks} hostile calls answered)",
+        ms(p99_alone),
+        ms(p99_with),
+        alone.len(),
+        with.len(),
+    );
+    assert!(
+        attacks >= ROUNDS as u64,
+        "{action}: hostile calls ran in every round"
+    );
+    // The attacks that run to a timeout cannot answer faster than it.
+    if cause == "timed out after" {
+        let most = ROUNDS as u64 * (PHASE.as_millis() as u64 / TIMEOUT_MS + 2);
+        assert!(attacks <= most, "{action}: {attacks} timed out in time");
+    }
+    (p99_alone, p99_with)
 }
 
 /// One more client, calling a hostile action at the load's pace (or as soon as the previous
