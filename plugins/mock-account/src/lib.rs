@@ -28,6 +28,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use onebot_plugin::{Error, Level, Result, emit_event, log};
 use serde::Serialize;
+use serde::de::IgnoredAny;
 use serde_json::{Map, Value, json};
 
 /// The account's QQ number and nickname, as `get_login_info` reports them.
@@ -50,7 +51,8 @@ onebot_plugin::plugin! {
     "mock_receive_group_msg" => mock_receive_group_msg,
 }
 
-// One entry point per action: the SDK hands each its params as a JSON value.
+// One entry point per action: the SDK hands each its params as a JSON value (actions that
+// read none take IgnoredAny, which checks the JSON without building it).
 fn send_private_msg(p: Value) -> Result<Sent> {
     send_private(&Params::new("send_private_msg", p)?)
 }
@@ -60,13 +62,13 @@ fn send_group_msg(p: Value) -> Result<Sent> {
 fn send_msg_action(p: Value) -> Result<Sent> {
     send_msg(&Params::new("send_msg", p)?)
 }
-fn get_login_info(_: Value) -> Result<Value> {
+fn get_login_info(_: IgnoredAny) -> Result<Value> {
     Ok(json!({ "user_id": SELF_ID, "nickname": NICKNAME }))
 }
-fn get_friend_list(_: Value) -> Result<Value> {
+fn get_friend_list(_: IgnoredAny) -> Result<Value> {
     Ok(friend_list())
 }
-fn get_group_list(_: Value) -> Result<Value> {
+fn get_group_list(_: IgnoredAny) -> Result<Value> {
     Ok(group_list())
 }
 fn get_msg_action(p: Value) -> Result<Value> {
