@@ -133,50 +133,34 @@ struct SelfSender {
 }
 
 fn send_private(params: &Params) -> Result<Sent> {
-    let user_id = params.required_id("user_id")?;
-    let preview = params.message()?;
-    let line = format!("{} to user {user_id}: {preview}", params.action);
-    log(Level::Info, &line);
-    let message_id = new_message_id(&line);
-    emit(&MessageSent {
-        post_type: "message_sent",
-        message_type: "private",
-        sub_type: "friend",
-        message_id,
-        group_id: None,
-        user_id: SELF_ID,
-        target_id: Some(user_id),
-        message: params.get("message"),
-        font: 0,
-        sender: SelfSender {
-            user_id: SELF_ID,
-            nickname: NICKNAME,
-            role: None,
-        },
-    });
-    Ok(Sent { message_id })
+    send(params, false, params.required_id("user_id")?)
 }
 
 fn send_group(params: &Params) -> Result<Sent> {
-    let group_id = params.required_id("group_id")?;
+    send(params, true, params.required_id("group_id")?)
+}
+
+/// A send to a user (`group` false) or a group: logs it, emits `message_sent`, answers an id.
+fn send(params: &Params, group: bool, target: i64) -> Result<Sent> {
     let preview = params.message()?;
-    let line = format!("{} to group {group_id}: {preview}", params.action);
+    let to = if group { "group" } else { "user" };
+    let line = format!("{} to {to} {target}: {preview}", params.action);
     log(Level::Info, &line);
     let message_id = new_message_id(&line);
     emit(&MessageSent {
         post_type: "message_sent",
-        message_type: "group",
-        sub_type: "normal",
+        message_type: if group { "group" } else { "private" },
+        sub_type: if group { "normal" } else { "friend" },
         message_id,
-        group_id: Some(group_id),
+        group_id: group.then_some(target),
         user_id: SELF_ID,
-        target_id: None,
+        target_id: (!group).then_some(target),
         message: params.get("message"),
         font: 0,
         sender: SelfSender {
             user_id: SELF_ID,
             nickname: NICKNAME,
-            role: Some("member"),
+            role: group.then_some("member"),
         },
     });
     Ok(Sent { message_id })
