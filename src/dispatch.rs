@@ -15,7 +15,7 @@ use serde_json::{Map, Value, json};
 use tokio::sync::{Mutex, Semaphore};
 
 use crate::config::Bot;
-use crate::envelope::{ActionError, Outcome};
+use crate::envelope::{ActionError, JsonText, Outcome};
 use crate::events::Identity;
 use crate::plugin::{CallError, Plugin};
 use crate::registry::Registry;
@@ -57,6 +57,15 @@ struct Stats {
 
 pub const FALLBACKS: [&str; 3] = ["get_version_info", "get_status", "get_login_info"];
 
+/// E6: `get_version_info`'s answer never changes, so it is written once, as JSON text.
+const VERSION_INFO: JsonText = JsonText::from_static(concat!(
+    r#"{"app_name":""#,
+    env!("CARGO_PKG_NAME"),
+    r#"","app_version":""#,
+    env!("CARGO_PKG_VERSION"),
+    r#"","protocol_version":"v11"}"#
+));
+
 impl Dispatcher {
     pub fn new(
         registry: Arc<Registry>,
@@ -85,8 +94,26 @@ impl Dispatcher {
 
     pub async fn call(self: &Arc<Self>, request: ActionRequest) -> Handled {
         let ActionRequest { action, params } = request;
-        let handled = if self.provides(&action) {
-            self.run(&action, params).await
+        self.call_action(&action, params).await
+    }
+
+    /// [`Dispatcher::call`] with the action borrowed: HTTP names it from the request path
+    /// and need not copy it.
+    pub async fn call_action(
+        self: &Arc<Self>,
+        action: &str,
+        params: Map<String, Value>,
+    ) -> Handled {
+        // One snapshot lookup for the common case (a plugin's action, or a fallback); the
+        // snapshot itself is not held across the call, only the plugin version it named.
+        let provider = self.registry.snapshot().provider(action).cloned();
+        let handled = if let Some(plugin) = provider {
+            self.run_plugin(plugin, action, params).await
+        } else if FALLBACKS.contains(&action) {
+            Handled {
+                outcome: self.fallback(action),
+                plugin: None,
+            }
         } else if let Some(base) = action.strip_suffix("_async").filter(|b| self.provides(b)) {
             let this = self.clone();
             let base = base.to_owned();
@@ -113,7 +140,7 @@ impl Dispatcher {
             handled
         } else {
             Handled {
-                outcome: Outcome::Failed(ActionError::unknown_action(&action)),
+                outcome: Outcome::Failed(ActionError::unknown_action(action)),
                 plugin: None,
             }
         };
@@ -128,14 +155,24 @@ impl Dispatcher {
         FALLBACKS.contains(&action) || self.registry.snapshot().provider(action).is_some()
     }
 
-    async fn run(&self, action: &str, mut params: Map<String, Value>) -> Handled {
-        let snapshot = self.registry.snapshot();
-        let Some(plugin) = snapshot.provider(action).cloned() else {
-            return Handled {
-                outcome: self.fallback(action).into(),
+    /// Runs `action` on whichever serves it when it starts: a plugin, else a fallback.
+    async fn run(&self, action: &str, params: Map<String, Value>) -> Handled {
+        let provider = self.registry.snapshot().provider(action).cloned();
+        match provider {
+            Some(plugin) => self.run_plugin(plugin, action, params).await,
+            None => Handled {
+                outcome: self.fallback(action),
                 plugin: None,
-            };
-        };
+            },
+        }
+    }
+
+    async fn run_plugin(
+        &self,
+        plugin: Arc<Plugin>,
+        action: &str,
+        mut params: Map<String, Value>,
+    ) -> Handled {
         // M3: plugins always receive `message` as an array of segments. (The host's own
         // fallbacks read no params, so they skip this.)
         if let Err(e) = crate::message::normalize_params(&mut params) {
@@ -180,14 +217,10 @@ impl Dispatcher {
     }
 
     /// E6: the host's own answers, used when no plugin provides these actions.
-    fn fallback(&self, action: &str) -> Result<Value, ActionError> {
+    fn fallback(&self, action: &str) -> Outcome {
         match action {
-            "get_version_info" => Ok(json!({
-                "app_name": env!("CARGO_PKG_NAME"),
-                "app_version": env!("CARGO_PKG_VERSION"),
-                "protocol_version": "v11",
-            })),
-            "get_login_info" => Ok(json!({
+            "get_version_info" => Outcome::Json(VERSION_INFO),
+            "get_login_info" => Outcome::Data(json!({
                 "user_id": self.bot.self_id,
                 "nickname": self.bot.nickname,
             })),
@@ -199,7 +232,7 @@ impl Dispatcher {
                     .get()
                     .and_then(|s| s.elapsed().ok())
                     .map_or(0, |d| d.as_secs());
-                Ok(json!({
+                Outcome::Data(json!({
                     "online": true,
                     "good": true,
                     "stat": {
@@ -211,7 +244,7 @@ impl Dispatcher {
                     },
                 }))
             }
-            _ => Err(ActionError::unknown_action(action)),
+            _ => Outcome::Failed(ActionError::unknown_action(action)),
         }
     }
 
@@ -266,5 +299,28 @@ fn call_error(error: CallError) -> ActionError {
             tracing::warn!("{other}");
             ActionError::failed(other.to_string())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn e6_version_info_is_the_json_it_always_was() {
+        let data: Value = serde_json::from_str(VERSION_INFO.as_str()).expect("valid JSON");
+        assert_eq!(
+            data,
+            json!({
+                "app_name": env!("CARGO_PKG_NAME"),
+                "app_version": env!("CARGO_PKG_VERSION"),
+                "protocol_version": "v11",
+            })
+        );
+        assert_eq!(
+            VERSION_INFO.as_str(),
+            data.to_string(),
+            "same bytes as before"
+        );
     }
 }

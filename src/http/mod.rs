@@ -19,7 +19,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde_json::{Value, json};
 
@@ -27,7 +27,7 @@ pub use auth::{Denied, Token, check as check_token};
 pub use body::{BodyError, Decoded, decode, decode_json};
 
 use crate::config::HttpServer;
-use crate::dispatch::{ActionRequest, Dispatcher, Handled};
+use crate::dispatch::{Dispatcher, Handled};
 use crate::envelope::{ActionError, Envelope, Outcome};
 use crate::events::EventBus;
 
@@ -74,7 +74,7 @@ pub fn router(state: Arc<ServerState>) -> Router {
 async fn handle(State(server): State<Arc<ServerState>>, request: Request) -> Response {
     let started = Instant::now();
     let (parts, body) = request.into_parts();
-    let action = action_name(parts.uri.path()).to_owned();
+    let action = action_name(parts.uri.path());
     let query = parts.uri.query();
 
     if server.token.check(&parts.headers, query).is_err() {
@@ -107,13 +107,9 @@ async fn handle(State(server): State<Arc<ServerState>>, request: Request) -> Res
             plugin: None,
         }
     } else {
-        let request = ActionRequest {
-            action: action.clone(),
-            params: decoded.params,
-        };
-        server.dispatcher.call(request).await
+        server.dispatcher.call_action(action, decoded.params).await
     };
-    server.log_call("http", &action, &handled, started);
+    server.log_call("http", action, &handled, started);
     reply(Envelope::new(handled.outcome, decoded.echo))
 }
 
@@ -188,14 +184,12 @@ fn too_slow(ms: u64) -> Response {
 /// H9: every OneBot-level outcome is HTTP 200 with a JSON envelope.
 /// Public for the load benchmark's baseline, like [`action_name`].
 pub fn reply(envelope: Envelope) -> Response {
-    (
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        )],
-        envelope.to_json(),
-    )
-        .into_response()
+    let mut response = Response::new(Body::from(envelope.to_json_bytes()));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
 }
 
 /// H1: `GET /` tells what is running: the host, and every action with who serves it.
