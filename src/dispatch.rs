@@ -188,17 +188,33 @@ impl Dispatcher {
         drop(params);
         let outcome = self.call_plugin(plugin, action, text).await;
         Handled {
-            outcome: outcome.into(),
+            outcome: outcome.unwrap_or_else(Outcome::Failed),
             plugin: Some(name),
         }
     }
 
+    /// Calls `plugin` and returns its `data` as JSON text, checked but not rebuilt: it goes
+    /// into the envelope as the plugin wrote it.
     async fn call_plugin(
         &self,
         plugin: Arc<Plugin>,
         action: &str,
         params: String,
-    ) -> Result<Value, ActionError> {
+    ) -> Result<Outcome, ActionError> {
+        let name = plugin.name.clone();
+        let data = self.call_plugin_text(plugin, action, params).await?;
+        match JsonText::new(data) {
+            Ok(text) => Ok(Outcome::Json(text)),
+            Err(data) => parse_data(&name, action, &data).map(Outcome::Data),
+        }
+    }
+
+    async fn call_plugin_text(
+        &self,
+        plugin: Arc<Plugin>,
+        action: &str,
+        params: String,
+    ) -> Result<String, ActionError> {
         self.stats.in_flight.fetch_add(1, Ordering::Relaxed);
         let _in_flight = InFlight(&self.stats.in_flight);
         let _permit = self
@@ -206,16 +222,10 @@ impl Dispatcher {
             .acquire()
             .await
             .map_err(|_| ActionError::failed("the host is shutting down"))?;
-        let name = plugin.name.clone();
-        let data = plugin
+        plugin
             .call(action, params, Some(self.self_id()))
             .await
-            .map_err(call_error)?;
-        serde_json::from_str(&data).map_err(|e| {
-            ActionError::failed(format!(
-                "plugin {name}: `{action}` returned data that is not JSON: {e}"
-            ))
-        })
+            .map_err(call_error)
     }
 
     /// E6: the host's own answers, used when no plugin provides these actions.
@@ -257,7 +267,11 @@ impl Dispatcher {
         let id = match snapshot.provider("get_login_info").cloned() {
             Some(plugin) => {
                 let name = plugin.name.clone();
-                match self.call_plugin(plugin, "get_login_info", String::from("{}")).await {
+                let data = self
+                    .call_plugin_text(plugin, "get_login_info", String::from("{}"))
+                    .await
+                    .and_then(|data| parse_data(&name, "get_login_info", &data));
+                match data {
                     Ok(data) => data.get("user_id").and_then(as_i64).unwrap_or_else(|| {
                         tracing::warn!(plugin = %name, "get_login_info has no integer user_id; using bot.selfId");
                         self.bot.self_id
@@ -281,6 +295,15 @@ impl Drop for InFlight<'_> {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::Relaxed);
     }
+}
+
+/// A plugin's `data` as a tree; text that is not JSON is the plugin's failure (1200).
+fn parse_data(plugin: &str, action: &str, data: &str) -> Result<Value, ActionError> {
+    serde_json::from_str(data).map_err(|e| {
+        ActionError::failed(format!(
+            "plugin {plugin}: `{action}` returned data that is not JSON: {e}"
+        ))
+    })
 }
 
 fn as_i64(v: &Value) -> Option<i64> {
