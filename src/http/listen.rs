@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::ConnectInfo;
+use axum::http::header::UPGRADE;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -134,8 +135,8 @@ pub async fn serve(
 }
 
 /// One connection: hyper with the builder's limits, upgrades allowed (WebSocket), and the
-/// peer's address passed to the app as axum's `ConnectInfo` (it names WebSocket clients in
-/// the log, W6).
+/// peer's address passed to upgrade requests as axum's `ConnectInfo` (it names WebSocket
+/// clients in the log, W6).
 async fn connection(
     stream: TcpStream,
     peer: SocketAddr,
@@ -145,7 +146,11 @@ async fn connection(
     _open: watch::Receiver<()>,
 ) {
     let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
-        request.extensions_mut().insert(ConnectInfo(peer));
+        // Only a WebSocket handshake reads the peer (an upgrade always has this header);
+        // skipping the insert spares every plain call an allocation.
+        if request.headers().contains_key(UPGRADE) {
+            request.extensions_mut().insert(ConnectInfo(peer));
+        }
         let app = app.clone();
         async move { Ok::<_, Infallible>(app.oneshot(request).await.unwrap_or_else(|e| match e {})) }
     });

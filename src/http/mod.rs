@@ -20,6 +20,7 @@ use axum::extract::{Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
+use bytes::BytesMut;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde_json::{Value, json};
 
@@ -84,7 +85,7 @@ async fn handle(State(server): State<Arc<ServerState>>, request: Request) -> Res
     // Slowloris with a body: the whole body must arrive in time, however it is trickled.
     let deadline = Duration::from_millis(server.config.body_timeout_ms);
     let read = read_body(body, &parts.headers, server.config.max_body_bytes);
-    let bytes = match tokio::time::timeout(deadline, read).await {
+    let bytes = match tokio::time::timeout_at((started + deadline).into(), read).await {
         Ok(Ok(bytes)) => bytes,
         Ok(Err(response)) => return response,
         Err(_) => {
@@ -142,16 +143,40 @@ pub async fn read_body(body: Body, headers: &HeaderMap, max: u64) -> Result<Byte
         return Err(too_large(max));
     }
     let limit = usize::try_from(max).unwrap_or(usize::MAX);
-    match Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.is::<LengthLimitError>() => Err(too_large(max)),
-        Err(e) => {
-            let outcome = Outcome::Failed(ActionError::bad_request(format!(
-                "cannot read the body: {e}"
-            )));
-            Err(reply(Envelope::new(outcome, None)))
+    let mut body = Limited::new(body, limit);
+    // Most bodies arrive as one frame, kept as it is; only a body in several frames is
+    // copied into one buffer. (`collect` queues every frame first, even a single one.)
+    let mut first = None;
+    let mut joined: Option<BytesMut> = None;
+    while let Some(frame) = body.frame().await {
+        let data = match frame {
+            Ok(frame) => match frame.into_data() {
+                Ok(data) => data,
+                Err(_) => continue,
+            },
+            Err(e) if e.is::<LengthLimitError>() => return Err(too_large(max)),
+            Err(e) => {
+                let outcome = Outcome::Failed(ActionError::bad_request(format!(
+                    "cannot read the body: {e}"
+                )));
+                return Err(reply(Envelope::new(outcome, None)));
+            }
+        };
+        match (&mut joined, first.take()) {
+            (Some(joined), _) => joined.extend_from_slice(&data),
+            (None, None) => first = Some(data),
+            (None, Some(earlier)) => {
+                let mut both = BytesMut::with_capacity(earlier.len() + data.len());
+                both.extend_from_slice(&earlier);
+                both.extend_from_slice(&data);
+                joined = Some(both);
+            }
         }
     }
+    Ok(match joined {
+        Some(joined) => joined.freeze(),
+        None => first.unwrap_or_default(),
+    })
 }
 
 fn too_large(max: u64) -> Response {
