@@ -15,7 +15,7 @@ use std::time::Duration;
 use axum::http::Method;
 use criterion::{Criterion, criterion_group, criterion_main};
 use onebot_host::dispatch::{ActionRequest, Dispatcher};
-use onebot_host::envelope::{Envelope, Outcome};
+use onebot_host::envelope::{Envelope, JsonText, Outcome};
 use onebot_host::http::decode;
 use onebot_host::message::{format_cq, normalize_params, parse_cq};
 use serde_json::{Map, Value, json};
@@ -82,6 +82,14 @@ fn envelope(c: &mut Criterion) {
             Envelope::new(Outcome::Data(black_box(data.clone())), Some(json!("r1"))).to_json()
         })
     });
+    // What a plugin call's reply does now: check the plugin's text, splice it in.
+    let text = data.to_string();
+    group.bench_function("render_plugin_text", |b| {
+        b.iter(|| {
+            let json = JsonText::new(black_box(text.clone())).expect("valid JSON");
+            Envelope::new(Outcome::Json(json), Some(json!("r1"))).to_json()
+        })
+    });
     group.finish();
 }
 
@@ -140,7 +148,7 @@ fn dispatch(c: &mut Criterion) {
     for (name, dispatcher, action) in cases {
         let first = rt.block_on(dispatcher.call(request(action)));
         assert!(
-            matches!(first.outcome, Outcome::Data(_)),
+            matches!(first.outcome, Outcome::Data(_) | Outcome::Json(_)),
             "{name}: {:?}",
             first.outcome
         );

@@ -15,7 +15,7 @@ use serde_json::{Map, Value, json};
 use tokio::sync::{Mutex, Semaphore};
 
 use crate::config::Bot;
-use crate::envelope::{ActionError, Outcome};
+use crate::envelope::{ActionError, JsonText, Outcome};
 use crate::events::Identity;
 use crate::plugin::{CallError, Plugin};
 use crate::registry::Registry;
@@ -57,6 +57,15 @@ struct Stats {
 
 pub const FALLBACKS: [&str; 3] = ["get_version_info", "get_status", "get_login_info"];
 
+/// E6: `get_version_info`'s answer never changes, so it is written once, as JSON text.
+const VERSION_INFO: JsonText = JsonText::from_static(concat!(
+    r#"{"app_name":""#,
+    env!("CARGO_PKG_NAME"),
+    r#"","app_version":""#,
+    env!("CARGO_PKG_VERSION"),
+    r#"","protocol_version":"v11"}"#
+));
+
 impl Dispatcher {
     pub fn new(
         registry: Arc<Registry>,
@@ -85,8 +94,26 @@ impl Dispatcher {
 
     pub async fn call(self: &Arc<Self>, request: ActionRequest) -> Handled {
         let ActionRequest { action, params } = request;
-        let handled = if self.provides(&action) {
-            self.run(&action, params).await
+        self.call_action(&action, params).await
+    }
+
+    /// [`Dispatcher::call`] with the action borrowed: HTTP names it from the request path
+    /// and need not copy it.
+    pub async fn call_action(
+        self: &Arc<Self>,
+        action: &str,
+        params: Map<String, Value>,
+    ) -> Handled {
+        // One snapshot lookup for the common case (a plugin's action, or a fallback); the
+        // snapshot itself is not held across the call, only the plugin version it named.
+        let provider = self.registry.snapshot().provider(action).cloned();
+        let handled = if let Some(plugin) = provider {
+            self.run_plugin(plugin, action, params).await
+        } else if FALLBACKS.contains(&action) {
+            Handled {
+                outcome: self.fallback(action),
+                plugin: None,
+            }
         } else if let Some(base) = action.strip_suffix("_async").filter(|b| self.provides(b)) {
             let this = self.clone();
             let base = base.to_owned();
@@ -113,7 +140,7 @@ impl Dispatcher {
             handled
         } else {
             Handled {
-                outcome: Outcome::Failed(ActionError::unknown_action(&action)),
+                outcome: Outcome::Failed(ActionError::unknown_action(action)),
                 plugin: None,
             }
         };
@@ -128,14 +155,24 @@ impl Dispatcher {
         FALLBACKS.contains(&action) || self.registry.snapshot().provider(action).is_some()
     }
 
-    async fn run(&self, action: &str, mut params: Map<String, Value>) -> Handled {
-        let snapshot = self.registry.snapshot();
-        let Some(plugin) = snapshot.provider(action).cloned() else {
-            return Handled {
-                outcome: self.fallback(action).into(),
+    /// Runs `action` on whichever serves it when it starts: a plugin, else a fallback.
+    async fn run(&self, action: &str, params: Map<String, Value>) -> Handled {
+        let provider = self.registry.snapshot().provider(action).cloned();
+        match provider {
+            Some(plugin) => self.run_plugin(plugin, action, params).await,
+            None => Handled {
+                outcome: self.fallback(action),
                 plugin: None,
-            };
-        };
+            },
+        }
+    }
+
+    async fn run_plugin(
+        &self,
+        plugin: Arc<Plugin>,
+        action: &str,
+        mut params: Map<String, Value>,
+    ) -> Handled {
         // M3: plugins always receive `message` as an array of segments. (The host's own
         // fallbacks read no params, so they skip this.)
         if let Err(e) = crate::message::normalize_params(&mut params) {
@@ -145,21 +182,39 @@ impl Dispatcher {
             };
         }
         let name = plugin.name.clone();
-        let outcome = self
-            .call_plugin(plugin, action, Value::Object(params))
-            .await;
+        // Written straight into a byte buffer: `Value`'s `Display` goes through the
+        // formatter a few bytes at a time and cost several times as much.
+        let text = serde_json::to_string(&params).unwrap_or_else(|_| String::from("{}"));
+        drop(params);
+        let outcome = self.call_plugin(plugin, action, text).await;
         Handled {
-            outcome: outcome.into(),
+            outcome: outcome.unwrap_or_else(Outcome::Failed),
             plugin: Some(name),
         }
     }
 
+    /// Calls `plugin` and returns its `data` as JSON text, checked but not rebuilt: it goes
+    /// into the envelope as the plugin wrote it.
     async fn call_plugin(
         &self,
         plugin: Arc<Plugin>,
         action: &str,
-        params: Value,
-    ) -> Result<Value, ActionError> {
+        params: String,
+    ) -> Result<Outcome, ActionError> {
+        let name = plugin.name.clone();
+        let data = self.call_plugin_text(plugin, action, params).await?;
+        match JsonText::new(data) {
+            Ok(text) => Ok(Outcome::Json(text)),
+            Err(data) => parse_data(&name, action, &data).map(Outcome::Data),
+        }
+    }
+
+    async fn call_plugin_text(
+        &self,
+        plugin: Arc<Plugin>,
+        action: &str,
+        params: String,
+    ) -> Result<String, ActionError> {
         self.stats.in_flight.fetch_add(1, Ordering::Relaxed);
         let _in_flight = InFlight(&self.stats.in_flight);
         let _permit = self
@@ -167,27 +222,17 @@ impl Dispatcher {
             .acquire()
             .await
             .map_err(|_| ActionError::failed("the host is shutting down"))?;
-        let name = plugin.name.clone();
-        let data = plugin
-            .call(action, params.to_string(), Some(self.self_id()))
+        plugin
+            .call(action, params, Some(self.self_id()))
             .await
-            .map_err(call_error)?;
-        serde_json::from_str(&data).map_err(|e| {
-            ActionError::failed(format!(
-                "plugin {name}: `{action}` returned data that is not JSON: {e}"
-            ))
-        })
+            .map_err(call_error)
     }
 
     /// E6: the host's own answers, used when no plugin provides these actions.
-    fn fallback(&self, action: &str) -> Result<Value, ActionError> {
+    fn fallback(&self, action: &str) -> Outcome {
         match action {
-            "get_version_info" => Ok(json!({
-                "app_name": env!("CARGO_PKG_NAME"),
-                "app_version": env!("CARGO_PKG_VERSION"),
-                "protocol_version": "v11",
-            })),
-            "get_login_info" => Ok(json!({
+            "get_version_info" => Outcome::Json(VERSION_INFO),
+            "get_login_info" => Outcome::Data(json!({
                 "user_id": self.bot.self_id,
                 "nickname": self.bot.nickname,
             })),
@@ -199,7 +244,7 @@ impl Dispatcher {
                     .get()
                     .and_then(|s| s.elapsed().ok())
                     .map_or(0, |d| d.as_secs());
-                Ok(json!({
+                Outcome::Data(json!({
                     "online": true,
                     "good": true,
                     "stat": {
@@ -211,7 +256,7 @@ impl Dispatcher {
                     },
                 }))
             }
-            _ => Err(ActionError::unknown_action(action)),
+            _ => Outcome::Failed(ActionError::unknown_action(action)),
         }
     }
 
@@ -222,7 +267,11 @@ impl Dispatcher {
         let id = match snapshot.provider("get_login_info").cloned() {
             Some(plugin) => {
                 let name = plugin.name.clone();
-                match self.call_plugin(plugin, "get_login_info", json!({})).await {
+                let data = self
+                    .call_plugin_text(plugin, "get_login_info", String::from("{}"))
+                    .await
+                    .and_then(|data| parse_data(&name, "get_login_info", &data));
+                match data {
                     Ok(data) => data.get("user_id").and_then(as_i64).unwrap_or_else(|| {
                         tracing::warn!(plugin = %name, "get_login_info has no integer user_id; using bot.selfId");
                         self.bot.self_id
@@ -248,6 +297,15 @@ impl Drop for InFlight<'_> {
     }
 }
 
+/// A plugin's `data` as a tree; text that is not JSON is the plugin's failure (1200).
+fn parse_data(plugin: &str, action: &str, data: &str) -> Result<Value, ActionError> {
+    serde_json::from_str(data).map_err(|e| {
+        ActionError::failed(format!(
+            "plugin {plugin}: `{action}` returned data that is not JSON: {e}"
+        ))
+    })
+}
+
 fn as_i64(v: &Value) -> Option<i64> {
     v.as_i64()
         .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
@@ -266,5 +324,28 @@ fn call_error(error: CallError) -> ActionError {
             tracing::warn!("{other}");
             ActionError::failed(other.to_string())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn e6_version_info_is_the_json_it_always_was() {
+        let data: Value = serde_json::from_str(VERSION_INFO.as_str()).expect("valid JSON");
+        assert_eq!(
+            data,
+            json!({
+                "app_name": env!("CARGO_PKG_NAME"),
+                "app_version": env!("CARGO_PKG_VERSION"),
+                "protocol_version": "v11",
+            })
+        );
+        assert_eq!(
+            VERSION_INFO.as_str(),
+            data.to_string(),
+            "same bytes as before"
+        );
     }
 }

@@ -3,9 +3,17 @@
 //! Both transports build replies here and nowhere else: a call ends as an [`Outcome`]
 //! (data, `async`, or an [`ActionError`]), and [`Envelope::new`] renders it with the caller's
 //! echo. Keeping this in one place is what makes HTTP and WebSocket answer identically.
+//!
+//! [`Envelope::to_json`] writes the six fields directly rather than through a derived
+//! `Serialize` (same bytes, fewer steps: it is on every reply's path), and splices a
+//! [`JsonText`] `data` in as it is instead of building a tree only to print it again.
 
-use serde::Serialize;
+use std::borrow::Cow;
+
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::ser::{Serialize, SerializeStruct, Serializer};
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 /// OneBot retcodes used by the host itself (E4). Plugins may return their own, passed through.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,11 +73,132 @@ impl std::fmt::Display for ActionError {
 
 impl std::error::Error for ActionError {}
 
+/// JSON text known to be one valid JSON value, written into an envelope as it is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JsonText(Cow<'static, str>);
+
+impl JsonText {
+    /// `text` must be valid JSON: only for the host's constants, each checked by a test.
+    pub const fn from_static(text: &'static str) -> Self {
+        JsonText(Cow::Borrowed(text))
+    }
+
+    /// Vouches for `text` (a plugin's result) when `serde_json::from_str::<Value>` would
+    /// accept it, checked without building the tree; gives `text` back otherwise (including
+    /// the odd inputs serde_json's `Value` reads specially), so the caller can take the
+    /// `Value` path and report exactly what it always reported. Surrounding whitespace is
+    /// trimmed; the rest is kept as the plugin wrote it (key order, number spelling).
+    pub fn new(text: String) -> Result<Self, String> {
+        let mut deserializer = serde_json::Deserializer::from_str(&text);
+        let valid = serde::Deserializer::deserialize_any(&mut deserializer, Valid)
+            .and_then(|()| deserializer.end())
+            .is_ok();
+        if !valid {
+            return Err(text);
+        }
+        let trimmed = text.trim_matches(|c| matches!(c, ' ' | '\t' | '\n' | '\r'));
+        if trimmed.len() == text.len() {
+            Ok(JsonText(Cow::Owned(text)))
+        } else {
+            Ok(JsonText(Cow::Owned(trimmed.to_owned())))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Reads a JSON value down the same serde_json paths as `Value`'s `Deserialize` (numbers
+/// range-checked, strings and keys unescaped and checked, the same nesting limit) and keeps
+/// nothing. A key spelled like serde_json's private raw-value token makes `Value` read the
+/// object differently, so it is refused here and left to the `Value` path.
+struct Valid;
+
+impl<'de> Deserialize<'de> for Valid {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(Valid).map(|()| Valid)
+    }
+}
+
+impl<'de> Visitor<'de> for Valid {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element::<Valid>()?.is_some() {}
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while map.next_key::<Key>()?.is_some() {
+            map.next_value::<Valid>()?;
+        }
+        Ok(())
+    }
+}
+
+/// An object key, read as `Value` reads keys (`deserialize_str`).
+struct Key;
+
+impl<'de> Deserialize<'de> for Key {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_str(Key)
+    }
+}
+
+impl Visitor<'_> for Key {
+    type Value = Key;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a string key")
+    }
+
+    fn visit_str<E: de::Error>(self, key: &str) -> Result<Key, E> {
+        if key == RAW_VALUE_TOKEN {
+            return Err(E::custom("left to the Value path"));
+        }
+        Ok(Key)
+    }
+}
+
+/// serde_json's `raw::TOKEN` (private): an object whose first key is this is a raw value.
+const RAW_VALUE_TOKEN: &str = "$serde_json::private::RawValue";
+
 /// How a call ended, before it is rendered for a transport.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Outcome {
     /// The action ran; its `data`.
     Data(Value),
+    /// The action ran; its `data`, already JSON text.
+    Json(JsonText),
     /// E5: an `_async` call was accepted and runs in the background.
     Accepted,
     Failed(ActionError),
@@ -87,7 +216,7 @@ impl From<Result<Value, ActionError>> for Outcome {
 impl Outcome {
     pub fn retcode(&self) -> Retcode {
         match self {
-            Outcome::Data(_) | Outcome::Accepted => Retcode::OK,
+            Outcome::Data(_) | Outcome::Json(_) | Outcome::Accepted => Retcode::OK,
             Outcome::Failed(error) => error.retcode,
         }
     }
@@ -95,15 +224,22 @@ impl Outcome {
 
 /// The wire form of a reply (E1, E2). It has no `post_type`, which is how clients on a
 /// universal socket tell replies from events (E3b).
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 pub struct Envelope {
     pub status: &'static str,
     pub retcode: i32,
-    pub data: Value,
+    pub data: Data,
     pub message: String,
     pub wording: String,
     /// E3: exactly as the client sent it, JSON type kept; `null` when absent.
     pub echo: Value,
+}
+
+/// An envelope's `data`: a tree, or text that is already JSON.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Data {
+    Tree(Value),
+    Json(JsonText),
 }
 
 impl Envelope {
@@ -113,7 +249,15 @@ impl Envelope {
             Outcome::Data(data) => Envelope {
                 status: "ok",
                 retcode: 0,
-                data,
+                data: Data::Tree(data),
+                message: String::new(),
+                wording: String::new(),
+                echo,
+            },
+            Outcome::Json(text) => Envelope {
+                status: "ok",
+                retcode: 0,
+                data: Data::Json(text),
                 message: String::new(),
                 wording: String::new(),
                 echo,
@@ -121,7 +265,7 @@ impl Envelope {
             Outcome::Accepted => Envelope {
                 status: "async",
                 retcode: 0,
-                data: Value::Null,
+                data: Data::Tree(Value::Null),
                 message: String::new(),
                 wording: String::new(),
                 echo,
@@ -129,7 +273,7 @@ impl Envelope {
             Outcome::Failed(error) => Envelope {
                 status: "failed",
                 retcode: error.retcode.0,
-                data: Value::Null,
+                data: Data::Tree(Value::Null),
                 wording: error.message.clone(),
                 message: error.message,
                 echo,
@@ -137,9 +281,71 @@ impl Envelope {
         }
     }
 
+    /// The envelope as JSON text: the bytes `serde_json::to_string` gives for it.
     pub fn to_json(&self) -> String {
-        // Serialising a struct of strings and `Value`s cannot fail.
-        serde_json::to_string(self).unwrap_or_else(|_| String::from("{}"))
+        // Only valid UTF-8 is ever written (JSON text and serde_json's output).
+        String::from_utf8(self.to_json_bytes()).unwrap_or_else(|_| String::from("{}"))
+    }
+
+    /// [`Envelope::to_json`] as bytes, for a transport that takes bytes (HTTP).
+    pub fn to_json_bytes(&self) -> Vec<u8> {
+        let data_len = match &self.data {
+            Data::Json(text) => text.as_str().len(),
+            Data::Tree(_) => 64,
+        };
+        let mut out = Vec::with_capacity(96 + data_len + 2 * self.message.len());
+        out.extend_from_slice(b"{\"status\":\"");
+        out.extend_from_slice(self.status.as_bytes());
+        out.extend_from_slice(b"\",\"retcode\":");
+        write_value(&mut out, &self.retcode);
+        out.extend_from_slice(b",\"data\":");
+        match &self.data {
+            Data::Json(text) => out.extend_from_slice(text.as_str().as_bytes()),
+            Data::Tree(value) => write_value(&mut out, value),
+        }
+        out.extend_from_slice(b",\"message\":");
+        write_str(&mut out, &self.message);
+        out.extend_from_slice(b",\"wording\":");
+        write_str(&mut out, &self.wording);
+        out.extend_from_slice(b",\"echo\":");
+        write_value(&mut out, &self.echo);
+        out.push(b'}');
+        out
+    }
+}
+
+fn write_str(out: &mut Vec<u8>, text: &str) {
+    if text.is_empty() {
+        out.extend_from_slice(b"\"\"");
+    } else {
+        write_value(out, text);
+    }
+}
+
+fn write_value<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
+    // Writing a string or a `Value` into a Vec cannot fail (map keys are strings).
+    let _ = serde_json::to_writer(out, value);
+}
+
+/// The same fields in the same order as [`Envelope::to_json`], for serde users (pretty
+/// printing, `to_value` in tests).
+impl Serialize for Envelope {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut s = serializer.serialize_struct("Envelope", 6)?;
+        s.serialize_field("status", self.status)?;
+        s.serialize_field("retcode", &self.retcode)?;
+        match &self.data {
+            Data::Tree(value) => s.serialize_field("data", value)?,
+            Data::Json(text) => {
+                let raw: &RawValue =
+                    serde_json::from_str(text.as_str()).map_err(serde::ser::Error::custom)?;
+                s.serialize_field("data", raw)?;
+            }
+        }
+        s.serialize_field("message", &self.message)?;
+        s.serialize_field("wording", &self.wording)?;
+        s.serialize_field("echo", &self.echo)?;
+        s.end()
     }
 }
 
@@ -184,6 +390,93 @@ mod tests {
         assert_eq!(got["status"], "async");
         assert_eq!(got["retcode"], 0);
         assert_eq!(got["data"], Value::Null);
+    }
+
+    /// `to_json` writes by hand what serde would write for the envelope, byte for byte.
+    #[test]
+    fn to_json_is_what_serde_writes() {
+        let outcomes = [
+            Outcome::Data(json!({"message_id": 1, "b": [1.5, null, "é\n\"x"]})),
+            Outcome::Data(Value::Null),
+            Outcome::Json(JsonText::from_static(r#"{"app_name":"x"}"#)),
+            Outcome::Accepted,
+            Outcome::Failed(ActionError::unknown_action("nope")),
+            Outcome::Failed(ActionError::new(Retcode(-7), "a \"quoted\"\tmessage\u{1}")),
+        ];
+        let echoes = [
+            None,
+            Some(json!("r1")),
+            Some(json!(7)),
+            Some(json!({"n": [1, "2"]})),
+        ];
+        for outcome in outcomes {
+            for echo in &echoes {
+                let envelope = Envelope::new(outcome.clone(), echo.clone());
+                let by_serde = serde_json::to_string(&envelope).expect("serialises");
+                assert_eq!(envelope.to_json(), by_serde);
+                assert_eq!(envelope.to_json_bytes(), by_serde.into_bytes());
+            }
+        }
+    }
+
+    #[test]
+    fn e1_json_text_data_is_spliced_as_data() {
+        let text = JsonText::from_static(r#"{"app_name":"x","n":[1,2]}"#);
+        let got = render(Outcome::Json(text), Some(json!("r1")));
+        assert_eq!(
+            got,
+            json!({"status":"ok","retcode":0,"data":{"app_name":"x","n":[1,2]},"message":"","wording":"","echo":"r1"})
+        );
+    }
+
+    /// A plugin's data is vouched for exactly when `Value` would parse it, and means the same.
+    #[test]
+    fn json_text_accepts_what_value_accepts() {
+        let deep = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+        let cases = [
+            r#"{"message_id":1}"#.to_owned(),
+            r#" {"b": [1, 2.5, -0, 1e2, true, null], "a": "\u00e9\n"} "#.to_owned(),
+            r#"{"a":1,"a":2}"#.to_owned(),
+            "null".to_owned(),
+            r#""x""#.to_owned(),
+            "18446744073709551616".to_owned(),
+            "1e400".to_owned(),
+            "-1e400".to_owned(),
+            r#"{"s":"\ud800"}"#.to_owned(),
+            r#"{"\ud800":1}"#.to_owned(),
+            r#"{"s":"\udc00\ud800"}"#.to_owned(),
+            r#"{"s":"\ud83d\ude00"}"#.to_owned(),
+            r#"{"s":"\x"}"#.to_owned(),
+            "{\"s\":\"\u{1}\"}".to_owned(),
+            r#"{"$serde_json::private::RawValue":"[1]"}"#.to_owned(),
+            r#"{"$serde_json::private::RawValue":5}"#.to_owned(),
+            r#"{"a":1,"$serde_json::private::RawValue":"[1]"}"#.to_owned(),
+            deep(127),
+            deep(128),
+            deep(129),
+            String::new(),
+            " ".to_owned(),
+            "{".to_owned(),
+            "[1,]".to_owned(),
+            "{} x".to_owned(),
+            "\u{feff}{}".to_owned(),
+        ];
+        for text in cases {
+            let by_value = serde_json::from_str::<Value>(&text);
+            match JsonText::new(text.clone()) {
+                Ok(json) => {
+                    let value = by_value.expect("Value accepts what JsonText vouches for");
+                    let spliced: Value = serde_json::from_str(json.as_str()).expect("JSON");
+                    assert_eq!(spliced, value, "{text}");
+                    assert_eq!(json.as_str(), text.trim(), "kept as written");
+                }
+                Err(back) => {
+                    assert_eq!(back, text, "given back unchanged");
+                    let raw_value_key = text.contains("$serde_json::private::RawValue");
+                    assert!(by_value.is_err() || raw_value_key, "{text}");
+                }
+            }
+        }
     }
 
     #[test]

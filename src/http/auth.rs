@@ -6,6 +6,8 @@
 //! neither the content nor the length of the token leaks through timing. The token is never
 //! logged: errors here carry no value.
 
+use std::borrow::Cow;
+
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 use sha2::{Digest, Sha256};
@@ -32,8 +34,8 @@ impl Token {
             return Ok(());
         };
         let presented = match query_token(query) {
-            Some(token) => Some(token),
-            None => header_token(headers),
+            Some(token) => Some(Cow::Owned(token)),
+            None => header_token(headers).map(Cow::Borrowed),
         };
         match presented {
             Some(token) if Sha256::digest(token.as_bytes()).ct_eq(expected).into() => Ok(()),
@@ -62,7 +64,7 @@ fn query_token(query: Option<&str>) -> Option<String> {
         .map(|(_, v)| v)
 }
 
-fn header_token(headers: &HeaderMap) -> Option<String> {
+fn header_token(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(AUTHORIZATION)?.to_str().ok()?.trim();
     let token = match value.split_once(' ') {
         Some((scheme, rest))
@@ -72,7 +74,7 @@ fn header_token(headers: &HeaderMap) -> Option<String> {
         }
         _ => value,
     };
-    Some(token.to_owned())
+    Some(token)
 }
 
 /// Query pairs, percent-decoded; malformed encodings decode leniently rather than fail.

@@ -130,12 +130,15 @@ pub fn decode_json(body: &[u8]) -> Result<Map<String, Value>, BodyError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(Map::new());
     }
-    if crate::json::too_deep(body, MAX_DEPTH).is_some() {
-        return Err(BodyError::TooDeep);
-    }
+    // serde_json first: it refuses nesting deeper than 127 levels by itself (within
+    // MAX_DEPTH), so a body it accepts needs no depth scan. Only a body it refuses is
+    // scanned before json5, which recurses without a limit, reads it.
     let value = match serde_json::from_slice::<Value>(body) {
         Ok(value) => value,
         Err(json_error) => {
+            if crate::json::too_deep(body, MAX_DEPTH).is_some() {
+                return Err(BodyError::TooDeep);
+            }
             let text = std::str::from_utf8(body).map_err(|_| BodyError::NotUtf8)?;
             json5::from_str::<Value>(text).map_err(|_| BodyError::Syntax(json_error.to_string()))?
         }

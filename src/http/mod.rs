@@ -19,7 +19,8 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
+use bytes::BytesMut;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde_json::{Value, json};
 
@@ -27,7 +28,7 @@ pub use auth::{Denied, Token, check as check_token};
 pub use body::{BodyError, Decoded, decode, decode_json};
 
 use crate::config::HttpServer;
-use crate::dispatch::{ActionRequest, Dispatcher, Handled};
+use crate::dispatch::{Dispatcher, Handled};
 use crate::envelope::{ActionError, Envelope, Outcome};
 use crate::events::EventBus;
 
@@ -74,7 +75,7 @@ pub fn router(state: Arc<ServerState>) -> Router {
 async fn handle(State(server): State<Arc<ServerState>>, request: Request) -> Response {
     let started = Instant::now();
     let (parts, body) = request.into_parts();
-    let action = action_name(parts.uri.path()).to_owned();
+    let action = action_name(parts.uri.path());
     let query = parts.uri.query();
 
     if server.token.check(&parts.headers, query).is_err() {
@@ -84,7 +85,7 @@ async fn handle(State(server): State<Arc<ServerState>>, request: Request) -> Res
     // Slowloris with a body: the whole body must arrive in time, however it is trickled.
     let deadline = Duration::from_millis(server.config.body_timeout_ms);
     let read = read_body(body, &parts.headers, server.config.max_body_bytes);
-    let bytes = match tokio::time::timeout(deadline, read).await {
+    let bytes = match tokio::time::timeout_at((started + deadline).into(), read).await {
         Ok(Ok(bytes)) => bytes,
         Ok(Err(response)) => return response,
         Err(_) => {
@@ -107,13 +108,9 @@ async fn handle(State(server): State<Arc<ServerState>>, request: Request) -> Res
             plugin: None,
         }
     } else {
-        let request = ActionRequest {
-            action: action.clone(),
-            params: decoded.params,
-        };
-        server.dispatcher.call(request).await
+        server.dispatcher.call_action(action, decoded.params).await
     };
-    server.log_call("http", &action, &handled, started);
+    server.log_call("http", action, &handled, started);
     reply(Envelope::new(handled.outcome, decoded.echo))
 }
 
@@ -146,16 +143,40 @@ pub async fn read_body(body: Body, headers: &HeaderMap, max: u64) -> Result<Byte
         return Err(too_large(max));
     }
     let limit = usize::try_from(max).unwrap_or(usize::MAX);
-    match Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.is::<LengthLimitError>() => Err(too_large(max)),
-        Err(e) => {
-            let outcome = Outcome::Failed(ActionError::bad_request(format!(
-                "cannot read the body: {e}"
-            )));
-            Err(reply(Envelope::new(outcome, None)))
+    let mut body = Limited::new(body, limit);
+    // Most bodies arrive as one frame, kept as it is; only a body in several frames is
+    // copied into one buffer. (`collect` queues every frame first, even a single one.)
+    let mut first = None;
+    let mut joined: Option<BytesMut> = None;
+    while let Some(frame) = body.frame().await {
+        let data = match frame {
+            Ok(frame) => match frame.into_data() {
+                Ok(data) => data,
+                Err(_) => continue,
+            },
+            Err(e) if e.is::<LengthLimitError>() => return Err(too_large(max)),
+            Err(e) => {
+                let outcome = Outcome::Failed(ActionError::bad_request(format!(
+                    "cannot read the body: {e}"
+                )));
+                return Err(reply(Envelope::new(outcome, None)));
+            }
+        };
+        match (&mut joined, first.take()) {
+            (Some(joined), _) => joined.extend_from_slice(&data),
+            (None, None) => first = Some(data),
+            (None, Some(earlier)) => {
+                let mut both = BytesMut::with_capacity(earlier.len() + data.len());
+                both.extend_from_slice(&earlier);
+                both.extend_from_slice(&data);
+                joined = Some(both);
+            }
         }
     }
+    Ok(match joined {
+        Some(joined) => joined.freeze(),
+        None => first.unwrap_or_default(),
+    })
 }
 
 fn too_large(max: u64) -> Response {
@@ -188,14 +209,12 @@ fn too_slow(ms: u64) -> Response {
 /// H9: every OneBot-level outcome is HTTP 200 with a JSON envelope.
 /// Public for the load benchmark's baseline, like [`action_name`].
 pub fn reply(envelope: Envelope) -> Response {
-    (
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        )],
-        envelope.to_json(),
-    )
-        .into_response()
+    let mut response = Response::new(Body::from(envelope.to_json_bytes()));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
 }
 
 /// H1: `GET /` tells what is running: the host, and every action with who serves it.
