@@ -22,7 +22,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use sha2::{Digest, Sha256};
-use wasmtime::component::Component;
+use wasmtime::ResourceLimiter;
+use wasmtime::component::{Component, ResourceTable};
 
 pub use runtime::{Runtime, RuntimeError};
 
@@ -47,6 +48,9 @@ pub struct Plugin {
     runtime: Arc<Runtime>,
     /// Idle warm instances; always empty unless `warm.instances > 0`.
     idle: Mutex<Vec<Instance>>,
+    /// The data of finished stores (WASI context, output captures), reset and ready for the
+    /// next fresh instance: building it is a good part of the cost of a fresh store.
+    spare: Mutex<Vec<(host::HostState, runtime::Stdio)>>,
     /// Set once a call of this version ran for a whole epoch tick or failed in the host
     /// (timeout, memory, trap, …): from then on its calls run on the plugin executor.
     heavy: AtomicBool,
@@ -129,6 +133,10 @@ pub enum CallError {
     Instantiate { plugin: Arc<str>, reason: String },
 }
 
+/// How many finished stores' data a plugin keeps for fresh instances: enough for the calls
+/// that usually run at once, few enough to hold little memory.
+const SPARE_STATES: usize = 8;
+
 const COMPONENT_MAGIC: [u8; 8] = [0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00];
 
 impl Plugin {
@@ -184,6 +192,7 @@ impl Plugin {
             pre,
             runtime: runtime.clone(),
             idle: Mutex::new(Vec::new()),
+            spare: Mutex::new(Vec::new()),
             heavy: AtomicBool::new(false),
         };
         let listed = runtime.executor().block_on(plugin.list_actions());
@@ -355,7 +364,12 @@ impl Plugin {
     }
 
     async fn instantiate(&self, action: &str, deadline: Instant) -> Result<Instance, CallError> {
-        let (mut store, stdio) = self.runtime.store(&self.name, self.limits);
+        let spare = lock(&self.spare).pop();
+        let (state, stdio) = match spare {
+            Some(spare) => spare,
+            None => self.runtime.state(&self.name, self.limits),
+        };
+        let mut store = self.runtime.store(state);
         store.data_mut().begin_call(deadline);
         let started = match tokio::time::timeout_at(
             (deadline + runtime::TICK).into(),
@@ -394,13 +408,36 @@ impl Plugin {
         lock(&self.idle).pop()
     }
 
+    /// Keeps an instance whose call succeeded for the next call (warm mode), or drops it and
+    /// keeps its store's data for the next fresh instance.
     fn put_back(&self, instance: Instance) {
-        if self.warm.instances == 0 || instance.calls >= self.warm.max_calls {
-            return;
+        if self.warm.instances > 0 && instance.calls < self.warm.max_calls {
+            let mut idle = lock(&self.idle);
+            if idle.len() < self.warm.instances as usize {
+                idle.push(instance);
+                return;
+            }
         }
-        let mut idle = lock(&self.idle);
-        if idle.len() < self.warm.instances as usize {
-            idle.push(instance);
+        self.recycle(instance);
+    }
+
+    /// Drops the instance (its memories, tables and globals go back to the pool) and keeps
+    /// what is left of its store, the host's side, for a later fresh instance. Nothing the
+    /// guest created survives: its resources (streams and the like) live in the resource
+    /// table, which is replaced, its output was taken by `log_guest_output`, and the
+    /// per-call counters are reset by `begin_call`. What stays is what the host set up: the
+    /// WASI context (no files, no environment, no network; the random generators go on from
+    /// where they were) and the output captures.
+    fn recycle(&self, instance: Instance) {
+        let Instance { store, stdio, .. } = instance;
+        let mut state = store.into_data();
+        *wasmtime_wasi::WasiView::ctx(&mut state).table = ResourceTable::new();
+        // The instance's memories are gone: count them as shrunk to nothing, so that the next
+        // instance starts from zero against its `memoryMb`.
+        let _ = state.limiter.memory_growing(usize::MAX, 0, None);
+        let mut spare = lock(&self.spare);
+        if spare.len() < SPARE_STATES {
+            spare.push((state, stdio));
         }
     }
 
@@ -523,4 +560,48 @@ fn log_guest_output(plugin: &str, stdio: &runtime::Stdio) -> Option<String> {
 
 fn hex_prefix(bytes: &[u8], n: usize) -> String {
     bytes.iter().take(n).map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::{EventBus, Identity};
+
+    /// Fresh instances reuse the host's side of earlier stores (`Plugin::recycle`): each
+    /// instance must still start from nothing against `memoryMb` and see no earlier state.
+    #[test]
+    fn fresh_instances_on_recycled_store_data_start_from_scratch() {
+        let runtime = Arc::new(
+            Runtime::new(None, 2, Arc::new(EventBus::new(Arc::new(Identity::new(1)))))
+                .expect("runtime"),
+        );
+        let settings = PluginSettings {
+            limits: Limits {
+                memory_mb: 12,
+                ..Limits::default()
+            },
+            warm: Warm::default(),
+        };
+        let probe = Path::new(env!("ONEBOT_GUEST_DIR")).join("probe.wasm");
+        let plugin = Arc::new(Plugin::load(&runtime, &probe, settings).expect("load"));
+        runtime.executor().block_on(async {
+            // About 4 MiB each: three in a row would pass 12 MiB if memory were still counted.
+            for _ in 0..6 {
+                let data = plugin
+                    .clone()
+                    .call("probe_big", r#"{"bytes":4000000}"#.into(), None)
+                    .await
+                    .expect("probe_big within the cap");
+                assert_eq!(data.len(), 4_000_002);
+                let count = plugin
+                    .clone()
+                    .call("probe_count", "{}".into(), None)
+                    .await
+                    .expect("probe_count");
+                assert_eq!(count, r#"{"count":1}"#);
+            }
+        });
+        assert!(lock(&plugin.spare).len() <= SPARE_STATES);
+        assert!(!lock(&plugin.spare).is_empty(), "store data is kept");
+    }
 }
