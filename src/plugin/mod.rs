@@ -23,7 +23,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use sha2::{Digest, Sha256};
 use wasmtime::ResourceLimiter;
-use wasmtime::component::{Component, ResourceTable};
+use wasmtime::component::{Component, ComponentExportIndex, ResourceTable};
 
 pub use runtime::{Runtime, RuntimeError};
 
@@ -45,6 +45,8 @@ pub struct Plugin {
     pub compile_time: Duration,
     pub cache_hit: bool,
     pre: bindings::PluginPre<host::HostState>,
+    /// Where `handle` sits among the component's exports, found once at load.
+    handle: ComponentExportIndex,
     runtime: Arc<Runtime>,
     /// Idle warm instances; always empty unless `warm.instances > 0`.
     idle: Mutex<Vec<Instance>>,
@@ -59,7 +61,9 @@ pub struct Plugin {
 /// One live instance with its store; reused only in warm mode.
 struct Instance {
     store: wasmtime::Store<host::HostState>,
-    bindings: bindings::Plugin,
+    instance: wasmtime::component::Instance,
+    /// The export `handle`, looked up and type-checked once per instance.
+    handle: bindings::Handle,
     stdio: runtime::Stdio,
     calls: u32,
 }
@@ -137,6 +141,9 @@ pub enum CallError {
 /// that usually run at once, few enough to hold little memory.
 const SPARE_STATES: usize = 8;
 
+/// The interface of the world `plugin` that a plugin exports (SPEC P1).
+const ACTION_INTERFACE: &str = "onebot:plugin/onebot-action@0.1.0";
+
 const COMPONENT_MAGIC: [u8; 8] = [0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00];
 
 impl Plugin {
@@ -176,6 +183,10 @@ impl Plugin {
             .instantiate_pre(&component)
             .map_err(world_error)?;
         let pre = bindings::PluginPre::new(instance_pre).map_err(world_error)?;
+        let handle = handle_index(&component).ok_or_else(|| LoadError::World {
+            path: path.to_owned(),
+            reason: format!("no export `{ACTION_INTERFACE}#handle`"),
+        })?;
         let compile_time = started.elapsed();
 
         let mut plugin = Plugin {
@@ -190,6 +201,7 @@ impl Plugin {
             compile_time,
             cache_hit,
             pre,
+            handle,
             runtime: runtime.clone(),
             idle: Mutex::new(Vec::new()),
             spare: Mutex::new(Vec::new()),
@@ -259,12 +271,10 @@ impl Plugin {
             self_id,
         };
         let result = self
-            .with_instance(action, move |store, instance| {
+            .with_instance(action, move |store, _instance, handle| {
                 Box::pin(async move {
-                    instance
-                        .onebot_plugin_onebot_action()
-                        .call_handle(store, &call)
-                        .await
+                    let (result,) = handle.call_async(store, (call,)).await?;
+                    Ok(result)
                 })
             })
             .await?;
@@ -290,8 +300,14 @@ impl Plugin {
     }
 
     async fn list_actions(&self) -> Result<Vec<String>, CallError> {
-        self.with_instance("actions", |store, instance| {
-            Box::pin(instance.onebot_plugin_onebot_action().call_actions(store))
+        self.with_instance("actions", |store, instance, _handle| {
+            Box::pin(async move {
+                let bindings = bindings::Plugin::new(&mut *store, &instance)?;
+                bindings
+                    .onebot_plugin_onebot_action()
+                    .call_actions(store)
+                    .await
+            })
         })
         .await
     }
@@ -305,7 +321,8 @@ impl Plugin {
         action: &str,
         f: impl for<'a> FnOnce(
             &'a mut wasmtime::Store<host::HostState>,
-            &'a bindings::Plugin,
+            wasmtime::component::Instance,
+            bindings::Handle,
         )
             -> Pin<Box<dyn Future<Output = wasmtime::Result<R>> + Send + 'a>>,
     ) -> Result<R, CallError> {
@@ -319,7 +336,7 @@ impl Plugin {
         instance.store.set_epoch_deadline(1);
         // A guest that computes traps at its deadline (the epoch callback); one that waits in
         // a host call (a WASI sleep) is cancelled here, one tick later.
-        let run = f(&mut instance.store, &instance.bindings);
+        let run = f(&mut instance.store, instance.instance, instance.handle);
         let result = match tokio::time::timeout(timeout + runtime::TICK, run).await {
             Ok(result) => result,
             Err(_elapsed) => {
@@ -373,7 +390,7 @@ impl Plugin {
         store.data_mut().begin_call(deadline);
         let started = match tokio::time::timeout_at(
             (deadline + runtime::TICK).into(),
-            self.pre.instantiate_async(&mut store),
+            self.pre.instance_pre().instantiate_async(&mut store),
         )
         .await
         {
@@ -381,12 +398,26 @@ impl Plugin {
             Err(_elapsed) => return Err(self.timed_out(action)),
         };
         match started {
-            Ok(bindings) => Ok(Instance {
-                store,
-                bindings,
-                stdio,
-                calls: 0,
-            }),
+            Ok(instance) => match instance
+                .get_func(&mut store, self.handle)
+                .map(|f| f.typed(&store))
+            {
+                Some(Ok(handle)) => Ok(Instance {
+                    store,
+                    instance,
+                    handle,
+                    stdio,
+                    calls: 0,
+                }),
+                Some(Err(e)) => Err(CallError::Instantiate {
+                    plugin: self.name.clone(),
+                    reason: format!("{e:#}"),
+                }),
+                None => Err(CallError::Instantiate {
+                    plugin: self.name.clone(),
+                    reason: format!("no export `{ACTION_INTERFACE}#handle`"),
+                }),
+            },
             Err(e) => {
                 let stderr_tail = log_guest_output(&self.name, &stdio);
                 let trapped = e.downcast_ref::<wasmtime::Trap>().is_some();
@@ -500,6 +531,12 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
         Ok(guard) => guard,
         Err(poisoned) => poisoned.into_inner(),
     }
+}
+
+/// The index of the function `handle` in the exported interface, if the component has it.
+fn handle_index(component: &Component) -> Option<ComponentExportIndex> {
+    let interface = component.get_export_index(None, ACTION_INTERFACE)?;
+    component.get_export_index(Some(&interface), "handle")
 }
 
 fn check_component_header(path: &Path, bytes: &[u8]) -> Result<(), LoadError> {
