@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::Poll;
 use std::time::{Duration, Instant, SystemTime};
 
 use sha2::{Digest, Sha256};
@@ -337,9 +338,10 @@ impl Plugin {
         // A guest that computes traps at its deadline (the epoch callback); one that waits in
         // a host call (a WASI sleep) is cancelled here, one tick later.
         let run = f(&mut instance.store, instance.instance, instance.handle);
-        let result = match tokio::time::timeout(timeout + runtime::TICK, run).await {
-            Ok(result) => result,
-            Err(_elapsed) => {
+        let cut_off = tokio::time::Instant::now() + timeout + runtime::TICK;
+        let result = match within(cut_off, run).await {
+            Some(result) => result,
+            None => {
                 self.mark_heavy();
                 log_guest_output(&self.name, &instance.stdio);
                 return Err(self.timed_out(action));
@@ -388,14 +390,14 @@ impl Plugin {
         };
         let mut store = self.runtime.store(state);
         store.data_mut().begin_call(deadline);
-        let started = match tokio::time::timeout_at(
+        let started = match within(
             (deadline + runtime::TICK).into(),
             self.pre.instance_pre().instantiate_async(&mut store),
         )
         .await
         {
-            Ok(started) => started,
-            Err(_elapsed) => return Err(self.timed_out(action)),
+            Some(started) => started,
+            None => return Err(self.timed_out(action)),
         };
         match started {
             Ok(instance) => match instance
@@ -517,6 +519,24 @@ impl Plugin {
     }
 }
 
+/// `tokio::time::timeout_at` (`None` once `deadline` passed), without a timer until the
+/// future first has to wait. Almost no instantiation or call ever does (a guest runs on its
+/// fiber until it returns, and yields only at an epoch tick or in a host call that waits),
+/// and setting up and dropping a timer that never fires is a good part of the host's work
+/// around a call. Like tokio's, it polls the future before the timer.
+async fn within<F: Future>(deadline: tokio::time::Instant, future: F) -> Option<F::Output> {
+    let mut future = std::pin::pin!(future);
+    let mut timer: Option<Pin<Box<tokio::time::Sleep>>> = None;
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(output) = future.as_mut().poll(cx) {
+            return Poll::Ready(Some(output));
+        }
+        let timer = timer.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        timer.as_mut().poll(cx).map(|()| None)
+    })
+    .await
+}
+
 /// Cancels a spawned call when its caller stops waiting for it.
 struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
 
@@ -574,13 +594,16 @@ fn validate_actions(mut actions: Vec<String>) -> Result<Vec<String>, String> {
 /// panic message (the hint about `RUST_BACKTRACE` that follows it tells nothing).
 fn log_guest_output(plugin: &str, stdio: &runtime::Stdio) -> Option<String> {
     let (out, out_dropped) = stdio.out.take();
+    let (err, err_dropped) = stdio.err.take();
+    if out.is_empty() && err.is_empty() && out_dropped + err_dropped == 0 {
+        return None;
+    }
     for line in String::from_utf8_lossy(&out)
         .lines()
         .filter(|l| !l.is_empty())
     {
         tracing::info!(%plugin, stream = "stdout", "{line}");
     }
-    let (err, err_dropped) = stdio.err.take();
     let err = String::from_utf8_lossy(&err);
     let mut last = None;
     for line in err.lines().filter(|l| !l.trim().is_empty()) {
