@@ -19,3 +19,7 @@ wasmtime::component::bindgen!({
 
 pub use exports::onebot::plugin::onebot_action::ActionCall;
 pub use onebot::plugin::host::Level;
+pub use onebot::plugin::types::ActionError;
+
+/// The export `handle` as a typed function: `handle(call) -> result<string, action-error>`.
+pub type Handle = wasmtime::component::TypedFunc<(ActionCall,), (Result<String, ActionError>,)>;

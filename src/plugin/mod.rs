@@ -19,10 +19,12 @@ use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::Poll;
 use std::time::{Duration, Instant, SystemTime};
 
 use sha2::{Digest, Sha256};
-use wasmtime::component::Component;
+use wasmtime::ResourceLimiter;
+use wasmtime::component::{Component, ComponentExportIndex, ResourceTable};
 
 pub use runtime::{Runtime, RuntimeError};
 
@@ -44,9 +46,14 @@ pub struct Plugin {
     pub compile_time: Duration,
     pub cache_hit: bool,
     pre: bindings::PluginPre<host::HostState>,
+    /// Where `handle` sits among the component's exports, found once at load.
+    handle: ComponentExportIndex,
     runtime: Arc<Runtime>,
     /// Idle warm instances; always empty unless `warm.instances > 0`.
     idle: Mutex<Vec<Instance>>,
+    /// The data of finished stores (WASI context, output captures), reset and ready for the
+    /// next fresh instance: building it is a good part of the cost of a fresh store.
+    spare: Mutex<Vec<(host::HostState, runtime::Stdio)>>,
     /// Set once a call of this version ran for a whole epoch tick or failed in the host
     /// (timeout, memory, trap, …): from then on its calls run on the plugin executor.
     heavy: AtomicBool,
@@ -55,7 +62,9 @@ pub struct Plugin {
 /// One live instance with its store; reused only in warm mode.
 struct Instance {
     store: wasmtime::Store<host::HostState>,
-    bindings: bindings::Plugin,
+    instance: wasmtime::component::Instance,
+    /// The export `handle`, looked up and type-checked once per instance.
+    handle: bindings::Handle,
     stdio: runtime::Stdio,
     calls: u32,
 }
@@ -129,6 +138,13 @@ pub enum CallError {
     Instantiate { plugin: Arc<str>, reason: String },
 }
 
+/// How many finished stores' data a plugin keeps for fresh instances: enough for the calls
+/// that usually run at once, few enough to hold little memory.
+const SPARE_STATES: usize = 8;
+
+/// The interface of the world `plugin` that a plugin exports (SPEC P1).
+const ACTION_INTERFACE: &str = "onebot:plugin/onebot-action@0.1.0";
+
 const COMPONENT_MAGIC: [u8; 8] = [0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00];
 
 impl Plugin {
@@ -168,6 +184,10 @@ impl Plugin {
             .instantiate_pre(&component)
             .map_err(world_error)?;
         let pre = bindings::PluginPre::new(instance_pre).map_err(world_error)?;
+        let handle = handle_index(&component).ok_or_else(|| LoadError::World {
+            path: path.to_owned(),
+            reason: format!("no export `{ACTION_INTERFACE}#handle`"),
+        })?;
         let compile_time = started.elapsed();
 
         let mut plugin = Plugin {
@@ -182,8 +202,10 @@ impl Plugin {
             compile_time,
             cache_hit,
             pre,
+            handle,
             runtime: runtime.clone(),
             idle: Mutex::new(Vec::new()),
+            spare: Mutex::new(Vec::new()),
             heavy: AtomicBool::new(false),
         };
         let listed = runtime.executor().block_on(plugin.list_actions());
@@ -250,12 +272,10 @@ impl Plugin {
             self_id,
         };
         let result = self
-            .with_instance(action, move |store, instance| {
+            .with_instance(action, move |store, _instance, handle| {
                 Box::pin(async move {
-                    instance
-                        .onebot_plugin_onebot_action()
-                        .call_handle(store, &call)
-                        .await
+                    let (result,) = handle.call_async(store, (call,)).await?;
+                    Ok(result)
                 })
             })
             .await?;
@@ -281,8 +301,14 @@ impl Plugin {
     }
 
     async fn list_actions(&self) -> Result<Vec<String>, CallError> {
-        self.with_instance("actions", |store, instance| {
-            Box::pin(instance.onebot_plugin_onebot_action().call_actions(store))
+        self.with_instance("actions", |store, instance, _handle| {
+            Box::pin(async move {
+                let bindings = bindings::Plugin::new(&mut *store, &instance)?;
+                bindings
+                    .onebot_plugin_onebot_action()
+                    .call_actions(store)
+                    .await
+            })
         })
         .await
     }
@@ -296,7 +322,8 @@ impl Plugin {
         action: &str,
         f: impl for<'a> FnOnce(
             &'a mut wasmtime::Store<host::HostState>,
-            &'a bindings::Plugin,
+            wasmtime::component::Instance,
+            bindings::Handle,
         )
             -> Pin<Box<dyn Future<Output = wasmtime::Result<R>> + Send + 'a>>,
     ) -> Result<R, CallError> {
@@ -310,10 +337,11 @@ impl Plugin {
         instance.store.set_epoch_deadline(1);
         // A guest that computes traps at its deadline (the epoch callback); one that waits in
         // a host call (a WASI sleep) is cancelled here, one tick later.
-        let run = f(&mut instance.store, &instance.bindings);
-        let result = match tokio::time::timeout(timeout + runtime::TICK, run).await {
-            Ok(result) => result,
-            Err(_elapsed) => {
+        let run = f(&mut instance.store, instance.instance, instance.handle);
+        let cut_off = tokio::time::Instant::now() + timeout + runtime::TICK;
+        let result = match within(cut_off, run).await {
+            Some(result) => result,
+            None => {
                 self.mark_heavy();
                 log_guest_output(&self.name, &instance.stdio);
                 return Err(self.timed_out(action));
@@ -355,24 +383,43 @@ impl Plugin {
     }
 
     async fn instantiate(&self, action: &str, deadline: Instant) -> Result<Instance, CallError> {
-        let (mut store, stdio) = self.runtime.store(&self.name, self.limits);
+        let spare = lock(&self.spare).pop();
+        let (state, stdio) = match spare {
+            Some(spare) => spare,
+            None => self.runtime.state(&self.name, self.limits),
+        };
+        let mut store = self.runtime.store(state);
         store.data_mut().begin_call(deadline);
-        let started = match tokio::time::timeout_at(
+        let started = match within(
             (deadline + runtime::TICK).into(),
-            self.pre.instantiate_async(&mut store),
+            self.pre.instance_pre().instantiate_async(&mut store),
         )
         .await
         {
-            Ok(started) => started,
-            Err(_elapsed) => return Err(self.timed_out(action)),
+            Some(started) => started,
+            None => return Err(self.timed_out(action)),
         };
         match started {
-            Ok(bindings) => Ok(Instance {
-                store,
-                bindings,
-                stdio,
-                calls: 0,
-            }),
+            Ok(instance) => match instance
+                .get_func(&mut store, self.handle)
+                .map(|f| f.typed(&store))
+            {
+                Some(Ok(handle)) => Ok(Instance {
+                    store,
+                    instance,
+                    handle,
+                    stdio,
+                    calls: 0,
+                }),
+                Some(Err(e)) => Err(CallError::Instantiate {
+                    plugin: self.name.clone(),
+                    reason: format!("{e:#}"),
+                }),
+                None => Err(CallError::Instantiate {
+                    plugin: self.name.clone(),
+                    reason: format!("no export `{ACTION_INTERFACE}#handle`"),
+                }),
+            },
             Err(e) => {
                 let stderr_tail = log_guest_output(&self.name, &stdio);
                 let trapped = e.downcast_ref::<wasmtime::Trap>().is_some();
@@ -394,13 +441,36 @@ impl Plugin {
         lock(&self.idle).pop()
     }
 
+    /// Keeps an instance whose call succeeded for the next call (warm mode), or drops it and
+    /// keeps its store's data for the next fresh instance.
     fn put_back(&self, instance: Instance) {
-        if self.warm.instances == 0 || instance.calls >= self.warm.max_calls {
-            return;
+        if self.warm.instances > 0 && instance.calls < self.warm.max_calls {
+            let mut idle = lock(&self.idle);
+            if idle.len() < self.warm.instances as usize {
+                idle.push(instance);
+                return;
+            }
         }
-        let mut idle = lock(&self.idle);
-        if idle.len() < self.warm.instances as usize {
-            idle.push(instance);
+        self.recycle(instance);
+    }
+
+    /// Drops the instance (its memories, tables and globals go back to the pool) and keeps
+    /// what is left of its store, the host's side, for a later fresh instance. Nothing the
+    /// guest created survives: its resources (streams and the like) live in the resource
+    /// table, which is replaced, its output was taken by `log_guest_output`, and the
+    /// per-call counters are reset by `begin_call`. What stays is what the host set up: the
+    /// WASI context (no files, no environment, no network; the random generators go on from
+    /// where they were) and the output captures.
+    fn recycle(&self, instance: Instance) {
+        let Instance { store, stdio, .. } = instance;
+        let mut state = store.into_data();
+        *wasmtime_wasi::WasiView::ctx(&mut state).table = ResourceTable::new();
+        // The instance's memories are gone: count them as shrunk to nothing, so that the next
+        // instance starts from zero against its `memoryMb`.
+        let _ = state.limiter.memory_growing(usize::MAX, 0, None);
+        let mut spare = lock(&self.spare);
+        if spare.len() < SPARE_STATES {
+            spare.push((state, stdio));
         }
     }
 
@@ -449,6 +519,24 @@ impl Plugin {
     }
 }
 
+/// `tokio::time::timeout_at` (`None` once `deadline` passed), without a timer until the
+/// future first has to wait. Almost no instantiation or call ever does (a guest runs on its
+/// fiber until it returns, and yields only at an epoch tick or in a host call that waits),
+/// and setting up and dropping a timer that never fires is a good part of the host's work
+/// around a call. Like tokio's, it polls the future before the timer.
+async fn within<F: Future>(deadline: tokio::time::Instant, future: F) -> Option<F::Output> {
+    let mut future = std::pin::pin!(future);
+    let mut timer: Option<Pin<Box<tokio::time::Sleep>>> = None;
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(output) = future.as_mut().poll(cx) {
+            return Poll::Ready(Some(output));
+        }
+        let timer = timer.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        timer.as_mut().poll(cx).map(|()| None)
+    })
+    .await
+}
+
 /// Cancels a spawned call when its caller stops waiting for it.
 struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
 
@@ -463,6 +551,12 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
         Ok(guard) => guard,
         Err(poisoned) => poisoned.into_inner(),
     }
+}
+
+/// The index of the function `handle` in the exported interface, if the component has it.
+fn handle_index(component: &Component) -> Option<ComponentExportIndex> {
+    let interface = component.get_export_index(None, ACTION_INTERFACE)?;
+    component.get_export_index(Some(&interface), "handle")
 }
 
 fn check_component_header(path: &Path, bytes: &[u8]) -> Result<(), LoadError> {
@@ -500,13 +594,16 @@ fn validate_actions(mut actions: Vec<String>) -> Result<Vec<String>, String> {
 /// panic message (the hint about `RUST_BACKTRACE` that follows it tells nothing).
 fn log_guest_output(plugin: &str, stdio: &runtime::Stdio) -> Option<String> {
     let (out, out_dropped) = stdio.out.take();
+    let (err, err_dropped) = stdio.err.take();
+    if out.is_empty() && err.is_empty() && out_dropped + err_dropped == 0 {
+        return None;
+    }
     for line in String::from_utf8_lossy(&out)
         .lines()
         .filter(|l| !l.is_empty())
     {
         tracing::info!(%plugin, stream = "stdout", "{line}");
     }
-    let (err, err_dropped) = stdio.err.take();
     let err = String::from_utf8_lossy(&err);
     let mut last = None;
     for line in err.lines().filter(|l| !l.trim().is_empty()) {
@@ -523,4 +620,48 @@ fn log_guest_output(plugin: &str, stdio: &runtime::Stdio) -> Option<String> {
 
 fn hex_prefix(bytes: &[u8], n: usize) -> String {
     bytes.iter().take(n).map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::{EventBus, Identity};
+
+    /// Fresh instances reuse the host's side of earlier stores (`Plugin::recycle`): each
+    /// instance must still start from nothing against `memoryMb` and see no earlier state.
+    #[test]
+    fn fresh_instances_on_recycled_store_data_start_from_scratch() {
+        let runtime = Arc::new(
+            Runtime::new(None, 2, Arc::new(EventBus::new(Arc::new(Identity::new(1)))))
+                .expect("runtime"),
+        );
+        let settings = PluginSettings {
+            limits: Limits {
+                memory_mb: 12,
+                ..Limits::default()
+            },
+            warm: Warm::default(),
+        };
+        let probe = Path::new(env!("ONEBOT_GUEST_DIR")).join("probe.wasm");
+        let plugin = Arc::new(Plugin::load(&runtime, &probe, settings).expect("load"));
+        runtime.executor().block_on(async {
+            // About 4 MiB each: three in a row would pass 12 MiB if memory were still counted.
+            for _ in 0..6 {
+                let data = plugin
+                    .clone()
+                    .call("probe_big", r#"{"bytes":4000000}"#.into(), None)
+                    .await
+                    .expect("probe_big within the cap");
+                assert_eq!(data.len(), 4_000_002);
+                let count = plugin
+                    .clone()
+                    .call("probe_count", "{}".into(), None)
+                    .await
+                    .expect("probe_count");
+                assert_eq!(count, r#"{"count":1}"#);
+            }
+        });
+        assert!(lock(&plugin.spare).len() <= SPARE_STATES);
+        assert!(!lock(&plugin.spare).is_empty(), "store data is kept");
+    }
 }

@@ -119,16 +119,24 @@ impl Runtime {
         self.cache.as_ref().map_or(0, |c| c.cache_hits())
     }
 
-    /// A fresh store for one instance: no files, no environment, no args, no network (P5);
-    /// guest stdout and stderr captured for the log; the memory cap set. The caller sets the
-    /// call's deadline with `HostState::begin_call` before each call.
-    pub(super) fn store(&self, plugin: &Arc<str>, limits: Limits) -> (Store<HostState>, Stdio) {
+    /// The data of a fresh store: no files, no environment, no args, no network (P5); guest
+    /// stdout and stderr captured for the log; the memory cap set. Building the WASI context
+    /// is about half the cost of a new store, so a plugin keeps the data of finished stores
+    /// and hands it to its next fresh instance (see `Plugin::recycle`).
+    pub(super) fn state(&self, plugin: &Arc<str>, limits: Limits) -> (HostState, Stdio) {
         let stdio = Stdio::default();
         let wasi = WasiCtxBuilder::new()
             .stdout(stdio.out.clone())
             .stderr(stdio.err.clone())
             .build();
         let state = HostState::new(plugin.clone(), wasi, limits, self.events.clone());
+        (state, stdio)
+    }
+
+    /// A store for one instance around `state`, with the memory limiter and the epoch
+    /// callback. The caller sets the call's deadline with `HostState::begin_call` before each
+    /// call.
+    pub(super) fn store(&self, state: HostState) -> Store<HostState> {
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
         // At every tick: past the call's deadline trap (a timeout), else yield to the executor
@@ -147,7 +155,7 @@ impl Runtime {
             }
         });
         store.set_epoch_deadline(1);
-        (store, stdio)
+        store
     }
 }
 
