@@ -5,10 +5,8 @@
 //! connection builder:
 //!
 //! - **Headers**: a request head must arrive within `headerTimeoutMs` of the connection opening
-//!   or of the previous reply, or the connection is closed. This one timer covers both a
-//!   trickled head (slowloris) and an idle keep-alive connection. It is [`Idle`], one timer
-//!   per connection re-armed lazily, rather than hyper's `header_read_timeout`, which boxes
-//!   and registers a fresh timer for every request (about 1.5 k instructions a request).
+//!   or of the previous reply; hyper then closes the connection. This one timer covers both a
+//!   trickled head (slowloris) and an idle keep-alive connection.
 //! - **Header size**: a head above [`MAX_HEADER_BYTES`] is answered 431 and the connection
 //!   closed. The body's own size and time limits are the handler's (`super::read_body`).
 //! - **Open files**: every connection holds a file descriptor. [`raise_fd_limit`] lifts the
@@ -24,8 +22,6 @@
 use std::convert::Infallible;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -33,7 +29,7 @@ use axum::extract::ConnectInfo;
 use axum::http::header::UPGRADE;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tower::ServiceExt;
@@ -96,8 +92,10 @@ pub async fn serve(
     mut stop: watch::Receiver<bool>,
 ) -> io::Result<()> {
     let mut builder = http1::Builder::new();
-    builder.max_header_size(MAX_HEADER_BYTES);
-    let header_timeout = Duration::from_millis(server.header_timeout_ms);
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(Duration::from_millis(server.header_timeout_ms))
+        .max_header_size(MAX_HEADER_BYTES);
     // Every connection holds a receiver; `closed()` below resolves when the last is dropped.
     let (open_tx, open_rx) = watch::channel(());
     let mut exhausted = Exhausted::default();
@@ -125,7 +123,6 @@ pub async fn serve(
             peer,
             app.clone(),
             builder.clone(),
-            header_timeout,
             stop.clone(),
             open_rx.clone(),
         );
@@ -137,20 +134,17 @@ pub async fn serve(
     Ok(())
 }
 
-/// One connection: hyper with the builder's limits, upgrades allowed (WebSocket), the
-/// header timeout ([`Idle`]), and the peer's address passed to upgrade requests as axum's
-/// `ConnectInfo` (it names WebSocket clients in the log, W6).
+/// One connection: hyper with the builder's limits, upgrades allowed (WebSocket), and the
+/// peer's address passed to upgrade requests as axum's `ConnectInfo` (it names WebSocket
+/// clients in the log, W6).
 async fn connection(
     stream: TcpStream,
     peer: SocketAddr,
     app: Router,
     builder: http1::Builder,
-    header_timeout: Duration,
     mut stop: watch::Receiver<bool>,
     _open: watch::Receiver<()>,
 ) {
-    let idle = Arc::new(Idle::new());
-    let activity = idle.clone();
     let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
         // Only a WebSocket handshake reads the peer (an upgrade always has this header);
         // skipping the insert spares every plain call an allocation.
@@ -158,103 +152,26 @@ async fn connection(
             request.extensions_mut().insert(ConnectInfo(peer));
         }
         let app = app.clone();
-        let busy = Busy::enter(activity.clone());
-        async move {
-            let response = app.oneshot(request).await.unwrap_or_else(|e| match e {});
-            drop(busy);
-            Ok::<_, Infallible>(response)
-        }
+        async move { Ok::<_, Infallible>(app.oneshot(request).await.unwrap_or_else(|e| match e {})) }
     });
     let connection = builder
         .serve_connection(TokioIo::new(stream), service)
         .with_upgrades();
     tokio::pin!(connection);
-    let expired = idle.expired(header_timeout);
-    tokio::pin!(expired);
     let stopping = async move {
         // The `Ref` it returns must not live across an await (it is not `Send`).
         let _ = stop.wait_for(|stop| *stop).await;
     };
     let result = tokio::select! {
         result = connection.as_mut() => result,
-        () = expired.as_mut() => {
-            tracing::debug!(%peer, "connection closed: no request head within headerTimeoutMs");
-            return;
-        }
         () = stopping => {
             connection.as_mut().graceful_shutdown();
-            // A head still trickling in does not hold the stop up past its timeout.
-            tokio::select! {
-                result = connection.as_mut() => result,
-                () = expired.as_mut() => return,
-            }
+            connection.await
         }
     };
-    // Resets and malformed requests end here; they concern one client only.
+    // Timeouts, resets and malformed requests end here; they concern one client only.
     if let Err(e) = result {
         tracing::debug!(%peer, "connection ended: {e}");
-    }
-}
-
-/// The header timeout of one connection: a request head must arrive within the timeout of
-/// the connection opening or of the previous reply. Requests only mark themselves busy and
-/// note when they finished (two atomic counts and a clock reading); the timer is one sleep
-/// per connection that, when it wakes, works out from those marks whether the connection is
-/// really idle past its deadline or when to look again.
-struct Idle {
-    opened: Instant,
-    /// Requests being served now (hyper serves one at a time; a count is simply robust).
-    busy: AtomicU32,
-    /// When the last request finished, in nanoseconds after `opened`; 0 before the first.
-    finished: AtomicU64,
-}
-
-impl Idle {
-    fn new() -> Self {
-        Idle {
-            opened: Instant::now(),
-            busy: AtomicU32::new(0),
-            finished: AtomicU64::new(0),
-        }
-    }
-
-    /// Resolves when the connection has been idle (no request being served) for `timeout`
-    /// since it opened or since its last request finished.
-    async fn expired(&self, timeout: Duration) {
-        let mut due = self.opened + timeout;
-        loop {
-            tokio::time::sleep_until(due.into()).await;
-            if self.busy.load(Ordering::Acquire) > 0 {
-                // A request ends after now, so its deadline is later than this one.
-                due = Instant::now() + timeout;
-                continue;
-            }
-            let finished =
-                self.opened + Duration::from_nanos(self.finished.load(Ordering::Acquire));
-            due = finished + timeout;
-            if due <= Instant::now() {
-                return;
-            }
-        }
-    }
-}
-
-/// A request being served; dropping it (the reply is ready, or the request was cancelled)
-/// records when it finished.
-struct Busy(Arc<Idle>);
-
-impl Busy {
-    fn enter(idle: Arc<Idle>) -> Self {
-        idle.busy.fetch_add(1, Ordering::AcqRel);
-        Busy(idle)
-    }
-}
-
-impl Drop for Busy {
-    fn drop(&mut self) {
-        let since = u64::try_from(self.0.opened.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        self.0.finished.fetch_max(since, Ordering::AcqRel);
-        self.0.busy.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -356,38 +273,6 @@ mod tests {
             "no pause, no episode"
         );
         assert_eq!(exhausted.since, None);
-    }
-
-    /// The header timeout counts from the connection opening or the last request finishing,
-    /// never while a request is being served.
-    #[tokio::test]
-    async fn idle_expires_only_when_no_request_is_served_for_the_timeout() {
-        let timeout = Duration::from_millis(60);
-        let idle = Arc::new(Idle::new());
-        let started = Instant::now();
-        idle.expired(timeout).await;
-        let waited = started.elapsed();
-        assert!(
-            waited >= timeout - Duration::from_millis(2),
-            "not before: {waited:?}"
-        );
-
-        let idle = Arc::new(Idle::new());
-        let busy = Busy::enter(idle.clone());
-        let early = tokio::time::timeout(3 * timeout, idle.expired(timeout)).await;
-        assert!(
-            early.is_err(),
-            "a request being served holds the connection open"
-        );
-        drop(busy);
-        let finished = Instant::now();
-        idle.expired(timeout).await;
-        let after = finished.elapsed();
-        assert!(after >= timeout - Duration::from_millis(2), "{after:?}");
-        assert!(
-            after < 2 * timeout,
-            "counted from the request's end: {after:?}"
-        );
     }
 
     #[test]
