@@ -55,6 +55,15 @@ impl HostState {
     }
 
     /// Resets the per-call budgets before a call on this instance (fresh or warm).
+    /// Readies the host's side of a finished store for a new, fresh instance: the guest's
+    /// resources (streams and the like) go with the old resource table, and the memory count
+    /// starts from zero (the old instance's memories went back to the pool with it).
+    pub(super) fn recycle(&mut self) {
+        self.table = ResourceTable::new();
+        self.limiter.used_bytes = 0;
+        self.limiter.exceeded = false;
+    }
+
     pub(super) fn begin_call(&mut self, deadline: Instant) {
         self.deadline = deadline;
         self.events_emitted = 0;

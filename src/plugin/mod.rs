@@ -23,8 +23,7 @@ use std::task::Poll;
 use std::time::{Duration, Instant, SystemTime};
 
 use sha2::{Digest, Sha256};
-use wasmtime::ResourceLimiter;
-use wasmtime::component::{Component, ComponentExportIndex, ResourceTable};
+use wasmtime::component::{Component, ComponentExportIndex};
 
 pub use runtime::{Runtime, RuntimeError};
 
@@ -464,10 +463,7 @@ impl Plugin {
     fn recycle(&self, instance: Instance) {
         let Instance { store, stdio, .. } = instance;
         let mut state = store.into_data();
-        *wasmtime_wasi::WasiView::ctx(&mut state).table = ResourceTable::new();
-        // The instance's memories are gone: count them as shrunk to nothing, so that the next
-        // instance starts from zero against its `memoryMb`.
-        let _ = state.limiter.memory_growing(usize::MAX, 0, None);
+        state.recycle();
         let mut spare = lock(&self.spare);
         if spare.len() < SPARE_STATES {
             spare.push((state, stdio));
