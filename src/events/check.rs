@@ -2,20 +2,13 @@
 //! the bus only has to tell the plugin whether its event was valid, and building a JSON tree
 //! just to drop it was the largest host cost of a plugin call that emits one event.
 //!
-//! [`check`] gives exactly the answers [`super::EventBus::publish`]'s full parse gives; a test
-//! compares the two on many inputs.
-//!
 //! Most events are plain JSON objects written by a serialiser, so [`check`] first runs
 //! [`plainly_valid`], one pass over the bytes that accepts only a strict subset of JSON it
 //! can vouch for (no `\u` escapes, no exponents, no integers long enough to leave `u64`,
-//! shallow nesting). Anything else, every invalid event included, takes the serde path, so
-//! each error message stays serde_json's own; the fast pass only ever answers "valid".
-
-use std::borrow::Cow;
-use std::fmt;
-
-use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use serde_json::Value;
+//! shallow nesting). Anything else, every invalid event included, takes the full parse that
+//! [`super::EventBus::publish`] makes for subscribers ([`super::parse`]), so the answers and
+//! their messages are the same with or without subscribers; the fast pass only ever answers
+//! "valid".
 
 use super::EventError;
 
@@ -28,80 +21,9 @@ pub(super) fn check(text: &str) -> Result<(), EventError> {
     full_check(text)
 }
 
-/// [`check`] without the fast pass.
+/// [`check`] without the fast pass: the full parse [`super::EventBus::publish`] makes.
 fn full_check(text: &str) -> Result<(), EventError> {
-    let mut deserializer = serde_json::Deserializer::from_str(text);
-    let shape = deserializer
-        .deserialize_any(ShapeVisitor)
-        .and_then(|shape| deserializer.end().map(|()| shape))
-        .map_err(|e| EventError::NotJson(e.to_string()))?;
-    match shape {
-        Shape::Other(kind) => Err(EventError::NotObject(kind)),
-        Shape::Object {
-            post_type_is_string: false,
-        } => Err(EventError::NoPostType),
-        Shape::Object {
-            post_type_is_string: true,
-        } => Ok(()),
-    }
-}
-
-enum Shape {
-    Object { post_type_is_string: bool },
-    Other(&'static str),
-}
-
-struct ShapeVisitor;
-
-impl<'de> Visitor<'de> for ShapeVisitor {
-    type Value = Shape;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Shape, A::Error> {
-        let mut post_type_is_string = false;
-        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
-            if key == "post_type" {
-                post_type_is_string = matches!(map.next_value::<Value>()?, Value::String(_));
-            } else {
-                map.next_value::<IgnoredAny>()?;
-            }
-        }
-        Ok(Shape::Object {
-            post_type_is_string,
-        })
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Shape, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(Shape::Other("an array"))
-    }
-
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<Shape, E> {
-        Ok(Shape::Other("a string"))
-    }
-
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Shape, E> {
-        Ok(Shape::Other("a boolean"))
-    }
-
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Shape, E> {
-        Ok(Shape::Other("a number"))
-    }
-
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Shape, E> {
-        Ok(Shape::Other("a number"))
-    }
-
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Shape, E> {
-        Ok(Shape::Other("a number"))
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<Shape, E> {
-        Ok(Shape::Other("null"))
-    }
+    super::parse(text).map(drop)
 }
 
 /// Deepest nesting [`plainly_valid`] follows; serde_json's own limit is 128.
@@ -399,7 +321,8 @@ mod tests {
             if plainly_valid(text.as_bytes()) {
                 accepted += 1;
                 assert_eq!(full_check(&text), Ok(()), "{text}");
-                let value: Value = serde_json::from_str(&text).expect("the full parse agrees");
+                let value: serde_json::Value =
+                    serde_json::from_str(&text).expect("the full parse agrees");
                 assert!(value["post_type"].is_string(), "{text}");
             }
         }

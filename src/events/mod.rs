@@ -79,15 +79,7 @@ impl EventBus {
             self.published.fetch_add(1, Ordering::Relaxed);
             return Ok(());
         }
-        let value: Value =
-            serde_json::from_str(text).map_err(|e| EventError::NotJson(e.to_string()))?;
-        let mut event = match value {
-            Value::Object(event) => event,
-            other => return Err(EventError::NotObject(crate::json::kind(&other))),
-        };
-        if !matches!(event.get("post_type"), Some(Value::String(_))) {
-            return Err(EventError::NoPostType);
-        }
+        let mut event = parse(text)?;
         meta::stamp(&mut event, self.identity.self_id());
         self.published.fetch_add(1, Ordering::Relaxed);
         self.deliver(plugin, &event);
@@ -199,6 +191,21 @@ impl Drop for Subscription {
 
 /// The event as one server's clients see it: a message event's `message` in `format` (M4).
 /// A malformed `message` is logged once per event (`warned`), not once per format.
+/// An emitted event as P4 accepts it: one JSON object whose `post_type` (the last one, if
+/// repeated) is a string.
+fn parse(text: &str) -> Result<Map<String, Value>, EventError> {
+    let value: Value =
+        serde_json::from_str(text).map_err(|e| EventError::NotJson(e.to_string()))?;
+    let event = match value {
+        Value::Object(event) => event,
+        other => return Err(EventError::NotObject(crate::json::kind(&other))),
+    };
+    if !matches!(event.get("post_type"), Some(Value::String(_))) {
+        return Err(EventError::NoPostType);
+    }
+    Ok(event)
+}
+
 fn render(
     plugin: &str,
     event: &Map<String, Value>,

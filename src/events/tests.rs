@@ -138,6 +138,10 @@ fn p4_the_check_without_subscribers_agrees_with_the_full_parse() {
         "[1,",
         r#"{"a":1,}"#,
         "\u{feff}{}",
+        r#"{"post_type": "m", "a": "\ud800"}"#,
+        r#"{"post_type": "m", "a": {"\udc00": 1}}"#,
+        r#"{"post_type": "m", "n": [1e999]}"#,
+        r#"{"post_type": "m", "n": -1e400}"#,
     ];
     let with_subscriber = bus(1);
     let _listener = with_subscriber.subscribe(PostFormat::Array, 64);
