@@ -1,4 +1,6 @@
-//! Where log lines go: stderr, written by a thread of its own.
+//! Where log lines go: stderr, written by a thread of its own. It carries the host's lines
+//! and the plugins' (SPEC P4's `log` import and captured stdout/stderr); what a line holds
+//! (never the token, H6) is decided by whoever logs it, not here.
 //!
 //! A request thread that logs (a plugin's `log` call, a `debug: true` server's line per call)
 //! only appends the formatted line to a shared buffer; the writer thread takes the whole

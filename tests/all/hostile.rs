@@ -104,16 +104,23 @@ fn within(took: Duration, limit_ms: u64) {
     );
 }
 
+/// Calls an action that only its timeout can stop: 1200 "timed out after …", answered no
+/// sooner than the timeout and within [`MARGIN`] of it. Returns the cause it checked.
+async fn expect_timeout(host: &TestHost, plugin: &str, action: &str) -> String {
+    let cause = format!("timed out after {TIMEOUT_MS} ms");
+    let (_, took) = expect_1200(host, plugin, action, json!({}), &cause).await;
+    assert!(
+        took >= Duration::from_millis(TIMEOUT_MS),
+        "{action} ran to its limit"
+    );
+    within(took, TIMEOUT_MS);
+    cause
+}
+
 #[tokio::test]
 async fn p5_an_infinite_loop_answers_1200_at_its_timeout() {
     let host = hostile_host("hostile-loop", "{ timeoutMs: 200 }", "").await;
-    let cause = format!("timed out after {TIMEOUT_MS} ms");
-    let (_, took) = expect_1200(&host, "hostile-loop", "hostile_loop", json!({}), &cause).await;
-    assert!(
-        took >= Duration::from_millis(TIMEOUT_MS),
-        "ran to its limit"
-    );
-    within(took, TIMEOUT_MS);
+    expect_timeout(&host, "hostile-loop", "hostile_loop").await;
     still_serves(&host).await;
     host.stop().await;
 }
@@ -270,13 +277,7 @@ async fn p5_a_plugin_blocked_in_a_host_call_answers_1200_at_its_timeout() {
     .plugin_settings("maxConcurrentCalls: 2")
     .start()
     .await;
-    let cause = format!("timed out after {TIMEOUT_MS} ms");
-    let (_, took) = expect_1200(&host, "hostile-block", "hostile_block", json!({}), &cause).await;
-    assert!(
-        took >= Duration::from_millis(TIMEOUT_MS),
-        "slept to its limit"
-    );
-    within(took, TIMEOUT_MS);
+    let cause = expect_timeout(&host, "hostile-block", "hostile_block").await;
 
     let started = Instant::now();
     let calls =
