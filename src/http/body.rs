@@ -247,24 +247,18 @@ mod tests {
 
     #[test]
     fn h4_depth_limit_is_exact() {
-        let nest = |n: usize| format!("{{a:{}1{}}}", "[".repeat(n - 1), "]".repeat(n - 1));
-        assert!(
-            post(None, None, &nest(MAX_DEPTH)).is_ok(),
-            "JSON5 at the limit"
-        );
-        assert_eq!(
-            post(None, None, &nest(MAX_DEPTH + 1)),
-            Err(BodyError::TooDeep)
-        );
-        let nest = |n: usize| format!("{{\"a\":{}1{}}}", "[".repeat(n - 1), "]".repeat(n - 1));
-        assert!(
-            post(None, None, &nest(MAX_DEPTH)).is_ok(),
-            "JSON at the limit"
-        );
-        assert_eq!(
-            post(None, None, &nest(MAX_DEPTH + 1)),
-            Err(BodyError::TooDeep)
-        );
+        for (kind, key) in [("JSON5", "a"), ("JSON", "\"a\"")] {
+            let nest = |n: usize| format!("{{{key}:{}1{}}}", "[".repeat(n - 1), "]".repeat(n - 1));
+            assert!(
+                post(None, None, &nest(MAX_DEPTH)).is_ok(),
+                "{kind} at the limit"
+            );
+            assert_eq!(
+                post(None, None, &nest(MAX_DEPTH + 1)),
+                Err(BodyError::TooDeep),
+                "{kind} past the limit"
+            );
+        }
     }
 
     #[test]
