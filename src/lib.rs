@@ -31,6 +31,7 @@ pub mod loader;
 pub mod message;
 pub mod plugin;
 pub mod registry;
+pub mod sync;
 pub mod watch;
 pub mod ws;
 
