@@ -40,6 +40,7 @@ fn measure(runtime: &Arc<Runtime>, file: &Path, action: &str, params: &str) {
         let settings = PluginSettings {
             limits: Limits::default(),
             warm,
+            ..PluginSettings::default()
         };
         let started = Instant::now();
         let plugin = match Plugin::load(runtime, file, settings) {

@@ -17,7 +17,7 @@ use onebot_host::envelope::{Envelope, Outcome};
 pub async fn serve(config_path: &Path) -> anyhow::Result<ExitCode> {
     let config = load_config(config_path, None)?;
     // Every connection holds a file descriptor; a default soft limit of 1024 would cap them.
-    onebot_host::http::listen::raise_fd_limit();
+    onebot_host::server::listen::raise_fd_limit();
     onebot_host::run(config, shutdown_signal()).await?;
     Ok(ExitCode::SUCCESS)
 }
@@ -48,47 +48,59 @@ pub async fn call(
     })
 }
 
-/// Lists the plugins of the folder and the files that failed to load.
+/// Lists the plugins of the folder and the files that failed to load: the health page's
+/// description (`Dispatcher::describe`, H1), printed for a person.
 pub async fn plugins(config_path: &Path, plugins: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     let config = load_config(config_path, plugins)?;
     let dispatcher = onebot_host::open(&config).await?.dispatcher;
-    let snapshot = dispatcher.registry.snapshot();
-    let failures = dispatcher.registry.failures();
-    if snapshot.plugins.is_empty() && failures.is_empty() {
+    let described = dispatcher.describe();
+    let list = |key: &str| described[key].as_array().cloned().unwrap_or_default();
+    let (loaded, actions, failures) = (list("plugins"), list("actions"), list("failures"));
+    if loaded.is_empty() && failures.is_empty() {
         println!("no plugins in {}", config.plugins.dir.display());
     }
-    for plugin in snapshot.plugins.values() {
-        let how = if plugin.cache_hit {
+    let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+    let number = |v: &Value| v.as_f64().unwrap_or_default();
+    for plugin in &loaded {
+        let name = text(&plugin["name"]);
+        let how = if plugin["cache_hit"] == true {
             "cached"
         } else {
             "compiled"
         };
         println!(
-            "{}  {}  {} KB  {how} in {:.1} ms  timeout {} ms  memory {} MiB{}",
-            plugin.name,
-            plugin.version,
-            plugin.size.div_ceil(1024),
-            plugin.compile_time.as_secs_f64() * 1e3,
-            plugin.limits.timeout_ms,
-            plugin.limits.memory_mb,
-            match plugin.warm.instances {
+            "{name}  {}  {} KB  {how} in {:.1} ms  timeout {} ms  memory {} MiB{}",
+            text(&plugin["version"]),
+            (number(&plugin["size"]) as u64).div_ceil(1024),
+            number(&plugin["compile_ms"]),
+            plugin["timeout_ms"],
+            plugin["memory_mb"],
+            match plugin["warm_instances"].as_u64().unwrap_or(0) {
                 0 => String::new(),
                 n => format!("  warm x{n}"),
             },
         );
-        println!("    {}", plugin.path.display());
-        for action in &plugin.actions {
-            let serving = snapshot.provider(action).map(|p| &p.name);
+        println!("    {}", text(&plugin["file"]));
+        for action in plugin["actions"].as_array().into_iter().flatten() {
+            let action = text(action);
+            let serving = actions
+                .iter()
+                .find(|a| a["action"] == action.as_str())
+                .map(|a| text(&a["plugin"]));
             match serving {
-                Some(winner) if *winner != plugin.name => {
+                Some(winner) if winner != name => {
                     println!("    - {action}  (served by {winner} instead)")
                 }
                 _ => println!("    - {action}"),
             }
         }
     }
-    for (file, error) in &failures {
-        println!("FAILED {}\n    {error}", file.display());
+    for failure in &failures {
+        println!(
+            "FAILED {}\n    {}",
+            text(&failure["file"]),
+            text(&failure["error"])
+        );
     }
     Ok(if failures.is_empty() {
         ExitCode::SUCCESS

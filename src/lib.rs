@@ -2,25 +2,35 @@
 //!
 //! # Layout
 //!
-//! A request flows one way, top to bottom; no module calls up the list.
+//! A request flows one way, top to bottom: each module uses only modules listed below it
+//! (the dispatcher reaches plugins through the registry, and a plugin that calls an action
+//! goes back through [`plugin::ActionCaller`], a trait the dispatcher implements).
+//! Rule ids in comments (H1, W3, P5, …) are those of `docs/SPEC.md`.
 //!
-//! - [`ws`]: WebSocket on the HTTP port: handshake, API frames, events out to clients.
-//! - [`http`]: the transport. One axum router per enabled server: auth, body, decode; and
-//!   the accept loop with its per-connection limits (`http::listen`).
-//! - [`dispatch`]: one call in, one [`envelope::Outcome`] out; suffixes, fallbacks, limits.
-//! - [`registry`]: the immutable snapshot of which plugin version serves which action.
-//! - [`plugin`]: the wasmtime runtime; compile once per version, fresh instance per call.
-//! - [`envelope`]: the reply shape and the one retcode table, shared by every transport.
-//! - [`loader`]: plugin files (and their sidecars) on disk → versions in the registry.
+//! - [`server`]: one enabled server → one listener: the WebSocket upgrade, CORS and HTTP
+//!   layered into one app, and the accept loop with its per-connection limits.
+//! - [`ws`]: WebSocket: handshake, API frames, events out to clients; one connection loop
+//!   for any socket.
+//! - [`http`]: the HTTP transport: body, decode, envelope out.
+//! - [`auth`]: the access token, one check for HTTP and the WebSocket handshake.
 //! - [`watch`]: file events → debounced loader runs (hot reload).
+//! - [`dispatch`]: one call in, one [`envelope::Outcome`] out; suffixes, fallbacks, limits;
+//!   and the description of what runs (`GET /`, `onebot-host plugins`).
+//! - [`loader`]: plugin files (and their sidecars) on disk → versions in the registry.
+//! - [`registry`]: the immutable snapshot of which plugin version serves which action.
+//! - [`plugin`]: the wasmtime runtime; compile once per version, an instance per call, and
+//!   what a plugin is given as capability units.
 //! - [`events`]: the bus carrying plugin and meta events to every WebSocket client, each
 //!   through its own bounded queue; and the bot's identity stamped on them.
-//! - [`message`]: message segments and CQ codes; pure functions.
-//! - [`json`]: naming JSON types in error messages, shared by every decoder.
+//! - [`envelope`]: the reply shape and the one retcode table, shared by every transport.
 //! - [`config`]: the config file → a validated [`config::Config`].
+//! - [`message`]: message segments and CQ codes; pure functions.
+//! - [`json`]: the JSON rules every decoder shares: types named in errors, the depth limit.
+//! - [`sync`]: locks that survive a panic elsewhere.
 //!
 //! [`start`] wires them together and binds every listener; [`run`] also waits for shutdown.
 
+pub mod auth;
 pub mod config;
 pub mod dispatch;
 pub mod envelope;
@@ -31,6 +41,7 @@ pub mod loader;
 pub mod message;
 pub mod plugin;
 pub mod registry;
+pub mod server;
 pub mod sync;
 pub mod watch;
 pub mod ws;
@@ -45,7 +56,6 @@ use tokio::task::JoinSet;
 use crate::config::Config;
 use crate::dispatch::Dispatcher;
 use crate::events::{EventBus, Identity};
-use crate::http::ServerState;
 use crate::loader::Loader;
 use crate::plugin::{Runtime, RuntimeError};
 use crate::registry::Registry;
@@ -55,13 +65,8 @@ use crate::registry::Registry;
 pub enum StartError {
     #[error(transparent)]
     Runtime(#[from] RuntimeError),
-    #[error("server `{name}`: cannot listen on {host}:{port}: {source}")]
-    Bind {
-        name: String,
-        host: String,
-        port: u16,
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Bind(#[from] server::BindError),
     #[error(transparent)]
     Watch(#[from] watch::WatchError),
     #[error("loading plugins failed: {0}")]
@@ -117,7 +122,12 @@ pub async fn open(config: &Config) -> Result<Core, StartError> {
             dir.display()
         );
     }
-    let mut loader = Loader::new(runtime, registry.clone(), dir, config.plugins.limits);
+    let mut loader = Loader::new(
+        runtime,
+        registry.clone(),
+        dir,
+        loader::Defaults::of(&config.plugins),
+    );
     let loader = tokio::task::spawn_blocking(move || {
         loader.sync(&HashSet::new());
         loader
@@ -150,55 +160,17 @@ pub async fn start(config: Config) -> Result<Host, StartError> {
         watch::spawn(loader, dispatcher.clone(), stopped.clone())?;
     }
 
-    // Bind everything before serving anything: the process never runs half-configured (C5).
-    let mut listeners = Vec::new();
-    for server in &config.servers {
-        let listener = tokio::net::TcpListener::bind((server.host.as_str(), server.port))
-            .await
-            .map_err(|source| StartError::Bind {
-                name: server.name.clone(),
-                host: server.host.clone(),
-                port: server.port,
-                source,
-            })?;
-        listeners.push(listener);
-    }
-
+    let bound = server::bind(&config.servers).await?;
+    let addrs = bound.iter().map(|(_, addr)| *addr).collect();
     let mut servers = JoinSet::new();
-    let mut addrs = Vec::new();
-    for (server, listener) in config.servers.iter().zip(listeners) {
-        let addr = listener.local_addr().map_err(|source| StartError::Bind {
-            name: server.name.clone(),
-            host: server.host.clone(),
-            port: server.port,
-            source,
-        })?;
-        tracing::info!(
-            server = %server.name,
-            "listening on http://{addr} (token {}, cors {}, websocket {})",
-            if server.token.is_empty() { "off" } else { "on" },
-            if server.enable_cors { "on" } else { "off" },
-            if server.enable_websocket { "on" } else { "off" },
-        );
-        if server.token.is_empty() && !addr.ip().to_canonical().is_loopback() {
-            tracing::warn!(
-                server = %server.name,
-                "NO TOKEN on {addr}, which other machines can reach: anyone who can connect \
-                 can call every action (send messages as the bot, read its data). Set `token` \
-                 on this server, or listen on 127.0.0.1"
-            );
-        }
-        let app = ws::router(Arc::new(ServerState {
-            dispatcher: dispatcher.clone(),
-            config: server.clone(),
-            token: http::Token::new(&server.token),
-            events: events.clone(),
-            shutdown: stopped.clone(),
-        }));
-        let (server, stopped) = (server.clone(), stopped.clone());
-        servers.spawn(async move { http::listen::serve(listener, app, &server, stopped).await });
-        addrs.push(addr);
-    }
+    server::serve(
+        &mut servers,
+        &config.servers,
+        bound,
+        &dispatcher,
+        &events,
+        &stopped,
+    );
     Ok(Host {
         addrs,
         dispatcher,

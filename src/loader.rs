@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use crate::config::{self, Limits, PluginSettings};
+use crate::config::{self, Limits, PartialGrants, PluginSettings};
 use crate::plugin::{LoadError, Plugin, Runtime};
 use crate::registry::Registry;
 
@@ -45,12 +45,29 @@ impl Stamp {
     }
 }
 
+/// What a plugin runs with when its sidecar does not say: the config's limits, and the
+/// config's grants by plugin name (`plugins.grants`).
+#[derive(Clone, Debug, Default)]
+pub struct Defaults {
+    pub limits: Limits,
+    pub grants: BTreeMap<String, PartialGrants>,
+}
+
+impl Defaults {
+    pub fn of(plugins: &config::Plugins) -> Defaults {
+        Defaults {
+            limits: plugins.limits,
+            grants: plugins.grants.clone(),
+        }
+    }
+}
+
 /// Keeps one plugin folder and the registry in step.
 pub struct Loader {
     runtime: Arc<Runtime>,
     registry: Arc<Registry>,
     dir: PathBuf,
-    defaults: Limits,
+    defaults: Defaults,
     /// The `.wasm` and sidecar stamps each loaded plugin was read from.
     loaded: HashMap<Arc<str>, Stamps>,
     /// Files that failed, with the stamps that failed: not retried (nor re-logged) until
@@ -63,7 +80,7 @@ impl Loader {
         runtime: Arc<Runtime>,
         registry: Arc<Registry>,
         dir: PathBuf,
-        defaults: Limits,
+        defaults: Defaults,
     ) -> Self {
         Loader {
             runtime,
@@ -127,7 +144,7 @@ impl Loader {
             to_load.push((name, path, stamps));
         }
         let paths: Vec<&PathBuf> = to_load.iter().map(|(_, path, _)| *path).collect();
-        let results = load_all(&self.runtime, &paths, self.defaults);
+        let results = load_all(&self.runtime, &paths, &self.defaults);
 
         // Installed in name order whatever order the loads finished in, so logs and P3's
         // choice between two providers do not depend on timing.
@@ -143,6 +160,7 @@ impl Loader {
                         p.version == plugin.version
                             && p.limits == plugin.limits
                             && p.warm == plugin.warm
+                            && p.grants == plugin.grants
                     }) {
                         continue; // touched, not changed
                     }
@@ -228,7 +246,7 @@ fn plugin_name(path: &Path) -> Arc<str> {
 fn load_all(
     runtime: &Arc<Runtime>,
     paths: &[&PathBuf],
-    defaults: Limits,
+    defaults: &Defaults,
 ) -> Vec<Result<Plugin, FileError>> {
     let workers = std::thread::available_parallelism()
         .map_or(1, usize::from)
@@ -269,22 +287,24 @@ fn load_all(
     loaded.into_iter().map(|(_, result)| result).collect()
 }
 
-/// Loads one plugin file with its sidecar's limits over `defaults`.
+/// Loads one plugin file with its sidecar's limits and grants over `defaults`.
 pub fn load_file(
     runtime: &Arc<Runtime>,
     path: &Path,
-    defaults: Limits,
+    defaults: &Defaults,
 ) -> Result<Plugin, FileError> {
     let sidecar = sidecar_path(path);
+    let base = defaults.grants.get(&*plugin_name(path));
     let settings = match std::fs::read_to_string(&sidecar) {
         Ok(text) => {
-            let (settings, warnings) = config::parse_sidecar(&text, &sidecar, defaults)?;
+            let (settings, warnings) =
+                config::parse_sidecar(&text, &sidecar, defaults.limits, base)?;
             for warning in warnings {
                 tracing::warn!("{warning}");
             }
             settings
         }
-        Err(_) => PluginSettings::defaults(defaults),
+        Err(_) => PluginSettings::defaults(defaults.limits, base),
     };
     Ok(Plugin::load(runtime, path, settings)?)
 }
@@ -297,11 +317,17 @@ fn log_loaded(plugin: &Plugin, previous: Option<&Plugin>) {
         "compiled"
     };
     let ms = plugin.compile_time.as_secs_f64() * 1e3;
+    let grants = plugin.grants.summary();
+    let grants = if grants.is_empty() {
+        "grants: none".to_owned()
+    } else {
+        format!("grants: {}", grants.join("; "))
+    };
     match previous {
         None => tracing::info!(
             plugin = %plugin.name,
             version = %plugin.version,
-            "loaded {} (actions: {}; {how} in {ms:.1} ms)",
+            "loaded {} (actions: {}; {grants}; {how} in {ms:.1} ms)",
             plugin.path.display(),
             plugin.actions.join(", "),
         ),
@@ -321,7 +347,7 @@ fn log_loaded(plugin: &Plugin, previous: Option<&Plugin>) {
             tracing::info!(
                 plugin = %plugin.name,
                 version = %plugin.version,
-                "swapped {} {} -> {} (actions added: [{}], removed: [{}]; {how} in {ms:.1} ms)",
+                "swapped {} {} -> {} (actions added: [{}], removed: [{}]; {grants}; {how} in {ms:.1} ms)",
                 plugin.path.display(),
                 old.version,
                 plugin.version,

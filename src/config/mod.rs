@@ -9,16 +9,19 @@
 //! print them (a CLI and a server print differently).
 
 mod decode;
+pub mod grants;
 mod raw;
 mod sidecar;
 #[cfg(test)]
 mod tests;
 mod validate;
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use raw::{RawFile, RawHttpServer};
+pub use grants::{ActionGrant, Grants, HostPattern, PartialGrants};
 pub use sidecar::{PluginSettings, Warm, parse_sidecar};
 use validate::CacheEnv;
 
@@ -135,6 +138,11 @@ pub struct Plugins {
     pub rate_limit_gap_ms: u64,
     /// Plugin calls running at once; each holds one pooled instance slot (P5).
     pub max_concurrent_calls: u32,
+    /// Where plugins' persistent data lives (the key-value database); absolute, or already
+    /// joined to the config file's folder.
+    pub data_dir: PathBuf,
+    /// Grants per plugin name from the config file, under each sidecar's (P6).
+    pub grants: BTreeMap<String, PartialGrants>,
 }
 
 /// The limits one plugin call runs under (C4, P5).

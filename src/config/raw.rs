@@ -6,10 +6,12 @@
 //! and none is `deny_unknown_fields`: unknown keys are collected by `super::decode` and become
 //! warnings, which is what lets a NapCat `onebot11_<uin>.json` load unchanged (C1).
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::Deserialize;
 
+use super::grants::RawGrants;
 use super::{HttpServer, PostFormat};
 
 pub(super) const DEFAULT_SERVER_NAME: &str = "http-server";
@@ -30,6 +32,8 @@ pub(super) const DEFAULT_BODY_TIMEOUT_MS: u64 = 60_000;
 pub(super) const DEFAULT_SELF_ID: i64 = 10_000;
 pub(super) const DEFAULT_NICKNAME: &str = "onebot-host";
 pub(super) const DEFAULT_PLUGIN_DIR: &str = "plugins";
+/// `plugins.dataDir`'s default, beside the config file like `dir`.
+pub(super) const DEFAULT_DATA_DIR: &str = "data";
 pub(super) const DEFAULT_TIMEOUT_MS: u64 = 5_000;
 pub(super) const DEFAULT_MEMORY_MB: u64 = 128;
 pub(super) const DEFAULT_MAX_RESULT_BYTES: u64 = 16 << 20;
@@ -150,6 +154,10 @@ pub(super) struct RawPlugins {
     pub max_events_per_call: u64,
     pub rate_limit_gap_ms: u64,
     pub max_concurrent_calls: u64,
+    /// Where plugins' persistent data (key-value stores) lives.
+    pub data_dir: PathBuf,
+    /// Grants per plugin name, under the sidecar's (P6).
+    pub grants: BTreeMap<String, RawGrants>,
 }
 
 impl Default for RawPlugins {
@@ -164,6 +172,8 @@ impl Default for RawPlugins {
             max_events_per_call: u64::from(DEFAULT_MAX_EVENTS_PER_CALL),
             rate_limit_gap_ms: DEFAULT_RATE_LIMIT_GAP_MS,
             max_concurrent_calls: DEFAULT_MAX_CONCURRENT_CALLS,
+            data_dir: PathBuf::from(DEFAULT_DATA_DIR),
+            grants: BTreeMap::new(),
         }
     }
 }
@@ -180,4 +190,21 @@ pub(super) struct RawSidecar {
     pub max_events_per_call: Option<u64>,
     pub warm_instances: Option<u64>,
     pub warm_max_calls: Option<u64>,
+    // The grants (`super::grants`), each absent unless granted.
+    pub config: Option<BTreeMap<String, String>>,
+    pub key_value: Option<Vec<String>>,
+    pub call_actions: Option<Vec<String>>,
+    pub allowed_outbound_hosts: Option<Vec<String>>,
+}
+
+impl RawSidecar {
+    /// The sidecar's grant keys.
+    pub fn grants(&mut self) -> RawGrants {
+        RawGrants {
+            config: self.config.take(),
+            key_value: self.key_value.take(),
+            call_actions: self.call_actions.take(),
+            allowed_outbound_hosts: self.allowed_outbound_hosts.take(),
+        }
+    }
 }

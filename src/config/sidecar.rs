@@ -7,17 +7,20 @@
 
 use std::path::Path;
 
+use super::grants::{self, Grants, PartialGrants};
 use super::raw::RawSidecar;
 use super::{ConfigError, Limits, decode, validate};
 
 /// What one plugin runs with.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PluginSettings {
     /// The config defaults with the sidecar's limits (`timeoutMs`, `memoryMb`,
     /// `maxResultBytes`, `maxEventsPerCall`) on top.
     pub limits: Limits,
     /// P5's opt-in: reuse instances instead of a fresh one per call.
     pub warm: Warm,
+    /// P4: the capabilities granted beyond logging and events (`super::grants`).
+    pub grants: Grants,
 }
 
 /// Warm instances (P5): up to `instances` idle instances are kept and reused, each for at
@@ -38,23 +41,27 @@ impl Default for Warm {
 }
 
 impl PluginSettings {
-    /// The settings of a plugin without a sidecar file.
-    pub fn defaults(limits: Limits) -> Self {
+    /// The settings of a plugin without a sidecar file: the config's limits, and the
+    /// config's grants for it (`base`), if any.
+    pub fn defaults(limits: Limits, base: Option<&PartialGrants>) -> Self {
         Self {
             limits,
             warm: Warm::default(),
+            grants: PartialGrants::default().over(base),
         }
     }
 }
 
-/// Checks a sidecar `text` read from `path`; keys it leaves out take `defaults`. Returns the
-/// settings and one warning per unknown key.
+/// Checks a sidecar `text` read from `path`; keys it leaves out take `defaults` and, for
+/// grants, the config's `base`. Returns the settings and one warning per unknown key.
 pub fn parse_sidecar(
     text: &str,
     path: &Path,
     defaults: Limits,
+    base: Option<&PartialGrants>,
 ) -> Result<(PluginSettings, Vec<String>), ConfigError> {
-    let (raw, warnings) = decode::decode::<RawSidecar>(text, path)?;
+    let (mut raw, warnings) = decode::decode::<RawSidecar>(text, path)?;
+    let grants = grants::resolve(raw.grants(), path, "", &grants::process_env)?.over(base);
     let limits = validate::limits(
         path,
         "",
@@ -74,7 +81,14 @@ pub fn parse_sidecar(
         max_calls: validate::bounded(path, "warmMaxCalls", raw.warm_max_calls, 1..=1_000_000)?
             .unwrap_or(defaults_warm.max_calls),
     };
-    Ok((PluginSettings { limits, warm }, warnings))
+    Ok((
+        PluginSettings {
+            limits,
+            warm,
+            grants,
+        },
+        warnings,
+    ))
 }
 
 #[cfg(test)]
@@ -97,11 +111,11 @@ mod tests {
         ];
         for (text, limits) in cases {
             let (settings, warnings) =
-                parse_sidecar(text, Path::new(PATH), defaults).expect("valid sidecar");
-            assert_eq!(settings, PluginSettings { limits, warm: Warm::default() }, "{text}");
+                parse_sidecar(text, Path::new(PATH), defaults, None).expect("valid sidecar");
+            assert_eq!(settings, PluginSettings { limits, ..PluginSettings::default() }, "{text}");
             assert!(warnings.is_empty(), "{text}: {warnings:?}");
         }
-        assert_eq!(PluginSettings::defaults(defaults).limits, defaults);
+        assert_eq!(PluginSettings::defaults(defaults, None).limits, defaults);
     }
 
     #[test]
@@ -109,7 +123,7 @@ mod tests {
     fn p5_warm_instances_are_opt_in_and_bounded() {
         let path = Path::new(PATH);
         let defaults = Limits::default();
-        let warm = |text| parse_sidecar(text, path, defaults).map(|(s, _)| s.warm);
+        let warm = |text| parse_sidecar(text, path, defaults, None).map(|(s, _)| s.warm);
         assert_eq!(warm("{}").expect("ok"), Warm { instances: 0, max_calls: 1000 });
         assert_eq!(warm("{ warmInstances: 4 }").expect("ok"), Warm { instances: 4, max_calls: 1000 });
         assert_eq!(
@@ -127,7 +141,7 @@ mod tests {
         let path = Path::new(PATH);
         let defaults = Limits::default();
         let (settings, warnings) =
-            parse_sidecar("{ timeoutMs: 10, grant: ['http'] }", path, defaults).expect("valid");
+            parse_sidecar("{ timeoutMs: 10, grant: ['http'] }", path, defaults, None).expect("valid");
         assert_eq!(settings.limits.timeout_ms, 10);
         assert_eq!(warnings, ["plugins/echo.json5: unknown key `grant` ignored"]);
 
@@ -139,7 +153,7 @@ mod tests {
                                 closed (EOF parsing object)"),
         ];
         for (text, expected) in refused {
-            let error = parse_sidecar(text, path, defaults).expect_err(text);
+            let error = parse_sidecar(text, path, defaults, None).expect_err(text);
             assert_eq!(error.to_string(), format!("{PATH}{expected}"));
         }
     }

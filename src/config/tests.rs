@@ -1,6 +1,7 @@
 //! Table-driven tests of the config module, named after the SPEC rule each one covers
 //! (C1–C5, P6, W6). The process environment is never read: `CacheEnv` is passed in.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::validate::CacheEnv;
@@ -67,6 +68,8 @@ fn c2_c3b_c4_missing_keys_and_sections_mean_defaults() {
             },
             rate_limit_gap_ms: 500,
             max_concurrent_calls: 64,
+            data_dir: PathBuf::from("config/data"),
+            grants: BTreeMap::new(),
         };
         assert_eq!(config.plugins, expected, "{text}");
         assert_eq!(Limits::default(), expected.limits);
@@ -110,7 +113,8 @@ fn c2_c3_every_key_is_read_and_only_enabled_servers_kept_in_file_order() {
       ] },
       bot: { selfId: 123456789, nickname: "bot" },
       plugins: { dir: "/srv/plugins", watch: false, cacheDir: "/var/cache/x", timeoutMs: 1,
-                 memoryMb: 4096, rateLimitGapMs: 0 },
+                 memoryMb: 4096, rateLimitGapMs: 0, dataDir: "/srv/data",
+                 grants: { echo: { keyValue: ["default"], config: { a: "x$$" } } } },
     }"#;
     let loaded = parse_ok(text);
     assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
@@ -134,6 +138,12 @@ fn c2_c3_every_key_is_read_and_only_enabled_servers_kept_in_file_order() {
         limits,
         rate_limit_gap_ms: 0,
         max_concurrent_calls: 64,
+        data_dir: PathBuf::from("/srv/data"),
+        grants: BTreeMap::from([("echo".to_owned(), PartialGrants {
+            config: Some(BTreeMap::from([("a".to_owned(), "x$".to_owned())])),
+            key_value: Some(vec!["default".to_owned()]),
+            ..PartialGrants::default()
+        })]),
     };
     assert_eq!(config.plugins, expected);
 }

@@ -3,6 +3,7 @@
 //! Checks stop at the first problem: the operator fixes one line and runs again, and the process
 //! never starts half-configured (C5).
 
+use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
@@ -235,8 +236,23 @@ fn plugins(
             dir
         }
     };
+    if raw.data_dir.as_os_str().is_empty() {
+        return Err(invalid(
+            path,
+            "plugins.dataDir",
+            "empty; expected a folder path",
+        ));
+    }
+    let mut grants = BTreeMap::new();
+    for (name, raw_grants) in raw.grants {
+        let prefix = format!("plugins.grants.{name}.");
+        let resolved = super::grants::resolve(raw_grants, path, &prefix, &super::grants::process_env)?;
+        grants.insert(name, resolved);
+    }
     Ok(Plugins {
         dir: beside(path, &raw.dir),
+        data_dir: beside(path, &raw.data_dir),
+        grants,
         watch: raw.watch,
         cache_dir,
         limits,

@@ -2,14 +2,11 @@
 //!
 //! Every path and method reaches [`handle`]: the action is the first path segment (H1), so
 //! there is no route table to keep in sync with the plugins. The flow is auth → body →
-//! decode → [`Dispatcher::call`] → envelope; nothing here knows about wasm. [`listen`] serves
-//! the router on each connection, with the limits that keep slow or idle clients from holding
-//! connections (header timeout and size); the body's deadline is `handle`'s.
+//! decode → [`Dispatcher::call`] → envelope; nothing here knows about wasm, WebSocket or CORS
+//! (composed around this router by [`crate::server`]). The body's size and deadline are
+//! `handle`'s; the connection's own limits are the accept loop's (`server::listen`).
 
-mod auth;
 pub mod body;
-mod cors;
-pub mod listen;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -22,57 +19,29 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use bytes::BytesMut;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
-use serde_json::{Value, json};
 
-pub use auth::{Denied, Token, check as check_token};
 pub use body::{BodyError, Decoded, decode, decode_json};
 
+use crate::auth::Token;
 use crate::config::HttpServer;
 use crate::dispatch::{Dispatcher, Handled};
 use crate::envelope::{ActionError, Envelope, Outcome};
-use crate::events::EventBus;
 
-/// What one listener needs: its own settings, the shared dispatcher, and for WebSocket
-/// clients (`crate::ws`) the event bus and the host's stop signal.
-pub struct ServerState {
+/// What the HTTP side of one server needs: the shared dispatcher, the server's settings
+/// (body limits, `debug`, its name for the log) and its token, hashed once (H6).
+pub struct HttpApi {
     pub dispatcher: Arc<Dispatcher>,
     pub config: HttpServer,
-    /// `config.token`, hashed once (H6).
     pub token: Token,
-    pub events: Arc<EventBus>,
-    /// Becomes `true` when the host stops; open WebSocket connections then close (1001).
-    pub shutdown: tokio::sync::watch::Receiver<bool>,
 }
 
-impl ServerState {
-    /// With `debug: true`, one line per call (server, transport, action, plugin, retcode,
-    /// duration); never the token, which is not among them.
-    pub fn log_call(&self, via: &str, action: &str, handled: &Handled, started: Instant) {
-        if self.config.debug {
-            tracing::info!(
-                server = %self.config.name,
-                via,
-                %action,
-                plugin = %handled.plugin.as_deref().unwrap_or("host"),
-                retcode = handled.outcome.retcode().0,
-                ms = started.elapsed().as_secs_f64() * 1e3,
-                "call"
-            );
-        }
-    }
+/// Every path and method of one server, answered by [`handle`]. CORS and WebSocket upgrades
+/// are layered around it by [`crate::server::app`].
+pub fn router(api: Arc<HttpApi>) -> Router {
+    Router::new().fallback(handle).with_state(api)
 }
 
-pub fn router(state: Arc<ServerState>) -> Router {
-    let cors = state.config.enable_cors;
-    let router = Router::new().fallback(handle).with_state(state);
-    if cors {
-        router.layer(axum::middleware::from_fn(cors::layer))
-    } else {
-        router
-    }
-}
-
-async fn handle(State(server): State<Arc<ServerState>>, request: Request) -> Response {
+async fn handle(State(server): State<Arc<HttpApi>>, request: Request) -> Response {
     let started = Instant::now();
     let (parts, body) = request.into_parts();
     let action = action_name(parts.uri.path());
@@ -104,13 +73,15 @@ async fn handle(State(server): State<Arc<ServerState>>, request: Request) -> Res
 
     let handled = if action.is_empty() {
         Handled {
-            outcome: Outcome::Data(health(&server.dispatcher)),
+            outcome: Outcome::Data(server.dispatcher.describe()),
             plugin: None,
         }
     } else {
         server.dispatcher.call_action(action, decoded.params).await
     };
-    server.log_call("http", action, &handled, started);
+    if server.config.debug {
+        handled.log(&server.config.name, "http", action, started);
+    }
     reply(Envelope::new(handled.outcome, decoded.echo))
 }
 
@@ -215,62 +186,6 @@ pub fn reply(envelope: Envelope) -> Response {
         HeaderValue::from_static("application/json"),
     );
     response
-}
-
-/// H1: `GET /` tells what is running: the host, and every action with who serves it.
-fn health(dispatcher: &Dispatcher) -> Value {
-    let snapshot = dispatcher.registry.snapshot();
-    let plugins: Vec<Value> = snapshot
-        .plugins
-        .values()
-        .map(|p| {
-            json!({
-                "name": &*p.name,
-                "file": p.path.display().to_string(),
-                "version": p.version,
-                "actions": p.actions,
-                "size": p.size,
-                "loaded_at": unix(p.loaded_at),
-                "compile_ms": p.compile_time.as_secs_f64() * 1e3,
-                "cache_hit": p.cache_hit,
-                "timeout_ms": p.limits.timeout_ms,
-                "memory_mb": p.limits.memory_mb,
-                "warm_instances": p.warm.instances,
-            })
-        })
-        .collect();
-    let mut actions: Vec<Value> = snapshot
-        .actions()
-        .into_iter()
-        .map(|(action, p)| {
-            json!({"action": action, "plugin": &*p.name, "version": p.version, "loaded_at": unix(p.loaded_at)})
-        })
-        .collect();
-    for fallback in crate::dispatch::FALLBACKS {
-        if snapshot.provider(fallback).is_none() {
-            actions.push(json!({"action": fallback, "plugin": null, "version": null}));
-        }
-    }
-    let failures: Vec<Value> = dispatcher
-        .registry
-        .failures()
-        .into_iter()
-        .map(|(file, error)| json!({"file": file.display().to_string(), "error": error}))
-        .collect();
-    json!({
-        "app_name": env!("CARGO_PKG_NAME"),
-        "app_version": env!("CARGO_PKG_VERSION"),
-        "self_id": dispatcher.self_id(),
-        "generation": snapshot.generation,
-        "plugins": plugins,
-        "actions": actions,
-        "failures": failures,
-    })
-}
-
-fn unix(at: std::time::SystemTime) -> u64 {
-    at.duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 #[cfg(test)]

@@ -14,16 +14,12 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use wasmtime::component::{HasSelf, Linker};
+use wasmtime::component::Linker;
 use wasmtime::{
     Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, UpdateDeadline,
 };
-use wasmtime_wasi::WasiCtxBuilder;
 
-use super::bindings;
-use super::host::HostState;
-use super::stdio::Capture;
-use crate::config::Limits;
+use super::host::{Budget, Capability, Guest, HostState, Onebot, Wasi};
 use crate::events::EventBus;
 
 /// How often the epoch advances: the resolution of call timeouts, and how long a busy guest
@@ -34,7 +30,9 @@ pub const TICK: Duration = Duration::from_millis(2);
 pub struct Runtime {
     pub(super) engine: Engine,
     pub(super) linker: Linker<HostState>,
-    pub(super) events: Arc<EventBus>,
+    /// The capability units (`super::host`): what each instance is given.
+    wasi: Wasi,
+    onebot: Onebot,
     cache: Option<wasmtime::Cache>,
     /// Where guests run. `None` only while dropping (see `Drop`).
     executor: Option<tokio::runtime::Runtime>,
@@ -90,16 +88,16 @@ impl Runtime {
         let engine = Engine::new(&config).map_err(|e| RuntimeError::Engine(e.to_string()))?;
 
         let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
-            .map_err(|e| RuntimeError::Engine(e.to_string()))?;
-        bindings::Plugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
-            .map_err(|e| RuntimeError::Engine(e.to_string()))?;
+        let linked = Wasi::add_to_linker(&mut linker)
+            .and_then(|()| Onebot::add_to_linker(&mut linker));
+        linked.map_err(|e| RuntimeError::Engine(e.to_string()))?;
 
         start_epoch_ticker(&engine)?;
         Ok(Runtime {
             engine,
             linker,
-            events,
+            wasi: Wasi,
+            onebot: Onebot { events },
             cache,
             executor: Some(executor().map_err(RuntimeError::Threads)?),
         })
@@ -119,18 +117,17 @@ impl Runtime {
         self.cache.as_ref().map_or(0, |c| c.cache_hits())
     }
 
-    /// The data of a fresh store: no files, no environment, no args, no network (P5); guest
-    /// stdout and stderr captured for the log; the memory cap set. Building the WASI context
-    /// is about half the cost of a new store, so a plugin keeps the data of finished stores
-    /// and hands it to its next fresh instance (see `Plugin::recycle`).
-    pub(super) fn state(&self, plugin: &Arc<str>, limits: Limits) -> (HostState, Stdio) {
-        let stdio = Stdio::default();
-        let wasi = WasiCtxBuilder::new()
-            .stdout(stdio.out.clone())
-            .stderr(stdio.err.clone())
-            .build();
-        let state = HostState::new(plugin.clone(), wasi, limits, self.events.clone());
-        (state, stdio)
+    /// The data of a fresh store for `guest`: each capability unit's state, built from the
+    /// plugin's limits and grants. A plugin keeps the data of finished stores and hands it to its next
+    /// fresh instance (see `Plugin::recycle`), as building it is a good part of a store's cost.
+    pub(super) fn state(&self, guest: &Guest<'_>) -> HostState {
+        HostState {
+            plugin: guest.name.clone(),
+            table: wasmtime::component::ResourceTable::new(),
+            wasi: self.wasi.prepare(guest),
+            onebot: self.onebot.prepare(guest),
+            budget: Budget::new(guest.limits.memory_mb),
+        }
     }
 
     /// A store for one instance around `state`, with the memory limiter and the epoch
@@ -138,12 +135,12 @@ impl Runtime {
     /// call.
     pub(super) fn store(&self, state: HostState) -> Store<HostState> {
         let mut store = Store::new(&self.engine, state);
-        store.limiter(|s| &mut s.limiter);
+        store.limiter(|s| &mut s.budget.limiter);
         // At every tick: past the call's deadline trap (a timeout), else yield to the executor
         // and go on for another tick.
         store.epoch_deadline_callback(|mut store| {
-            store.data_mut().ticks += 1;
-            if Instant::now() >= store.data().deadline {
+            store.data_mut().budget.ticks += 1;
+            if Instant::now() >= store.data().budget.deadline {
                 Ok(UpdateDeadline::Interrupt)
             } else {
                 // tokio's yield lets the I/O driver and timers run before this guest goes on;
@@ -179,13 +176,6 @@ fn executor() -> std::io::Result<tokio::runtime::Runtime> {
         .thread_name("onebot-plugin")
         .enable_all()
         .build()
-}
-
-/// The guest's captured output streams.
-#[derive(Default)]
-pub(super) struct Stdio {
-    pub out: Capture,
-    pub err: Capture,
 }
 
 fn pooling(max_concurrent_calls: u32) -> PoolingAllocationConfig {

@@ -14,19 +14,32 @@
 //!   1002 protocol error), sent within [`CLOSE_TIMEOUT`]; then the socket is dropped.
 
 use std::future::pending;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, close_code};
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, close_code};
 use futures_util::stream::{SplitSink, SplitStream};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use tokio::sync::{Semaphore, mpsc};
 use tokio::time::{Interval, MissedTickBehavior};
 
-use super::{Role, frame};
+use super::{Endpoint, Role, frame};
 use crate::events::{Queue, Subscription};
-use crate::http::ServerState;
+
+/// A WebSocket as the loop sees it: axum's messages in and out. axum's own socket is one; a
+/// socket from another library is adapted to these message and error types.
+pub trait Socket:
+    Stream<Item = Result<Message, axum::Error>> + Sink<Message, Error = axum::Error> + Send + 'static
+{
+}
+
+impl<S> Socket for S where
+    S: Stream<Item = Result<Message, axum::Error>>
+        + Sink<Message, Error = axum::Error>
+        + Send
+        + 'static
+{
+}
 
 /// API calls one connection may have running at once.
 pub const MAX_IN_FLIGHT: usize = 256;
@@ -49,28 +62,24 @@ enum End {
     SendFailed,
 }
 
-pub(super) async fn serve(
-    socket: WebSocket,
-    server: Arc<ServerState>,
-    role: Role,
-    peer: Option<SocketAddr>,
-) {
-    let name = server.config.name.clone();
-    let peer = peer.map_or_else(|| "unknown peer".to_owned(), |p| p.to_string());
+/// Serves one connection in `role` until either side ends it. `peer` names the other side
+/// in the log.
+pub async fn serve<S: Socket>(socket: S, endpoint: Arc<Endpoint>, role: Role, peer: String) {
+    let session = &endpoint.session;
+    let name = session.name.clone();
     tracing::info!(server = %name, %peer, ?role, "WebSocket client connected");
 
     let (mut sink, stream) = socket.split();
     // W1, W3: only universal clients subscribe; the lifecycle event is already queued.
     let mut subscription = (role == Role::Universal).then(|| {
-        server.events.subscribe(
-            server.config.message_post_format,
-            server.config.ws_queue_messages,
-        )
+        endpoint
+            .events
+            .subscribe(session.post_format, session.queue_messages)
     });
     let (replies, reply_queue) = mpsc::channel(MAX_IN_FLIGHT);
     let end = tokio::select! {
-        end = read(stream, &server, replies) => end,
-        end = write(&mut sink, subscription.as_mut(), reply_queue, &server) => end,
+        end = read(stream, &endpoint, replies) => end,
+        end = write(&mut sink, subscription.as_mut(), reply_queue, &endpoint) => end,
     };
     // Leave the bus before the close, which may take a while on a client that does not read.
     drop(subscription);
@@ -87,7 +96,7 @@ pub(super) async fn serve(
             return;
         }
         End::FellBehind => {
-            let limit = server.config.ws_queue_messages;
+            let limit = session.queue_messages;
             tracing::warn!(
                 server = %name,
                 %peer,
@@ -119,9 +128,9 @@ pub(super) async fn serve(
 }
 
 /// Reads frames until the client closes, answering each in its own task (W4).
-async fn read(
-    mut stream: SplitStream<WebSocket>,
-    server: &Arc<ServerState>,
+async fn read<S: Socket>(
+    mut stream: SplitStream<S>,
+    endpoint: &Arc<Endpoint>,
     replies: mpsc::Sender<String>,
 ) -> End {
     let permits = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
@@ -136,13 +145,13 @@ async fn read(
         let Ok(permit) = permits.clone().acquire_owned().await else {
             return End::ClientClosed;
         };
-        let server = server.clone();
+        let endpoint = endpoint.clone();
         let replies = replies.clone();
         tokio::spawn(async move {
             let reply = match &message {
-                Message::Text(text) => frame::answer(&server, text.as_bytes()).await,
+                Message::Text(text) => frame::answer(&endpoint, text.as_bytes()).await,
                 // Some clients send JSON in binary frames; it is decoded the same way.
-                Message::Binary(bytes) => frame::answer(&server, bytes).await,
+                Message::Binary(bytes) => frame::answer(&endpoint, bytes).await,
                 _ => return,
             };
             // Fails only when the connection is gone, and the reply with it.
@@ -154,15 +163,15 @@ async fn read(
 
 /// Writes replies, events and heartbeats until the queue overflows, the server stops, or
 /// the socket fails.
-async fn write(
-    sink: &mut SplitSink<WebSocket, Message>,
+async fn write<S: Socket>(
+    sink: &mut SplitSink<S, Message>,
     mut subscription: Option<&mut Subscription>,
     mut replies: mpsc::Receiver<String>,
-    server: &ServerState,
+    endpoint: &Endpoint,
 ) -> End {
-    let mut shutdown = server.shutdown.clone();
+    let mut shutdown = endpoint.shutdown.clone();
     let queue = subscription.as_deref().map(Subscription::queue);
-    let heart_ms = server.config.heart_interval_ms;
+    let heart_ms = endpoint.session.heart_interval_ms;
     let mut heartbeat = (heart_ms > 0 && subscription.is_some()).then(|| {
         let period = Duration::from_millis(heart_ms);
         let mut interval = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
@@ -208,8 +217,8 @@ async fn write(
     }
 }
 
-async fn send_all(
-    sink: &mut SplitSink<WebSocket, Message>,
+async fn send_all<S: Socket>(
+    sink: &mut SplitSink<S, Message>,
     batch: Vec<Message>,
 ) -> Result<(), axum::Error> {
     for message in batch {

@@ -9,9 +9,10 @@ use std::time::Instant;
 
 use serde_json::{Map, Value};
 
+use super::Endpoint;
 use crate::dispatch::ActionRequest;
 use crate::envelope::{ActionError, Envelope, Outcome};
-use crate::http::{ServerState, decode_json};
+use crate::http::decode_json;
 
 /// Why a frame is not a call; the client reads this next to retcode 1400.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -53,19 +54,22 @@ pub fn decode(bytes: &[u8]) -> Result<Frame, (FrameError, Option<Value>)> {
 }
 
 /// Answers one frame with the envelope's JSON text.
-pub async fn answer(server: &ServerState, bytes: &[u8]) -> String {
+pub async fn answer(endpoint: &Endpoint, bytes: &[u8]) -> String {
+    let session = &endpoint.session;
     let started = Instant::now();
     let frame = match decode(bytes) {
         Ok(frame) => frame,
         Err((e, echo)) => {
-            tracing::debug!(server = %server.config.name, "bad WebSocket frame: {e}");
+            tracing::debug!(server = %session.name, "bad WebSocket frame: {e}");
             let outcome = Outcome::Failed(ActionError::bad_request(e.to_string()));
             return Envelope::new(outcome, echo).to_json();
         }
     };
     let action = frame.request.action.clone();
-    let handled = server.dispatcher.call(frame.request).await;
-    server.log_call("ws", &action, &handled, started);
+    let handled = endpoint.dispatcher.call(frame.request).await;
+    if session.debug {
+        handled.log(&session.name, "ws", &action, started);
+    }
     Envelope::new(handled.outcome, frame.echo).to_json()
 }
 

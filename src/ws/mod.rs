@@ -1,15 +1,15 @@
-//! WebSocket on the HTTP port (SPEC W1–W4, W6): the handshake and who gets what.
+//! WebSocket (SPEC W1–W4, W6): the handshake, who gets what, and the connection loop.
 //!
-//! [`router`] puts a layer in front of the HTTP router of a server with `enableWebsocket`:
-//! an upgrade request is taken here, anything else goes on to [`http`](crate::http) as before
-//! (and with `enableWebsocket: false` an upgrade request is just an HTTP call). At the
-//! handshake the token is checked with the HTTP check (H6, W2) and refused with HTTP 403; the
-//! path picks the role (W1): `/api` for API calls only, any other path for events and calls.
+//! [`upgrade`] takes an HTTP upgrade request on a server with `enableWebsocket` (the layer
+//! that routes it here is [`crate::server::app`]'s). At the handshake the token is checked
+//! with the HTTP check (H6, W2) and refused with HTTP 403; the path picks the role (W1):
+//! `/api` for API calls only, any other path for events and calls.
 //!
-//! - `frame` — one API frame → [`Dispatcher::call`](crate::dispatch::Dispatcher::call) → the
-//!   envelope (W4).
+//! - `frame` — one API frame → [`Dispatcher::call`] → the envelope (W4).
 //! - `connection` — one socket: the frame reader, the writer fed by the event queue and the
-//!   replies, heartbeats, and closing (W3–W6).
+//!   replies, heartbeats, and closing (W3–W6). It is generic over the socket and takes its
+//!   settings as a [`Session`], so any WebSocket (this server's, or one the host dials out
+//!   on) is served by the same loop.
 
 mod connection;
 pub mod frame;
@@ -17,15 +17,18 @@ pub mod frame;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::Router;
 use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::extract::{ConnectInfo, FromRequestParts, Request};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+pub use connection::{CLOSE_TIMEOUT, MAX_BATCH, MAX_IN_FLIGHT, serve};
+
+use crate::auth::Token;
+use crate::config::{HttpServer, PostFormat};
+use crate::dispatch::Dispatcher;
 use crate::envelope::{ActionError, Envelope, Outcome};
-use crate::http::{self, ServerState};
+use crate::events::EventBus;
 
 /// What a client may do on its socket (W1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,30 +50,56 @@ impl Role {
     }
 }
 
-/// The app of one server: HTTP, plus WebSocket upgrades when the server enables them.
-pub fn router(server: Arc<ServerState>) -> Router {
-    let router = http::router(server.clone());
-    if server.config.enable_websocket {
-        router.layer(axum::middleware::from_fn_with_state(server, intercept))
-    } else {
-        router
+/// The settings of the connections of one server (or one outgoing client): how they are
+/// named in the log and what their clients receive.
+#[derive(Clone, Debug)]
+pub struct Session {
+    /// The server's (or client's) name, in every log line about its connections.
+    pub name: String,
+    /// W3: heartbeat period for universal clients; 0 = none.
+    pub heart_interval_ms: u64,
+    /// M4: how `message` is written in events to these clients.
+    pub post_format: PostFormat,
+    /// W6: events a client may fall behind before it is disconnected.
+    pub queue_messages: usize,
+    /// The largest frame read: one frame is one call's params, bounded like an HTTP body.
+    pub max_frame_bytes: u64,
+    /// One log line per call.
+    pub debug: bool,
+}
+
+impl Session {
+    /// The WebSocket settings of an `httpServers` entry with `enableWebsocket`.
+    pub fn of_server(config: &HttpServer) -> Session {
+        Session {
+            name: config.name.clone(),
+            heart_interval_ms: config.heart_interval_ms,
+            post_format: config.message_post_format,
+            queue_messages: config.ws_queue_messages,
+            max_frame_bytes: config.max_body_bytes,
+            debug: config.debug,
+        }
     }
 }
 
-async fn intercept(
-    State(server): State<Arc<ServerState>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    if is_upgrade(request.headers()) {
-        upgrade(server, request).await
-    } else {
-        next.run(request).await
-    }
+/// What every connection of one server (or client) shares: the dispatcher that answers its
+/// frames, the bus its events come from, its settings, and the host's stop signal.
+pub struct Endpoint {
+    pub dispatcher: Arc<Dispatcher>,
+    pub events: Arc<EventBus>,
+    pub session: Session,
+    /// Becomes `true` when the host stops; open connections then close (1001).
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
+}
+
+/// The WebSocket side of one server: its endpoint and the token its handshakes need (W2).
+pub struct WsApi {
+    pub endpoint: Arc<Endpoint>,
+    pub token: Token,
 }
 
 /// An HTTP/1.1 upgrade to `websocket` (`Upgrade` is a token list, case-insensitive).
-fn is_upgrade(headers: &HeaderMap) -> bool {
+pub fn is_upgrade(headers: &HeaderMap) -> bool {
     headers
         .get_all(header::UPGRADE)
         .iter()
@@ -79,19 +108,18 @@ fn is_upgrade(headers: &HeaderMap) -> bool {
         .any(|token| token.trim().eq_ignore_ascii_case("websocket"))
 }
 
-async fn upgrade(server: Arc<ServerState>, request: Request) -> Response {
+/// Answers a WebSocket handshake: 403 without the token (W2), else the upgrade, after which
+/// the connection is served by [`serve`] in the role its path names (W1).
+pub async fn upgrade(api: Arc<WsApi>, request: Request) -> Response {
     let (mut parts, _body) = request.into_parts();
     let role = Role::of(parts.uri.path());
     let peer = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|info| info.0);
-    if server
-        .token
-        .check(&parts.headers, parts.uri.query())
-        .is_err()
-    {
-        tracing::info!(server = %server.config.name, ?peer, "WebSocket refused: token verify failed");
+    let session = &api.endpoint.session;
+    if api.token.check(&parts.headers, parts.uri.query()).is_err() {
+        tracing::info!(server = %session.name, ?peer, "WebSocket refused: token verify failed");
         return refused();
     }
     let upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
@@ -99,15 +127,17 @@ async fn upgrade(server: Arc<ServerState>, request: Request) -> Response {
         Err(rejection) => return rejection.into_response(),
     };
     // The HTTP body cap bounds a frame too: one frame is one call's params.
-    let limit = usize::try_from(server.config.max_body_bytes).unwrap_or(usize::MAX);
-    let name = server.config.name.clone();
+    let limit = usize::try_from(session.max_frame_bytes).unwrap_or(usize::MAX);
+    let name = session.name.clone();
+    let endpoint = api.endpoint.clone();
+    let peer = peer.map_or_else(|| "unknown peer".to_owned(), |p| p.to_string());
     upgrade
         .max_message_size(limit)
         .max_frame_size(limit)
         .on_failed_upgrade(move |e| {
             tracing::debug!(server = %name, "WebSocket upgrade failed: {e}");
         })
-        .on_upgrade(move |socket| connection::serve(socket, server, role, peer))
+        .on_upgrade(move |socket| async move { serve(socket, endpoint, role, peer).await })
 }
 
 /// W2: a bad or missing token refuses the upgrade with HTTP 403; the body is the envelope an

@@ -106,7 +106,7 @@ async fn out_of_file_descriptors_is_logged_once_and_serving_resumes_when_connect
     let setup = Setup::default().server("headerTimeoutMs: 600000");
     // 64 open files at most, soft and hard: the host cannot raise it. Its debug lines show
     // each failed accept, which the warning must not repeat.
-    let log = "info,onebot_host::http::listen=debug";
+    let log = "info,onebot_host::server::listen=debug";
     let mut host = Running::start(&setup, log, Some(64));
     let addr = host.addr("test");
     let pid = host.pid();

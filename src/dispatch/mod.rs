@@ -7,6 +7,8 @@
 //! tick), at most `max_concurrent_calls` at once (each holds a pooled instance slot); further
 //! calls wait.
 
+mod describe;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
@@ -53,6 +55,22 @@ struct Stats {
     in_flight: AtomicU64,
     failed: AtomicU64,
     started: std::sync::OnceLock<SystemTime>,
+}
+
+impl Handled {
+    /// The per-call log line of a server with `debug: true`: server, transport, action,
+    /// plugin, retcode and duration; never the token, which is not among them.
+    pub fn log(&self, server: &str, via: &str, action: &str, started: Instant) {
+        tracing::info!(
+            server = %server,
+            via,
+            action = %action,
+            plugin = %self.plugin.as_deref().unwrap_or("host"),
+            retcode = self.outcome.retcode().0,
+            ms = started.elapsed().as_secs_f64() * 1e3,
+            "call"
+        );
+    }
 }
 
 pub const FALLBACKS: [&str; 3] = ["get_version_info", "get_status", "get_login_info"];

@@ -1,0 +1,395 @@
+//! What a plugin is granted (SPEC P4, P5, P6): every capability is denied unless a grant
+//! lists it, in the plugin's sidecar or in the config's `plugins.grants.<name>`.
+//!
+//! - `config`: values the plugin reads through `wasi:config/store`. `${NAME}` in a value is
+//!   the host's environment variable NAME, resolved at load, so secrets stay out of files;
+//!   `$$` is a literal `$`. An unset variable refuses the plugin, naming it.
+//! - `keyValue`: the store labels the plugin may open.
+//! - `callActions`: the actions it may call, or `"*"` for all.
+//! - `allowedOutboundHosts`: `scheme://host[:port]` patterns for outbound HTTP. `*` stands for
+//!   any scheme, host or port; a host `*.example.com` matches its subdomains (not itself);
+//!   without a port, the scheme's default (80, 443).
+//!
+//! A sidecar key replaces the config's for that key (not merged item by item): the sidecar
+//! beside the plugin is what its author wrote, the config is the operator's default.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use super::ConfigError;
+
+/// The grants as written, before `${VAR}` and host patterns are checked.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(default, rename_all = "camelCase", expecting = "an object")]
+pub struct RawGrants {
+    pub config: Option<BTreeMap<String, String>>,
+    pub key_value: Option<Vec<String>>,
+    pub call_actions: Option<Vec<String>>,
+    pub allowed_outbound_hosts: Option<Vec<String>>,
+}
+
+/// Grants checked but not yet combined: `None` is a key the file left out. `Debug` shows
+/// the `config` keys but not their values, which may be secrets.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct PartialGrants {
+    pub config: Option<BTreeMap<String, String>>,
+    pub key_value: Option<Vec<String>>,
+    pub call_actions: Option<ActionGrant>,
+    pub outbound: Option<Vec<HostPattern>>,
+}
+
+impl PartialGrants {
+    /// `self` (a sidecar's) over `base` (the config's), key by key.
+    pub fn over(self, base: Option<&PartialGrants>) -> Grants {
+        let base = base.cloned().unwrap_or_default();
+        Grants {
+            config: self.config.or(base.config).unwrap_or_default(),
+            key_value: self.key_value.or(base.key_value).unwrap_or_default(),
+            call_actions: self.call_actions.or(base.call_actions).unwrap_or_default(),
+            outbound: self.outbound.or(base.outbound).unwrap_or_default(),
+        }
+    }
+}
+
+impl fmt::Debug for PartialGrants {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PartialGrants")
+            .field("config", &self.config.as_ref().map(|c| c.keys().collect::<Vec<_>>()))
+            .field("key_value", &self.key_value)
+            .field("call_actions", &self.call_actions)
+            .field("outbound", &self.outbound)
+            .finish()
+    }
+}
+
+/// What one plugin may use beyond computing, logging and emitting events. `Debug` shows the
+/// `config` keys but not their values, which may be secrets.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Grants {
+    /// `config`, with `${VAR}` resolved.
+    pub config: BTreeMap<String, String>,
+    /// `keyValue` labels.
+    pub key_value: Vec<String>,
+    /// `callActions`.
+    pub call_actions: ActionGrant,
+    /// `allowedOutboundHosts`.
+    pub outbound: Vec<HostPattern>,
+}
+
+impl Grants {
+    /// The grants named in log lines and `GET /`: one short phrase per capability granted.
+    pub fn summary(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if !self.config.is_empty() {
+            let keys: Vec<&str> = self.config.keys().map(String::as_str).collect();
+            out.push(format!("config [{}]", keys.join(", ")));
+        }
+        if !self.key_value.is_empty() {
+            out.push(format!("keyValue [{}]", self.key_value.join(", ")));
+        }
+        match &self.call_actions {
+            ActionGrant::All => out.push("callActions [*]".to_owned()),
+            ActionGrant::Only(names) if !names.is_empty() => {
+                out.push(format!("callActions [{}]", names.join(", ")));
+            }
+            ActionGrant::Only(_) => {}
+        }
+        if !self.outbound.is_empty() {
+            let hosts: Vec<&str> = self.outbound.iter().map(|p| p.text.as_str()).collect();
+            out.push(format!("allowedOutboundHosts [{}]", hosts.join(", ")));
+        }
+        out
+    }
+}
+
+impl fmt::Debug for Grants {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Grants")
+            .field("config", &self.config.keys().collect::<Vec<_>>())
+            .field("key_value", &self.key_value)
+            .field("call_actions", &self.call_actions)
+            .field("outbound", &self.outbound)
+            .finish()
+    }
+}
+
+/// Which actions a plugin may call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ActionGrant {
+    All,
+    Only(Vec<String>),
+}
+
+impl Default for ActionGrant {
+    fn default() -> Self {
+        ActionGrant::Only(Vec::new())
+    }
+}
+
+impl ActionGrant {
+    pub fn allows(&self, action: &str) -> bool {
+        match self {
+            ActionGrant::All => true,
+            ActionGrant::Only(names) => names.iter().any(|n| n == action),
+        }
+    }
+}
+
+/// One `allowedOutboundHosts` entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HostPattern {
+    /// As written, for logs and `GET /`.
+    pub text: String,
+    /// `None` for `*`.
+    scheme: Option<String>,
+    host: HostMatch,
+    /// `None` for `*`.
+    port: Option<u16>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum HostMatch {
+    Any,
+    Exact(String),
+    /// `*.example.com`: the stored text is `.example.com`.
+    Suffix(String),
+}
+
+impl HostPattern {
+    /// Parses `scheme://host[:port]`; the error says what is wrong with it.
+    pub fn parse(text: &str) -> Result<HostPattern, String> {
+        let Some((scheme, rest)) = text.split_once("://") else {
+            return Err("expected scheme://host[:port], e.g. https://api.example.com".to_owned());
+        };
+        let scheme = match scheme.to_ascii_lowercase().as_str() {
+            "*" => None,
+            s @ ("http" | "https") => Some(s.to_owned()),
+            other => return Err(format!("scheme `{other}`: expected http, https or *")),
+        };
+        let rest = rest.strip_suffix('/').unwrap_or(rest);
+        if rest.contains('/') {
+            return Err("a host pattern has no path".to_owned());
+        }
+        let (host, port) = if let Some(inner) = rest.strip_prefix('[') {
+            // An IPv6 address: `[::1]` or `[::1]:8080`.
+            match inner.split_once(']') {
+                Some((host, "")) => (host, None),
+                Some((host, port)) => match port.strip_prefix(':') {
+                    Some(port) => (host, Some(port)),
+                    None => return Err(format!("`{rest}`: expected [address]:port")),
+                },
+                None => return Err(format!("`{rest}`: `[` without `]`")),
+            }
+        } else {
+            match rest.rsplit_once(':') {
+                Some((host, port)) => (host, Some(port)),
+                None => (rest, None),
+            }
+        };
+        let port = match port {
+            Some("*") => None,
+            Some(port) => Some(
+                port.parse::<u16>()
+                    .map_err(|_| format!("port `{port}`: expected a number or *"))?,
+            ),
+            None => match scheme.as_deref() {
+                Some("http") => Some(80),
+                Some("https") => Some(443),
+                _ => None,
+            },
+        };
+        let host = host.to_ascii_lowercase();
+        let host = if host == "*" {
+            HostMatch::Any
+        } else if let Some(suffix) = host.strip_prefix("*.") {
+            HostMatch::Suffix(format!(".{suffix}"))
+        } else if host.is_empty() || host.contains('*') {
+            return Err(format!("host `{host}`: expected a name, an address, * or *.domain"));
+        } else {
+            HostMatch::Exact(host)
+        };
+        Ok(HostPattern {
+            text: text.to_owned(),
+            scheme,
+            host,
+            port,
+        })
+    }
+
+    /// Whether a request to `scheme://host:port` is allowed by this pattern.
+    pub fn allows(&self, scheme: &str, host: &str, port: u16) -> bool {
+        let host = host.to_ascii_lowercase();
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        self.scheme.as_deref().is_none_or(|s| s.eq_ignore_ascii_case(scheme))
+            && self.port.is_none_or(|p| p == port)
+            && match &self.host {
+                HostMatch::Any => true,
+                HostMatch::Exact(exact) => exact == host,
+                HostMatch::Suffix(suffix) => host.ends_with(suffix.as_str()),
+            }
+    }
+}
+
+/// Checks `raw` (from `path`, its keys under `prefix`): `${VAR}` resolved with `env`, labels
+/// and host patterns checked.
+pub fn resolve(
+    raw: RawGrants,
+    path: &Path,
+    prefix: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<PartialGrants, ConfigError> {
+    let invalid = |key: String, message: String| ConfigError::Invalid {
+        path: path.to_owned(),
+        key: format!("{prefix}{key}"),
+        message,
+    };
+    let config = match raw.config {
+        Some(values) => {
+            let mut config = BTreeMap::new();
+            for (key, value) in values {
+                let resolved =
+                    expand(&value, env).map_err(|m| invalid(format!("config.{key}"), m))?;
+                config.insert(key, resolved);
+            }
+            Some(config)
+        }
+        None => None,
+    };
+    if let Some(bad) = raw
+        .key_value
+        .iter()
+        .flatten()
+        .find(|l| l.is_empty() || l.len() > 64 || l.contains(['/', '\0']))
+    {
+        return Err(invalid(
+            "keyValue".to_owned(),
+            format!("label {bad:?}: expected 1 to 64 characters, no `/`"),
+        ));
+    }
+    let call_actions = raw.call_actions.map(|names| {
+        if names.iter().any(|n| n == "*") {
+            ActionGrant::All
+        } else {
+            ActionGrant::Only(names)
+        }
+    });
+    let outbound = match raw.allowed_outbound_hosts {
+        Some(texts) => {
+            let mut outbound = Vec::new();
+            for (i, text) in texts.iter().enumerate() {
+                let pattern = HostPattern::parse(text).map_err(|m| {
+                    invalid(format!("allowedOutboundHosts[{i}]"), format!("{text:?}: {m}"))
+                })?;
+                outbound.push(pattern);
+            }
+            Some(outbound)
+        }
+        None => None,
+    };
+    Ok(PartialGrants {
+        config,
+        key_value: raw.key_value,
+        call_actions,
+        outbound,
+    })
+}
+
+/// `${NAME}` → the variable's value; `$$` → `$`; any other `$` stays.
+fn expand(value: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
+    let mut out = String::with_capacity(value.len());
+    let mut rest = value;
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..at]);
+        rest = &rest[at..];
+        if let Some(after) = rest.strip_prefix("$$") {
+            out.push('$');
+            rest = after;
+        } else if let Some(after) = rest.strip_prefix("${") {
+            let Some(end) = after.find('}') else {
+                return Err("`${` without a closing `}`".to_owned());
+            };
+            let name = &after[..end];
+            match env(name) {
+                Some(v) => out.push_str(&v),
+                None => {
+                    return Err(format!(
+                        "environment variable {name} is not set (the value names ${{{name}}})"
+                    ));
+                }
+            }
+            rest = &after[end + 1..];
+        } else {
+            out.push('$');
+            rest = &rest[1..];
+        }
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// The process environment, for [`resolve`].
+pub fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(name: &str) -> Option<String> {
+        (name == "TOKEN").then(|| "s3cret".to_owned())
+    }
+
+    #[test]
+    fn p6_config_values_resolve_environment_variables() {
+        assert_eq!(expand("Bearer ${TOKEN}", &env).as_deref(), Ok("Bearer s3cret"));
+        assert_eq!(expand("$$5 and $x", &env).as_deref(), Ok("$5 and $x"));
+        let error = expand("${MISSING}", &env).expect_err("unset");
+        assert!(error.contains("MISSING is not set"), "{error}");
+        assert!(expand("${TOKEN", &env).is_err());
+    }
+
+    #[test]
+    fn p4_host_patterns_match_scheme_host_and_port() {
+        let allows = |pattern: &str, scheme: &str, host: &str, port: u16| {
+            HostPattern::parse(pattern).expect(pattern).allows(scheme, host, port)
+        };
+        assert!(allows("https://api.example.com", "https", "API.example.com", 443));
+        assert!(!allows("https://api.example.com", "http", "api.example.com", 80));
+        assert!(!allows("https://api.example.com", "https", "api.example.com", 8443));
+        assert!(allows("http://127.0.0.1:*", "http", "127.0.0.1", 38211));
+        assert!(!allows("http://127.0.0.1:*", "http", "127.0.0.2", 38211));
+        assert!(allows("*://*.example.com:*", "http", "a.b.example.com", 1));
+        assert!(!allows("*://*.example.com:*", "http", "example.com", 1));
+        assert!(!allows("*://*.example.com:*", "http", "evilexample.com", 1));
+        assert!(allows("http://[::1]:8080", "http", "[::1]", 8080));
+        for bad in ["api.example.com", "ftp://x", "https://a/b", "https://x:port", "https://a*b"] {
+            assert!(HostPattern::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn p6_sidecar_grants_replace_the_configs_key_by_key() {
+        let base = RawGrants {
+            key_value: Some(vec!["default".into()]),
+            call_actions: Some(vec!["get_status".into()]),
+            ..RawGrants::default()
+        };
+        let sidecar = RawGrants {
+            call_actions: Some(vec!["*".into()]),
+            ..RawGrants::default()
+        };
+        let path = Path::new("p.json5");
+        let base = resolve(base, path, "", &env).expect("valid");
+        let grants = resolve(sidecar, path, "", &env)
+            .expect("valid")
+            .over(Some(&base));
+        assert_eq!(grants.key_value, ["default"]);
+        assert_eq!(grants.call_actions, ActionGrant::All);
+        assert!(grants.call_actions.allows("anything"));
+        assert!(!ActionGrant::default().allows("get_status"));
+    }
+}

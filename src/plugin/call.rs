@@ -1,0 +1,327 @@
+//! One call of a plugin version (SPEC P5, E4): on an instance from the pool, within the
+//! plugin's time, memory, result and event limits; the guest's output logged; and every way
+//! it can fail turned into a [`CallError`] that names the plugin, the action and the cause.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::task::Poll;
+use std::time::{Duration, Instant};
+
+use super::host::{HostState, Stdio};
+use super::{CallError, Plugin, bindings, runtime};
+
+impl Plugin {
+    /// Runs `action` with `params` (a JSON object's text) in an instance of its own (or a
+    /// warm one, P5), within the plugin's limits. On success, the JSON text the plugin
+    /// returned as the envelope's `data`.
+    ///
+    /// Where it runs: a call takes microseconds, so it runs right here, on the caller's
+    /// thread, with no hand-off. A version that has shown it can keep a thread busy (a call
+    /// that ran a whole 2 ms tick, or failed in the host) runs its calls on the plugin
+    /// executor from then on, so that it competes with other calls under the OS scheduler
+    /// instead of holding up the threads that serve sockets.
+    pub async fn call(
+        self: Arc<Self>,
+        action: &str,
+        params: String,
+        self_id: Option<i64>,
+    ) -> Result<String, CallError> {
+        if !self.heavy.load(Ordering::Relaxed) {
+            return self.call_here(action, params, self_id).await;
+        }
+        let plugin = self.clone();
+        let owned_action = action.to_owned();
+        let mut run = AbortOnDrop(
+            self.runtime
+                .executor()
+                .spawn(async move { plugin.call_here(&owned_action, params, self_id).await }),
+        );
+        // If the caller goes away (its client hung up), the guard cancels the call, as
+        // dropping it would have if it ran inline: the caller's slot (maxConcurrentCalls)
+        // and the instance are released together.
+        match (&mut run.0).await {
+            Ok(result) => result,
+            Err(e) => Err(CallError::Instantiate {
+                plugin: self.name.clone(),
+                reason: format!("the call was lost: {e}"),
+            }),
+        }
+    }
+
+    async fn call_here(
+        &self,
+        action: &str,
+        params: String,
+        self_id: Option<i64>,
+    ) -> Result<String, CallError> {
+        let call = bindings::ActionCall {
+            action: action.to_owned(),
+            params,
+            self_id,
+        };
+        let result = self
+            .with_instance(action, move |store, _instance, handle| {
+                Box::pin(async move {
+                    let (result,) = handle.call_async(store, (call,)).await?;
+                    Ok(result)
+                })
+            })
+            .await?;
+        let cap = self.limits.max_result_bytes;
+        let too_big = |bytes: usize| CallError::TooBig {
+            plugin: self.name.clone(),
+            action: action.to_owned(),
+            bytes,
+            cap,
+        };
+        match result {
+            Ok(data) if data.len() as u64 > cap => {
+                self.mark_heavy();
+                Err(too_big(data.len()))
+            }
+            Ok(data) => Ok(data),
+            Err(e) if e.message.len() as u64 > cap => Err(too_big(e.message.len())),
+            Err(e) => Err(CallError::Returned {
+                retcode: e.retcode,
+                message: e.message,
+            }),
+        }
+    }
+
+    pub(super) async fn list_actions(&self) -> Result<Vec<String>, CallError> {
+        self.with_instance("actions", |store, instance, _handle| {
+            Box::pin(async move {
+                let bindings = bindings::Plugin::new(&mut *store, &instance)?;
+                bindings
+                    .onebot_plugin_onebot_action()
+                    .call_actions(store)
+                    .await
+            })
+        })
+        .await
+    }
+
+    /// Runs `f` on an instance (a fresh one, or an idle warm one) until it finishes or the
+    /// plugin's `timeoutMs` passes, logs what the guest printed, and turns any trap into a
+    /// [`CallError`] that names the plugin, the action and the cause. An instance whose call
+    /// trapped or was cut off is never reused.
+    async fn with_instance<R>(
+        &self,
+        action: &str,
+        f: impl for<'a> FnOnce(
+            &'a mut wasmtime::Store<HostState>,
+            wasmtime::component::Instance,
+            bindings::Handle,
+        )
+            -> Pin<Box<dyn Future<Output = wasmtime::Result<R>> + Send + 'a>>,
+    ) -> Result<R, CallError> {
+        let timeout = Duration::from_millis(self.limits.timeout_ms);
+        let deadline = Instant::now() + timeout;
+        let mut instance = match self.take_idle() {
+            Some(instance) => instance,
+            None => self.instantiate(action, deadline).await?,
+        };
+        instance.store.data_mut().begin_call(deadline);
+        instance.store.set_epoch_deadline(1);
+        // A guest that computes traps at its deadline (the epoch callback); one that waits in
+        // a host call (a WASI sleep) is cancelled here, one tick later.
+        let run = f(&mut instance.store, instance.instance, instance.handle);
+        let cut_off = tokio::time::Instant::now() + timeout + runtime::TICK;
+        let result = match within(cut_off, run).await {
+            Some(result) => result,
+            None => {
+                self.mark_heavy();
+                log_guest_output(&self.name, &instance.store.data().wasi.stdio);
+                return Err(self.timed_out(action));
+            }
+        };
+        if instance.store.data().budget.ticks >= 2 {
+            self.mark_heavy();
+        }
+        let stderr_tail = log_guest_output(&self.name, &instance.store.data().wasi.stdio);
+        match result {
+            Ok(value) => {
+                instance.calls += 1;
+                self.put_back(instance);
+                Ok(value)
+            }
+            Err(e) => {
+                self.mark_heavy();
+                Err(self.classify(action, &instance.store, e, stderr_tail))
+            }
+        }
+    }
+
+    pub(super) fn mark_heavy(&self) {
+        if !self.heavy.swap(true, Ordering::Relaxed) {
+            tracing::info!(
+                plugin = %self.name,
+                version = %self.version,
+                "calls of this plugin now run on the plugin threads (a call ran over 2 ms or failed)"
+            );
+        }
+    }
+
+    pub(super) fn timed_out(&self, action: &str) -> CallError {
+        CallError::Timeout {
+            plugin: self.name.clone(),
+            action: action.to_owned(),
+            timeout_ms: self.limits.timeout_ms,
+        }
+    }
+
+    pub(super) fn classify(
+        &self,
+        action: &str,
+        store: &wasmtime::Store<HostState>,
+        error: wasmtime::Error,
+        stderr_tail: Option<String>,
+    ) -> CallError {
+        let plugin = self.name.clone();
+        let action = action.to_owned();
+        if store.data().budget.limiter.exceeded {
+            return CallError::Memory {
+                plugin,
+                action,
+                memory_mb: self.limits.memory_mb,
+            };
+        }
+        if store.data().onebot.exceeded {
+            return CallError::EventFlood {
+                plugin,
+                action,
+                cap: self.limits.max_events_per_call,
+            };
+        }
+        match error.downcast_ref::<wasmtime::Trap>() {
+            Some(wasmtime::Trap::Interrupt) => return self.timed_out(&action),
+            Some(wasmtime::Trap::StackOverflow) => {
+                return CallError::StackOverflow { plugin, action };
+            }
+            _ => {}
+        }
+        let mut reason = match error.downcast_ref::<wasmtime::Trap>() {
+            Some(trap) => trap.to_string(),
+            None => format!("{error:#}"),
+        };
+        if let Some(tail) = stderr_tail {
+            reason.push_str(&format!(" (stderr: {tail})"));
+        }
+        CallError::Trap {
+            plugin,
+            action,
+            reason,
+        }
+    }
+}
+
+
+/// `tokio::time::timeout_at` (`None` once `deadline` passed), without a timer until the
+/// future first has to wait. Almost no instantiation or call ever does (a guest runs on its
+/// fiber until it returns, and yields only at an epoch tick or in a host call that waits),
+/// and setting up and dropping a timer that never fires is a good part of the host's work
+/// around a call. Like tokio's, it polls the future before the timer.
+pub(super) async fn within<F: Future>(deadline: tokio::time::Instant, future: F) -> Option<F::Output> {
+    let mut future = std::pin::pin!(future);
+    let mut timer: Option<Pin<Box<tokio::time::Sleep>>> = None;
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(output) = future.as_mut().poll(cx) {
+            return Poll::Ready(Some(output));
+        }
+        let timer = timer.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        timer.as_mut().poll(cx).map(|()| None)
+    })
+    .await
+}
+
+/// Cancels a spawned call when its caller stops waiting for it.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+
+/// Sends what the guest printed since the last call to the log, one line each, tagged
+/// with the plugin. Returns the last telling stderr line, which usually holds a Rust guest's
+/// panic message (the hint about `RUST_BACKTRACE` that follows it tells nothing).
+pub(super) fn log_guest_output(plugin: &str, stdio: &Stdio) -> Option<String> {
+    let (out, out_dropped) = stdio.out.take();
+    let (err, err_dropped) = stdio.err.take();
+    if out.is_empty() && err.is_empty() && out_dropped + err_dropped == 0 {
+        return None;
+    }
+    for line in String::from_utf8_lossy(&out)
+        .lines()
+        .filter(|l| !l.is_empty())
+    {
+        tracing::info!(%plugin, stream = "stdout", "{line}");
+    }
+    let err = String::from_utf8_lossy(&err);
+    let mut last = None;
+    for line in err.lines().filter(|l| !l.trim().is_empty()) {
+        tracing::warn!(%plugin, stream = "stderr", "{line}");
+        if !line.starts_with("note: run with `RUST_BACKTRACE") {
+            last = Some(line);
+        }
+    }
+    if out_dropped + err_dropped > 0 {
+        tracing::warn!(%plugin, "{} bytes of output past the 64 KiB per-call cap were dropped", out_dropped + err_dropped);
+    }
+    last.map(|l| l.chars().take(300).collect())
+}
+
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::super::pool::SPARE_STATES;
+    use super::super::Runtime;
+    use super::*;
+    use crate::config::{Limits, PluginSettings};
+    use crate::events::{EventBus, Identity};
+    use crate::sync::lock;
+
+    /// Fresh instances reuse the host's side of earlier stores (`Plugin::recycle`): each
+    /// instance must still start from nothing against `memoryMb` and see no earlier state.
+    #[test]
+    fn fresh_instances_on_recycled_store_data_start_from_scratch() {
+        let runtime = Arc::new(
+            Runtime::new(None, 2, Arc::new(EventBus::new(Arc::new(Identity::new(1)))))
+                .expect("runtime"),
+        );
+        let settings = PluginSettings {
+            limits: Limits {
+                memory_mb: 12,
+                ..Limits::default()
+            },
+            ..PluginSettings::default()
+        };
+        let probe = Path::new(env!("ONEBOT_GUEST_DIR")).join("probe.wasm");
+        let plugin = Arc::new(Plugin::load(&runtime, &probe, settings).expect("load"));
+        runtime.executor().block_on(async {
+            // About 4 MiB each: three in a row would pass 12 MiB if memory were still counted.
+            for _ in 0..6 {
+                let data = plugin
+                    .clone()
+                    .call("probe_big", r#"{"bytes":4000000}"#.into(), None)
+                    .await
+                    .expect("probe_big within the cap");
+                assert_eq!(data.len(), 4_000_002);
+                let count = plugin
+                    .clone()
+                    .call("probe_count", "{}".into(), None)
+                    .await
+                    .expect("probe_count");
+                assert_eq!(count, r#"{"count":1}"#);
+            }
+        });
+        assert!(lock(&plugin.spare).len() <= SPARE_STATES);
+        assert!(!lock(&plugin.spare).is_empty(), "store data is kept");
+    }
+}

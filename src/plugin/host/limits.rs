@@ -1,0 +1,103 @@
+//! The per-call budget (SPEC P5): the deadline the epoch callback enforces (`timeoutMs`),
+//! the ticks a call has seen, and the memory limiter (`memoryMb`). Every plugin has one.
+
+use std::time::Instant;
+
+use wasmtime::ResourceLimiter;
+
+/// One instance's limits for its current call.
+pub struct Budget {
+    /// When the current call must end; the epoch callback traps past it.
+    pub deadline: Instant,
+    /// Epoch ticks the current call has seen; two or more means it ran a whole tick.
+    pub ticks: u32,
+    pub limiter: CallLimiter,
+}
+
+impl Budget {
+    pub fn new(memory_mb: u64) -> Self {
+        Budget {
+            deadline: Instant::now(),
+            ticks: 0,
+            limiter: CallLimiter::new(memory_mb),
+        }
+    }
+
+    pub fn begin_call(&mut self, deadline: Instant) {
+        self.deadline = deadline;
+        self.ticks = 0;
+    }
+
+    /// A fresh instance on a finished store's data: its memories start from zero.
+    pub fn recycle(&mut self) {
+        self.limiter.used_bytes = 0;
+        self.limiter.exceeded = false;
+    }
+}
+
+/// Caps the total linear memory of one call's instance (all its memories together).
+///
+/// Growing past the cap traps instead of returning -1 to the guest: most toolchains abort on
+/// allocation failure anyway, and a trap lets the host name the cause in the 1200 reply.
+pub struct CallLimiter {
+    cap_bytes: usize,
+    used_bytes: usize,
+    /// Set when a growth was refused, so the call's error can say "out of memory".
+    pub exceeded: bool,
+}
+
+impl CallLimiter {
+    fn new(memory_mb: u64) -> Self {
+        CallLimiter {
+            cap_bytes: usize::try_from(memory_mb.saturating_mul(1 << 20)).unwrap_or(usize::MAX),
+            used_bytes: 0,
+            exceeded: false,
+        }
+    }
+}
+
+/// Table growth beyond this many elements is refused; no real toolchain needs more.
+const MAX_TABLE_ELEMENTS: usize = 1_000_000;
+
+impl ResourceLimiter for CallLimiter {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let used = self.used_bytes - current.min(self.used_bytes) + desired;
+        if used > self.cap_bytes {
+            self.exceeded = true;
+            return Err(wasmtime::format_err!(
+                "memory limit of {} MiB exceeded",
+                self.cap_bytes >> 20
+            ));
+        }
+        self.used_bytes = used;
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= MAX_TABLE_ELEMENTS)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limiter_counts_all_memories_together() {
+        let mut limiter = CallLimiter::new(2);
+        assert!(limiter.memory_growing(0, 1 << 20, None).is_ok());
+        assert!(limiter.memory_growing(0, 1 << 20, None).is_ok());
+        assert!(limiter.memory_growing(1 << 20, 2 << 20, None).is_err());
+        assert!(limiter.exceeded);
+    }
+}

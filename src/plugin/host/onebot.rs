@@ -1,0 +1,92 @@
+//! The `onebot:plugin/host` unit (SPEC P4): `log` into the host's log tagged with the
+//! plugin's name, and `emit-event` to the event bus, at most `maxEventsPerCall` per call.
+//! Every plugin has both; nothing to grant.
+
+use std::sync::Arc;
+
+use wasmtime::component::{HasSelf, Linker};
+
+use super::{Capability, Guest, HostState};
+use crate::events::EventBus;
+use crate::plugin::bindings::{self, Level};
+
+/// Logging and events for every plugin; shares the host's event bus.
+pub struct Onebot {
+    pub events: Arc<EventBus>,
+}
+
+/// One instance's side: who it is, and this call's event count.
+pub struct OnebotState {
+    plugin: Arc<str>,
+    events: Arc<EventBus>,
+    /// `emit-event` calls made by the current call, and the most allowed (`maxEventsPerCall`).
+    emitted: u32,
+    max_events: u32,
+    /// Set when the current call went past `maxEventsPerCall`, so its error can say so.
+    pub exceeded: bool,
+}
+
+impl OnebotState {
+    pub fn begin_call(&mut self) {
+        self.emitted = 0;
+        self.exceeded = false;
+    }
+}
+
+impl Capability for Onebot {
+    type State = OnebotState;
+
+    fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+        bindings::onebot::plugin::types::add_to_linker::<HostState, HasSelf<OnebotState>>(
+            linker,
+            |s| &mut s.onebot,
+        )?;
+        bindings::onebot::plugin::host::add_to_linker::<HostState, HasSelf<OnebotState>>(
+            linker,
+            |s| &mut s.onebot,
+        )
+    }
+
+    fn prepare(&self, guest: &Guest<'_>) -> OnebotState {
+        OnebotState {
+            plugin: guest.name.clone(),
+            events: self.events.clone(),
+            emitted: 0,
+            max_events: guest.limits.max_events_per_call,
+            exceeded: false,
+        }
+    }
+}
+
+/// The `types` interface has no functions; its bindings still want an implementation.
+impl bindings::onebot::plugin::types::Host for OnebotState {}
+
+impl bindings::onebot::plugin::host::Host for OnebotState {
+    fn log(&mut self, level: Level, message: String) {
+        let plugin = &*self.plugin;
+        match level {
+            Level::Trace => tracing::trace!(%plugin, "{message}"),
+            Level::Debug => tracing::debug!(%plugin, "{message}"),
+            Level::Info => tracing::info!(%plugin, "{message}"),
+            Level::Warn => tracing::warn!(%plugin, "{message}"),
+            Level::Error => tracing::error!(%plugin, "{message}"),
+        }
+    }
+
+    /// Publishes one event. Past `maxEventsPerCall` in one call the call traps: a plugin
+    /// that floods is stopped at once rather than at its timeout, and its caller is told why.
+    fn emit_event(&mut self, event: String) -> wasmtime::Result<Result<(), String>> {
+        if self.emitted >= self.max_events {
+            self.exceeded = true;
+            return Err(wasmtime::format_err!(
+                "emitted more than {} events in one call",
+                self.max_events
+            ));
+        }
+        self.emitted += 1;
+        Ok(self
+            .events
+            .publish(&self.plugin, &event)
+            .map_err(|e| e.to_string()))
+    }
+}

@@ -1,0 +1,45 @@
+//! The WASI unit (SPEC P5): every plugin gets WASI with nothing in it — no files, no
+//! environment, no args, no network — so toolchains that expect WASI run, and see nothing of
+//! the host. Its stdout and stderr are captured (`super::stdio`) and written to the host's
+//! log after each call, tagged with the plugin.
+
+use wasmtime::component::Linker;
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder};
+
+use super::stdio::Capture;
+use super::{Capability, Guest, HostState};
+
+/// WASI for every plugin; nothing granted through it.
+pub struct Wasi;
+
+/// A guest's captured output streams.
+#[derive(Default)]
+pub struct Stdio {
+    pub out: Capture,
+    pub err: Capture,
+}
+
+/// One instance's WASI context and its captured output.
+pub struct WasiState {
+    pub ctx: WasiCtx,
+    pub stdio: Stdio,
+}
+
+impl Capability for Wasi {
+    type State = WasiState;
+
+    fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+        wasmtime_wasi::p2::add_to_linker_async(linker)
+    }
+
+    /// Building the WASI context is about half the cost of a new store, so a plugin keeps the
+    /// state of finished stores for its next fresh instance (`HostState::recycle`).
+    fn prepare(&self, _guest: &Guest<'_>) -> WasiState {
+        let stdio = Stdio::default();
+        let ctx = WasiCtxBuilder::new()
+            .stdout(stdio.out.clone())
+            .stderr(stdio.err.clone())
+            .build();
+        WasiState { ctx, stdio }
+    }
+}

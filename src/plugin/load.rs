@@ -1,0 +1,135 @@
+//! Loading one plugin file (SPEC P1, P2, P6): check the header, compile (or fetch from the
+//! compile cache), link against the host's imports, and ask for the action list. Blocking:
+//! compiling can take seconds for a large guest, so the loader runs it off the executor.
+
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+use std::time::{Instant, SystemTime};
+
+use sha2::{Digest, Sha256};
+use wasmtime::component::{Component, ComponentExportIndex};
+
+use super::{ACTION_INTERFACE, LoadError, Plugin, Runtime, bindings};
+use crate::config::PluginSettings;
+use crate::sync::lock;
+
+const COMPONENT_MAGIC: [u8; 8] = [0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00];
+
+impl Plugin {
+    /// Compiles, links and lists the actions of the component at `path`, with `settings` from
+    /// the config and its sidecar. Blocking: compiling can take seconds for large guests.
+    pub fn load(
+        runtime: &Arc<Runtime>,
+        path: &Path,
+        settings: PluginSettings,
+    ) -> Result<Plugin, LoadError> {
+        let bytes = std::fs::read(path).map_err(|source| LoadError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        check_component_header(path, &bytes)?;
+        let name: Arc<str> = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default()
+            .into();
+        let version = hex_prefix(&Sha256::digest(&bytes), 6);
+
+        let started = Instant::now();
+        let hits_before = runtime.cache_hits();
+        let component =
+            Component::new(&runtime.engine, &bytes).map_err(|e| LoadError::Compile {
+                path: path.to_owned(),
+                reason: format!("{e:#}"),
+            })?;
+        let cache_hit = runtime.cache_hits() > hits_before;
+        let world_error = |e: wasmtime::Error| LoadError::World {
+            path: path.to_owned(),
+            reason: format!("{e:#}"),
+        };
+        let instance_pre = runtime
+            .linker
+            .instantiate_pre(&component)
+            .map_err(world_error)?;
+        let pre = bindings::PluginPre::new(instance_pre).map_err(world_error)?;
+        let handle = handle_index(&component).ok_or_else(|| LoadError::World {
+            path: path.to_owned(),
+            reason: format!("no export `{ACTION_INTERFACE}#handle`"),
+        })?;
+        let compile_time = started.elapsed();
+
+        let mut plugin = Plugin {
+            name,
+            path: path.to_owned(),
+            version,
+            actions: Vec::new(),
+            limits: settings.limits,
+            warm: settings.warm,
+            grants: settings.grants,
+            size: bytes.len() as u64,
+            loaded_at: SystemTime::now(),
+            compile_time,
+            cache_hit,
+            pre,
+            handle,
+            runtime: runtime.clone(),
+            idle: Mutex::new(Vec::new()),
+            spare: Mutex::new(Vec::new()),
+            heavy: AtomicBool::new(false),
+        };
+        let listed = runtime.executor().block_on(plugin.list_actions());
+        let actions = listed.map_err(|source| LoadError::Actions {
+            path: path.to_owned(),
+            source,
+        })?;
+        // The instance that listed the actions is not kept: a warm pool starts with the first
+        // real call, so `warmMaxCalls` counts calls of actions only.
+        lock(&plugin.idle).clear();
+        plugin.actions = validate_actions(actions).map_err(|reason| LoadError::BadActions {
+            path: path.to_owned(),
+            reason,
+        })?;
+        Ok(plugin)
+    }
+}
+
+/// The index of the function `handle` in the exported interface, if the component has it.
+fn handle_index(component: &Component) -> Option<ComponentExportIndex> {
+    let interface = component.get_export_index(None, ACTION_INTERFACE)?;
+    component.get_export_index(Some(&interface), "handle")
+}
+
+fn check_component_header(path: &Path, bytes: &[u8]) -> Result<(), LoadError> {
+    if bytes.starts_with(&COMPONENT_MAGIC) {
+        return Ok(());
+    }
+    let hint = if bytes.starts_with(b"\0asm\x01\0\0\0") {
+        ": it is a core module"
+    } else if bytes.is_empty() {
+        ": the file is empty"
+    } else {
+        ""
+    };
+    Err(LoadError::NotComponent {
+        path: path.to_owned(),
+        hint,
+    })
+}
+
+/// Action names must be non-empty, free of `/` (they are URL path segments) and unique.
+fn validate_actions(mut actions: Vec<String>) -> Result<Vec<String>, String> {
+    if let Some(bad) = actions
+        .iter()
+        .find(|a| a.is_empty() || a.contains('/') || a.chars().any(char::is_whitespace))
+    {
+        return Err(format!("invalid action name {bad:?}"));
+    }
+    actions.sort();
+    actions.dedup();
+    Ok(actions)
+}
+
+fn hex_prefix(bytes: &[u8], n: usize) -> String {
+    bytes.iter().take(n).map(|b| format!("{b:02x}")).collect()
+}

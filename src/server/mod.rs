@@ -1,0 +1,137 @@
+//! Putting a server together (SPEC C2, C3, H7, W1): one enabled `httpServers` entry → one
+//! listener serving HTTP, and WebSocket upgrades when it enables them, with CORS around both
+//! when it enables that.
+//!
+//! The transports ([`crate::http`], [`crate::ws`]) are siblings that know only the
+//! dispatcher (and, for WebSocket, the event bus); this module is the one place that decides
+//! how they are layered and how a listener is bound and served:
+//!
+//! - [`app`] — the router of one server: `ws` upgrade layer → CORS → HTTP.
+//! - `cors` — H7's headers and 204 preflight.
+//! - `listen` — the accept loop with each connection's HTTP/1.1 limits.
+
+mod cors;
+pub mod listen;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::auth::Token;
+use crate::config::HttpServer;
+use crate::dispatch::Dispatcher;
+use crate::events::EventBus;
+use crate::http::{self, HttpApi};
+use crate::ws::{self, Endpoint, Session, WsApi};
+
+/// A server that could not listen. Nothing is left listening when this is returned (C5).
+#[derive(Debug, thiserror::Error)]
+#[error("server `{name}`: cannot listen on {host}:{port}: {source}")]
+pub struct BindError {
+    pub name: String,
+    pub host: String,
+    pub port: u16,
+    pub source: std::io::Error,
+}
+
+/// The router of one server: HTTP for every path (H1), CORS when `enableCors` (H7), and
+/// WebSocket upgrades taken before either when `enableWebsocket` (W1). `shutdown` turning
+/// `true` closes its WebSocket clients (1001).
+pub fn app(
+    config: &HttpServer,
+    dispatcher: Arc<Dispatcher>,
+    events: Arc<EventBus>,
+    shutdown: watch::Receiver<bool>,
+) -> Router {
+    let token = Token::new(&config.token);
+    let mut router = http::router(Arc::new(HttpApi {
+        dispatcher: dispatcher.clone(),
+        config: config.clone(),
+        token: token.clone(),
+    }));
+    if config.enable_cors {
+        router = router.layer(axum::middleware::from_fn(cors::layer));
+    }
+    if config.enable_websocket {
+        let api = Arc::new(WsApi {
+            endpoint: Arc::new(Endpoint {
+                dispatcher,
+                events,
+                session: Session::of_server(config),
+                shutdown,
+            }),
+            token,
+        });
+        // Outermost: an upgrade never reaches the HTTP handler or the CORS layer; with
+        // `enableWebsocket: false` an upgrade request is just an HTTP call.
+        router = router.layer(axum::middleware::from_fn_with_state(api, intercept));
+    }
+    router
+}
+
+async fn intercept(State(api): State<Arc<WsApi>>, request: Request, next: Next) -> Response {
+    if ws::is_upgrade(request.headers()) {
+        ws::upgrade(api, request).await
+    } else {
+        next.run(request).await
+    }
+}
+
+/// Binds every server before any serves (C3, C5): the process never runs half-configured.
+pub async fn bind(servers: &[HttpServer]) -> Result<Vec<(TcpListener, SocketAddr)>, BindError> {
+    let mut bound = Vec::new();
+    for server in servers {
+        let error = |source| BindError {
+            name: server.name.clone(),
+            host: server.host.clone(),
+            port: server.port,
+            source,
+        };
+        let listener = TcpListener::bind((server.host.as_str(), server.port))
+            .await
+            .map_err(error)?;
+        let addr = listener.local_addr().map_err(error)?;
+        bound.push((listener, addr));
+    }
+    Ok(bound)
+}
+
+/// Serves each bound server's [`app`] on its listener, in `servers`, until `stop` turns
+/// `true`. Logs what each listens on, and warns about a server reachable from other machines
+/// without a token.
+pub fn serve(
+    servers: &mut JoinSet<std::io::Result<()>>,
+    configs: &[HttpServer],
+    bound: Vec<(TcpListener, SocketAddr)>,
+    dispatcher: &Arc<Dispatcher>,
+    events: &Arc<EventBus>,
+    stop: &watch::Receiver<bool>,
+) {
+    for (server, (listener, addr)) in configs.iter().zip(bound) {
+        tracing::info!(
+            server = %server.name,
+            "listening on http://{addr} (token {}, cors {}, websocket {})",
+            if server.token.is_empty() { "off" } else { "on" },
+            if server.enable_cors { "on" } else { "off" },
+            if server.enable_websocket { "on" } else { "off" },
+        );
+        if server.token.is_empty() && !addr.ip().to_canonical().is_loopback() {
+            tracing::warn!(
+                server = %server.name,
+                "NO TOKEN on {addr}, which other machines can reach: anyone who can connect \
+                 can call every action (send messages as the bot, read its data). Set `token` \
+                 on this server, or listen on 127.0.0.1"
+            );
+        }
+        let app = app(server, dispatcher.clone(), events.clone(), stop.clone());
+        let (server, stop) = (server.clone(), stop.clone());
+        servers.spawn(async move { listen::serve(listener, app, &server, stop).await });
+    }
+}
