@@ -66,7 +66,7 @@ fn measure(runtime: &Arc<Runtime>, file: &Path, action: &str, params: &str) {
                 let t = Instant::now();
                 if let Err(e) = plugin
                     .clone()
-                    .call(action, params.to_owned(), Some(1))
+                    .call(action, params.to_owned(), onebot_host::plugin::CallContext { self_id: Some(1), ..Default::default() })
                     .await
                 {
                     eprintln!("{name} {action}: {e}");

@@ -123,7 +123,7 @@ pub async fn open(config: &Config) -> Result<Core, StartError> {
         );
     }
     let mut loader = Loader::new(
-        runtime,
+        runtime.clone(),
         registry.clone(),
         dir,
         loader::Defaults::of(&config.plugins),
@@ -140,6 +140,9 @@ pub async fn open(config: &Config) -> Result<Core, StartError> {
         config.plugins.max_concurrent_calls as usize,
         Duration::from_millis(config.plugins.rate_limit_gap_ms),
     ));
+    // P4: plugins granted `callActions` call back into the dispatcher through the runtime.
+    let caller: Arc<dyn plugin::ActionCaller> = dispatcher.clone();
+    runtime.set_action_caller(Arc::downgrade(&caller));
     dispatcher.refresh_self_id().await;
     Ok(Core {
         dispatcher,

@@ -19,7 +19,7 @@ use tokio::sync::{Mutex, Semaphore};
 use crate::config::Bot;
 use crate::envelope::{ActionError, JsonText, Outcome};
 use crate::events::Identity;
-use crate::plugin::{CallError, Plugin};
+use crate::plugin::{ActionCaller, CallContext, CallError, NestedCall, NestedResult, Plugin};
 use crate::registry::Registry;
 
 /// One action call as the transports decoded it; `echo` stays with the transport.
@@ -122,11 +122,21 @@ impl Dispatcher {
         action: &str,
         params: Map<String, Value>,
     ) -> Handled {
+        self.call_in(action, params, Nesting::default()).await
+    }
+
+    /// A call at any depth: a client's (`Nesting::default()`), or one a plugin made (P4).
+    async fn call_in(
+        self: &Arc<Self>,
+        action: &str,
+        params: Map<String, Value>,
+        nesting: Nesting,
+    ) -> Handled {
         // One snapshot lookup for the common case (a plugin's action, or a fallback); the
         // snapshot itself is not held across the call, only the plugin version it named.
         let provider = self.registry.snapshot().provider(action).cloned();
         let handled = if let Some(plugin) = provider {
-            self.run_plugin(plugin, action, params).await
+            self.run_plugin(plugin, action, params, nesting).await
         } else if FALLBACKS.contains(&action) {
             Handled {
                 outcome: self.fallback(action),
@@ -135,8 +145,13 @@ impl Dispatcher {
         } else if let Some(base) = action.strip_suffix("_async").filter(|b| self.provides(b)) {
             let this = self.clone();
             let base = base.to_owned();
+            // In the background, a nested call is no longer bounded by its caller's deadline.
+            let nesting = Nesting {
+                deadline: None,
+                ..nesting
+            };
             tokio::spawn(async move {
-                let handled = this.run(&base, params).await;
+                let handled = this.run(&base, params, nesting).await;
                 if let Outcome::Failed(error) = handled.outcome {
                     tracing::warn!(action = %base, plugin = handled.plugin.as_deref(), "async call failed: {error}");
                 }
@@ -153,7 +168,7 @@ impl Dispatcher {
             if let Some(at) = *last {
                 tokio::time::sleep_until((at + self.rate_limit_gap).into()).await;
             }
-            let handled = self.run(base, params).await;
+            let handled = self.run(base, params, nesting).await;
             *last = Some(Instant::now());
             handled
         } else {
@@ -174,10 +189,10 @@ impl Dispatcher {
     }
 
     /// Runs `action` on whichever serves it when it starts: a plugin, else a fallback.
-    async fn run(&self, action: &str, params: Map<String, Value>) -> Handled {
+    async fn run(&self, action: &str, params: Map<String, Value>, nesting: Nesting) -> Handled {
         let provider = self.registry.snapshot().provider(action).cloned();
         match provider {
-            Some(plugin) => self.run_plugin(plugin, action, params).await,
+            Some(plugin) => self.run_plugin(plugin, action, params, nesting).await,
             None => Handled {
                 outcome: self.fallback(action),
                 plugin: None,
@@ -190,6 +205,7 @@ impl Dispatcher {
         plugin: Arc<Plugin>,
         action: &str,
         mut params: Map<String, Value>,
+        nesting: Nesting,
     ) -> Handled {
         // M3: plugins always receive `message` as an array of segments. (The host's own
         // fallbacks read no params, so they skip this.)
@@ -204,7 +220,7 @@ impl Dispatcher {
         // formatter a few bytes at a time and cost several times as much.
         let text = serde_json::to_string(&params).unwrap_or_else(|_| String::from("{}"));
         drop(params);
-        let outcome = self.call_plugin(plugin, action, text).await;
+        let outcome = self.call_plugin(plugin, action, text, nesting).await;
         Handled {
             outcome: outcome.unwrap_or_else(Outcome::Failed),
             plugin: Some(name),
@@ -218,9 +234,10 @@ impl Dispatcher {
         plugin: Arc<Plugin>,
         action: &str,
         params: String,
+        nesting: Nesting,
     ) -> Result<Outcome, ActionError> {
         let name = plugin.name.clone();
-        let data = self.call_plugin_text(plugin, action, params).await?;
+        let data = self.call_plugin_text(plugin, action, params, nesting).await?;
         match JsonText::new(data) {
             Ok(text) => Ok(Outcome::Json(text)),
             Err(data) => parse_data(&name, action, &data).map(Outcome::Data),
@@ -232,16 +249,25 @@ impl Dispatcher {
         plugin: Arc<Plugin>,
         action: &str,
         params: String,
+        nesting: Nesting,
     ) -> Result<String, ActionError> {
         self.stats.in_flight.fetch_add(1, Ordering::Relaxed);
         let _in_flight = InFlight(&self.stats.in_flight);
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| ActionError::failed("the host is shutting down"))?;
+        // A nested call runs inside its caller's slot: waiting for a slot of its own while
+        // the caller holds one could deadlock once every slot is held by a caller.
+        let _permit = if nesting.depth == 0 {
+            let permit = self.permits.acquire().await;
+            Some(permit.map_err(|_| ActionError::failed("the host is shutting down"))?)
+        } else {
+            None
+        };
+        let context = CallContext {
+            self_id: Some(self.self_id()),
+            depth: nesting.depth,
+            deadline: nesting.deadline,
+        };
         plugin
-            .call(action, params, Some(self.self_id()))
+            .call(action, params, context)
             .await
             .map_err(call_error)
     }
@@ -286,7 +312,12 @@ impl Dispatcher {
             Some(plugin) => {
                 let name = plugin.name.clone();
                 let data = self
-                    .call_plugin_text(plugin, "get_login_info", String::from("{}"))
+                    .call_plugin_text(
+                        plugin,
+                        "get_login_info",
+                        String::from("{}"),
+                        Nesting::default(),
+                    )
                     .await
                     .and_then(|data| parse_data(&name, "get_login_info", &data));
                 match data {
@@ -303,6 +334,52 @@ impl Dispatcher {
             None => self.bot.self_id,
         };
         self.identity.set_self_id(id);
+    }
+}
+
+/// Where a call sits in a chain of nested calls (P4 `callActions`): 0 and no deadline for a
+/// client's call.
+#[derive(Clone, Copy, Debug, Default)]
+struct Nesting {
+    depth: u32,
+    deadline: Option<Instant>,
+}
+
+/// P4: a plugin's call of another action goes through the same path as a client's, at its
+/// depth and within its caller's deadline; the answer is the envelope's `data` or its error.
+impl ActionCaller for Dispatcher {
+    fn call_nested(
+        self: Arc<Self>,
+        call: NestedCall,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = NestedResult> + Send>> {
+        Box::pin(async move {
+            let params = match serde_json::from_str::<Value>(&call.params) {
+                Ok(Value::Object(params)) => params,
+                Ok(other) => {
+                    let kind = crate::json::kind(&other);
+                    return Err((1400, format!("params must be a JSON object, got {kind}")));
+                }
+                Err(e) => return Err((1400, format!("params are not JSON: {e}"))),
+            };
+            let nesting = Nesting {
+                depth: call.depth,
+                deadline: Some(call.deadline),
+            };
+            let handled = self.call_in(&call.action, params, nesting).await;
+            tracing::debug!(
+                plugin = %call.caller,
+                action = %call.action,
+                depth = call.depth,
+                retcode = handled.outcome.retcode().0,
+                "nested call"
+            );
+            match handled.outcome {
+                Outcome::Data(data) => Ok(data.to_string()),
+                Outcome::Json(text) => Ok(text.as_str().to_owned()),
+                Outcome::Accepted => Ok("null".to_owned()),
+                Outcome::Failed(error) => Err((error.retcode.0, error.message)),
+            }
+        })
     }
 }
 

@@ -12,6 +12,17 @@ use std::time::{Duration, Instant};
 use super::host::{HostState, Stdio};
 use super::{CallError, Plugin, bindings, runtime};
 
+/// Where a call sits: the bot it is for, and for a call another plugin made (P4
+/// `callActions`), how deep the chain is and when the outermost call must end.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CallContext {
+    pub self_id: Option<i64>,
+    /// 0 for a client's call; n for a call made n plugin calls deep.
+    pub depth: u32,
+    /// The caller's deadline, if the call is nested: the call ends by then at the latest.
+    pub deadline: Option<Instant>,
+}
+
 impl Plugin {
     /// Runs `action` with `params` (a JSON object's text) in an instance of its own (or a
     /// warm one, P5), within the plugin's limits. On success, the JSON text the plugin
@@ -26,17 +37,17 @@ impl Plugin {
         self: Arc<Self>,
         action: &str,
         params: String,
-        self_id: Option<i64>,
+        context: CallContext,
     ) -> Result<String, CallError> {
         if !self.heavy.load(Ordering::Relaxed) {
-            return self.call_here(action, params, self_id).await;
+            return self.call_here(action, params, context).await;
         }
         let plugin = self.clone();
         let owned_action = action.to_owned();
         let mut run = AbortOnDrop(
             self.runtime
                 .executor()
-                .spawn(async move { plugin.call_here(&owned_action, params, self_id).await }),
+                .spawn(async move { plugin.call_here(&owned_action, params, context).await }),
         );
         // If the caller goes away (its client hung up), the guard cancels the call, as
         // dropping it would have if it ran inline: the caller's slot (maxConcurrentCalls)
@@ -54,15 +65,15 @@ impl Plugin {
         &self,
         action: &str,
         params: String,
-        self_id: Option<i64>,
+        context: CallContext,
     ) -> Result<String, CallError> {
         let call = bindings::ActionCall {
             action: action.to_owned(),
             params,
-            self_id,
+            self_id: context.self_id,
         };
         let result = self
-            .with_instance(action, move |store, _instance, handle| {
+            .with_instance(action, &context, move |store, _instance, handle| {
                 Box::pin(async move {
                     let (result,) = handle.call_async(store, (call,)).await?;
                     Ok(result)
@@ -91,9 +102,9 @@ impl Plugin {
     }
 
     pub(super) async fn list_actions(&self) -> Result<Vec<String>, CallError> {
-        self.with_instance("actions", |store, instance, _handle| {
+        self.with_instance("actions", &CallContext::default(), |store, instance, _handle| {
             Box::pin(async move {
-                let bindings = bindings::Plugin::new(&mut *store, &instance)?;
+                let bindings = bindings::CapablePlugin::new(&mut *store, &instance)?;
                 bindings
                     .onebot_plugin_onebot_action()
                     .call_actions(store)
@@ -110,6 +121,7 @@ impl Plugin {
     async fn with_instance<R>(
         &self,
         action: &str,
+        context: &CallContext,
         f: impl for<'a> FnOnce(
             &'a mut wasmtime::Store<HostState>,
             wasmtime::component::Instance,
@@ -118,17 +130,19 @@ impl Plugin {
             -> Pin<Box<dyn Future<Output = wasmtime::Result<R>> + Send + 'a>>,
     ) -> Result<R, CallError> {
         let timeout = Duration::from_millis(self.limits.timeout_ms);
-        let deadline = Instant::now() + timeout;
+        // A nested call never outlives its caller.
+        let own = Instant::now() + timeout;
+        let deadline = context.deadline.map_or(own, |caller| caller.min(own));
         let mut instance = match self.take_idle() {
             Some(instance) => instance,
-            None => self.instantiate(action, deadline).await?,
+            None => self.instantiate(action, deadline, context.depth).await?,
         };
-        instance.store.data_mut().begin_call(deadline);
+        instance.store.data_mut().begin_call(deadline, context.depth);
         instance.store.set_epoch_deadline(1);
         // A guest that computes traps at its deadline (the epoch callback); one that waits in
         // a host call (a WASI sleep) is cancelled here, one tick later.
         let run = f(&mut instance.store, instance.instance, instance.handle);
-        let cut_off = tokio::time::Instant::now() + timeout + runtime::TICK;
+        let cut_off = tokio::time::Instant::from_std(deadline) + runtime::TICK;
         let result = match within(cut_off, run).await {
             Some(result) => result,
             None => {
@@ -309,13 +323,13 @@ mod tests {
             for _ in 0..6 {
                 let data = plugin
                     .clone()
-                    .call("probe_big", r#"{"bytes":4000000}"#.into(), None)
+                    .call("probe_big", r#"{"bytes":4000000}"#.into(), CallContext::default())
                     .await
                     .expect("probe_big within the cap");
                 assert_eq!(data.len(), 4_000_002);
                 let count = plugin
                     .clone()
-                    .call("probe_count", "{}".into(), None)
+                    .call("probe_count", "{}".into(), CallContext::default())
                     .await
                     .expect("probe_count");
                 assert_eq!(count, r#"{"count":1}"#);

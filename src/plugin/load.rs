@@ -52,7 +52,7 @@ impl Plugin {
             .linker
             .instantiate_pre(&component)
             .map_err(world_error)?;
-        let pre = bindings::PluginPre::new(instance_pre).map_err(world_error)?;
+        let pre = bindings::CapablePluginPre::new(instance_pre).map_err(world_error)?;
         let handle = handle_index(&component).ok_or_else(|| LoadError::World {
             path: path.to_owned(),
             reason: format!("no export `{ACTION_INTERFACE}#handle`"),
@@ -66,7 +66,7 @@ impl Plugin {
             actions: Vec::new(),
             limits: settings.limits,
             warm: settings.warm,
-            grants: settings.grants,
+            grants: Arc::new(settings.grants),
             size: bytes.len() as u64,
             loaded_at: SystemTime::now(),
             compile_time,

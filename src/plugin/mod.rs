@@ -18,7 +18,7 @@
 mod bindings;
 mod call;
 mod error;
-pub mod host;
+mod host;
 mod load;
 mod pool;
 mod runtime;
@@ -30,8 +30,9 @@ use std::time::{Duration, SystemTime};
 
 use wasmtime::component::ComponentExportIndex;
 
+pub use call::CallContext;
 pub use error::{CallError, LoadError};
-pub use host::actions::{ActionCaller, NestedCall};
+pub use host::actions::{ActionCaller, MAX_DEPTH, NestedCall, NestedResult};
 pub use runtime::{Runtime, RuntimeError};
 
 use crate::config::{Grants, Limits, Warm};
@@ -47,13 +48,13 @@ pub struct Plugin {
     pub limits: Limits,
     pub warm: Warm,
     /// What it may use beyond logging and events (P4); each unit in `host` reads its key.
-    pub grants: Grants,
+    pub grants: Arc<Grants>,
     pub size: u64,
     pub loaded_at: SystemTime,
     /// Time spent compiling (or fetching from the compile cache) and linking.
     pub compile_time: Duration,
     pub cache_hit: bool,
-    pre: bindings::PluginPre<host::HostState>,
+    pre: bindings::CapablePluginPre<host::HostState>,
     /// Where `handle` sits among the component's exports, found once at load.
     handle: ComponentExportIndex,
     runtime: Arc<Runtime>,

@@ -28,6 +28,7 @@ impl Plugin {
         &self,
         action: &str,
         deadline: Instant,
+        depth: u32,
     ) -> Result<Instance, CallError> {
         let spare = lock(&self.spare).pop();
         let state = match spare {
@@ -39,7 +40,7 @@ impl Plugin {
             }),
         };
         let mut store = self.runtime.store(state);
-        store.data_mut().begin_call(deadline);
+        store.data_mut().begin_call(deadline, depth);
         let started = match within(
             (deadline + runtime::TICK).into(),
             self.pre.instance_pre().instantiate_async(&mut store),

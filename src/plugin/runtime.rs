@@ -11,7 +11,7 @@
 //! from it.
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use wasmtime::component::Linker;
@@ -19,7 +19,8 @@ use wasmtime::{
     Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, UpdateDeadline,
 };
 
-use super::host::{Budget, Capability, Guest, HostState, Onebot, Wasi};
+use super::host::actions::{ActionCaller, CallerSlot};
+use super::host::{Actions, Budget, Capability, Config as ConfigUnit, Guest, HostState, Onebot, Wasi};
 use crate::events::EventBus;
 
 /// How often the epoch advances: the resolution of call timeouts, and how long a busy guest
@@ -33,6 +34,8 @@ pub struct Runtime {
     /// The capability units (`super::host`): what each instance is given.
     wasi: Wasi,
     onebot: Onebot,
+    config: ConfigUnit,
+    actions: Actions,
     cache: Option<wasmtime::Cache>,
     /// Where guests run. `None` only while dropping (see `Drop`).
     executor: Option<tokio::runtime::Runtime>,
@@ -89,7 +92,9 @@ impl Runtime {
 
         let mut linker = Linker::new(&engine);
         let linked = Wasi::add_to_linker(&mut linker)
-            .and_then(|()| Onebot::add_to_linker(&mut linker));
+            .and_then(|()| Onebot::add_to_linker(&mut linker))
+            .and_then(|()| ConfigUnit::add_to_linker(&mut linker))
+            .and_then(|()| Actions::add_to_linker(&mut linker));
         linked.map_err(|e| RuntimeError::Engine(e.to_string()))?;
 
         start_epoch_ticker(&engine)?;
@@ -98,6 +103,10 @@ impl Runtime {
             linker,
             wasi: Wasi,
             onebot: Onebot { events },
+            config: ConfigUnit,
+            actions: Actions {
+                caller: CallerSlot::default(),
+            },
             cache,
             executor: Some(executor().map_err(RuntimeError::Threads)?),
         })
@@ -112,6 +121,12 @@ impl Runtime {
         }
     }
 
+    /// Hands the runtime what answers plugins' nested calls (the dispatcher, built after the
+    /// runtime). Only the first call counts; until then nested calls are refused.
+    pub fn set_action_caller(&self, caller: Weak<dyn ActionCaller>) {
+        let _ = self.actions.caller.set(caller);
+    }
+
     /// Cache hits so far; the loader compares before and after a compile to report a hit.
     pub(super) fn cache_hits(&self) -> usize {
         self.cache.as_ref().map_or(0, |c| c.cache_hits())
@@ -122,10 +137,11 @@ impl Runtime {
     /// fresh instance (see `Plugin::recycle`), as building it is a good part of a store's cost.
     pub(super) fn state(&self, guest: &Guest<'_>) -> HostState {
         HostState {
-            plugin: guest.name.clone(),
             table: wasmtime::component::ResourceTable::new(),
             wasi: self.wasi.prepare(guest),
             onebot: self.onebot.prepare(guest),
+            config: self.config.prepare(guest),
+            actions: self.actions.prepare(guest),
             budget: Budget::new(guest.limits.memory_mb),
         }
     }

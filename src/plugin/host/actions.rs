@@ -1,23 +1,130 @@
-//! Calling other actions from a plugin (SPEC P4, granted per plugin): the interface the
-//! plugin runtime calls through. The dispatcher implements it; the runtime holds it as a
-//! trait object, so `plugin` never imports `dispatch` (the flow stays one-way).
+//! The call-action unit (SPEC P4; sidecar `callActions`): a plugin calls another action
+//! through the host's dispatcher, with the same params normalisation, fallbacks, retcodes and
+//! suffixes as a client's call.
+//!
+//! The dispatcher sits above the plugin runtime, so the runtime reaches it through
+//! [`ActionCaller`], a trait the dispatcher implements and hands to the runtime once it exists
+//! (no upward import; a weak reference, as the dispatcher owns the plugins). A nested call
+//! carries the chain's depth and the caller's deadline: past [`MAX_DEPTH`] it is refused with a
+//! 1200 naming the chain's depth (A→B→A… never hangs), and the callee never runs longer than
+//! its caller has left.
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::Instant;
 
-/// One nested call: the action, its params (a JSON object's text), who calls, how deep the
-/// chain already is, and the deadline the caller has left.
+use wasmtime::component::{HasSelf, Linker};
+
+use super::{Capability, Guest, HostState};
+use crate::config::Grants;
+use crate::plugin::bindings::onebot::plugin::actions;
+use crate::plugin::bindings::onebot::plugin::types::ActionError;
+
+/// How deep a chain of nested calls may go: a plugin's call is depth 0, an action it calls
+/// depth 1, and so on. Enough for real composition, small enough that recursion stops at once.
+pub const MAX_DEPTH: u32 = 8;
+
+/// One nested call: the action, its params (a JSON object's text), who calls, the depth of
+/// the call being made (1 for a plugin's first nested call), and when it must end.
 pub struct NestedCall {
-    pub caller: String,
+    pub caller: Arc<str>,
     pub action: String,
     pub params: String,
     pub depth: u32,
     pub deadline: Instant,
 }
 
-/// What calls an action on a plugin's behalf: the whole OneBot envelope of the answer, as
-/// JSON text, exactly as a client would receive it.
+/// The answer to a nested call: the `data` JSON text, or the failed envelope's retcode and
+/// message.
+pub type NestedResult = Result<String, (i32, String)>;
+
+/// What calls an action on a plugin's behalf. Implemented by the dispatcher.
 pub trait ActionCaller: Send + Sync + 'static {
-    fn call_action(&self, call: NestedCall) -> Pin<Box<dyn Future<Output = String> + Send + '_>>;
+    fn call_nested(
+        self: Arc<Self>,
+        call: NestedCall,
+    ) -> Pin<Box<dyn Future<Output = NestedResult> + Send>>;
+}
+
+/// Where the runtime finds the dispatcher, once the host has built it.
+pub type CallerSlot = Arc<OnceLock<Weak<dyn ActionCaller>>>;
+
+/// Nested calls for plugins granted `callActions`.
+pub struct Actions {
+    pub caller: CallerSlot,
+}
+
+/// One instance's side: the plugin's grant, and the depth and deadline of its current call.
+pub struct ActionsState {
+    plugin: Arc<str>,
+    grants: Arc<Grants>,
+    caller: CallerSlot,
+    depth: u32,
+    deadline: Instant,
+}
+
+impl ActionsState {
+    /// Before each call on this instance: how deep in a chain it runs and when it must end.
+    pub fn begin_call(&mut self, depth: u32, deadline: Instant) {
+        self.depth = depth;
+        self.deadline = deadline;
+    }
+}
+
+impl Capability for Actions {
+    type State = ActionsState;
+
+    fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+        actions::add_to_linker::<HostState, HasSelf<ActionsState>>(linker, |s| &mut s.actions)
+    }
+
+    fn prepare(&self, guest: &Guest<'_>) -> ActionsState {
+        ActionsState {
+            plugin: guest.name.clone(),
+            grants: guest.grants.clone(),
+            caller: self.caller.clone(),
+            depth: 0,
+            deadline: Instant::now(),
+        }
+    }
+}
+
+impl actions::Host for ActionsState {
+    async fn call(&mut self, action: String, params: String) -> Result<String, ActionError> {
+        let refuse = |retcode: i32, message: String| ActionError { retcode, message };
+        if !self.grants.call_actions.allows(&action) {
+            let message = format!(
+                "plugin {}: calling `{action}` is not granted; add it to `callActions` in {}.json5 \
+                 (or `\"*\"` for every action)",
+                self.plugin, self.plugin
+            );
+            tracing::warn!(plugin = %self.plugin, %action, "call-action refused: not granted");
+            return Err(refuse(1403, message));
+        }
+        let depth = self.depth + 1;
+        if depth > MAX_DEPTH {
+            let message = format!(
+                "plugin {}: calling `{action}` would nest {depth} calls deep, past the limit of \
+                 {MAX_DEPTH} (a plugin calling itself through other actions?)",
+                self.plugin
+            );
+            tracing::warn!(plugin = %self.plugin, %action, depth, "call-action refused: too deep");
+            return Err(refuse(1200, message));
+        }
+        let Some(caller) = self.caller.get().and_then(Weak::upgrade) else {
+            return Err(refuse(1200, "the host is not serving calls (starting or stopping)".into()));
+        };
+        let call = NestedCall {
+            caller: self.plugin.clone(),
+            action,
+            params,
+            depth,
+            deadline: self.deadline,
+        };
+        caller
+            .call_nested(call)
+            .await
+            .map_err(|(retcode, message)| refuse(retcode, message))
+    }
 }

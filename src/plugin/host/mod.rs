@@ -11,10 +11,12 @@
 //!   stderr captured for the log (`stdio`).
 //! - `onebot` — the `onebot:plugin/host` imports: `log` and `emit-event`.
 //! - `limits` — the per-call budget: deadline, epoch ticks, memory limiter.
-//! - `actions` — the interface through which a plugin calls other actions, implemented by
-//!   the dispatcher above (no upward import).
+//! - `config` — `wasi:config/store` with the plugin's granted values.
+//! - `actions` — calling other actions through [`actions::ActionCaller`], a trait the
+//!   dispatcher above implements (no upward import).
 
 pub mod actions;
+mod config;
 mod limits;
 mod onebot;
 mod stdio;
@@ -26,9 +28,10 @@ use std::time::Instant;
 use wasmtime::component::{Linker, ResourceTable};
 use wasmtime_wasi::{WasiCtxView, WasiView};
 
+pub use actions::Actions;
+pub use config::Config;
 pub use limits::Budget;
 pub use onebot::Onebot;
-pub use stdio::Capture;
 pub use wasi::{Stdio, Wasi};
 
 use crate::config::{Grants, Limits};
@@ -38,7 +41,7 @@ use crate::config::{Grants, Limits};
 pub struct Guest<'a> {
     pub name: &'a Arc<str>,
     pub limits: &'a Limits,
-    pub grants: &'a Grants,
+    pub grants: &'a Arc<Grants>,
 }
 
 /// One capability unit: imports added to the linker once, and per instance a state of its own.
@@ -53,10 +56,11 @@ pub trait Capability {
 
 /// The data of one instance's `Store`: each unit's state, and the resource table they share.
 pub struct HostState {
-    pub plugin: Arc<str>,
     pub table: ResourceTable,
     pub wasi: <Wasi as Capability>::State,
     pub onebot: <Onebot as Capability>::State,
+    pub config: <Config as Capability>::State,
+    pub actions: <Actions as Capability>::State,
     pub budget: Budget,
 }
 
@@ -69,10 +73,12 @@ impl HostState {
         self.budget.recycle();
     }
 
-    /// Resets the per-call budgets before a call on this instance (fresh or warm).
-    pub fn begin_call(&mut self, deadline: Instant) {
+    /// Resets the per-call budgets before a call on this instance (fresh or warm): it must
+    /// end by `deadline`, and runs `depth` calls deep in a chain of nested calls.
+    pub fn begin_call(&mut self, deadline: Instant, depth: u32) {
         self.budget.begin_call(deadline);
         self.onebot.begin_call();
+        self.actions.begin_call(depth, deadline);
     }
 }
 

@@ -1,0 +1,48 @@
+//! The config unit (SPEC P4, P6; sidecar `config`): `wasi:config/store`, answering with the
+//! values granted to the plugin, `${VAR}` already resolved at load. A plugin with no `config`
+//! grant sees an empty store: every key is absent, as in any environment that sets none.
+
+use std::sync::Arc;
+
+use wasmtime::component::{HasSelf, Linker};
+
+use super::{Capability, Guest, HostState};
+use crate::config::Grants;
+use crate::plugin::bindings::wasi::config::store;
+
+/// Plugin config for every plugin; each sees only its own grant.
+pub struct Config;
+
+/// One instance's view: the plugin's grants, shared by all its instances.
+pub struct ConfigState {
+    grants: Arc<Grants>,
+}
+
+impl Capability for Config {
+    type State = ConfigState;
+
+    fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+        store::add_to_linker::<HostState, HasSelf<ConfigState>>(linker, |s| &mut s.config)
+    }
+
+    fn prepare(&self, guest: &Guest<'_>) -> ConfigState {
+        ConfigState {
+            grants: guest.grants.clone(),
+        }
+    }
+}
+
+impl store::Host for ConfigState {
+    fn get(&mut self, key: String) -> Result<Option<String>, store::Error> {
+        Ok(self.grants.config.get(&key).cloned())
+    }
+
+    fn get_all(&mut self) -> Result<Vec<(String, String)>, store::Error> {
+        Ok(self
+            .grants
+            .config
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect())
+    }
+}
