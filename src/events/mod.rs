@@ -32,6 +32,7 @@ pub use meta::unix_time;
 pub use queue::{Frame, Queue};
 
 use crate::message::{PostFormat, try_render_event};
+use crate::sync;
 
 /// Why `emit-event` refused an event; the plugin reads this message.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -140,12 +141,10 @@ impl EventBus {
         self.lock().retain(|s| s.id != id);
     }
 
-    /// The subscriber list. A panic elsewhere while holding the lock cannot leave the list
-    /// half-changed (every change is one `push` or `retain`), so a poisoned lock is still usable.
+    /// The subscriber list; every change to it is one `push` or `retain`, so a panic elsewhere
+    /// cannot leave it half-changed and [`sync::lock`] may ignore poisoning.
     fn lock(&self) -> MutexGuard<'_, Vec<Subscriber>> {
-        self.subscribers
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        sync::lock(&self.subscribers)
     }
 }
 
