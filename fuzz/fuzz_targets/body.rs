@@ -14,8 +14,8 @@ mod stack;
 
 use http::Method;
 use libfuzzer_sys::fuzz_target;
-use onebot_host::http::body::{self, MAX_DEPTH};
-use onebot_host::http::decode_json;
+use onebot_host::http::{body, decode_json};
+use onebot_host::json::MAX_DEPTH;
 use serde_json::Value;
 
 fuzz_target!(|data: &[u8]| {

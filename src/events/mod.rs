@@ -31,6 +31,7 @@ pub use identity::Identity;
 pub use meta::unix_time;
 pub use queue::{Frame, Queue};
 
+use crate::json;
 use crate::message::{PostFormat, try_render_event};
 use crate::sync;
 
@@ -188,23 +189,20 @@ impl Drop for Subscription {
     }
 }
 
-/// The event as one server's clients see it: a message event's `message` in `format` (M4).
-/// A malformed `message` is logged once per event (`warned`), not once per format.
-/// An emitted event as P4 accepts it: one JSON object whose `post_type` (the last one, if
-/// repeated) is a string.
+/// An emitted event as P4 accepts it: one JSON object (strict JSON: plugins write it with a
+/// serialiser) whose `post_type` (the last one, if repeated) is a string.
 fn parse(text: &str) -> Result<Map<String, Value>, EventError> {
     let value: Value =
         serde_json::from_str(text).map_err(|e| EventError::NotJson(e.to_string()))?;
-    let event = match value {
-        Value::Object(event) => event,
-        other => return Err(EventError::NotObject(crate::json::kind(&other))),
-    };
+    let event = json::object(value).map_err(EventError::NotObject)?;
     if !matches!(event.get("post_type"), Some(Value::String(_))) {
         return Err(EventError::NoPostType);
     }
     Ok(event)
 }
 
+/// The event as one server's clients see it: a message event's `message` in `format` (M4).
+/// A malformed `message` is logged once per event (`warned`), not once per format.
 fn render(
     plugin: &str,
     event: &Map<String, Value>,
