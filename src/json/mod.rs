@@ -1,19 +1,25 @@
 //! JSON rules, each written once, for every decoder in the host: HTTP bodies (SPEC H3, H4),
-//! WebSocket frames (W4), plugin events (P4) and the config file (C1, C5).
+//! WebSocket frames (W4), plugin events (P4), plugin results (E1) and the config file (C1, C5).
 //!
 //! - this file — naming a value's JSON type in error messages ([`kind`], [`type_name`]), the
 //!   "must be an object" rule ([`object`]), and the nesting guard ([`too_deep`], [`MAX_DEPTH`])
 //!   that keeps json5, a recursive parser with no limit, off deep input;
 //! - `decode` — the one JSON-then-JSON5 object decoder behind bodies and frames (H3, H4, W4);
+//! - `scan` — a one-pass check of plain JSON objects, the fast path for emitted events (P4);
+//! - `valid` — "would serde_json read this as a `Value`?" without building one (E1);
 //! - `query` — `application/x-www-form-urlencoded` pairs, for form bodies, query params and
 //!   the token in the query (H2, H3, H6).
 
 mod decode;
 pub mod query;
+mod scan;
+mod valid;
 
 use serde_json::{Map, Value};
 
 pub use decode::{DecodeError, decode_object};
+pub use scan::plain_object_with_string;
+pub use valid::is_value;
 
 /// A value's JSON type, as a phrase and as a bare name: one table for both wordings.
 fn names(value: &Value) -> (&'static str, &'static str) {
