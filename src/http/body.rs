@@ -7,6 +7,9 @@
 //! JSON/JSON5 object decoder ([`json::decode_object`], with its depth guard) and the form and
 //! query pairs ([`json::query::pairs`], which refuse what is not UTF-8). This file only says
 //! which applies to what, and how its errors read to a client.
+//!
+//! A form-typed body that is a JSON object is read as JSON (H3): `curl -d '{"message_id":1}'`
+//! sends JSON with curl's default form `Content-Type`, and NapCat answers it as JSON.
 
 use axum::http::Method;
 use serde_json::{Map, Value};
@@ -64,8 +67,16 @@ fn is_form(content_type: Option<&str>) -> bool {
         })
 }
 
-/// A form-typed body: its fields, values as strings (H3).
+/// A form-typed body: its fields, values as strings (H3). One that starts with `{` (after
+/// whitespace) and decodes as a JSON or JSON5 object is that object instead: a form encoder
+/// writes `{` as `%7B`, so only JSON sent with the wrong type starts so. Anything else,
+/// `{` first or not, stays form fields exactly as before, errors included.
 fn decode_form(body: &[u8]) -> Result<Map<String, Value>, BodyError> {
+    if body.trim_ascii_start().starts_with(b"{")
+        && let Ok(object) = json::decode_object(body)
+    {
+        return Ok(object);
+    }
     let pairs = query::pairs(body).map_err(BodyError::Form)?;
     Ok(pairs
         .into_iter()
@@ -127,6 +138,67 @@ mod tests {
         for (ct, body) in [(None, ""), (None, "  \n"), (Some(FORM), "")] {
             assert_eq!(post(ct, None, body).expect("empty"), Decoded::default());
         }
+    }
+
+    /// Issue 12: `curl -d '{"message_id":1}'` sends the form type. A form-typed body that is
+    /// a JSON or JSON5 object is read as JSON, numbers and all, with the query still on top
+    /// and `echo` still taken out; the same depth guard applies.
+    #[test]
+    fn h3_form_typed_json_object_is_read_as_json() {
+        for (ct, body) in [
+            (FORM, r#"{"message_id":1,"echo":"e"}"#),
+            (FORM, " \r\n{message_id: 1, echo: 'e',}\n"),
+            (
+                "application/x-www-form-urlencoded; charset=UTF-8",
+                r#"{"message_id":1,"echo":"e"}"#,
+            ),
+        ] {
+            let got = post(Some(ct), None, body).expect(body);
+            assert_eq!(params(&got), json!({"message_id": 1}), "{body:?}");
+            assert_eq!(got.echo, Some(json!("e")), "{body:?}");
+        }
+        let got = post(
+            Some(FORM),
+            Some("message_id=2"),
+            r#"{"message_id":1,"a":[1]}"#,
+        );
+        assert_eq!(
+            params(&got.expect("query on top")),
+            json!({"message_id":"2","a":[1]})
+        );
+        let at_limit = format!(
+            "{{a:{}1{}}}",
+            "[".repeat(json::MAX_DEPTH - 1),
+            "]".repeat(json::MAX_DEPTH - 1)
+        );
+        assert!(
+            post(Some(FORM), None, &at_limit)
+                .expect("at the limit")
+                .params["a"]
+                .is_array()
+        );
+    }
+
+    /// Real form bodies are unchanged, and so is anything that is not a JSON object, even
+    /// when it starts with `{`: it was form fields before and still is.
+    #[test]
+    fn h3_form_bodies_that_are_not_json_objects_stay_form_fields() {
+        let fields = |body: &str| params(&post(Some(FORM), None, body).expect(body));
+        assert_eq!(fields("a=1&b=2"), json!({"a":"1","b":"2"}));
+        assert_eq!(fields("a={\"x\":1}"), json!({"a":"{\"x\":1}"}));
+        assert_eq!(fields("[1]"), json!({"[1]":""}));
+        assert_eq!(fields("{\"a\":1"), json!({"{\"a\":1":""}));
+        assert_eq!(fields("{a}=1&b=2"), json!({"{a}":"1","b":"2"}));
+        // Past the depth limit: never handed to json5, read as the form it was labelled.
+        let deep = format!("{{a:{}", "[".repeat(100_000));
+        let mut whole = Map::new();
+        whole.insert(deep.clone(), json!(""));
+        assert_eq!(fields(&deep), Value::Object(whole));
+        // Not UTF-8: the form's own error, as before.
+        assert_eq!(
+            decode(&Method::POST, Some(FORM), None, b"{\"a\":\"\xff\"}"),
+            Err(BodyError::Form(QueryError::Name))
+        );
     }
 
     #[test]
