@@ -13,6 +13,8 @@ use axum::http::header::AUTHORIZATION;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use crate::json::query;
+
 /// A missing or wrong token. Deliberately says nothing about what was sent.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Denied;
@@ -55,12 +57,12 @@ pub fn check(expected: &str, headers: &HeaderMap, query: Option<&str>) -> Result
     Token::new(expected).check(headers, query)
 }
 
+/// The last `access_token` in the query. Read lossily ([`query::pairs_lossy`]): a token that
+/// is not UTF-8 cannot match, and bytes elsewhere in the query must not hide the token.
 fn query_token(query: Option<&str>) -> Option<String> {
-    let query = query?;
-    form_urlencoded_pairs(query)
-        .into_iter()
-        .rev()
-        .find(|(k, _)| k == "access_token")
+    query::pairs_lossy(query?)
+        .filter(|(k, _)| k == "access_token")
+        .last()
         .map(|(_, v)| v)
 }
 
@@ -75,11 +77,6 @@ fn header_token(headers: &HeaderMap) -> Option<&str> {
         _ => value,
     };
     Some(token)
-}
-
-/// Query pairs, percent-decoded; malformed encodings decode leniently rather than fail.
-pub(crate) fn form_urlencoded_pairs(query: &str) -> Vec<(String, String)> {
-    serde_urlencoded::from_str::<Vec<(String, String)>>(query).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -104,6 +101,9 @@ mod tests {
             (Some("s3cret"), None, true),
             (None, Some("access_token=s3cret"), true),
             (None, Some("a=1&access_token=s3%63ret"), true),
+            (None, Some("access_token=wrong&access_token=s3cret"), true),
+            (None, Some("a=%FF&access_token=s3cret"), true),
+            (None, Some("access_token=s3cret%FF"), false),
             (None, None, false),
             (Some("Bearer wrong"), None, false),
             (Some("Bearer s3cret"), Some("access_token=wrong"), false),

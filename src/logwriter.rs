@@ -20,6 +20,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use onebot_host::sync;
 use tracing::{Level, Metadata};
 use tracing_subscriber::fmt::MakeWriter;
 
@@ -110,9 +111,7 @@ impl Drop for LogWriter {
 
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        sync::lock(&self.state)
     }
 
     /// The writer thread: take everything pending, write it, repeat; stop when told to and
@@ -122,7 +121,7 @@ impl Shared {
         loop {
             let mut state = self.lock();
             while state.pending.is_empty() && !state.stop {
-                state = self.work.wait(state).unwrap_or_else(|p| p.into_inner());
+                state = sync::wait(&self.work, state);
             }
             if state.pending.is_empty() {
                 return;
@@ -134,10 +133,7 @@ impl Shared {
                 let Some(left) = until.checked_duration_since(Instant::now()) else {
                     break;
                 };
-                state = match self.work.wait_timeout(state, left) {
-                    Ok((state, _)) => state,
-                    Err(poisoned) => poisoned.into_inner().0,
-                };
+                state = sync::wait_timeout(&self.work, state, left);
             }
             state.urgent = false;
             std::mem::swap(&mut out, &mut state.pending);
@@ -167,7 +163,7 @@ impl Shared {
             return;
         }
         while state.pending.len() > MAX_PENDING && !state.stop {
-            state = self.written.wait(state).unwrap_or_else(|p| p.into_inner());
+            state = sync::wait(&self.written, state);
         }
         if state.stop {
             let _ = std::io::stderr().write_all(bytes);
@@ -195,7 +191,7 @@ impl Shared {
             self.work.notify_one();
         }
         while state.written < end && !state.stop {
-            state = self.written.wait(state).unwrap_or_else(|p| p.into_inner());
+            state = sync::wait(&self.written, state);
         }
     }
 }

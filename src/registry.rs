@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use crate::plugin::Plugin;
+use crate::sync;
 
 /// One consistent view of the loaded plugins.
 pub struct Snapshot {
@@ -111,18 +112,12 @@ impl Registry {
 
     /// The current snapshot. Cheap: one read lock and an `Arc` clone.
     pub fn snapshot(&self) -> Arc<Snapshot> {
-        match self.current.read() {
-            Ok(guard) => guard.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
+        sync::read(&self.current).clone()
     }
 
     /// Records that `file` failed to load (`Some(reason)`) or no longer fails (`None`).
     pub fn set_failure(&self, file: &Path, reason: Option<String>) {
-        let mut failures = match self.failures.write() {
-            Ok(guard) => guard,
-            Err(poisoned) => poisoned.into_inner(),
-        };
+        let mut failures = sync::write(&self.failures);
         match reason {
             Some(reason) => failures.insert(file.to_owned(), reason),
             None => failures.remove(file),
@@ -131,10 +126,7 @@ impl Registry {
 
     /// The files that failed to load and are still there, with why.
     pub fn failures(&self) -> BTreeMap<PathBuf, String> {
-        match self.failures.read() {
-            Ok(guard) => guard.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
+        sync::read(&self.failures).clone()
     }
 
     /// Adds or replaces (by name) a plugin version and returns the previous one.
@@ -148,18 +140,12 @@ impl Registry {
     }
 
     fn change<R>(&self, edit: impl FnOnce(&mut BTreeMap<Arc<str>, Arc<Plugin>>) -> R) -> R {
-        let mut plugins = match self.plugins.lock() {
-            Ok(guard) => guard,
-            Err(poisoned) => poisoned.into_inner(),
-        };
+        let mut plugins = sync::lock(&self.plugins);
         let result = edit(&mut plugins);
         let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
         let known = self.snapshot().clashes.clone();
         let snapshot = Arc::new(Snapshot::build(generation, plugins.clone(), &known));
-        match self.current.write() {
-            Ok(mut guard) => *guard = snapshot,
-            Err(poisoned) => *poisoned.into_inner() = snapshot,
-        }
+        *sync::write(&self.current) = snapshot;
         result
     }
 }

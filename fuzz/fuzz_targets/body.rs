@@ -3,7 +3,8 @@
 //! and the body separated by the first NUL byte (no NUL: all body, no query).
 //!
 //! Checks: no panic, no stack overflow (on a small stack, see `stack.rs`); `access_token` and
-//! `echo` never reach the params (H2); an accepted JSON body nests no deeper than the guard;
+//! `echo` never reach the params (H2); a form-typed body that is a JSON object decodes as
+//! that object (H3); an accepted JSON body nests no deeper than the guard;
 //! json5 never recurses deeper than the guard allows, even into a body it then refuses.
 #![no_main]
 
@@ -14,8 +15,8 @@ mod stack;
 
 use http::Method;
 use libfuzzer_sys::fuzz_target;
-use onebot_host::http::body::{self, MAX_DEPTH};
-use onebot_host::http::decode_json;
+use onebot_host::http::{body, decode_json};
+use onebot_host::json::MAX_DEPTH;
 use serde_json::Value;
 
 fuzz_target!(|data: &[u8]| {
@@ -33,9 +34,22 @@ fuzz_target!(|data: &[u8]| {
         None => (None, rest),
     };
     stack::on_small_stack(|| {
-        if let Ok(decoded) = body::decode(&method, content_type, query, body) {
+        let decoded = body::decode(&method, content_type, query, body);
+        if let Ok(decoded) = &decoded {
             assert!(!decoded.params.contains_key("access_token"), "H2");
             assert!(!decoded.params.contains_key("echo"), "H2");
+        }
+        // H3: a form-typed body that is a JSON object decodes as the JSON body would.
+        if method != Method::GET
+            && content_type.is_some()
+            && query.is_none()
+            && body.trim_ascii_start().starts_with(b"{")
+            && let Ok(mut object) = decode_json(body)
+        {
+            object.remove("access_token");
+            let echo = object.remove("echo");
+            let decoded = decoded.expect("a JSON object is a good form-typed body");
+            assert_eq!((decoded.params, decoded.echo), (object, echo), "H3");
         }
         // The guard lets through only what json5 (the recursive parser) reads no deeper than
         // the limit, whether or not the parse then succeeds.

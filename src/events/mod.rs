@@ -7,16 +7,20 @@
 //! - `queue` — one subscriber's bounded queue and its "fell behind" signal (W6).
 //!
 //! [`EventBus::publish`] validates at the edge of the plugin runtime, so a plugin learns at
-//! once that its event was malformed. Delivery never waits: each event is rendered once per
-//! `messagePostFormat` (M4) and offered to every queue with `try_send`. A full queue marks its
-//! subscriber as fallen behind and drops it from the bus; its connection closes itself. So a
-//! slow client costs the plugin nothing and the other clients nothing.
+//! once that its event was malformed. With no subscriber it only checks, without building the
+//! event: [`crate::json::plain_object_with_string`] vouches for plain events in one pass, and
+//! anything else takes the same full parse as with subscribers, so the answers and their
+//! messages do not depend on who is listening.
+//!
+//! Delivery never waits: each event is rendered once per `messagePostFormat` (M4) and offered
+//! to every queue with `try_send`. A full queue marks its subscriber as fallen behind and
+//! drops it from the bus; its connection closes itself. So a slow client costs the plugin
+//! nothing and the other clients nothing.
 //!
 //! The subscriber list sits behind a std mutex, held only for the synchronous fan-out (never
 //! across an `.await`): holding it while offering one event to every queue is what makes every
 //! subscriber see concurrent publishers' events in the same order.
 
-mod check;
 mod identity;
 mod meta;
 mod queue;
@@ -31,7 +35,9 @@ pub use identity::Identity;
 pub use meta::unix_time;
 pub use queue::{Frame, Queue};
 
+use crate::json;
 use crate::message::{PostFormat, try_render_event};
+use crate::sync;
 
 /// Why `emit-event` refused an event; the plugin reads this message.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -75,7 +81,7 @@ impl EventBus {
         if self.lock().is_empty() {
             // Nobody to deliver to: check it (the plugin still learns of a bad event) but do
             // not build it. A client subscribing now only sees later events anyway.
-            check::check(text)?;
+            check(text)?;
             self.published.fetch_add(1, Ordering::Relaxed);
             return Ok(());
         }
@@ -140,12 +146,10 @@ impl EventBus {
         self.lock().retain(|s| s.id != id);
     }
 
-    /// The subscriber list. A panic elsewhere while holding the lock cannot leave the list
-    /// half-changed (every change is one `push` or `retain`), so a poisoned lock is still usable.
+    /// The subscriber list; every change to it is one `push` or `retain`, so a panic elsewhere
+    /// cannot leave it half-changed and [`sync::lock`] may ignore poisoning.
     fn lock(&self) -> MutexGuard<'_, Vec<Subscriber>> {
-        self.subscribers
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        sync::lock(&self.subscribers)
     }
 }
 
@@ -189,23 +193,28 @@ impl Drop for Subscription {
     }
 }
 
-/// The event as one server's clients see it: a message event's `message` in `format` (M4).
-/// A malformed `message` is logged once per event (`warned`), not once per format.
-/// An emitted event as P4 accepts it: one JSON object whose `post_type` (the last one, if
-/// repeated) is a string.
+/// An emitted event as P4 accepts it: one JSON object (strict JSON: plugins write it with a
+/// serialiser) whose `post_type` (the last one, if repeated) is a string.
 fn parse(text: &str) -> Result<Map<String, Value>, EventError> {
     let value: Value =
         serde_json::from_str(text).map_err(|e| EventError::NotJson(e.to_string()))?;
-    let event = match value {
-        Value::Object(event) => event,
-        other => return Err(EventError::NotObject(crate::json::kind(&other))),
-    };
+    let event = json::object(value).map_err(EventError::NotObject)?;
     if !matches!(event.get("post_type"), Some(Value::String(_))) {
         return Err(EventError::NoPostType);
     }
     Ok(event)
 }
 
+/// [`parse`]'s answer without the event: the fast pass when it is sure, else `parse` itself.
+fn check(text: &str) -> Result<(), EventError> {
+    if json::plain_object_with_string(text.as_bytes(), "post_type") {
+        return Ok(());
+    }
+    parse(text).map(drop)
+}
+
+/// The event as one server's clients see it: a message event's `message` in `format` (M4).
+/// A malformed `message` is logged once per event (`warned`), not once per format.
 fn render(
     plugin: &str,
     event: &Map<String, Value>,

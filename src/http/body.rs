@@ -3,19 +3,19 @@
 //!
 //! `GET` takes params from the query only. Other methods take the body's fields, then the
 //! query's on top. `access_token` and `echo` are taken out so that a plugin sees the same
-//! params over HTTP as over WebSocket. JSON is tried with `serde_json` first (fast, and what
-//! nearly every client sends); only a body it rejects is tried as JSON5.
+//! params over HTTP as over WebSocket. The grammars themselves live in [`crate::json`]: the
+//! JSON/JSON5 object decoder ([`json::decode_object`], with its depth guard) and the form and
+//! query pairs ([`json::query::pairs`], which refuse what is not UTF-8). This file only says
+//! which applies to what, and how its errors read to a client.
 //!
-//! Hostile input is a bad request (H4), never a crash: nesting deeper than [`MAX_DEPTH`] is
-//! refused before any parser recurses into it, and bytes that are not UTF-8 (raw, or
-//! percent-encoded in a form or query) are refused rather than silently replaced, so a plugin
-//! never receives text other than what the client sent.
+//! A form-typed body that is a JSON object is read as JSON (H3): `curl -d '{"message_id":1}'`
+//! sends JSON with curl's default form `Content-Type`, and NapCat answers it as JSON.
 
 use axum::http::Method;
 use serde_json::{Map, Value};
 
-/// Nesting deeper than this is refused before any parser recurses into it (no stack overflow).
-pub use crate::json::MAX_DEPTH;
+use crate::json::query::{self, QueryError};
+use crate::json::{self, DecodeError};
 
 #[derive(Debug, Default, PartialEq)]
 pub struct Decoded {
@@ -23,21 +23,16 @@ pub struct Decoded {
     pub echo: Option<Value>,
 }
 
-/// Why a body was refused; the message is what the client reads next to retcode 1400.
+/// Why a body was refused; the message is what the client reads next to retcode 1400 (H4).
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum BodyError {
+    /// The seed's words, then what was wrong.
     #[error("Invalid JSON format: {0}")]
-    Syntax(String),
-    #[error("Invalid JSON format: the body must be a JSON object, got {0}")]
-    NotObject(&'static str),
-    #[error("Invalid JSON format: nested deeper than {MAX_DEPTH} levels")]
-    TooDeep,
-    #[error("Invalid JSON format: the body is not UTF-8")]
-    NotUtf8,
+    Json(#[from] DecodeError),
     #[error("Invalid form body: {0}")]
-    Form(String),
+    Form(QueryError),
     #[error("Invalid query string: {0}")]
-    Query(String),
+    Query(QueryError),
 }
 
 pub fn decode(
@@ -49,16 +44,12 @@ pub fn decode(
     let mut params = if *method == Method::GET {
         Map::new()
     } else if is_form(content_type) {
-        let pairs = form_pairs(body).map_err(BodyError::Form)?;
-        pairs
-            .into_iter()
-            .map(|(k, v)| (k, Value::String(v)))
-            .collect()
+        decode_form(body)?
     } else {
         decode_json(body)?
     };
     if let Some(query) = query {
-        for (key, value) in form_pairs(query.as_bytes()).map_err(BodyError::Query)? {
+        for (key, value) in query::pairs(query.as_bytes()).map_err(BodyError::Query)? {
             params.insert(key, Value::String(value));
         }
     }
@@ -76,77 +67,27 @@ fn is_form(content_type: Option<&str>) -> bool {
         })
 }
 
-/// `application/x-www-form-urlencoded` pairs (also the query's syntax): `&`-separated, the
-/// first `=` splits name from value, `+` is a space, `%XX` a byte; a `%` not followed by two
-/// hex digits stays as it is (as in browsers and `form_urlencoded`). Unlike `form_urlencoded`,
-/// a name or value that is not UTF-8 once decoded is an error naming it, not U+FFFD.
-fn form_pairs(input: &[u8]) -> Result<Vec<(String, String)>, String> {
-    input
-        .split(|&b| b == b'&')
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| {
-            let (name, value) = match pair.iter().position(|&b| b == b'=') {
-                Some(eq) => (&pair[..eq], &pair[eq + 1..]),
-                None => (pair, &[][..]),
-            };
-            let name = String::from_utf8(percent_decode(name))
-                .map_err(|_| "a field name is not UTF-8 once percent-decoded".to_owned())?;
-            let value = String::from_utf8(percent_decode(value))
-                .map_err(|_| format!("the value of `{name}` is not UTF-8 once percent-decoded"))?;
-            Ok((name, value))
-        })
-        .collect()
-}
-
-fn percent_decode(input: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(input.len());
-    let mut i = 0;
-    while i < input.len() {
-        let byte = match input[i] {
-            b'+' => b' ',
-            b'%' => match (hex(input.get(i + 1)), hex(input.get(i + 2))) {
-                (Some(high), Some(low)) => {
-                    i += 2;
-                    high << 4 | low
-                }
-                _ => b'%',
-            },
-            other => other,
-        };
-        out.push(byte);
-        i += 1;
+/// A form-typed body: its fields, values as strings (H3). One that starts with `{` (after
+/// whitespace) and decodes as a JSON or JSON5 object is that object instead: a form encoder
+/// writes `{` as `%7B`, so only JSON sent with the wrong type starts so. Anything else,
+/// `{` first or not, stays form fields exactly as before, errors included.
+fn decode_form(body: &[u8]) -> Result<Map<String, Value>, BodyError> {
+    if body.trim_ascii_start().starts_with(b"{")
+        && let Ok(object) = json::decode_object(body)
+    {
+        return Ok(object);
     }
-    out
+    let pairs = query::pairs(body).map_err(BodyError::Form)?;
+    Ok(pairs
+        .into_iter()
+        .map(|(k, v)| (k, Value::String(v)))
+        .collect())
 }
 
-fn hex(byte: Option<&u8>) -> Option<u8> {
-    char::from(*byte?)
-        .to_digit(16)
-        .and_then(|d| u8::try_from(d).ok())
-}
-
-/// Parses a JSON or JSON5 body that must be an object; empty (or blank) means `{}`.
+/// A JSON or JSON5 body that must be an object; empty (or blank) means `{}` (H3, H4). Also
+/// what a WebSocket API frame is (W4), so both transports refuse the same text alike.
 pub fn decode_json(body: &[u8]) -> Result<Map<String, Value>, BodyError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(Map::new());
-    }
-    // serde_json first: it refuses nesting deeper than 127 levels by itself (within
-    // MAX_DEPTH), so a body it accepts needs no depth scan. Only a body it refuses is
-    // scanned before json5, which recurses without a limit, reads it.
-    let value = match serde_json::from_slice::<Value>(body) {
-        Ok(value) => value,
-        Err(json_error) => {
-            if crate::json::too_deep(body, MAX_DEPTH).is_some() {
-                return Err(BodyError::TooDeep);
-            }
-            let text = std::str::from_utf8(body).map_err(|_| BodyError::NotUtf8)?;
-            json5::from_str::<Value>(text).map_err(|_| BodyError::Syntax(json_error.to_string()))?
-        }
-    };
-    match value {
-        Value::Object(map) => Ok(map),
-        other => Err(BodyError::NotObject(crate::json::kind(&other))),
-    }
+    Ok(json::decode_object(body)?)
 }
 
 #[cfg(test)]
@@ -194,27 +135,97 @@ mod tests {
 
     #[test]
     fn h3_empty_body_is_empty_object() {
-        for body in ["", "  \n"] {
-            assert_eq!(post(None, None, body).expect("empty"), Decoded::default());
+        for (ct, body) in [(None, ""), (None, "  \n"), (Some(FORM), "")] {
+            assert_eq!(post(ct, None, body).expect("empty"), Decoded::default());
         }
     }
 
+    /// Issue 12: `curl -d '{"message_id":1}'` sends the form type. A form-typed body that is
+    /// a JSON or JSON5 object is read as JSON, numbers and all, with the query still on top
+    /// and `echo` still taken out; the same depth guard applies.
     #[test]
-    fn h4_bad_bodies_are_refused() {
-        assert!(matches!(post(None, None, "{"), Err(BodyError::Syntax(_))));
-        assert_eq!(
-            post(None, None, "[1]"),
-            Err(BodyError::NotObject("an array"))
+    fn h3_form_typed_json_object_is_read_as_json() {
+        for (ct, body) in [
+            (FORM, r#"{"message_id":1,"echo":"e"}"#),
+            (FORM, " \r\n{message_id: 1, echo: 'e',}\n"),
+            (
+                "application/x-www-form-urlencoded; charset=UTF-8",
+                r#"{"message_id":1,"echo":"e"}"#,
+            ),
+        ] {
+            let got = post(Some(ct), None, body).expect(body);
+            assert_eq!(params(&got), json!({"message_id": 1}), "{body:?}");
+            assert_eq!(got.echo, Some(json!("e")), "{body:?}");
+        }
+        let got = post(
+            Some(FORM),
+            Some("message_id=2"),
+            r#"{"message_id":1,"a":[1]}"#,
         );
-        assert_eq!(post(None, None, "3"), Err(BodyError::NotObject("a number")));
         assert_eq!(
-            decode(&Method::POST, None, None, b"{\"a\":\"\xff\"} x"),
-            Err(BodyError::NotUtf8)
+            params(&got.expect("query on top")),
+            json!({"message_id":"2","a":[1]})
         );
-        let deep = "[".repeat(100_000);
-        assert_eq!(post(None, None, &deep), Err(BodyError::TooDeep));
-        let deep5 = format!("{{a:{}", "{a:".repeat(100_000));
-        assert_eq!(post(None, None, &deep5), Err(BodyError::TooDeep));
+        let at_limit = format!(
+            "{{a:{}1{}}}",
+            "[".repeat(json::MAX_DEPTH - 1),
+            "]".repeat(json::MAX_DEPTH - 1)
+        );
+        assert!(
+            post(Some(FORM), None, &at_limit)
+                .expect("at the limit")
+                .params["a"]
+                .is_array()
+        );
+    }
+
+    /// Real form bodies are unchanged, and so is anything that is not a JSON object, even
+    /// when it starts with `{`: it was form fields before and still is.
+    #[test]
+    fn h3_form_bodies_that_are_not_json_objects_stay_form_fields() {
+        let fields = |body: &str| params(&post(Some(FORM), None, body).expect(body));
+        assert_eq!(fields("a=1&b=2"), json!({"a":"1","b":"2"}));
+        assert_eq!(fields("a={\"x\":1}"), json!({"a":"{\"x\":1}"}));
+        assert_eq!(fields("[1]"), json!({"[1]":""}));
+        assert_eq!(fields("{\"a\":1"), json!({"{\"a\":1":""}));
+        assert_eq!(fields("{a}=1&b=2"), json!({"{a}":"1","b":"2"}));
+        // Past the depth limit: never handed to json5, read as the form it was labelled.
+        let deep = format!("{{a:{}", "[".repeat(100_000));
+        let mut whole = Map::new();
+        whole.insert(deep.clone(), json!(""));
+        assert_eq!(fields(&deep), Value::Object(whole));
+        // Not UTF-8: the form's own error, as before.
+        assert_eq!(
+            decode(&Method::POST, Some(FORM), None, b"{\"a\":\"\xff\"}"),
+            Err(BodyError::Form(QueryError::Name))
+        );
+    }
+
+    #[test]
+    fn h4_bad_bodies_are_refused_saying_why() {
+        assert!(matches!(
+            post(None, None, "{"),
+            Err(BodyError::Json(DecodeError::Syntax(_)))
+        ));
+        let cases = [
+            (
+                b"[1]".to_vec(),
+                "the body must be a JSON object, got an array",
+            ),
+            (
+                b"\"s\"".to_vec(),
+                "the body must be a JSON object, got a string",
+            ),
+            (b"{\"a\":\"\xff\"} x".to_vec(), "the body is not UTF-8"),
+            (
+                "[".repeat(200).into_bytes(),
+                "nested deeper than 128 levels",
+            ),
+        ];
+        for (body, reason) in cases {
+            let error = decode(&Method::POST, None, None, &body).expect_err("refused");
+            assert_eq!(error.to_string(), format!("Invalid JSON format: {reason}"));
+        }
     }
 
     #[test]
@@ -236,35 +247,9 @@ mod tests {
     }
 
     #[test]
-    fn h4_json5_comment_ended_by_cr_does_not_hide_deep_nesting() {
-        // Regression: the depth guard ended `//` comments only at `\n`; json5 also ends them
-        // at `\r`, U+2028 and U+2029, then recursed into 100,000 `[` and overflowed the stack.
-        for end in ["\r", "\u{2028}", "\u{2029}"] {
-            let body = format!("{{a://x{end}{}", "[".repeat(100_000));
-            assert_eq!(post(None, None, &body), Err(BodyError::TooDeep), "{end:?}");
-        }
-    }
-
-    #[test]
-    fn h4_depth_limit_is_exact() {
-        for (kind, key) in [("JSON5", "a"), ("JSON", "\"a\"")] {
-            let nest = |n: usize| format!("{{{key}:{}1{}}}", "[".repeat(n - 1), "]".repeat(n - 1));
-            assert!(
-                post(None, None, &nest(MAX_DEPTH)).is_ok(),
-                "{kind} at the limit"
-            );
-            assert_eq!(
-                post(None, None, &nest(MAX_DEPTH + 1)),
-                Err(BodyError::TooDeep),
-                "{kind} past the limit"
-            );
-        }
-    }
-
-    #[test]
     fn h3_form_and_query_decode_like_form_urlencoded() {
         let got = post(
-            Some("application/x-www-form-urlencoded"),
+            Some(FORM),
             Some("q=%E4%BD%A0+%2B&&flag&bad=%zz%4"),
             "a=1&&=empty&b&c=x=y&d=%26%3D",
         )
@@ -277,27 +262,29 @@ mod tests {
 
     #[test]
     fn h4_form_and_query_that_are_not_utf8_are_refused() {
+        let form =
+            |body: &[u8]| decode(&Method::POST, Some(FORM), None, body).map_err(|e| e.to_string());
         let value = |name: &str| format!("the value of `{name}` is not UTF-8 once percent-decoded");
-        let form = |body: &[u8]| decode(&Method::POST, Some(FORM), None, body);
-        assert_eq!(form(b"message=%FF"), Err(BodyError::Form(value("message"))));
+        assert_eq!(
+            form(b"message=%FF"),
+            Err(format!("Invalid form body: {}", value("message")))
+        );
         assert_eq!(
             form(b"message=\xff"),
-            Err(BodyError::Form(value("message")))
+            Err(format!("Invalid form body: {}", value("message")))
         );
         assert_eq!(
             form(b"%C3=1"),
-            Err(BodyError::Form(
-                "a field name is not UTF-8 once percent-decoded".into()
-            ))
+            Err("Invalid form body: a field name is not UTF-8 once percent-decoded".into())
         );
         let query = |method: &Method, query: &str| decode(method, None, Some(query), b"{}");
         assert_eq!(
             query(&Method::POST, "message=%FF%FE"),
-            Err(BodyError::Query(value("message")))
+            Err(BodyError::Query(QueryError::Value("message".into())))
         );
         assert_eq!(
-            query(&Method::GET, "a=%80"),
-            Err(BodyError::Query(value("a")))
+            query(&Method::GET, "a=%80").map_err(|e| e.to_string()),
+            Err(format!("Invalid query string: {}", value("a")))
         );
     }
 }

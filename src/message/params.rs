@@ -7,7 +7,8 @@
 use serde_json::{Map, Value};
 
 use super::cq::parse_cq;
-use super::segment::{MessageError, Position, Segment, is_word, json_kind};
+use super::segment::{MessageError, Position, Segment, is_word};
+use crate::json::type_name;
 
 /// Turns a `message` param into segments.
 ///
@@ -51,12 +52,12 @@ pub(super) fn check(message: &Value) -> Result<(), MessageError> {
                 Value::Object(object) => check_segment(object, at),
                 other => Err(MessageError::NotASegment {
                     at,
-                    got: json_kind(other),
+                    got: type_name(other),
                 }),
             }
         }),
         other => Err(MessageError::NotAMessage {
-            got: json_kind(other),
+            got: type_name(other),
         }),
     }
 }
@@ -74,7 +75,7 @@ fn check_segment(object: &Map<String, Value>, at: Position) -> Result<(), Messag
         Some(other) => {
             return Err(MessageError::TypeNotString {
                 at,
-                got: json_kind(other),
+                got: type_name(other),
             });
         }
     }
@@ -82,7 +83,7 @@ fn check_segment(object: &Map<String, Value>, at: Position) -> Result<(), Messag
         None | Some(Value::Null | Value::Object(_)) => Ok(()),
         Some(other) => Err(MessageError::DataNotObject {
             at,
-            got: json_kind(other),
+            got: type_name(other),
         }),
     }
 }

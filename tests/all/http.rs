@@ -129,6 +129,25 @@ async fn h3_bodies_in_json_json5_form_or_none() {
     host.stop().await;
 }
 
+/// SPEC H3, issue 12: `curl -d '{"message_id":1}'` sends JSON with curl's default
+/// `Content-Type: application/x-www-form-urlencoded`. Like NapCat, the host reads a form-typed
+/// body that is a JSON or JSON5 object as JSON (numbers stay numbers, `echo` is the echo);
+/// a real form body is still form fields.
+#[tokio::test]
+async fn h3_form_typed_body_that_is_a_json_object_is_read_as_json() {
+    let host = Setup::default().start().await;
+    let form = Some("application/x-www-form-urlencoded");
+    let env = post_raw(&host, form, r#"{"message_id":1,"echo":"e1"}"#).await;
+    assert_eq!(ok_data(&env)["params"], json!({"message_id": 1}));
+    assert_eq!(env["echo"], "e1");
+    let env = post_raw(&host, form, "\n{message_id: 1, // JSON5\n}").await;
+    assert_eq!(ok_data(&env)["params"], json!({"message_id": 1}));
+    let env = post_raw(&host, form, "message_id=1&echo=e2").await;
+    assert_eq!(ok_data(&env)["params"], json!({"message_id": "1"}));
+    assert_eq!(env["echo"], "e2");
+    host.stop().await;
+}
+
 #[tokio::test]
 async fn h4_bad_body_is_1400_with_a_reason() {
     let host = Setup::default().start().await;

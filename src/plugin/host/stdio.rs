@@ -15,6 +15,8 @@ use tokio::io::AsyncWrite;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError};
 
+use crate::sync;
+
 /// How much of one stream is kept per call; the rest is counted, not stored.
 const CAP: usize = 64 * 1024;
 
@@ -31,10 +33,7 @@ struct Captured {
 
 impl Capture {
     fn append(&self, bytes: &[u8]) {
-        let mut captured = match self.inner.lock() {
-            Ok(guard) => guard,
-            Err(poisoned) => poisoned.into_inner(),
-        };
+        let mut captured = sync::lock(&self.inner);
         let room = CAP.saturating_sub(captured.bytes.len());
         let kept = bytes.len().min(room);
         captured.bytes.extend_from_slice(&bytes[..kept]);
@@ -43,10 +42,7 @@ impl Capture {
 
     /// Everything written since the last take, and how many bytes past the cap were dropped.
     pub fn take(&self) -> (Vec<u8>, usize) {
-        let mut captured = match self.inner.lock() {
-            Ok(guard) => guard,
-            Err(poisoned) => poisoned.into_inner(),
-        };
+        let mut captured = sync::lock(&self.inner);
         let dropped = std::mem::take(&mut captured.dropped);
         (std::mem::take(&mut captured.bytes), dropped)
     }

@@ -1,18 +1,54 @@
-//! Small JSON helpers shared by every decoder (HTTP bodies, WebSocket frames, plugin events,
-//! config files), so their error messages name things the same way and they share one guard
-//! against nesting deep enough to overflow a recursive parser's stack.
+//! JSON rules, each written once, for every decoder in the host: HTTP bodies (SPEC H3, H4),
+//! WebSocket frames (W4), plugin events (P4), plugin results (E1) and the config file (C1, C5).
+//!
+//! - this file — naming a value's JSON type in error messages ([`kind`], [`type_name`]), the
+//!   "must be an object" rule ([`object`]), and the nesting guard ([`too_deep`], [`MAX_DEPTH`])
+//!   that keeps json5, a recursive parser with no limit, off deep input;
+//! - `decode` — the one JSON-then-JSON5 object decoder behind bodies and frames (H3, H4, W4);
+//! - `scan` — a one-pass check of plain JSON objects, the fast path for emitted events (P4);
+//! - `valid` — "would serde_json read this as a `Value`?" without building one (E1);
+//! - `query` — `application/x-www-form-urlencoded` pairs, for form bodies, query params and
+//!   the token in the query (H2, H3, H6).
 
-use serde_json::Value;
+mod decode;
+pub mod query;
+mod scan;
+mod valid;
+
+use serde_json::{Map, Value};
+
+pub use decode::{DecodeError, decode_object};
+pub use scan::plain_object_with_string;
+pub use valid::is_value;
+
+/// A value's JSON type, as a phrase and as a bare name: one table for both wordings.
+fn names(value: &Value) -> (&'static str, &'static str) {
+    match value {
+        Value::Null => ("null", "null"),
+        Value::Bool(_) => ("a boolean", "boolean"),
+        Value::Number(_) => ("a number", "number"),
+        Value::String(_) => ("a string", "string"),
+        Value::Array(_) => ("an array", "array"),
+        Value::Object(_) => ("an object", "object"),
+    }
+}
 
 /// A value's JSON type as a phrase for error messages: "an array", "a number", …
 pub fn kind(value: &Value) -> &'static str {
+    names(value).0
+}
+
+/// A value's JSON type as a bare name: "array", "number", … (the wording of the message
+/// errors, M3, which clients may already match on).
+pub fn type_name(value: &Value) -> &'static str {
+    names(value).1
+}
+
+/// `value` as an object, or (for the error message) the [`kind`] it is instead.
+pub fn object(value: Value) -> Result<Map<String, Value>, &'static str> {
     match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
+        Value::Object(map) => Ok(map),
+        other => Err(kind(&other)),
     }
 }
 
@@ -74,6 +110,28 @@ fn starts_line_terminator(bytes: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
+    /// Both wordings, as the messages that use them have always read (H4, P4, W4; M3).
+    #[test]
+    fn kinds_are_named_with_and_without_an_article() {
+        let cases = [
+            (json!(null), "null", "null"),
+            (json!(true), "a boolean", "boolean"),
+            (json!(1.5), "a number", "number"),
+            (json!("x"), "a string", "string"),
+            (json!([1]), "an array", "array"),
+            (json!({}), "an object", "object"),
+        ];
+        for (value, phrase, name) in cases {
+            assert_eq!((kind(&value), type_name(&value)), (phrase, name), "{value}");
+        }
+        assert_eq!(
+            object(json!({"a": 1})),
+            Ok(Map::from_iter([("a".into(), json!(1))]))
+        );
+        assert_eq!(object(json!([1])), Err("an array"));
+    }
 
     fn depth_ok(text: &str, limit: usize) -> bool {
         too_deep(text.as_bytes(), limit).is_none()
@@ -95,8 +153,8 @@ mod tests {
     }
 
     /// Regression (found reviewing the guard for the fuzz targets): json5 ends a `//` comment
-    /// at `\r`, U+2028 and U+2029 too. Ending it only at `\n` hid every bracket after such a comment from the
-    /// guard, and `{a://x\r[[[[…` then overflowed json5's stack.
+    /// at `\r`, U+2028 and U+2029 too. Ending it only at `\n` hid every bracket after such a
+    /// comment from the guard, and `{a://x\r[[[[…` then overflowed json5's stack.
     #[test]
     fn line_comments_end_at_every_json5_line_terminator() {
         for end in ["\n", "\r", "\u{2028}", "\u{2029}", "\r\n"] {
