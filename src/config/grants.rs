@@ -56,13 +56,26 @@ impl PartialGrants {
 
 impl fmt::Debug for PartialGrants {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PartialGrants")
-            .field("config", &self.config.as_ref().map(|c| c.keys().collect::<Vec<_>>()))
-            .field("key_value", &self.key_value)
-            .field("call_actions", &self.call_actions)
-            .field("outbound", &self.outbound)
-            .finish()
+        let config = self.config.as_ref().map(|c| c.keys().collect::<Vec<_>>());
+        debug_grants(f, "PartialGrants", &config, &self.key_value, &self.call_actions, &self.outbound)
     }
+}
+
+/// The `Debug` of grants: the `config` keys, never their values.
+fn debug_grants(
+    f: &mut fmt::Formatter<'_>,
+    name: &str,
+    config: &dyn fmt::Debug,
+    key_value: &dyn fmt::Debug,
+    call_actions: &dyn fmt::Debug,
+    outbound: &dyn fmt::Debug,
+) -> fmt::Result {
+    f.debug_struct(name)
+        .field("config", config)
+        .field("key_value", key_value)
+        .field("call_actions", call_actions)
+        .field("outbound", outbound)
+        .finish()
 }
 
 /// What one plugin may use beyond computing, logging and emitting events. `Debug` shows the
@@ -107,12 +120,8 @@ impl Grants {
 
 impl fmt::Debug for Grants {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Grants")
-            .field("config", &self.config.keys().collect::<Vec<_>>())
-            .field("key_value", &self.key_value)
-            .field("call_actions", &self.call_actions)
-            .field("outbound", &self.outbound)
-            .finish()
+        let config = self.config.keys().collect::<Vec<_>>();
+        debug_grants(f, "Grants", &config, &self.key_value, &self.call_actions, &self.outbound)
     }
 }
 

@@ -8,18 +8,20 @@
 //! calls wait.
 
 mod describe;
+mod fallback;
+mod nested;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use tokio::sync::{Mutex, Semaphore};
 
 use crate::config::Bot;
 use crate::envelope::{ActionError, JsonText, Outcome};
 use crate::events::Identity;
-use crate::plugin::{ActionCaller, CallContext, CallError, NestedCall, NestedResult, Plugin};
+use crate::plugin::{CallContext, CallError, Plugin};
 use crate::registry::Registry;
 
 /// One action call as the transports decoded it; `echo` stays with the transport.
@@ -75,15 +77,6 @@ impl Handled {
 
 pub const FALLBACKS: [&str; 3] = ["get_version_info", "get_status", "get_login_info"];
 
-/// E6: `get_version_info`'s answer never changes, so it is written once, as JSON text.
-const VERSION_INFO: JsonText = JsonText::from_static(concat!(
-    r#"{"app_name":""#,
-    env!("CARGO_PKG_NAME"),
-    r#"","app_version":""#,
-    env!("CARGO_PKG_VERSION"),
-    r#"","protocol_version":"v11"}"#
-));
-
 impl Dispatcher {
     pub fn new(
         registry: Arc<Registry>,
@@ -126,7 +119,7 @@ impl Dispatcher {
     }
 
     /// A call at any depth: a client's (`Nesting::default()`), or one a plugin made (P4).
-    async fn call_in(
+    pub(super) async fn call_in(
         self: &Arc<Self>,
         action: &str,
         params: Map<String, Value>,
@@ -244,7 +237,7 @@ impl Dispatcher {
         }
     }
 
-    async fn call_plugin_text(
+    pub(super) async fn call_plugin_text(
         &self,
         plugin: Arc<Plugin>,
         action: &str,
@@ -272,115 +265,14 @@ impl Dispatcher {
             .map_err(call_error)
     }
 
-    /// E6: the host's own answers, used when no plugin provides these actions.
-    fn fallback(&self, action: &str) -> Outcome {
-        match action {
-            "get_version_info" => Outcome::Json(VERSION_INFO),
-            "get_login_info" => Outcome::Data(json!({
-                "user_id": self.bot.self_id,
-                "nickname": self.bot.nickname,
-            })),
-            "get_status" => {
-                let snapshot = self.registry.snapshot();
-                let uptime = self
-                    .stats
-                    .started
-                    .get()
-                    .and_then(|s| s.elapsed().ok())
-                    .map_or(0, |d| d.as_secs());
-                Outcome::Data(json!({
-                    "online": true,
-                    "good": true,
-                    "stat": {
-                        "calls": self.stats.calls.load(Ordering::Relaxed),
-                        "calls_failed": self.stats.failed.load(Ordering::Relaxed),
-                        "calls_in_flight": self.stats.in_flight.load(Ordering::Relaxed),
-                        "plugins": snapshot.plugins.len(),
-                        "uptime_s": uptime,
-                    },
-                }))
-            }
-            _ => Outcome::Failed(ActionError::unknown_action(action)),
-        }
-    }
-
-    /// E6: asks the plugin providing `get_login_info` for the bot's `user_id`, falling back to
-    /// the config's `bot.selfId`. Called at start and after every change of the plugin set.
-    pub async fn refresh_self_id(&self) {
-        let snapshot = self.registry.snapshot();
-        let id = match snapshot.provider("get_login_info").cloned() {
-            Some(plugin) => {
-                let name = plugin.name.clone();
-                let data = self
-                    .call_plugin_text(
-                        plugin,
-                        "get_login_info",
-                        String::from("{}"),
-                        Nesting::default(),
-                    )
-                    .await
-                    .and_then(|data| parse_data(&name, "get_login_info", &data));
-                match data {
-                    Ok(data) => data.get("user_id").and_then(as_i64).unwrap_or_else(|| {
-                        tracing::warn!(plugin = %name, "get_login_info has no integer user_id; using bot.selfId");
-                        self.bot.self_id
-                    }),
-                    Err(e) => {
-                        tracing::warn!(plugin = %name, "get_login_info failed ({e}); using bot.selfId");
-                        self.bot.self_id
-                    }
-                }
-            }
-            None => self.bot.self_id,
-        };
-        self.identity.set_self_id(id);
-    }
 }
 
 /// Where a call sits in a chain of nested calls (P4 `callActions`): 0 and no deadline for a
 /// client's call.
 #[derive(Clone, Copy, Debug, Default)]
-struct Nesting {
-    depth: u32,
-    deadline: Option<Instant>,
-}
-
-/// P4: a plugin's call of another action goes through the same path as a client's, at its
-/// depth and within its caller's deadline; the answer is the envelope's `data` or its error.
-impl ActionCaller for Dispatcher {
-    fn call_nested(
-        self: Arc<Self>,
-        call: NestedCall,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = NestedResult> + Send>> {
-        Box::pin(async move {
-            let params = match serde_json::from_str::<Value>(&call.params) {
-                Ok(Value::Object(params)) => params,
-                Ok(other) => {
-                    let kind = crate::json::kind(&other);
-                    return Err((1400, format!("params must be a JSON object, got {kind}")));
-                }
-                Err(e) => return Err((1400, format!("params are not JSON: {e}"))),
-            };
-            let nesting = Nesting {
-                depth: call.depth,
-                deadline: Some(call.deadline),
-            };
-            let handled = self.call_in(&call.action, params, nesting).await;
-            tracing::debug!(
-                plugin = %call.caller,
-                action = %call.action,
-                depth = call.depth,
-                retcode = handled.outcome.retcode().0,
-                "nested call"
-            );
-            match handled.outcome {
-                Outcome::Data(data) => Ok(data.to_string()),
-                Outcome::Json(text) => Ok(text.as_str().to_owned()),
-                Outcome::Accepted => Ok("null".to_owned()),
-                Outcome::Failed(error) => Err((error.retcode.0, error.message)),
-            }
-        })
-    }
+pub(super) struct Nesting {
+    pub depth: u32,
+    pub deadline: Option<Instant>,
 }
 
 /// Decrements the in-flight gauge however the call ends (including cancellation).
@@ -393,17 +285,12 @@ impl Drop for InFlight<'_> {
 }
 
 /// A plugin's `data` as a tree; text that is not JSON is the plugin's failure (1200).
-fn parse_data(plugin: &str, action: &str, data: &str) -> Result<Value, ActionError> {
+pub(super) fn parse_data(plugin: &str, action: &str, data: &str) -> Result<Value, ActionError> {
     serde_json::from_str(data).map_err(|e| {
         ActionError::failed(format!(
             "plugin {plugin}: `{action}` returned data that is not JSON: {e}"
         ))
     })
-}
-
-fn as_i64(v: &Value) -> Option<i64> {
-    v.as_i64()
-        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
 }
 
 fn call_error(error: CallError) -> ActionError {
@@ -422,25 +309,3 @@ fn call_error(error: CallError) -> ActionError {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn e6_version_info_is_the_json_it_always_was() {
-        let data: Value = serde_json::from_str(VERSION_INFO.as_str()).expect("valid JSON");
-        assert_eq!(
-            data,
-            json!({
-                "app_name": env!("CARGO_PKG_NAME"),
-                "app_version": env!("CARGO_PKG_VERSION"),
-                "protocol_version": "v11",
-            })
-        );
-        assert_eq!(
-            VERSION_INFO.as_str(),
-            data.to_string(),
-            "same bytes as before"
-        );
-    }
-}

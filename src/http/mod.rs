@@ -150,27 +150,28 @@ pub async fn read_body(body: Body, headers: &HeaderMap, max: u64) -> Result<Byte
     })
 }
 
+/// H5: a body over `maxBodyBytes`, refused while reading.
 fn too_large(max: u64) -> Response {
-    let outcome = Outcome::Failed(ActionError::bad_request(format!(
-        "request body is larger than maxBodyBytes ({max} bytes)"
-    )));
-    let mut response = reply(Envelope::new(outcome, None));
-    *response.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
-    // The rest of the body is not read; closing is cheaper than draining it.
-    response
-        .headers_mut()
-        .insert(header::CONNECTION, HeaderValue::from_static("close"));
-    response
+    unread_body(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!("request body is larger than maxBodyBytes ({max} bytes)"),
+    )
 }
 
-/// The body did not arrive within `bodyTimeoutMs`: 408, and the connection is closed (what
-/// is left of the body is never read).
+/// The body did not arrive within `bodyTimeoutMs`: 408.
 fn too_slow(ms: u64) -> Response {
-    let outcome = Outcome::Failed(ActionError::bad_request(format!(
-        "request body not received within bodyTimeoutMs ({ms} ms)"
-    )));
+    unread_body(
+        StatusCode::REQUEST_TIMEOUT,
+        format!("request body not received within bodyTimeoutMs ({ms} ms)"),
+    )
+}
+
+/// A 1400 envelope with `status` for a body that was not read to its end. The connection is
+/// closed: what is left of the body is never read, and closing is cheaper than draining it.
+fn unread_body(status: StatusCode, message: String) -> Response {
+    let outcome = Outcome::Failed(ActionError::bad_request(message));
     let mut response = reply(Envelope::new(outcome, None));
-    *response.status_mut() = StatusCode::REQUEST_TIMEOUT;
+    *response.status_mut() = status;
     response
         .headers_mut()
         .insert(header::CONNECTION, HeaderValue::from_static("close"));

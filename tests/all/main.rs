@@ -6,6 +6,7 @@
 
 mod abuse;
 mod bounds;
+mod capabilities;
 mod cli;
 mod harness;
 mod hostile;

@@ -1,0 +1,115 @@
+//! The host's own answers (SPEC E6): `get_version_info`, `get_status` and `get_login_info`
+//! when no plugin provides them, and the bot's `self_id`, asked of the plugin that provides
+//! `get_login_info` whenever the plugin set changes.
+
+use std::sync::atomic::Ordering;
+
+use serde_json::{Value, json};
+
+use super::{Dispatcher, Nesting, parse_data};
+use crate::envelope::{ActionError, JsonText, Outcome};
+
+/// E6: `get_version_info`'s answer never changes, so it is written once, as JSON text.
+const VERSION_INFO: JsonText = JsonText::from_static(concat!(
+    r#"{"app_name":""#,
+    env!("CARGO_PKG_NAME"),
+    r#"","app_version":""#,
+    env!("CARGO_PKG_VERSION"),
+    r#"","protocol_version":"v11"}"#
+));
+
+impl Dispatcher {
+    /// E6: the host's own answers, used when no plugin provides these actions.
+    pub(super) fn fallback(&self, action: &str) -> Outcome {
+        match action {
+            "get_version_info" => Outcome::Json(VERSION_INFO),
+            "get_login_info" => Outcome::Data(json!({
+                "user_id": self.bot.self_id,
+                "nickname": self.bot.nickname,
+            })),
+            "get_status" => {
+                let snapshot = self.registry.snapshot();
+                let uptime = self
+                    .stats
+                    .started
+                    .get()
+                    .and_then(|s| s.elapsed().ok())
+                    .map_or(0, |d| d.as_secs());
+                Outcome::Data(json!({
+                    "online": true,
+                    "good": true,
+                    "stat": {
+                        "calls": self.stats.calls.load(Ordering::Relaxed),
+                        "calls_failed": self.stats.failed.load(Ordering::Relaxed),
+                        "calls_in_flight": self.stats.in_flight.load(Ordering::Relaxed),
+                        "plugins": snapshot.plugins.len(),
+                        "uptime_s": uptime,
+                    },
+                }))
+            }
+            _ => Outcome::Failed(ActionError::unknown_action(action)),
+        }
+    }
+
+    /// E6: asks the plugin providing `get_login_info` for the bot's `user_id`, falling back to
+    /// the config's `bot.selfId`. Called at start and after every change of the plugin set.
+    pub async fn refresh_self_id(&self) {
+        let snapshot = self.registry.snapshot();
+        let id = match snapshot.provider("get_login_info").cloned() {
+            Some(plugin) => {
+                let name = plugin.name.clone();
+                let data = self
+                    .call_plugin_text(
+                        plugin,
+                        "get_login_info",
+                        String::from("{}"),
+                        Nesting::default(),
+                    )
+                    .await
+                    .and_then(|data| parse_data(&name, "get_login_info", &data));
+                match data {
+                    Ok(data) => data.get("user_id").and_then(as_i64).unwrap_or_else(|| {
+                        tracing::warn!(plugin = %name, "get_login_info has no integer user_id; using bot.selfId");
+                        self.bot.self_id
+                    }),
+                    Err(e) => {
+                        tracing::warn!(plugin = %name, "get_login_info failed ({e}); using bot.selfId");
+                        self.bot.self_id
+                    }
+                }
+            }
+            None => self.bot.self_id,
+        };
+        self.identity.set_self_id(id);
+    }
+}
+
+fn as_i64(v: &Value) -> Option<i64> {
+    v.as_i64()
+        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn e6_version_info_is_the_json_it_always_was() {
+        let data: Value = serde_json::from_str(VERSION_INFO.as_str()).expect("valid JSON");
+        assert_eq!(
+            data,
+            json!({
+                "app_name": env!("CARGO_PKG_NAME"),
+                "app_version": env!("CARGO_PKG_VERSION"),
+                "protocol_version": "v11",
+            })
+        );
+        assert_eq!(
+            VERSION_INFO.as_str(),
+            data.to_string(),
+            "same bytes as before"
+        );
+    }
+}

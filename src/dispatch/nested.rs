@@ -1,0 +1,50 @@
+//! Calls that plugins make (SPEC P4, `callActions`): the dispatcher is the runtime's
+//! [`ActionCaller`], so a nested call takes the same path as a client's, at its depth and
+//! within its caller's deadline.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::{Dispatcher, Nesting};
+use crate::envelope::Outcome;
+use crate::plugin::{ActionCaller, NestedCall, NestedResult};
+
+/// P4: a plugin's call of another action goes through the same path as a client's, at its
+/// depth and within its caller's deadline; the answer is the envelope's `data` or its error.
+impl ActionCaller for Dispatcher {
+    fn call_nested(
+        self: Arc<Self>,
+        call: NestedCall,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = NestedResult> + Send>> {
+        Box::pin(async move {
+            let params = match serde_json::from_str::<Value>(&call.params) {
+                Ok(Value::Object(params)) => params,
+                Ok(other) => {
+                    let kind = crate::json::kind(&other);
+                    return Err((1400, format!("params must be a JSON object, got {kind}")));
+                }
+                Err(e) => return Err((1400, format!("params are not JSON: {e}"))),
+            };
+            let nesting = Nesting {
+                depth: call.depth,
+                deadline: Some(call.deadline),
+            };
+            let handled = self.call_in(&call.action, params, nesting).await;
+            tracing::debug!(
+                plugin = %call.caller,
+                action = %call.action,
+                depth = call.depth,
+                retcode = handled.outcome.retcode().0,
+                "nested call"
+            );
+            match handled.outcome {
+                Outcome::Data(data) => Ok(data.to_string()),
+                Outcome::Json(text) => Ok(text.as_str().to_owned()),
+                Outcome::Accepted => Ok("null".to_owned()),
+                Outcome::Failed(error) => Err((error.retcode.0, error.message)),
+            }
+        })
+    }
+}
+
