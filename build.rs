@@ -24,11 +24,13 @@ const WORKSPACES: [&str; 5] = [
     "tests/guests/probe-alt",
     "tests/guests/sdk-demo",
 ];
-/// Where the guests' inputs live: the workspaces and their crates.
-const INPUT_DIRS: [&str; 7] = [
+/// Where the guests' inputs live: the workspaces and their crates, path dependencies included
+/// (a change in one of them must rebuild the guests that use it).
+const INPUT_DIRS: [&str; 8] = [
     "plugins",
     "plugins/mock-account",
     "sdk/rust",
+    "tests/guests/common",
     "tests/guests/probe",
     "tests/guests/hostile",
     "tests/guests/probe-alt",
