@@ -4,14 +4,14 @@
 //!   WebSocket frames over the limit (W4, 1009);
 //! - `connections`: 10,000 idle connections, running out of file descriptors, 1,000 WebSocket
 //!   clients receiving heartbeats;
-//! - `secrets`: the token in no log line (H6), the warning for an open port without a token;
-//! - `run`: the real binary in its own process.
+//! - `secrets`: the token in no log line (H6), the warning for an open port without a token.
+//!
+//! `connections` and `secrets` run the real binary in its own process (`crate::bin`).
 //!
 //! Figures (how long a slowloris client lasts, connections held) are printed; run with
 //! `--nocapture` to see them.
 
 mod connections;
-mod run;
 mod secrets;
 
 use std::net::SocketAddr;

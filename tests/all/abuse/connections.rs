@@ -13,8 +13,8 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_tungstenite::tungstenite::Message;
 
-use super::run::{Running, open_files, rss_mib};
 use super::{WAIT, addr, ws_client};
+use crate::bin::{Running, open_files, rss_mib};
 use crate::harness::{Setup, envelope, ok_data};
 
 /// Raises this test process's soft open-file limit to the hard one; fails if that is short

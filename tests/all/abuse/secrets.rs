@@ -7,8 +7,8 @@ use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-use super::run::Running;
 use super::{WAIT, close_code, ws_client};
+use crate::bin::Running;
 use crate::harness::{Setup, envelope, failed, ok_data, shared_cache};
 
 /// Everything at `trace` except the compiler's own chatter (it never sees a request).
