@@ -7,6 +7,8 @@
 //! built by a nested cargo into one target dir, `target/guests`: a dir apart from the outer
 //! build's, so the two never wait on each other's lock, and shared by all guests, so their
 //! common dependencies (`wit-bindgen`, `serde_json`) compile once.
+//! A missing `wasm32-wasip2` target is added through rustup before any guest is built, so
+//! `cargo run --release` works on a machine whose rustup toolchain lacks it.
 //! `ONEBOT_SKIP_GUESTS=1` skips the guests (docs or fuzzing builds).
 
 use std::env;
@@ -24,11 +26,13 @@ const WORKSPACES: [&str; 5] = [
     "tests/guests/probe-alt",
     "tests/guests/sdk-demo",
 ];
-/// Where the guests' inputs live: the workspaces and their crates.
-const INPUT_DIRS: [&str; 7] = [
+/// Where the guests' inputs live: the workspaces and their crates, path dependencies included
+/// (a change in one of them must rebuild the guests that use it).
+const INPUT_DIRS: [&str; 8] = [
     "plugins",
     "plugins/mock-account",
     "sdk/rust",
+    "tests/guests/common",
     "tests/guests/probe",
     "tests/guests/hostile",
     "tests/guests/probe-alt",
@@ -59,6 +63,8 @@ fn main() {
         println!("cargo::warning=ONEBOT_SKIP_GUESTS is set: the wasm guests were not built");
         return;
     }
+    // First: the guests' build, the slow part of this script, needs the target.
+    ensure_target_installed();
     println!("cargo::rerun-if-changed={}", root.join("wit").display());
     for dir in INPUT_DIRS {
         for name in ["Cargo.toml", "Cargo.lock", "src"] {
@@ -70,7 +76,6 @@ fn main() {
         }
     }
 
-    check_target_installed();
     for workspace in WORKSPACES {
         build_guest(&root.join(workspace).join("Cargo.toml"), &target_dir);
     }
@@ -82,21 +87,63 @@ fn main() {
     }
 }
 
-/// Fails with one clear line when rustc has no standard library for the wasm target.
-fn check_target_installed() {
+/// Makes sure rustc has the standard library for the wasm target, adding it through rustup
+/// when it is missing.
+///
+/// `rust-toolchain.toml` lists the target, but rustup (1.29) adds a toolchain file's targets
+/// only when it installs the toolchain: on a machine that already had `stable`, the README's
+/// first command would reach the guests without it. Cargo runs this script once it is
+/// compiled; nothing holds that back, but cargo's scheduler prefers the units more of the
+/// build waits on, so on 2 cores it ran about 4 minutes into a 7-minute cold
+/// `cargo test --release` build. Whichever way the check ends, it ends before the guests'
+/// build. When rustup is absent or cannot add the target (offline, a toolchain rustup does
+/// not manage), the build fails with the exact command to run.
+fn ensure_target_installed() {
+    if target_installed() {
+        return;
+    }
+    // Set by rustup's proxies to the toolchain building us (rust-toolchain.toml's or an
+    // override), which need not be rustup's default.
+    let toolchain = env::var("RUSTUP_TOOLCHAIN").ok().filter(|t| !t.is_empty());
+    let mut args = vec!["target", "add", TARGET];
+    if let Some(toolchain) = &toolchain {
+        args.extend(["--toolchain", toolchain]);
+    }
+    let command = format!("rustup {}", args.join(" "));
+    // rustup reports its progress on stderr, which cargo shows if the build fails.
+    let added = Command::new("rustup")
+        .args(&args)
+        .stdout(Stdio::from(io::stderr()))
+        .status();
+    // Checked again whatever rustup said: a parallel build may have added it meanwhile.
+    if target_installed() {
+        println!("cargo::warning=the {TARGET} target was missing; added it with `{command}`");
+        return;
+    }
+    let why = match added {
+        Ok(status) => format!("`{command}` failed ({status}; its output is below)"),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => "rustup is not on PATH".to_owned(),
+        Err(e) => format!("rustup could not be run: {e}"),
+    };
+    fail(&format!(
+        "the {TARGET} target, which the plugins are built for, is missing and {why}: \
+         run `{command}`, then build again"
+    ));
+}
+
+/// Whether rustc has a standard library for the wasm target. rustup's rustc prints the
+/// target's library folder whether or not it is installed, so the folder is looked for.
+fn target_installed() -> bool {
     let rustc = env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
     let libdir = Command::new(&rustc)
         .args(["--print", "target-libdir", "--target", TARGET])
         .stderr(Stdio::null())
         .output();
-    let installed = match libdir {
+    match libdir {
         Ok(out) if out.status.success() => {
             Path::new(String::from_utf8_lossy(&out.stdout).trim()).is_dir()
         }
         _ => false,
-    };
-    if !installed {
-        fail("the wasm32-wasip2 target is missing: run `rustup target add wasm32-wasip2`");
     }
 }
 

@@ -4,20 +4,19 @@
 //!   WebSocket frames over the limit (W4, 1009);
 //! - `connections`: 10,000 idle connections, running out of file descriptors, 1,000 WebSocket
 //!   clients receiving heartbeats;
-//! - `secrets`: the token in no log line (H6), the warning for an open port without a token;
-//! - `run`: the real binary in its own process.
+//! - `secrets`: the token in no log line (H6), the warning for an open port without a token.
+//!
+//! `connections` and `secrets` run the real binary in its own process (`crate::bin`).
 //!
 //! Figures (how long a slowloris client lasts, connections held) are printed; run with
 //! `--nocapture` to see them.
 
 mod connections;
-mod run;
 mod secrets;
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::SinkExt;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -25,14 +24,11 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::Frame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
 
-use crate::harness::{Setup, TestHost, failed, ok_data};
+use crate::harness::{Setup, failed, ok_data};
+use crate::ws::client::{addr, close_code, connect, ws_host};
 
 /// The bound on every wait here: far above any timeout configured in these tests.
 const WAIT: Duration = Duration::from_secs(30);
-
-fn addr(host: &TestHost) -> SocketAddr {
-    host.host.as_ref().expect("running").addrs[0]
-}
 
 /// One raw HTTP/1.1 response: status, head, body (by `Content-Length`).
 struct Raw {
@@ -44,19 +40,11 @@ struct Raw {
 /// Reads one response from `stream`; `None` if the connection closes first.
 async fn read_response(stream: &mut TcpStream) -> Option<Raw> {
     let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
     let head_end = loop {
         if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
             break i + 4;
         }
-        let n = tokio::time::timeout(WAIT, stream.read(&mut chunk))
-            .await
-            .expect("a response or a close in time")
-            .ok()?;
-        if n == 0 {
-            return None;
-        }
-        buf.extend_from_slice(&chunk[..n]);
+        read_more(stream, &mut buf, "a response or a close").await?;
     };
     let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
     let status = head.split(' ').nth(1)?.parse().ok()?;
@@ -70,16 +58,24 @@ async fn read_response(stream: &mut TcpStream) -> Option<Raw> {
         .unwrap_or(0);
     let mut body = buf[head_end..].to_vec();
     while body.len() < length {
-        let n = tokio::time::timeout(WAIT, stream.read(&mut chunk))
-            .await
-            .expect("the body in time")
-            .ok()?;
-        if n == 0 {
-            return None;
-        }
-        body.extend_from_slice(&chunk[..n]);
+        read_more(stream, &mut body, "the body").await?;
     }
     Some(Raw { status, head, body })
+}
+
+/// Appends what the server sends next to `buf`; `None` once it has closed the connection.
+/// Fails the test if `what` does not come within [`WAIT`].
+async fn read_more(stream: &mut TcpStream, buf: &mut Vec<u8>, what: &str) -> Option<()> {
+    let mut chunk = [0u8; 4096];
+    let n = tokio::time::timeout(WAIT, stream.read(&mut chunk))
+        .await
+        .unwrap_or_else(|_| panic!("{what} in time"))
+        .ok()?;
+    if n == 0 {
+        return None;
+    }
+    buf.extend_from_slice(&chunk[..n]);
+    Some(())
 }
 
 /// Whether the server has closed `stream`: reads until EOF or a reset, within [`WAIT`].
@@ -254,40 +250,10 @@ async fn a_head_over_64_kib_is_refused_with_431_and_a_long_query_still_works() {
     host.stop().await;
 }
 
-type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>;
-
-async fn ws_client(addr: SocketAddr, path: &str) -> Ws {
-    let (client, _) = tokio::time::timeout(
-        WAIT,
-        tokio_tungstenite::connect_async(format!("ws://{addr}{path}")),
-    )
-    .await
-    .expect("handshake in time")
-    .expect("handshake");
-    client
-}
-
-/// The close code the server ends `client` with (`None`: no close frame).
-async fn close_code(client: &mut Ws) -> Option<u16> {
-    loop {
-        match tokio::time::timeout(WAIT, client.next())
-            .await
-            .expect("the server closes in time")
-        {
-            Some(Ok(Message::Close(frame))) => return frame.map(|f| u16::from(f.code)),
-            Some(Ok(_)) => continue,
-            Some(Err(_)) | None => return None,
-        }
-    }
-}
-
 #[tokio::test]
 async fn w4_a_fragmented_message_over_max_body_bytes_closes_with_1009() {
-    let host = Setup::default()
-        .server("enableWebsocket: true, maxBodyBytes: 1024")
-        .start()
-        .await;
-    let mut client = ws_client(addr(&host), "/api").await;
+    let host = ws_host("maxBodyBytes: 1024").await;
+    let mut client = connect(addr(&host), "/api").await;
     // Four 512-byte fragments: each under the limit, the message over it.
     let fragments = [
         Frame::message(vec![b' '; 512], OpCode::Data(Data::Text), false),
@@ -307,11 +273,8 @@ async fn w4_a_fragmented_message_over_max_body_bytes_closes_with_1009() {
 
 #[tokio::test]
 async fn w4_a_frame_declaring_more_than_max_body_bytes_closes_with_1009_before_its_payload() {
-    let host = Setup::default()
-        .server("enableWebsocket: true, maxBodyBytes: 1024")
-        .start()
-        .await;
-    let mut client = ws_client(addr(&host), "/api").await;
+    let host = ws_host("maxBodyBytes: 1024").await;
+    let mut client = connect(addr(&host), "/api").await;
     // A masked text frame header announcing 4 GiB, and not one byte of it.
     let mut header = vec![0x81, 0x80 | 127];
     header.extend_from_slice(&(4u64 << 30).to_be_bytes());

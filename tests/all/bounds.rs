@@ -6,13 +6,12 @@
 //! Each input here is also a seed or a finding of the fuzz targets in `fuzz/` (see the README's
 //! "Fuzzing" section).
 
-use std::time::Duration;
-
-use futures_util::{SinkExt, StreamExt};
+use futures_util::SinkExt;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::harness::{Setup, TestHost, envelope, failed, ok_data};
+use crate::ws::client::{Client, addr, connect, next_json, ws_host};
 
 const LEVELS: usize = 100_000;
 const FORM: &str = "application/x-www-form-urlencoded";
@@ -190,39 +189,16 @@ async fn h4_bytes_that_are_not_utf8_are_1400_in_json_json5_form_and_query() {
     host.stop().await;
 }
 
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-const WAIT: Duration = Duration::from_secs(20);
-
 /// Sends one frame on `/api` (no events there) and returns the reply.
-async fn ws_reply(socket: &mut Socket, frame: Message) -> Value {
+async fn ws_reply(socket: &mut Client, frame: Message) -> Value {
     socket.send(frame).await.expect("frame sent");
-    loop {
-        let message = tokio::time::timeout(WAIT, socket.next())
-            .await
-            .expect("a reply in time")
-            .expect("the socket is open")
-            .expect("a valid frame");
-        match message {
-            Message::Text(text) => return serde_json::from_str(&text).expect("JSON reply"),
-            Message::Ping(_) | Message::Pong(_) => continue,
-            other => panic!("expected a text reply, got {other:?}"),
-        }
-    }
+    next_json(socket).await
 }
 
 #[tokio::test]
 async fn w4_hostile_frames_are_1400_and_the_socket_stays_open() {
-    let host = Setup::default()
-        .server("enableWebsocket: true, heartInterval: 0")
-        .start()
-        .await;
-    let url = format!("ws://{}/api", host.host.as_ref().expect("host").addrs[0]);
-    let (mut socket, _) = tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(url))
-        .await
-        .expect("handshake in time")
-        .expect("connects");
+    let host = ws_host("heartInterval: 0").await;
+    let mut socket = connect(addr(&host), "/api").await;
 
     for (what, body) in deep_bodies() {
         for frame in [

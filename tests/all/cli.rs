@@ -1,23 +1,17 @@
 //! The `onebot-host` binary as a user runs it: `--help`, a bad config (C5), and the log of a
 //! real run (H6: no token in it; P4/P5: plugin logs and guest output tagged with the plugin).
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+use std::process::Command;
 
-use crate::harness::{Setup, envelope, guest, ok_data};
-
-fn binary() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_onebot-host"))
-}
+use crate::bin::{Invocation, Running};
+use crate::harness::{Setup, envelope, guest, ok_data, plugin_folder};
 
 #[test]
 fn help_describes_the_config_flag() {
-    let out = binary().arg("--help").output().expect("runs");
+    let out = Invocation::new().arg("--help").run();
     assert!(out.status.success());
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = out.stdout;
     assert!(text.contains("--config"), "{text}");
     assert!(text.contains("OneBot 11"), "{text}");
 }
@@ -31,19 +25,18 @@ fn c5_a_bad_config_exits_non_zero_naming_file_and_key() {
         "{ network: { httpServers: [ { enable: true, port: \"abc\" } ] } }",
     )
     .expect("write");
-    let out = binary().arg("--config").arg(&path).output().expect("runs");
+    let out = Invocation::new().arg("--config").arg(&path).run();
     assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = out.stderr;
     assert!(err.contains("bad.json5"), "{err}");
     assert!(err.contains("network.httpServers[0].port"), "{err}");
 
-    let out = binary()
+    let out = Invocation::new()
         .arg("--config")
         .arg(dir.path().join("missing.json5"))
-        .output()
-        .expect("runs");
+        .run();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("missing.json5"));
+    assert!(out.stderr.contains("missing.json5"));
 }
 
 /// Runs the binary as a user does: from the config's folder, with a relative `--config` and
@@ -53,18 +46,10 @@ fn c5_a_bad_config_exits_non_zero_naming_file_and_key() {
 async fn a_real_run_logs_calls_and_plugin_output_but_never_the_token() {
     let token = "tok-5f3a9c1e-never-log-me";
     let dir = tempfile::tempdir().expect("tmp");
-    let plugins = dir.path().join("plugins");
-    std::fs::create_dir(&plugins).expect("dir");
-    std::fs::copy(guest("probe.wasm"), plugins.join("probe.wasm")).expect("copy");
-    // Port 0 would hide the address from us; ask the OS for a free one first.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
+    let plugins = plugin_folder(dir.path(), &[("probe.wasm", "probe.wasm")]);
     let text = Setup::default()
         .server(&format!(r#"token: "{token}", debug: true"#))
         .config_text(&plugins)
-        .replace("port: 0", &format!("port: {port}"))
         .replace(
             &format!("{:?}", plugins.display().to_string()),
             "\"plugins\"",
@@ -72,39 +57,15 @@ async fn a_real_run_logs_calls_and_plugin_output_but_never_the_token() {
     assert!(text.contains(r#"dir: "plugins""#), "{text}");
     std::fs::write(dir.path().join("onebot.json5"), text).expect("config");
 
-    let mut child = binary()
+    let mut host = Invocation::new()
         .current_dir(dir.path())
         .args(["--config", "onebot.json5"])
         .env("RUST_LOG", "onebot_host=debug")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("starts");
-    let (lines, received) = mpsc::channel();
-    let stderr = child.stderr.take().expect("stderr");
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if lines.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut log = Vec::new();
-    let wait_for = |log: &mut Vec<String>, needle: &str| {
-        while !log.iter().any(|l| l.contains(needle)) {
-            match received.recv_timeout(Duration::from_secs(60)) {
-                Ok(line) => log.push(line),
-                Err(_) => panic!(
-                    "no log line with {needle:?}; log so far:\n{}",
-                    log.join("\n")
-                ),
-            }
-        }
-    };
-    wait_for(&mut log, "listening on");
+        .start();
+    let addr = host.addr("test");
 
     let client = reqwest::Client::new();
-    let base = format!("http://127.0.0.1:{port}");
+    let base = format!("http://{addr}");
     let env = envelope(client.post(format!("{base}/probe_print?access_token={token}"))).await;
     ok_data(&env);
     let _ = client
@@ -113,24 +74,20 @@ async fn a_real_run_logs_calls_and_plugin_output_but_never_the_token() {
         .send()
         .await
         .expect("sent");
-    wait_for(&mut log, "probe stdout line");
-    wait_for(&mut log, "probe stderr line");
-    wait_for(&mut log, "probe log line");
-    wait_for(&mut log, "token verify failed");
+    host.wait_for("probe stdout line");
+    host.wait_for("probe stderr line");
+    host.wait_for("probe log line");
+    host.wait_for("token verify failed");
 
     // P2 in the real binary: a plugin moved into the (relative) folder gets loaded.
     std::fs::copy(guest("probe_alt.wasm"), plugins.join(".alt.tmp")).expect("copy");
     std::fs::rename(plugins.join(".alt.tmp"), plugins.join("alt.wasm")).expect("mv");
     // The loader logs "loaded <file> (actions: …)" once the plugin is serving.
-    wait_for(&mut log, "alt.wasm (actions:");
+    host.wait_for("alt.wasm (actions:");
     let env = envelope(client.get(format!("{base}/alt_only?access_token={token}"))).await;
     ok_data(&env);
 
-    let _ = child.kill();
-    let _ = child.wait();
-    while let Ok(line) = received.recv_timeout(Duration::from_millis(200)) {
-        log.push(line);
-    }
+    let (_, log) = host.terminate();
 
     let joined = log.join("\n");
     let call_line = log
@@ -167,17 +124,12 @@ fn folder_with(files: &[(&str, &str)]) -> tempfile::TempDir {
 /// Runs `onebot-host call ACTION PARAMS --plugins DIR`: its exit code and the envelope it
 /// printed on stdout.
 fn call(action: &str, params: &str, plugins: &Path) -> (Option<i32>, serde_json::Value) {
-    let out = binary()
+    let out = Invocation::new()
         .args(["call", action, params, "--plugins"])
         .arg(plugins)
-        .output()
-        .expect("runs");
-    let env = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "no envelope ({e}); stderr:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
+        .run();
+    let env = serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|e| panic!("no envelope ({e}); stderr:\n{}", out.stderr));
     (out.status.code(), env)
 }
 
@@ -197,25 +149,23 @@ fn call_runs_one_action_without_a_server() {
     assert_eq!(code, Some(1), "a failed envelope exits 1");
     assert_eq!(env["retcode"], 1404);
 
-    let out = binary()
+    let out = Invocation::new()
         .args(["call", "probe_echo", "[1]", "--plugins"])
         .arg(plugins.path())
-        .output()
-        .expect("runs");
+        .run();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("PARAMS must be a JSON object"));
+    assert!(out.stderr.contains("PARAMS must be a JSON object"));
 }
 
 #[test]
 fn plugins_lists_actions_and_load_errors() {
     let plugins = folder_with(&[("probe.wasm", "probe.wasm"), ("probe_alt.wasm", "alt.wasm")]);
     std::fs::write(plugins.path().join("broken.wasm"), b"not wasm").expect("write");
-    let out = binary()
+    let out = Invocation::new()
         .args(["plugins", "--plugins"])
         .arg(plugins.path())
-        .output()
-        .expect("runs");
-    let text = String::from_utf8_lossy(&out.stdout);
+        .run();
+    let text = out.stdout;
     assert_eq!(out.status.code(), Some(1), "a load error exits 1:\n{text}");
     assert!(text.contains("probe  "), "{text}");
     assert!(text.contains("- probe_spin"), "{text}");
@@ -234,16 +184,11 @@ fn plugins_lists_actions_and_load_errors() {
 #[test]
 fn new_rust_template_builds_and_answers() {
     let dir = tempfile::tempdir().expect("tmp");
-    let out = binary()
+    let out = Invocation::new()
         .args(["new", "tpl-check", "--dir"])
         .arg(dir.path())
-        .output()
-        .expect("runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .run();
+    assert!(out.status.success(), "{}", out.stderr);
     let project = dir.path().join("tpl-check");
     // Build in the guests' target dir, where build.rs already compiled the SDK's dependencies
     // with the same profile; remove the output afterwards.
@@ -277,9 +222,9 @@ fn new_rust_template_builds_and_answers() {
     assert_eq!(code, Some(0));
     assert_eq!(ok_data(&env)["sum"], 42);
 
-    let out = binary().args(["new", "Bad Name"]).output().expect("runs");
+    let out = Invocation::new().args(["new", "Bad Name"]).run();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("lowercase"));
+    assert!(out.stderr.contains("lowercase"));
 }
 
 /// Issue 5: the JavaScript and Python templates build with their own toolchains (npm,
@@ -300,16 +245,11 @@ fn new_js_and_python_templates_build_and_answer() {
         ("python", "tpl-py", &["./build"]),
     ];
     for (lang, name, build) in cases {
-        let out = binary()
+        let out = Invocation::new()
             .args(["new", name, "--lang", lang, "--dir"])
             .arg(dir.path())
-            .output()
-            .expect("runs");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+            .run();
+        assert!(out.status.success(), "{}", out.stderr);
         let project = dir.path().join(name);
         let built = Command::new(build[0])
             .args(&build[1..])
@@ -343,16 +283,11 @@ fn c4_relative_plugin_and_cache_folders_work() {
         r#"{ plugins: { dir: "p", cacheDir: "compiled" } }"#,
     )
     .expect("config");
-    let out = binary()
+    let out = Invocation::new()
         .current_dir(dir.path())
         .args(["--config", "c.json5", "call", "probe_echo"])
-        .output()
-        .expect("runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .run();
+    assert!(out.status.success(), "{}", out.stderr);
     assert!(
         dir.path().join("compiled").is_dir(),
         "the cache is beside the config"
@@ -367,47 +302,12 @@ fn c4_relative_plugin_and_cache_folders_work() {
 async fn a_burst_of_plugin_log_lines_survives_a_graceful_stop_whole_and_in_order() {
     const CLIENTS: u64 = 8;
     const CALLS: u64 = 50;
-    let dir = folder_with(&[]);
-    let plugins = dir.path().join("plugins");
-    std::fs::create_dir(&plugins).expect("dir");
-    std::fs::copy(
-        guest("mock_account.wasm"),
-        plugins.join("mock-account.wasm"),
-    )
-    .expect("copy");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
-    let text = Setup::default()
-        .config_text(&plugins)
-        .replace("port: 0", &format!("port: {port}"));
-    std::fs::write(dir.path().join("onebot.json5"), text).expect("config");
-    let mut child = binary()
-        .args(["--config"])
-        .arg(dir.path().join("onebot.json5"))
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("starts");
-    let stderr = BufReader::new(child.stderr.take().expect("stderr"));
-    let (lines, received) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in stderr.lines().map_while(Result::ok) {
-            let _ = lines.send(line);
-        }
-    });
-    let mut log = Vec::new();
-    while !log.iter().any(|l: &String| l.contains("listening on")) {
-        let line = received
-            .recv_timeout(Duration::from_secs(60))
-            .unwrap_or_else(|_| panic!("never listening; log:\n{}", log.join("\n")));
-        log.push(line);
-    }
+    let setup = Setup::with_plugins(&[("mock_account.wasm", "mock-account.wasm")]);
+    let mut host = Running::start(&setup, "info", None);
+    let addr = host.addr("test");
 
     let client = reqwest::Client::new();
-    let base = format!("http://127.0.0.1:{port}");
+    let base = format!("http://{addr}");
     let mut tasks = Vec::new();
     for c in 0..CLIENTS {
         let (client, base) = (client.clone(), base.clone());
@@ -425,17 +325,8 @@ async fn a_burst_of_plugin_log_lines_survives_a_graceful_stop_whole_and_in_order
     for task in tasks {
         task.await.expect("client");
     }
-    let sent = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(sent.success(), "SIGTERM sent");
-    let status = child.wait().expect("exits");
+    let (status, log) = host.terminate();
     assert!(status.success(), "a graceful stop exits 0: {status}");
-    // The reader thread ends at EOF, which comes once the process is gone.
-    while let Ok(line) = received.recv_timeout(Duration::from_secs(10)) {
-        log.push(line);
-    }
 
     let joined = log.join("\n");
     let shutting = log

@@ -13,6 +13,18 @@ pub fn guest(file: &str) -> PathBuf {
     Path::new(env!("ONEBOT_GUEST_DIR")).join(file)
 }
 
+/// Makes `dir/plugins` holding `plugins`, each (source, name in the folder) as in [`Setup`];
+/// returns its path.
+pub fn plugin_folder(dir: &Path, plugins: &[(&str, &str)]) -> PathBuf {
+    let plugin_dir = dir.join("plugins");
+    std::fs::create_dir(&plugin_dir).expect("plugin dir");
+    for (from, to) in plugins {
+        std::fs::copy(guest(from), plugin_dir.join(to))
+            .unwrap_or_else(|e| panic!("copy {from}: {e}"));
+    }
+    plugin_dir
+}
+
 /// One compile cache for the whole test run, under the target dir.
 pub fn shared_cache() -> PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR")).join("compile-cache")
@@ -92,12 +104,7 @@ impl Setup {
 
     pub async fn start(self) -> TestHost {
         let dir = tempfile::tempdir().expect("temp dir");
-        let plugin_dir = dir.path().join("plugins");
-        std::fs::create_dir(&plugin_dir).expect("plugin dir");
-        for (from, to) in &self.plugins {
-            std::fs::copy(guest(from), plugin_dir.join(to))
-                .unwrap_or_else(|e| panic!("copy {from}: {e}"));
-        }
+        let plugin_dir = plugin_folder(dir.path(), &self.plugins);
         for (file, text) in &self.sidecars {
             std::fs::write(plugin_dir.join(file), text).expect("write sidecar");
         }

@@ -5,6 +5,7 @@
 //! cache so only the first test to load a component pays for compiling it.
 
 mod abuse;
+mod bin;
 mod bounds;
 mod capabilities;
 mod cli;

@@ -5,6 +5,7 @@
 //! holds the client ends). Figures are printed (`--nocapture`).
 
 use std::collections::HashSet;
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
@@ -13,9 +14,10 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_tungstenite::tungstenite::Message;
 
-use super::run::{Running, open_files, rss_mib};
-use super::{WAIT, addr, ws_client};
+use super::WAIT;
+use crate::bin::{Running, open_files, rss_mib};
 use crate::harness::{Setup, envelope, ok_data};
+use crate::ws::client::{addr, connect};
 
 /// Raises this test process's soft open-file limit to the hard one; fails if that is short
 /// of `need`, naming the fix.
@@ -36,6 +38,19 @@ async fn until(within: Duration, what: &str, mut condition: impl FnMut() -> bool
     }
 }
 
+/// Opens `n` TCP connections to `addr`, one after another, and holds them.
+async fn open_connections(addr: SocketAddr, n: usize) -> Vec<TcpStream> {
+    let mut streams = Vec::with_capacity(n);
+    for _ in 0..n {
+        let stream = tokio::time::timeout(WAIT, TcpStream::connect(addr))
+            .await
+            .expect("connected in time")
+            .expect("connected");
+        streams.push(stream);
+    }
+    streams
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_thousand_idle_connections_are_held_and_a_request_still_answers() {
     const IDLE: usize = 10_000;
@@ -49,14 +64,7 @@ async fn ten_thousand_idle_connections_are_held_and_a_request_still_answers() {
     let rss_before = rss_mib(pid);
 
     let started = Instant::now();
-    let mut idle = Vec::with_capacity(IDLE);
-    for _ in 0..IDLE {
-        let stream = tokio::time::timeout(WAIT, TcpStream::connect(addr))
-            .await
-            .expect("connected in time")
-            .expect("connected");
-        idle.push(stream);
-    }
+    let idle = open_connections(addr, IDLE).await;
     let connected = started.elapsed();
     // Accepted, not just queued by the kernel: the server holds a descriptor for each.
     until(WAIT * 2, "the server holds every connection", || {
@@ -114,14 +122,7 @@ async fn out_of_file_descriptors_is_logged_once_and_serving_resumes_when_connect
 
     // The kernel completes these handshakes into the listen backlog even when the host cannot
     // accept them, so connecting never blocks.
-    let mut held = Vec::with_capacity(CLIENTS);
-    for _ in 0..CLIENTS {
-        let stream = tokio::time::timeout(WAIT, TcpStream::connect(addr))
-            .await
-            .expect("connected in time")
-            .expect("connected");
-        held.push(stream);
-    }
+    let held = open_connections(addr, CLIENTS).await;
     let warning = host.wait_for("out of file descriptors");
     assert!(warning.contains("WARN"), "{warning}");
     assert!(warning.contains("ulimit -n"), "names the fix: {warning}");
@@ -165,7 +166,7 @@ async fn a_thousand_websocket_clients_all_receive_heartbeats() {
     let (twice, mut heard) = mpsc::unbounded_channel();
     let mut readers = JoinSet::new();
     for id in 0..CLIENTS {
-        let mut client = ws_client(addr, "/").await;
+        let mut client = connect(addr, "/").await;
         let twice = twice.clone();
         // Each client keeps reading for as long as it is open, so none falls behind (W6).
         readers.spawn(async move {

@@ -2,14 +2,13 @@
 //! log level; and a loud warning for a server that other machines can reach without a token.
 //! Both read the real binary's log, as an operator would.
 
-use futures_util::{SinkExt, StreamExt};
-use serde_json::{Value, json};
+use futures_util::SinkExt;
+use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-use super::run::Running;
-use super::{WAIT, close_code, ws_client};
+use crate::bin::Running;
 use crate::harness::{Setup, envelope, failed, ok_data, shared_cache};
+use crate::ws::client::{close_code, connect, next_json, try_connect};
 
 /// Everything at `trace` except the compiler's own chatter (it never sees a request).
 const EVERYTHING: &str = "trace,cranelift_codegen=info,cranelift_frontend=info,regalloc2=info,\
@@ -55,15 +54,9 @@ async fn h6_w2_the_token_is_in_no_log_line_from_query_header_or_websocket_handsh
     failed(&wrong, 1403);
 
     // WebSocket: the token in the handshake's query and in its header; a wrong one refused.
-    let mut universal = ws_client(addr, &format!("/event?access_token={token}")).await;
-    let mut request = format!("ws://{addr}/api")
-        .into_client_request()
-        .expect("request");
-    request.headers_mut().insert(
-        "authorization",
-        format!("Bearer {token}").parse().expect("header"),
-    );
-    let (mut api, _) = tokio_tungstenite::connect_async(request)
+    let mut universal = connect(addr, &format!("/event?access_token={token}")).await;
+    let bearer = format!("Bearer {token}");
+    let mut api = try_connect(addr, "/api", &[("authorization", &bearer)])
         .await
         .expect("handshake");
     let refused =
@@ -74,16 +67,7 @@ async fn h6_w2_the_token_is_in_no_log_line_from_query_header_or_websocket_handsh
     ))
     .await
     .expect("sent");
-    let reply = loop {
-        let message = tokio::time::timeout(WAIT, api.next())
-            .await
-            .expect("a reply in time")
-            .expect("open")
-            .expect("a frame");
-        if let Message::Text(text) = message {
-            break serde_json::from_str::<Value>(&text).expect("JSON");
-        }
-    };
+    let reply = next_json(&mut api).await;
     assert_eq!(ok_data(&reply)["params"]["y"], 2);
     host.wait_for("token verify failed");
     host.wait_for("WebSocket refused");

@@ -49,6 +49,11 @@ pub async fn connect(addr: SocketAddr, path: &str) -> Client {
 
 /// The next text frame as JSON (pings and pongs skipped). Panics on close or timeout.
 pub async fn next_json(client: &mut Client) -> Value {
+    serde_json::from_str(&next_text(client).await).expect("frames are JSON")
+}
+
+/// The next text frame (pings and pongs skipped). Panics on close or timeout.
+pub async fn next_text(client: &mut Client) -> String {
     loop {
         let message = tokio::time::timeout(WAIT, client.next())
             .await
@@ -56,7 +61,7 @@ pub async fn next_json(client: &mut Client) -> Value {
             .expect("the stream is open")
             .expect("a valid frame");
         match message {
-            Message::Text(text) => return serde_json::from_str(&text).expect("frames are JSON"),
+            Message::Text(text) => return text.as_str().to_owned(),
             Message::Ping(_) | Message::Pong(_) => continue,
             other => panic!("expected a text frame, got {other:?}"),
         }
@@ -75,6 +80,13 @@ pub async fn until_closed(client: &mut Client) -> Option<CloseFrame> {
             Some(Err(_)) | None => return None,
         }
     }
+}
+
+/// The close code the server ends `client` with (`None`: no close frame).
+pub async fn close_code(client: &mut Client) -> Option<u16> {
+    until_closed(client)
+        .await
+        .map(|frame| u16::from(frame.code))
 }
 
 pub async fn send(client: &mut Client, frame: Value) {

@@ -17,8 +17,8 @@ use tokio::net::TcpSocket;
 use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::Message;
 
-use super::client::{Client, WAIT, addr, subscribed};
-use crate::harness::{Setup, ok_data};
+use super::client::{Client, WAIT, addr, next_text, subscribed, ws_host};
+use crate::harness::ok_data;
 
 const CLIENTS: usize = 100;
 const EVENTS: u64 = 1_000;
@@ -32,10 +32,7 @@ struct Seq {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn w6_a_client_that_never_reads_is_dropped_and_100_others_get_every_event_in_order() {
-    let host = Setup::default()
-        .server("enableWebsocket: true, heartInterval: 0, wsQueueMessages: 64")
-        .start()
-        .await;
+    let host = ws_host("heartInterval: 0, wsQueueMessages: 64").await;
     let addr = addr(&host);
     let bus = host.host.as_ref().expect("host").events.clone();
 
@@ -135,15 +132,6 @@ async fn w6_a_client_that_never_reads_is_dropped_and_100_others_get_every_event_
 
 /// The next event's `seq`, parsed without building the 8 KiB padding into a value.
 async fn next_json_seq(client: &mut Client) -> u64 {
-    loop {
-        let message = tokio::time::timeout(WAIT, client.next())
-            .await
-            .expect("an event in time")
-            .expect("stream open")
-            .expect("valid frame");
-        if let Message::Text(text) = message {
-            let seq: Seq = serde_json::from_str(&text).expect("an event with seq");
-            return seq.seq;
-        }
-    }
+    let seq: Seq = serde_json::from_str(&next_text(client).await).expect("an event with seq");
+    seq.seq
 }

@@ -37,10 +37,10 @@ impl Guest for Hostile {
         let params: Value = serde_json::from_str(&call.params).unwrap_or_default();
         match call.action.as_str() {
             "hostile_ok" => Ok(json!({ "ok": true }).to_string()),
-            "hostile_loop" => spin(),
-            "hostile_memory" => grow_forever(),
+            "hostile_loop" => guest_common::spin(),
+            "hostile_memory" => guest_common::hog_memory(),
             "hostile_stack" => Ok(json!({ "depth": recurse(&params) }).to_string()),
-            "hostile_big" => Ok(big(&params)),
+            "hostile_big" => Ok(guest_common::big(&params, 64 << 20)),
             "hostile_flood" => flood(),
             "hostile_block" => block(),
             other => Err(ActionError {
@@ -48,27 +48,6 @@ impl Guest for Hostile {
                 message: format!("不支持的API {other}"),
             }),
         }
-    }
-}
-
-/// An infinite loop with no host call in it: only epoch interruption can stop it.
-fn spin() -> ! {
-    let mut n = 0u64;
-    loop {
-        n = black_box(n.wrapping_add(1));
-    }
-}
-
-/// Allocates and touches 1 MiB chunks, keeping every one, for ever: only the memory cap ends it.
-fn grow_forever() -> ! {
-    let mut chunks: Vec<Vec<u8>> = Vec::new();
-    loop {
-        let mut chunk = vec![0u8; 1 << 20];
-        for byte in chunk.iter_mut().step_by(4096) {
-            *byte = 1;
-        }
-        chunks.push(black_box(chunk));
-        black_box(&chunks);
     }
 }
 
@@ -86,19 +65,6 @@ fn deep(n: u64) -> u64 {
         return n;
     }
     deep(n - 1).wrapping_add(deep(n - 2)).rotate_left(1)
-}
-
-/// `{"bytes": n}` → a JSON string of n 'x' characters plus its two quotes (default 64 MiB).
-fn big(params: &Value) -> String {
-    let bytes = params["bytes"]
-        .as_u64()
-        .and_then(|n| usize::try_from(n).ok())
-        .unwrap_or(64 << 20);
-    let mut out = String::with_capacity(bytes.saturating_add(2));
-    out.push('"');
-    out.extend(std::iter::repeat_n('x', bytes));
-    out.push('"');
-    out
 }
 
 /// Emits notice events numbered from 0 for ever, ignoring every refusal: only a cap on events

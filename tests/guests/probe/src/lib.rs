@@ -48,10 +48,10 @@ impl Guest for Probe {
             ),
             "probe_fail" => Err(fail(&params)),
             "probe_trap" => panic!("probe trap"),
-            "probe_spin" => spin(),
-            "probe_hog_memory" => hog_memory(),
+            "probe_spin" => guest_common::spin(),
+            "probe_hog_memory" => guest_common::hog_memory(),
             "probe_print" => Ok(print()),
-            "probe_big" => Ok(big(&params)),
+            "probe_big" => Ok(guest_common::big(&params, 1_000_000)),
             "probe_emit" => emit(&params),
             "probe_sleep" => Ok(sleep(&params)),
             // Counts calls in this instance: 1 every time with fresh instances, rising with
@@ -83,45 +83,11 @@ fn fail(params: &Value) -> ActionError {
     error(retcode, message)
 }
 
-/// Never returns: only the host's time limit (epoch interruption / fuel) ends it.
-fn spin() -> ! {
-    let mut n = 0u64;
-    loop {
-        n = black_box(n.wrapping_add(1));
-    }
-}
-
-/// Allocates and touches 1 MiB chunks, keeping them all, until the memory cap traps it.
-fn hog_memory() -> ! {
-    let mut chunks: Vec<Vec<u8>> = Vec::new();
-    loop {
-        let mut chunk = vec![0u8; 1 << 20];
-        for byte in chunk.iter_mut().step_by(4096) {
-            *byte = 1;
-        }
-        chunks.push(black_box(chunk));
-        black_box(&chunks);
-    }
-}
-
 fn print() -> String {
     println!("probe stdout line");
     eprintln!("probe stderr line");
     log(Level::Warn, "probe log line");
     json!({ "printed": true }).to_string()
-}
-
-/// `{"bytes": n}` → a JSON string of n 'x' characters (default 1 000 000).
-fn big(params: &Value) -> String {
-    let bytes = params["bytes"]
-        .as_u64()
-        .and_then(|n| usize::try_from(n).ok())
-        .unwrap_or(1_000_000);
-    let mut out = String::with_capacity(bytes + 2);
-    out.push('"');
-    out.extend(std::iter::repeat_n('x', bytes));
-    out.push('"');
-    out
 }
 
 /// `{"event": {...}}` → emit-event with that object serialised. A string `event` is passed
