@@ -25,7 +25,9 @@
 //! - [`envelope`]: the reply shape and the one retcode table, shared by every transport.
 //! - [`config`]: the config file → a validated [`config::Config`].
 //! - [`message`]: message segments and CQ codes; pure functions.
-//! - [`json`]: the JSON rules every decoder shares: types named in errors, the depth limit.
+//! - [`json`]: the JSON rules, each written once: the object decoder and its depth guard,
+//!   query and form pairs, the validators that check JSON without building it, and how
+//!   JSON types are named in errors.
 //! - [`sync`]: locks that survive a panic elsewhere.
 //!
 //! [`start`] wires them together and binds every listener; [`run`] also waits for shutdown.
