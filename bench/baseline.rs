@@ -14,8 +14,8 @@ use axum::Router;
 use axum::extract::{Request, State};
 use axum::response::Response;
 use axum::routing::post;
-use onebot_host::envelope::{ActionError, Envelope, Outcome};
 use onebot_host::auth::Token;
+use onebot_host::envelope::{ActionError, Envelope, Outcome};
 use onebot_host::http::{action_name, decode_parts, read_body, reply};
 use serde_json::{Value, json};
 

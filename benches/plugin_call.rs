@@ -66,7 +66,14 @@ fn measure(runtime: &Arc<Runtime>, file: &Path, action: &str, params: &str) {
                 let t = Instant::now();
                 if let Err(e) = plugin
                     .clone()
-                    .call(action, params.to_owned(), onebot_host::plugin::CallContext { self_id: Some(1), ..Default::default() })
+                    .call(
+                        action,
+                        params.to_owned(),
+                        onebot_host::plugin::CallContext {
+                            self_id: Some(1),
+                            ..Default::default()
+                        },
+                    )
                     .await
                 {
                     eprintln!("{name} {action}: {e}");

@@ -57,7 +57,14 @@ impl PartialGrants {
 impl fmt::Debug for PartialGrants {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let config = self.config.as_ref().map(|c| c.keys().collect::<Vec<_>>());
-        debug_grants(f, "PartialGrants", &config, &self.key_value, &self.call_actions, &self.outbound)
+        debug_grants(
+            f,
+            "PartialGrants",
+            &config,
+            &self.key_value,
+            &self.call_actions,
+            &self.outbound,
+        )
     }
 }
 
@@ -121,7 +128,14 @@ impl Grants {
 impl fmt::Debug for Grants {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let config = self.config.keys().collect::<Vec<_>>();
-        debug_grants(f, "Grants", &config, &self.key_value, &self.call_actions, &self.outbound)
+        debug_grants(
+            f,
+            "Grants",
+            &config,
+            &self.key_value,
+            &self.call_actions,
+            &self.outbound,
+        )
     }
 }
 
@@ -216,7 +230,9 @@ impl HostPattern {
         } else if let Some(suffix) = host.strip_prefix("*.") {
             HostMatch::Suffix(format!(".{suffix}"))
         } else if host.is_empty() || host.contains('*') {
-            return Err(format!("host `{host}`: expected a name, an address, * or *.domain"));
+            return Err(format!(
+                "host `{host}`: expected a name, an address, * or *.domain"
+            ));
         } else {
             HostMatch::Exact(host)
         };
@@ -232,7 +248,9 @@ impl HostPattern {
     pub fn allows(&self, scheme: &str, host: &str, port: u16) -> bool {
         let host = host.to_ascii_lowercase();
         let host = host.trim_start_matches('[').trim_end_matches(']');
-        self.scheme.as_deref().is_none_or(|s| s.eq_ignore_ascii_case(scheme))
+        self.scheme
+            .as_deref()
+            .is_none_or(|s| s.eq_ignore_ascii_case(scheme))
             && self.port.is_none_or(|p| p == port)
             && match &self.host {
                 HostMatch::Any => true,
@@ -290,7 +308,10 @@ pub fn resolve(
             let mut outbound = Vec::new();
             for (i, text) in texts.iter().enumerate() {
                 let pattern = HostPattern::parse(text).map_err(|m| {
-                    invalid(format!("allowedOutboundHosts[{i}]"), format!("{text:?}: {m}"))
+                    invalid(
+                        format!("allowedOutboundHosts[{i}]"),
+                        format!("{text:?}: {m}"),
+                    )
                 })?;
                 outbound.push(pattern);
             }
@@ -354,7 +375,10 @@ mod tests {
 
     #[test]
     fn p6_config_values_resolve_environment_variables() {
-        assert_eq!(expand("Bearer ${TOKEN}", &env).as_deref(), Ok("Bearer s3cret"));
+        assert_eq!(
+            expand("Bearer ${TOKEN}", &env).as_deref(),
+            Ok("Bearer s3cret")
+        );
         assert_eq!(expand("$$5 and $x", &env).as_deref(), Ok("$5 and $x"));
         let error = expand("${MISSING}", &env).expect_err("unset");
         assert!(error.contains("MISSING is not set"), "{error}");
@@ -364,18 +388,41 @@ mod tests {
     #[test]
     fn p4_host_patterns_match_scheme_host_and_port() {
         let allows = |pattern: &str, scheme: &str, host: &str, port: u16| {
-            HostPattern::parse(pattern).expect(pattern).allows(scheme, host, port)
+            HostPattern::parse(pattern)
+                .expect(pattern)
+                .allows(scheme, host, port)
         };
-        assert!(allows("https://api.example.com", "https", "API.example.com", 443));
-        assert!(!allows("https://api.example.com", "http", "api.example.com", 80));
-        assert!(!allows("https://api.example.com", "https", "api.example.com", 8443));
+        assert!(allows(
+            "https://api.example.com",
+            "https",
+            "API.example.com",
+            443
+        ));
+        assert!(!allows(
+            "https://api.example.com",
+            "http",
+            "api.example.com",
+            80
+        ));
+        assert!(!allows(
+            "https://api.example.com",
+            "https",
+            "api.example.com",
+            8443
+        ));
         assert!(allows("http://127.0.0.1:*", "http", "127.0.0.1", 38211));
         assert!(!allows("http://127.0.0.1:*", "http", "127.0.0.2", 38211));
         assert!(allows("*://*.example.com:*", "http", "a.b.example.com", 1));
         assert!(!allows("*://*.example.com:*", "http", "example.com", 1));
         assert!(!allows("*://*.example.com:*", "http", "evilexample.com", 1));
         assert!(allows("http://[::1]:8080", "http", "[::1]", 8080));
-        for bad in ["api.example.com", "ftp://x", "https://a/b", "https://x:port", "https://a*b"] {
+        for bad in [
+            "api.example.com",
+            "ftp://x",
+            "https://a/b",
+            "https://x:port",
+            "https://a*b",
+        ] {
             assert!(HostPattern::parse(bad).is_err(), "{bad}");
         }
     }

@@ -20,8 +20,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use raw::{RawFile, RawHttpServer};
 pub use grants::{ActionGrant, Grants, HostPattern, PartialGrants};
+use raw::{RawFile, RawHttpServer};
 pub use sidecar::{PluginSettings, Warm, parse_sidecar};
 use validate::CacheEnv;
 

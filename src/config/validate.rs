@@ -246,7 +246,8 @@ fn plugins(
     let mut grants = BTreeMap::new();
     for (name, raw_grants) in raw.grants {
         let prefix = format!("plugins.grants.{name}.");
-        let resolved = super::grants::resolve(raw_grants, path, &prefix, &super::grants::process_env)?;
+        let resolved =
+            super::grants::resolve(raw_grants, path, &prefix, &super::grants::process_env)?;
         grants.insert(name, resolved);
     }
     Ok(Plugins {

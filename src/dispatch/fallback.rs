@@ -89,7 +89,6 @@ fn as_i64(v: &Value) -> Option<i64> {
         .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -230,7 +230,9 @@ impl Dispatcher {
         nesting: Nesting,
     ) -> Result<Outcome, ActionError> {
         let name = plugin.name.clone();
-        let data = self.call_plugin_text(plugin, action, params, nesting).await?;
+        let data = self
+            .call_plugin_text(plugin, action, params, nesting)
+            .await?;
         match JsonText::new(data) {
             Ok(text) => Ok(Outcome::Json(text)),
             Err(data) => parse_data(&name, action, &data).map(Outcome::Data),
@@ -264,7 +266,6 @@ impl Dispatcher {
             .await
             .map_err(call_error)
     }
-
 }
 
 /// Where a call sits in a chain of nested calls (P4 `callActions`): 0 and no deadline for a
@@ -308,4 +309,3 @@ fn call_error(error: CallError) -> ActionError {
         }
     }
 }
-

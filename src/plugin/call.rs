@@ -102,15 +102,19 @@ impl Plugin {
     }
 
     pub(super) async fn list_actions(&self) -> Result<Vec<String>, CallError> {
-        self.with_instance("actions", &CallContext::default(), |store, instance, _handle| {
-            Box::pin(async move {
-                let bindings = bindings::CapablePlugin::new(&mut *store, &instance)?;
-                bindings
-                    .onebot_plugin_onebot_action()
-                    .call_actions(store)
-                    .await
-            })
-        })
+        self.with_instance(
+            "actions",
+            &CallContext::default(),
+            |store, instance, _handle| {
+                Box::pin(async move {
+                    let bindings = bindings::CapablePlugin::new(&mut *store, &instance)?;
+                    bindings
+                        .onebot_plugin_onebot_action()
+                        .call_actions(store)
+                        .await
+                })
+            },
+        )
         .await
     }
 
@@ -137,7 +141,10 @@ impl Plugin {
             Some(instance) => instance,
             None => self.instantiate(action, deadline, context.depth).await?,
         };
-        instance.store.data_mut().begin_call(deadline, context.depth);
+        instance
+            .store
+            .data_mut()
+            .begin_call(deadline, context.depth);
         instance.store.set_epoch_deadline(1);
         // A guest that computes traps at its deadline (the epoch callback); one that waits in
         // a host call (a WASI sleep) is cancelled here, one tick later.
@@ -231,13 +238,15 @@ impl Plugin {
     }
 }
 
-
 /// `tokio::time::timeout_at` (`None` once `deadline` passed), without a timer until the
 /// future first has to wait. Almost no instantiation or call ever does (a guest runs on its
 /// fiber until it returns, and yields only at an epoch tick or in a host call that waits),
 /// and setting up and dropping a timer that never fires is a good part of the host's work
 /// around a call. Like tokio's, it polls the future before the timer.
-pub(super) async fn within<F: Future>(deadline: tokio::time::Instant, future: F) -> Option<F::Output> {
+pub(super) async fn within<F: Future>(
+    deadline: tokio::time::Instant,
+    future: F,
+) -> Option<F::Output> {
     let mut future = std::pin::pin!(future);
     let mut timer: Option<Pin<Box<tokio::time::Sleep>>> = None;
     std::future::poll_fn(|cx| {
@@ -258,7 +267,6 @@ impl<T> Drop for AbortOnDrop<T> {
         self.0.abort();
     }
 }
-
 
 /// Sends what the guest printed since the last call to the log, one line each, tagged
 /// with the plugin. Returns the last telling stderr line, which usually holds a Rust guest's
@@ -289,13 +297,12 @@ pub(super) fn log_guest_output(plugin: &str, stdio: &Stdio) -> Option<String> {
     last.map(|l| l.chars().take(300).collect())
 }
 
-
 #[cfg(test)]
 mod tests {
     use std::path::Path;
 
-    use super::super::pool::SPARE_STATES;
     use super::super::Runtime;
+    use super::super::pool::SPARE_STATES;
     use super::*;
     use crate::config::{Limits, PluginSettings};
     use crate::events::{EventBus, Identity};
@@ -323,7 +330,11 @@ mod tests {
             for _ in 0..6 {
                 let data = plugin
                     .clone()
-                    .call("probe_big", r#"{"bytes":4000000}"#.into(), CallContext::default())
+                    .call(
+                        "probe_big",
+                        r#"{"bytes":4000000}"#.into(),
+                        CallContext::default(),
+                    )
                     .await
                     .expect("probe_big within the cap");
                 assert_eq!(data.len(), 4_000_002);

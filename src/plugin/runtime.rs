@@ -20,7 +20,9 @@ use wasmtime::{
 };
 
 use super::host::actions::{ActionCaller, CallerSlot};
-use super::host::{Actions, Budget, Capability, Config as ConfigUnit, Guest, HostState, Onebot, Wasi};
+use super::host::{
+    Actions, Budget, Capability, Config as ConfigUnit, Guest, HostState, Onebot, Wasi,
+};
 use crate::events::EventBus;
 
 /// How often the epoch advances: the resolution of call timeouts, and how long a busy guest

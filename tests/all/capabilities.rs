@@ -47,8 +47,14 @@ async fn p4_config_is_empty_without_a_grant_and_resolves_env_vars_with_one() {
     // GET / names the config keys the plugin was granted, never their values.
     let health = host.get("/").await;
     let plugin = &ok_data(&health)["plugins"][0];
-    assert_eq!(plugin["grants"]["config"], json!(["path", "price", "upstream"]));
-    assert!(!health.to_string().contains(&path), "no config value in GET /");
+    assert_eq!(
+        plugin["grants"]["config"],
+        json!(["path", "price", "upstream"])
+    );
+    assert!(
+        !health.to_string().contains(&path),
+        "no config value in GET /"
+    );
     host.stop().await;
 }
 
@@ -69,7 +75,10 @@ async fn p4_call_action_is_refused_without_a_grant_naming_the_sidecar_key() {
         .start()
         .await;
     let data = host
-        .post("alt_call", json!({"action": "get_version_info", "params": {}}))
+        .post(
+            "alt_call",
+            json!({"action": "get_version_info", "params": {}}),
+        )
         .await;
     let (retcode, message) = nested(ok_data(&data)).expect_err("not granted");
     assert_eq!(retcode, 1403);
@@ -83,7 +92,10 @@ async fn p4_call_action_is_refused_without_a_grant_naming_the_sidecar_key() {
 #[tokio::test]
 async fn p4_call_action_goes_through_the_dispatcher_with_its_retcodes() {
     let host = Setup::with_plugins(&[("probe_alt.wasm", "alt.wasm"), ("probe.wasm", "probe.wasm")])
-        .sidecar("alt.json5", r#"{ callActions: ["probe_count", "get_version_info", "nope", "send_msg"] }"#)
+        .sidecar(
+            "alt.json5",
+            r#"{ callActions: ["probe_count", "get_version_info", "nope", "send_msg"] }"#,
+        )
         .start()
         .await;
     // Another plugin's action: its data as it wrote it.
@@ -93,19 +105,34 @@ async fn p4_call_action_goes_through_the_dispatcher_with_its_retcodes() {
     assert_eq!(nested(ok_data(&data)), Ok(json!({"count": 1})));
     // A host fallback (E6).
     let data = host
-        .post("alt_call", json!({"action": "get_version_info", "params": {}}))
+        .post(
+            "alt_call",
+            json!({"action": "get_version_info", "params": {}}),
+        )
         .await;
-    assert_eq!(nested(ok_data(&data)).expect("ok")["protocol_version"], "v11");
+    assert_eq!(
+        nested(ok_data(&data)).expect("ok")["protocol_version"],
+        "v11"
+    );
     // Unknown action: 1404 as a client would get (H8).
     let data = host.post("alt_call", json!({"action": "nope"})).await;
-    assert_eq!(nested(ok_data(&data)), Err((1404, "不支持的API nope".to_owned())));
+    assert_eq!(
+        nested(ok_data(&data)),
+        Err((1404, "不支持的API nope".to_owned()))
+    );
     // Granted but unknown, and not granted: a name on the list is all a grant gives.
     let data = host.post("alt_call", json!({"action": "probe_echo"})).await;
     assert_eq!(nested(ok_data(&data)).expect_err("not granted").0, 1403);
     // The grant is listed in GET /.
     let health = host.get("/").await;
-    let plugins = ok_data(&health)["plugins"].as_array().expect("plugins").clone();
-    let alt = plugins.iter().find(|p| p["name"] == "alt").expect("alt listed");
+    let plugins = ok_data(&health)["plugins"]
+        .as_array()
+        .expect("plugins")
+        .clone();
+    let alt = plugins
+        .iter()
+        .find(|p| p["name"] == "alt")
+        .expect("alt listed");
     assert_eq!(
         alt["grants"]["callActions"],
         json!(["probe_count", "get_version_info", "nope", "send_msg"])
@@ -140,13 +167,19 @@ async fn p4_recursion_is_refused_at_the_depth_limit_instead_of_hanging() {
 async fn p5_a_nested_call_never_outlives_its_caller() {
     // The caller has 300 ms; the callee (probe_sleep) would sleep 5 s within its own 10 s.
     let host = Setup::with_plugins(&[("probe_alt.wasm", "alt.wasm"), ("probe.wasm", "probe.wasm")])
-        .sidecar("alt.json5", r#"{ callActions: ["probe_sleep"], timeoutMs: 300 }"#)
+        .sidecar(
+            "alt.json5",
+            r#"{ callActions: ["probe_sleep"], timeoutMs: 300 }"#,
+        )
         .sidecar("probe.json5", r#"{ timeoutMs: 10000 }"#)
         .start()
         .await;
     let started = std::time::Instant::now();
     let data = host
-        .post("alt_call", json!({"action": "probe_sleep", "params": {"ms": 5000}}))
+        .post(
+            "alt_call",
+            json!({"action": "probe_sleep", "params": {"ms": 5000}}),
+        )
         .await;
     // The callee is cut off at its caller's deadline: either the caller sees the callee's
     // timeout as a nested error, or the caller's own deadline ends the whole call first.

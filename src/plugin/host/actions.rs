@@ -113,7 +113,10 @@ impl actions::Host for ActionsState {
             return Err(refuse(1200, message));
         }
         let Some(caller) = self.caller.get().and_then(Weak::upgrade) else {
-            return Err(refuse(1200, "the host is not serving calls (starting or stopping)".into()));
+            return Err(refuse(
+                1200,
+                "the host is not serving calls (starting or stopping)".into(),
+            ));
         };
         let call = NestedCall {
             caller: self.plugin.clone(),
@@ -126,5 +129,101 @@ impl actions::Host for ActionsState {
             .call_nested(call)
             .await
             .map_err(|(retcode, message)| refuse(retcode, message))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::config::{ActionGrant, Limits};
+
+    /// Answers every call with its own depth, and remembers the calls it saw.
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<(String, u32, Instant)>>);
+
+    impl ActionCaller for Recorder {
+        fn call_nested(
+            self: Arc<Self>,
+            call: NestedCall,
+        ) -> Pin<Box<dyn Future<Output = NestedResult> + Send>> {
+            Box::pin(async move {
+                let depth = call.depth;
+                crate::sync::lock(&self.0).push((call.action, call.depth, call.deadline));
+                Ok(format!("{{\"depth\":{depth}}}"))
+            })
+        }
+    }
+
+    fn state(grant: ActionGrant, caller: &Arc<dyn ActionCaller>) -> ActionsState {
+        let slot = CallerSlot::default();
+        let _ = slot.set(Arc::downgrade(caller));
+        let name: Arc<str> = "alt".into();
+        let grants = Arc::new(Grants {
+            call_actions: grant,
+            ..Grants::default()
+        });
+        Actions { caller: slot }.prepare(&Guest {
+            name: &name,
+            limits: &Limits::default(),
+            grants: &grants,
+        })
+    }
+
+    #[tokio::test]
+    async fn p4_calls_are_refused_unless_granted_and_carry_depth_and_deadline() {
+        let recorder = Arc::new(Recorder::default());
+        let caller: Arc<dyn ActionCaller> = recorder.clone();
+        let mut only = state(ActionGrant::Only(vec!["get_status".into()]), &caller);
+        let refused = actions::Host::call(&mut only, "send_msg".into(), "{}".into()).await;
+        let error = refused.expect_err("not granted");
+        assert_eq!(error.retcode, 1403);
+        assert!(error.message.contains("callActions") && error.message.contains("alt.json5"));
+
+        let deadline = Instant::now() + Duration::from_secs(1);
+        only.begin_call(3, deadline);
+        let answer = actions::Host::call(&mut only, "get_status".into(), "{}".into()).await;
+        assert_eq!(answer.ok().as_deref(), Some("{\"depth\":4}"));
+        let seen = crate::sync::lock(&recorder.0).clone();
+        assert_eq!(seen, [("get_status".to_owned(), 4, deadline)]);
+    }
+
+    #[tokio::test]
+    async fn p4_a_call_past_the_depth_limit_is_refused_before_it_is_made() {
+        let recorder = Arc::new(Recorder::default());
+        let caller: Arc<dyn ActionCaller> = recorder.clone();
+        let mut all = state(ActionGrant::All, &caller);
+        all.begin_call(MAX_DEPTH, Instant::now());
+        let error = actions::Host::call(&mut all, "x".into(), "{}".into())
+            .await
+            .expect_err("too deep");
+        assert_eq!(error.retcode, 1200);
+        assert!(
+            crate::sync::lock(&recorder.0).is_empty(),
+            "never dispatched"
+        );
+    }
+
+    #[tokio::test]
+    async fn p4_without_a_dispatcher_calls_fail_cleanly() {
+        let name: Arc<str> = "alt".into();
+        let grants = Arc::new(Grants {
+            call_actions: ActionGrant::All,
+            ..Grants::default()
+        });
+        let mut state = Actions {
+            caller: CallerSlot::default(),
+        }
+        .prepare(&Guest {
+            name: &name,
+            limits: &Limits::default(),
+            grants: &grants,
+        });
+        let error = actions::Host::call(&mut state, "x".into(), "{}".into())
+            .await
+            .expect_err("no dispatcher");
+        assert_eq!(error.retcode, 1200);
     }
 }

@@ -46,3 +46,52 @@ impl store::Host for ConfigState {
             .collect())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::config::Limits;
+
+    fn state(grants: Grants) -> ConfigState {
+        let name: Arc<str> = "p".into();
+        let grants = Arc::new(grants);
+        Config.prepare(&Guest {
+            name: &name,
+            limits: &Limits::default(),
+            grants: &grants,
+        })
+    }
+
+    #[test]
+    fn p4_config_without_a_grant_is_empty() {
+        let mut config = state(Grants::default());
+        assert_eq!(
+            store::Host::get(&mut config, "upstream".into()).ok(),
+            Some(None)
+        );
+        assert_eq!(store::Host::get_all(&mut config).ok(), Some(Vec::new()));
+    }
+
+    #[test]
+    fn p6_config_answers_the_granted_values() {
+        let mut config = state(Grants {
+            config: BTreeMap::from([
+                ("a".to_owned(), "1".to_owned()),
+                ("b".to_owned(), "2".to_owned()),
+            ]),
+            ..Grants::default()
+        });
+        assert_eq!(
+            store::Host::get(&mut config, "a".into()).ok(),
+            Some(Some("1".to_owned()))
+        );
+        assert_eq!(store::Host::get(&mut config, "c".into()).ok(), Some(None));
+        let all = store::Host::get_all(&mut config).ok();
+        assert_eq!(
+            all,
+            Some(vec![("a".into(), "1".into()), ("b".into(), "2".into())])
+        );
+    }
+}

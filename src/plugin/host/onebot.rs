@@ -90,3 +90,37 @@ impl bindings::onebot::plugin::host::Host for OnebotState {
             .map_err(|e| e.to_string()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Grants, Limits};
+    use crate::events::Identity;
+    use crate::plugin::bindings::onebot::plugin::host::Host;
+
+    #[test]
+    fn p5_emit_event_traps_past_max_events_per_call_and_resets_per_call() {
+        let events = Arc::new(EventBus::new(Arc::new(Identity::new(1))));
+        let name: Arc<str> = "p".into();
+        let limits = Limits {
+            max_events_per_call: 2,
+            ..Limits::default()
+        };
+        let mut state = Onebot { events }.prepare(&Guest {
+            name: &name,
+            limits: &limits,
+            grants: &Arc::new(Grants::default()),
+        });
+        let event = r#"{"post_type":"notice"}"#.to_owned();
+        for _ in 0..2 {
+            assert!(matches!(state.emit_event(event.clone()), Ok(Ok(()))));
+        }
+        assert!(state.emit_event(event.clone()).is_err(), "the third traps");
+        assert!(state.exceeded);
+        state.begin_call();
+        assert!(!state.exceeded);
+        assert!(matches!(state.emit_event(event), Ok(Ok(()))));
+        // A bad event is the plugin's error to read, not a trap.
+        assert!(matches!(state.emit_event("[]".into()), Ok(Err(_))));
+    }
+}
