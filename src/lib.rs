@@ -12,6 +12,7 @@
 //! - [`ws`]: WebSocket: handshake, API frames, events out to clients; one connection loop
 //!   for any socket.
 //! - [`http`]: the HTTP transport: body, decode, envelope out.
+//! - [`sse`]: `GET /_events` on an `httpSseServers` entry: events as server-sent events.
 //! - [`auth`]: the access token, one check for HTTP and the WebSocket handshake.
 //! - [`watch`]: file events → debounced loader runs (hot reload).
 //! - [`dispatch`]: one call in, one [`envelope::Outcome`] out; suffixes, fallbacks, limits;
@@ -44,6 +45,7 @@ pub mod message;
 pub mod plugin;
 pub mod registry;
 pub mod server;
+pub mod sse;
 pub mod sync;
 pub mod watch;
 pub mod ws;

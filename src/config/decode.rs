@@ -202,7 +202,7 @@ mod tests {
 
     #[test]
     fn c1_unknown_keys_are_warned_once_each_with_their_path() {
-        let text = "{ network: { httpServers: [ {}, { reportSelfMessage: false, x: { y: 1 } } ] },
+        let text = "{ network: { httpServers: [ {}, { reportSelf: false, x: { y: 1 } } ] },
                       bot: { uin: 1 }, plugins: { cacheDir: null, timeout: 3 }, extra: [1, 2] }";
         let (_, warnings) = decode::<RawFile>(text, Path::new("c.json5")).expect("valid");
         let keys: Vec<&str> = warnings
@@ -213,7 +213,7 @@ mod tests {
             })
             .collect();
         let expected = [
-            "network.httpServers[1].reportSelfMessage",
+            "network.httpServers[1].reportSelf",
             "network.httpServers[1].x",
             "bot.uin",
             "plugins.timeout",

@@ -10,6 +10,7 @@
 
 mod decode;
 pub mod grants;
+mod network;
 mod raw;
 mod sidecar;
 #[cfg(test)]
@@ -21,6 +22,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub use grants::{ActionGrant, Grants, HostPattern, PartialGrants};
+pub use network::{HttpClient, WsClient};
 use raw::{RawFile, RawHttpServer};
 pub use sidecar::{PluginSettings, Warm, parse_sidecar};
 use validate::CacheEnv;
@@ -40,8 +42,13 @@ pub const WS_QUEUE_LIMIT: usize = 1_000_000;
 pub struct Config {
     /// The config file read, as given.
     pub path: PathBuf,
-    /// Only entries with `enable: true`, in file order (C3).
+    /// Only entries with `enable: true`, in file order (C3): `httpServers`, then
+    /// `websocketServers`, then `httpSseServers`.
     pub servers: Vec<HttpServer>,
+    /// Enabled `httpClients`: endpoints every event is POSTed to.
+    pub http_clients: Vec<HttpClient>,
+    /// Enabled `websocketClients`: reverse WebSocket connections the host keeps up.
+    pub ws_clients: Vec<WsClient>,
     pub bot: Bot,
     pub plugins: Plugins,
 }
@@ -52,9 +59,14 @@ pub struct HttpServer {
     pub name: String,
     pub host: String,
     pub port: u16,
+    /// Which `network` list it came from, which decides what it serves.
+    pub kind: ServerKind,
     pub enable_cors: bool,
     pub enable_websocket: bool,
     pub message_post_format: PostFormat,
+    /// `reportSelfMessage`: whether its event clients get the bot's own messages
+    /// (`message_sent`). NapCat's default is off; `httpServers` keep them on, as before.
+    pub report_self_message: bool,
     pub token: String,
     pub debug: bool,
     /// `heartInterval`; 0 turns heartbeats off (W3).
@@ -90,9 +102,11 @@ impl fmt::Debug for HttpServer {
             .field("name", &self.name)
             .field("host", &self.host)
             .field("port", &self.port)
+            .field("kind", &self.kind)
             .field("enable_cors", &self.enable_cors)
             .field("enable_websocket", &self.enable_websocket)
             .field("message_post_format", &self.message_post_format)
+            .field("report_self_message", &self.report_self_message)
             .field("token", &token)
             .field("debug", &self.debug)
             .field("heart_interval_ms", &self.heart_interval_ms)
@@ -101,6 +115,28 @@ impl fmt::Debug for HttpServer {
             .field("header_timeout_ms", &self.header_timeout_ms)
             .field("body_timeout_ms", &self.body_timeout_ms)
             .finish()
+    }
+}
+
+/// The `network` list a listener comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ServerKind {
+    /// `httpServers`: the HTTP API, and WebSocket on the same port with `enableWebsocket`.
+    Http,
+    /// `websocketServers`: WebSocket only (a plain HTTP request gets 426).
+    WebSocket,
+    /// `httpSseServers`: the HTTP API plus `GET /_events`, a server-sent event stream.
+    HttpSse,
+}
+
+impl ServerKind {
+    /// The config key of its list, for messages.
+    pub fn section(self) -> &'static str {
+        match self {
+            ServerKind::Http => "httpServers",
+            ServerKind::WebSocket => "websocketServers",
+            ServerKind::HttpSse => "httpSseServers",
+        }
     }
 }
 
@@ -193,7 +229,9 @@ impl fmt::Display for Location {
 /// One enabled server, as named in a duplicate-listener error.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServerRef {
-    /// The entry's index in `network.httpServers`, counting disabled entries, as in the file.
+    /// The list it is in (`httpServers`, `websocketServers`, `httpSseServers`).
+    pub section: &'static str,
+    /// The entry's index in its list, counting disabled entries, as in the file.
     pub index: usize,
     pub name: String,
     pub host: String,
@@ -203,6 +241,7 @@ pub struct ServerRef {
 impl fmt::Display for ServerRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let Self {
+            section,
             index,
             name,
             host,
@@ -212,12 +251,12 @@ impl fmt::Display for ServerRef {
         if host.contains(':') && !host.starts_with('[') {
             write!(
                 f,
-                "network.httpServers[{index}] (\"{name}\" on [{host}]:{port})"
+                "network.{section}[{index}] (\"{name}\" on [{host}]:{port})"
             )
         } else {
             write!(
                 f,
-                "network.httpServers[{index}] (\"{name}\" on {host}:{port})"
+                "network.{section}[{index}] (\"{name}\" on {host}:{port})"
             )
         }
     }

@@ -12,7 +12,8 @@ use std::path::PathBuf;
 use serde::Deserialize;
 
 use super::grants::RawGrants;
-use super::{HttpServer, PostFormat};
+use super::network::{RawHttpClient, RawSseServer, RawWsClient, RawWsServer};
+use super::{HttpServer, PostFormat, ServerKind};
 
 pub(super) const DEFAULT_SERVER_NAME: &str = "http-server";
 pub(super) const DEFAULT_HOST: &str = "127.0.0.1";
@@ -55,12 +56,16 @@ pub(super) struct RawFile {
     pub plugins: RawPlugins,
 }
 
-/// NapCat's `network` object; only `httpServers` is ours, the rest of NapCat's lists
-/// (`websocketServers`, `httpClients`, `plugins`, …) are unknown keys.
+/// NapCat's `network` object: its five lists (`super::network` for the four beyond
+/// `httpServers`); anything else (NapCat's `plugins`, …) is an unknown key.
 #[derive(Default, Deserialize)]
 #[serde(default, rename_all = "camelCase", expecting = "an object")]
 pub(super) struct RawNetwork {
     pub http_servers: Vec<RawHttpServer>,
+    pub websocket_servers: Vec<RawWsServer>,
+    pub http_sse_servers: Vec<RawSseServer>,
+    pub http_clients: Vec<RawHttpClient>,
+    pub websocket_clients: Vec<RawWsClient>,
 }
 
 #[derive(Deserialize)]
@@ -73,6 +78,7 @@ pub(super) struct RawHttpServer {
     pub enable_cors: bool,
     pub enable_websocket: bool,
     pub message_post_format: PostFormat,
+    pub report_self_message: bool,
     pub token: String,
     pub debug: bool,
     pub heart_interval: u64,
@@ -93,6 +99,7 @@ impl Default for RawHttpServer {
             enable_cors: true,
             enable_websocket: false,
             message_post_format: PostFormat::Array,
+            report_self_message: true,
             token: String::new(),
             debug: false,
             heart_interval: DEFAULT_HEART_INTERVAL_MS,
@@ -111,9 +118,11 @@ impl RawHttpServer {
             name: self.name,
             host: self.host,
             port: self.port,
+            kind: ServerKind::Http,
             enable_cors: self.enable_cors,
             enable_websocket: self.enable_websocket,
             message_post_format: self.message_post_format,
+            report_self_message: self.report_self_message,
             token: self.token,
             debug: self.debug,
             heart_interval_ms: self.heart_interval,

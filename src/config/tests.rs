@@ -84,9 +84,11 @@ fn c2_w6_server_entry_defaults_are_napcats_and_ours() {
         name: "http-server".into(),
         host: "127.0.0.1".into(),
         port: 3000,
+        kind: ServerKind::Http,
         enable_cors: true,
         enable_websocket: false,
         message_post_format: PostFormat::Array,
+        report_self_message: true,
         token: String::new(),
         debug: false,
         heart_interval_ms: 30_000,
@@ -175,11 +177,8 @@ fn c1_napcat_onebot11_file_loads_with_one_warning_per_unknown_key() {
   "parseMultMsg": false
 }"#;
     let loaded = parse_ok(napcat);
+    // Issue 15: NapCat's five network lists are all read now; only the rest is unknown.
     let unknown = [
-        "network.httpSseServers",
-        "network.httpClients",
-        "network.websocketServers",
-        "network.websocketClients",
         "network.plugins",
         "musicSignUrl",
         "enableLocalFile2Url",
@@ -196,6 +195,13 @@ fn c1_napcat_onebot11_file_loads_with_one_warning_per_unknown_key() {
         ("httpServer", "0.0.0.0", 3000)
     );
     assert!(server.enable_websocket);
+    let ws = &loaded.config.servers[1];
+    assert_eq!(
+        (ws.name.as_str(), ws.port, ws.kind),
+        ("WsServer", 3001, ServerKind::WebSocket)
+    );
+    assert!(!ws.report_self_message);
+    assert!(loaded.config.http_clients.is_empty(), "disabled");
     // NapCat's `network.plugins` is not our top-level `plugins` section.
     assert_eq!(loaded.config.plugins.dir, PathBuf::from("config/plugins"));
 }
@@ -367,4 +373,39 @@ fn c1_c5_load_reads_the_file_or_names_it_when_it_cannot() {
     let message = error.to_string();
     let prefix = format!("{}: cannot read: ", missing.display());
     assert!(message.starts_with(&prefix), "{message}");
+}
+
+#[test]
+#[rustfmt::skip]
+fn issue15_clients_and_extra_servers_take_napcats_defaults_and_are_checked() {
+    let text = r#"{ network: {
+        httpClients: [{ enable: true, url: "http://127.0.0.1:8080/onebot", token: "s3cret" }],
+        websocketClients: [{ enable: true, url: "ws://127.0.0.1:8082/onebot/v11/ws" }],
+        httpSseServers: [{ enable: true, port: 0, reportSelfMessage: true }],
+        websocketServers: [{ enable: true, port: 0 }],
+    } }"#;
+    let config = parse_ok(text).config;
+    let http = &config.http_clients[0];
+    assert_eq!((http.name.as_str(), http.url.as_str()), ("http-client", "http://127.0.0.1:8080/onebot"));
+    assert_eq!((http.message_post_format, http.report_self_message), (PostFormat::Array, false));
+    let ws = &config.ws_clients[0];
+    assert_eq!((ws.name.as_str(), ws.reconnect_interval_ms, ws.heart_interval_ms), ("websocket-client", 5_000, 30_000));
+    let kinds: Vec<ServerKind> = config.servers.iter().map(|s| s.kind).collect();
+    assert_eq!(kinds, [ServerKind::WebSocket, ServerKind::HttpSse]);
+    assert!(config.servers[1].report_self_message);
+    // Tokens stay out of Debug (H6).
+    assert!(!format!("{config:?}").contains("s3cret"));
+
+    let refused = [
+        (r#"{ network: { httpClients: [{ url: "https://x" }] } }"#, "network.httpClients[0].url"),
+        (r#"{ network: { websocketClients: [{ url: "http://x" }] } }"#, "network.websocketClients[0].url"),
+        (r#"{ network: { websocketClients: [{ reconnectInterval: 1 }] } }"#, "network.websocketClients[0].reconnectInterval"),
+        (r#"{ network: { httpServers: [{ enable: true, port: 3000 }],
+                          httpSseServers: [{ enable: true, port: 3000 }] } }"#,
+         "network.httpSseServers[0]"),
+    ];
+    for (text, key) in refused {
+        let error = parse(text, Path::new(PATH)).expect_err(text).to_string();
+        assert!(error.contains(key), "{text}: {error}");
+    }
 }

@@ -8,10 +8,10 @@ use std::ffi::OsString;
 use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 
-use super::raw::{self, RawFile, RawHttpServer, RawPlugins};
+use super::raw::{self, RawFile, RawNetwork, RawPlugins};
 use super::{
-    Bot, Config, ConfigError, HttpServer, Limits, Loaded, MAX_BODY_BYTES_LIMIT, MEMORY_MB_LIMIT,
-    MILLIS_LIMIT, Plugins, ServerRef, WS_QUEUE_LIMIT,
+    Bot, Config, ConfigError, HttpClient, HttpServer, Limits, Loaded, MAX_BODY_BYTES_LIMIT,
+    MEMORY_MB_LIMIT, MILLIS_LIMIT, Plugins, ServerRef, WS_QUEUE_LIMIT, WsClient,
 };
 
 /// An accepted range and how to describe it to the operator.
@@ -89,7 +89,15 @@ pub(super) fn config(
     env: &CacheEnv,
     mut warnings: Vec<String>,
 ) -> Result<Loaded, ConfigError> {
-    let servers = servers(raw.network.http_servers, path, &mut warnings)?;
+    let mut network = raw.network;
+    let servers = servers(&mut network, path)?;
+    let (http_clients, ws_clients) = clients(&mut network, path)?;
+    if servers.is_empty() && http_clients.is_empty() && ws_clients.is_empty() {
+        warnings.push(format!(
+            "{}: no enabled httpServers: nothing will listen",
+            path.display()
+        ));
+    }
     let plugins = plugins(raw.plugins, path, env, &mut warnings)?;
     let bot = Bot {
         self_id: raw.bot.self_id,
@@ -98,6 +106,8 @@ pub(super) fn config(
     let config = Config {
         path: path.to_owned(),
         servers,
+        http_clients,
+        ws_clients,
         bot,
         plugins,
     };
@@ -105,27 +115,54 @@ pub(super) fn config(
 }
 
 /// Every entry is checked, disabled ones too: a bad value is a mistake whether or not the
-/// entry is on today. Only enabled entries are kept, in file order (C3).
-fn servers(
-    raws: Vec<RawHttpServer>,
-    path: &Path,
-    warnings: &mut Vec<String>,
-) -> Result<Vec<HttpServer>, ConfigError> {
-    let mut enabled: Vec<(usize, HttpServer)> = Vec::new();
-    for (index, raw) in raws.into_iter().enumerate() {
+/// entry is on today. Only enabled entries are kept, in file order (C3): `httpServers`, then
+/// `websocketServers`, then `httpSseServers`; two of them on one address is an error.
+fn servers(network: &mut RawNetwork, path: &Path) -> Result<Vec<HttpServer>, ConfigError> {
+    let mut entries: Vec<(usize, bool, HttpServer)> = Vec::new();
+    for (index, raw) in std::mem::take(&mut network.http_servers)
+        .into_iter()
+        .enumerate()
+    {
         let key = |field: &str| format!("network.httpServers[{index}].{field}");
-        check(path, key("maxBodyBytes"), raw.max_body_bytes, &BODY_BYTES)?;
-        check(path, key("heartInterval"), raw.heart_interval, &HEART_MS)?;
-        let queue = u64::try_from(raw.ws_queue_messages).unwrap_or(u64::MAX);
-        check(path, key("wsQueueMessages"), queue, &WS_QUEUE)?;
         let header_ms = raw.header_timeout_ms;
         check(path, key("headerTimeoutMs"), header_ms, &REQUEST_TIMEOUT_MS)?;
         let body_ms = raw.body_timeout_ms;
         check(path, key("bodyTimeoutMs"), body_ms, &REQUEST_TIMEOUT_MS)?;
-        if !raw.enable {
+        entries.push((index, raw.enable, raw.into_server()));
+    }
+    for (index, raw) in std::mem::take(&mut network.websocket_servers)
+        .into_iter()
+        .enumerate()
+    {
+        entries.push((index, raw.enable, raw.into_server()));
+    }
+    for (index, raw) in std::mem::take(&mut network.http_sse_servers)
+        .into_iter()
+        .enumerate()
+    {
+        entries.push((index, raw.enable, raw.into_server()));
+    }
+    let mut enabled: Vec<(usize, HttpServer)> = Vec::new();
+    for (index, enable, server) in entries {
+        let section = server.kind.section();
+        let key = |field: &str| format!("network.{section}[{index}].{field}");
+        check(
+            path,
+            key("maxBodyBytes"),
+            server.max_body_bytes,
+            &BODY_BYTES,
+        )?;
+        check(
+            path,
+            key("heartInterval"),
+            server.heart_interval_ms,
+            &HEART_MS,
+        )?;
+        let queue = u64::try_from(server.ws_queue_messages).unwrap_or(u64::MAX);
+        check(path, key("wsQueueMessages"), queue, &WS_QUEUE)?;
+        if !enable {
             continue;
         }
-        let server = raw.into_server();
         let clash = enabled
             .iter()
             .find(|(_, other)| same_listener(other, &server));
@@ -138,17 +175,67 @@ fn servers(
         }
         enabled.push((index, server));
     }
-    if enabled.is_empty() {
-        warnings.push(format!(
-            "{}: no enabled httpServers: nothing will listen",
-            path.display()
-        ));
-    }
     Ok(enabled.into_iter().map(|(_, server)| server).collect())
+}
+
+/// `httpClients` and `websocketClients`: checked like servers, enabled ones kept in order.
+fn clients(
+    network: &mut RawNetwork,
+    path: &Path,
+) -> Result<(Vec<HttpClient>, Vec<WsClient>), ConfigError> {
+    let mut http = Vec::new();
+    for (index, raw) in std::mem::take(&mut network.http_clients)
+        .into_iter()
+        .enumerate()
+    {
+        let key = |field: &str| format!("network.httpClients[{index}].{field}");
+        check(path, key("timeoutMs"), raw.timeout_ms, &REQUEST_TIMEOUT_MS)?;
+        let queue = u64::try_from(raw.queue_events).unwrap_or(u64::MAX);
+        check(path, key("queueEvents"), queue, &WS_QUEUE)?;
+        if !raw.url.starts_with("http://") {
+            return Err(invalid(
+                path,
+                &key("url"),
+                "expected an http:// URL (for https, put a local TLS proxy in front)",
+            ));
+        }
+        if raw.enable {
+            http.push(raw.into_client());
+        }
+    }
+    let mut ws = Vec::new();
+    for (index, raw) in std::mem::take(&mut network.websocket_clients)
+        .into_iter()
+        .enumerate()
+    {
+        let key = |field: &str| format!("network.websocketClients[{index}].{field}");
+        check(
+            path,
+            key("reconnectInterval"),
+            raw.reconnect_interval,
+            &REQUEST_TIMEOUT_MS,
+        )?;
+        check(path, key("heartInterval"), raw.heart_interval, &HEART_MS)?;
+        check(path, key("maxBodyBytes"), raw.max_body_bytes, &BODY_BYTES)?;
+        let queue = u64::try_from(raw.ws_queue_messages).unwrap_or(u64::MAX);
+        check(path, key("wsQueueMessages"), queue, &WS_QUEUE)?;
+        if !raw.url.starts_with("ws://") {
+            return Err(invalid(
+                path,
+                &key("url"),
+                "expected a ws:// URL (for wss, put a local TLS proxy in front)",
+            ));
+        }
+        if raw.enable {
+            ws.push(raw.into_client());
+        }
+    }
+    Ok((http, ws))
 }
 
 fn server_ref(index: usize, server: &HttpServer) -> Box<ServerRef> {
     Box::new(ServerRef {
+        section: server.kind.section(),
         index,
         name: server.name.clone(),
         host: server.host.clone(),

@@ -61,6 +61,8 @@ pub struct EventBus {
 struct Subscriber {
     id: u64,
     format: PostFormat,
+    /// `reportSelfMessage`: whether it receives the bot's own messages (`message_sent`).
+    report_self: bool,
     queue: Queue,
 }
 
@@ -96,6 +98,17 @@ impl EventBus {
     /// `capacity` deep. Its first frame is the lifecycle `connect` event (W3), queued before
     /// the subscriber can see anything else. Dropping the [`Subscription`] unsubscribes.
     pub fn subscribe(self: &Arc<Self>, format: PostFormat, capacity: usize) -> Subscription {
+        self.subscribe_as(format, true, capacity)
+    }
+
+    /// [`EventBus::subscribe`] for a connection that receives the bot's own messages
+    /// (`message_sent` events) only when `report_self` (NapCat's `reportSelfMessage`).
+    pub fn subscribe_as(
+        self: &Arc<Self>,
+        format: PostFormat,
+        report_self: bool,
+        capacity: usize,
+    ) -> Subscription {
         let (queue, frames) = Queue::new(capacity);
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let connect = meta::lifecycle_connect(self.identity.self_id());
@@ -105,6 +118,7 @@ impl EventBus {
         subscribers.push(Subscriber {
             id,
             format,
+            report_self,
             queue: queue.clone(),
         });
         drop(subscribers);
@@ -130,8 +144,12 @@ impl EventBus {
         // Rendered lazily, at most once per format present among the subscribers (M4).
         let (mut array, mut string) = (None, None);
         let mut warned = false;
+        let own = event.get("post_type").and_then(Value::as_str) == Some("message_sent");
         let mut subscribers = self.lock();
         subscribers.retain(|subscriber| {
+            if own && !subscriber.report_self {
+                return true;
+            }
             let slot = match subscriber.format {
                 PostFormat::Array => &mut array,
                 PostFormat::String => &mut string,

@@ -155,3 +155,29 @@ fn p4_the_check_without_subscribers_agrees_with_the_full_parse() {
     }
     assert_eq!(with_subscriber.published(), without.published());
 }
+
+/// NapCat's `reportSelfMessage`: a connection that turned it off never sees `message_sent`,
+/// and still sees every other event.
+#[test]
+fn report_self_message_filters_only_the_bots_own_messages() {
+    let bus = Arc::new(EventBus::new(Arc::new(Identity::new(1))));
+    let mut quiet = bus.subscribe_as(PostFormat::Array, false, 16);
+    let mut all = bus.subscribe_as(PostFormat::Array, true, 16);
+    let sent = r#"{"post_type":"message_sent","message_type":"private","message":"hi"}"#;
+    let notice = r#"{"post_type":"notice","notice_type":"x"}"#;
+    bus.publish("p", sent).expect("valid");
+    bus.publish("p", notice).expect("valid");
+    let post_types = |sub: &mut Subscription| {
+        let mut seen = Vec::new();
+        while let Some(frame) = sub.try_recv() {
+            let event: serde_json::Value = serde_json::from_str(&frame).expect("JSON");
+            seen.push(event["post_type"].as_str().unwrap_or_default().to_owned());
+        }
+        seen
+    };
+    assert_eq!(post_types(&mut quiet), ["meta_event", "notice"]);
+    assert_eq!(
+        post_types(&mut all),
+        ["meta_event", "message_sent", "notice"]
+    );
+}

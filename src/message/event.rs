@@ -40,7 +40,8 @@ pub fn render(segments: &[Segment], format: PostFormat) -> Value {
 
 /// Renders a message event (`post_type` `"message"` or `"message_sent"`) for one server:
 /// `message` per `format`, `message_format` set to `"array"` or `"string"`, and `raw_message`
-/// set to the CQ string unless the event already carries a string there. A string `message` is
+/// always the message's CQ string, whatever the plugin put there (M4: OneBot 11 clients read
+/// `raw_message` as exactly that, whatever `messagePostFormat` is). A string `message` is
 /// read as a CQ string (`auto_escape` is a params-in notion). Any other event, or a message event
 /// without `message`, is left as it is; so is one whose `message` is malformed (see
 /// [`try_render_event`] to learn that it was).
@@ -76,9 +77,7 @@ pub fn try_render_event(
         "message_format".to_owned(),
         Value::String(format.as_str().to_owned()),
     );
-    if !matches!(event.get("raw_message"), Some(Value::String(_))) {
-        event.insert("raw_message".to_owned(), Value::String(raw));
-    }
+    event.insert("raw_message".to_owned(), Value::String(raw));
     Ok(())
 }
 
@@ -174,17 +173,19 @@ mod tests {
     }
 
     #[test]
-    fn m4_plugin_raw_message_kept_unless_not_a_string() {
-        let kept = json!({"post_type":"message","message":"x","raw_message":"original"});
-        assert_eq!(
-            rendered(kept, PostFormat::String)["raw_message"],
-            json!("original")
-        );
-        let replaced = json!({"post_type":"message","message":"x","raw_message":null});
-        assert_eq!(
-            rendered(replaced, PostFormat::String)["raw_message"],
-            json!("x")
-        );
+    fn m4_raw_message_is_always_the_cq_string_of_the_message() {
+        // Issue 15: an empty or stale raw_message from the plugin is replaced, in both formats.
+        for format in [PostFormat::Array, PostFormat::String] {
+            for raw in [json!(""), json!("original"), Value::Null] {
+                let input = json!({"post_type":"message","raw_message":raw,"message":[
+                    {"type":"text","data":{"text":"hi [x]"}},{"type":"face","data":{"id":"178"}}]});
+                assert_eq!(
+                    rendered(input, format)["raw_message"],
+                    json!("hi &#91;x&#93;[CQ:face,id=178]"),
+                    "{raw} in {format:?}"
+                );
+            }
+        }
     }
 
     #[test]

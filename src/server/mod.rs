@@ -18,6 +18,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use tokio::net::TcpListener;
@@ -25,10 +26,12 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::auth::Token;
-use crate::config::HttpServer;
+use crate::config::{HttpServer, ServerKind};
 use crate::dispatch::Dispatcher;
+use crate::envelope::{ActionError, Envelope, Outcome};
 use crate::events::EventBus;
 use crate::http::{self, HttpApi};
+use crate::sse::{self, SseApi};
 use crate::ws::{self, Endpoint, Session, WsApi};
 
 /// A server that could not listen. Nothing is left listening when this is returned (C5).
@@ -51,11 +54,29 @@ pub fn app(
     shutdown: watch::Receiver<bool>,
 ) -> Router {
     let token = Token::new(&config.token);
-    let mut router = http::router(Arc::new(HttpApi {
-        dispatcher: dispatcher.clone(),
-        config: config.clone(),
-        token: token.clone(),
-    }));
+    let mut router = match config.kind {
+        ServerKind::Http => http::router(Arc::new(HttpApi {
+            dispatcher: dispatcher.clone(),
+            config: config.clone(),
+            token: token.clone(),
+        })),
+        ServerKind::HttpSse => sse::router(Arc::new(SseApi {
+            name: config.name.clone(),
+            events: events.clone(),
+            token: token.clone(),
+            post_format: config.message_post_format,
+            report_self: config.report_self_message,
+            queue_messages: config.ws_queue_messages,
+            shutdown: shutdown.clone(),
+        }))
+        .merge(http::router(Arc::new(HttpApi {
+            dispatcher: dispatcher.clone(),
+            config: config.clone(),
+            token: token.clone(),
+        }))),
+        // Only upgrades are served (by the layer below); anything else is told so.
+        ServerKind::WebSocket => Router::new().fallback(upgrade_required),
+    };
     if config.enable_cors {
         router = router.layer(axum::middleware::from_fn(cors::layer));
     }
@@ -74,6 +95,19 @@ pub fn app(
         router = router.layer(axum::middleware::from_fn_with_state(api, intercept));
     }
     router
+}
+
+/// A plain HTTP request to a `websocketServers` entry.
+async fn upgrade_required() -> Response {
+    let outcome = Outcome::Failed(ActionError::bad_request(
+        "this is a WebSocket server: connect with a WebSocket client",
+    ));
+    let mut response = http::reply(Envelope::new(outcome, None));
+    *response.status_mut() = StatusCode::UPGRADE_REQUIRED;
+    response
+        .headers_mut()
+        .insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    response
 }
 
 async fn intercept(State(api): State<Arc<WsApi>>, request: Request, next: Next) -> Response {
@@ -117,7 +151,8 @@ pub fn serve(
     for (server, (listener, addr)) in configs.iter().zip(bound) {
         tracing::info!(
             server = %server.name,
-            "listening on http://{addr} (token {}, cors {}, websocket {})",
+            "listening on http://{addr} ({}; token {}, cors {}, websocket {})",
+            server.kind.section(),
             if server.token.is_empty() { "off" } else { "on" },
             if server.enable_cors { "on" } else { "off" },
             if server.enable_websocket { "on" } else { "off" },

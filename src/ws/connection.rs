@@ -72,9 +72,11 @@ pub async fn serve<S: Socket>(socket: S, endpoint: Arc<Endpoint>, role: Role, pe
     let (mut sink, stream) = socket.split();
     // W1, W3: only universal clients subscribe; the lifecycle event is already queued.
     let mut subscription = (role == Role::Universal).then(|| {
-        endpoint
-            .events
-            .subscribe(session.post_format, session.queue_messages)
+        endpoint.events.subscribe_as(
+            session.post_format,
+            session.report_self,
+            session.queue_messages,
+        )
     });
     let (replies, reply_queue) = mpsc::channel(MAX_IN_FLIGHT);
     let end = tokio::select! {

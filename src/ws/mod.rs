@@ -60,6 +60,8 @@ pub struct Session {
     pub heart_interval_ms: u64,
     /// M4: how `message` is written in events to these clients.
     pub post_format: PostFormat,
+    /// `reportSelfMessage`: whether the bot's own messages (`message_sent`) are sent too.
+    pub report_self: bool,
     /// W6: events a client may fall behind before it is disconnected.
     pub queue_messages: usize,
     /// The largest frame read: one frame is one call's params, bounded like an HTTP body.
@@ -75,6 +77,7 @@ impl Session {
             name: config.name.clone(),
             heart_interval_ms: config.heart_interval_ms,
             post_format: config.message_post_format,
+            report_self: config.report_self_message,
             queue_messages: config.ws_queue_messages,
             max_frame_bytes: config.max_body_bytes,
             debug: config.debug,

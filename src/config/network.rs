@@ -1,0 +1,300 @@
+//! NapCat's `network` lists beyond `httpServers` (issue 15): `websocketServers` and
+//! `httpSseServers` become listeners like an HTTP server (one bind, one duplicate check), and
+//! `httpClients` and `websocketClients` the connections the host makes to the bot. Field names
+//! and defaults are NapCat's, so its `onebot11_<uin>.json` moves over unchanged.
+
+use std::fmt;
+
+use serde::Deserialize;
+
+use super::raw::{
+    DEFAULT_BODY_TIMEOUT_MS, DEFAULT_HEADER_TIMEOUT_MS, DEFAULT_HEART_INTERVAL_MS, DEFAULT_HOST,
+    DEFAULT_MAX_BODY_BYTES, DEFAULT_WS_QUEUE_MESSAGES,
+};
+use super::{HttpServer, PostFormat, ServerKind};
+
+/// `network.websocketServers[]`: a WebSocket server on a port of its own.
+#[derive(Deserialize)]
+#[serde(default, rename_all = "camelCase", expecting = "an object")]
+pub(super) struct RawWsServer {
+    pub name: String,
+    pub enable: bool,
+    pub host: String,
+    pub port: u16,
+    pub message_post_format: PostFormat,
+    pub report_self_message: bool,
+    /// NapCat's; events are always pushed here.
+    pub enable_force_push_event: bool,
+    pub token: String,
+    pub debug: bool,
+    pub heart_interval: u64,
+    pub max_body_bytes: u64,
+    pub ws_queue_messages: usize,
+}
+
+impl Default for RawWsServer {
+    fn default() -> Self {
+        Self {
+            name: "websocket-server".to_owned(),
+            enable: false,
+            host: DEFAULT_HOST.to_owned(),
+            port: 3001,
+            message_post_format: PostFormat::Array,
+            report_self_message: false,
+            enable_force_push_event: true,
+            token: String::new(),
+            debug: false,
+            heart_interval: DEFAULT_HEART_INTERVAL_MS,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            ws_queue_messages: DEFAULT_WS_QUEUE_MESSAGES,
+        }
+    }
+}
+
+impl RawWsServer {
+    pub fn into_server(self) -> HttpServer {
+        HttpServer {
+            name: self.name,
+            host: self.host,
+            port: self.port,
+            kind: ServerKind::WebSocket,
+            enable_cors: false,
+            enable_websocket: true,
+            message_post_format: self.message_post_format,
+            report_self_message: self.report_self_message,
+            token: self.token,
+            debug: self.debug,
+            heart_interval_ms: self.heart_interval,
+            max_body_bytes: self.max_body_bytes,
+            ws_queue_messages: self.ws_queue_messages,
+            header_timeout_ms: DEFAULT_HEADER_TIMEOUT_MS,
+            body_timeout_ms: DEFAULT_BODY_TIMEOUT_MS,
+        }
+    }
+}
+
+/// `network.httpSseServers[]`: an HTTP server whose `GET /_events` streams events (SSE).
+#[derive(Deserialize)]
+#[serde(default, rename_all = "camelCase", expecting = "an object")]
+pub(super) struct RawSseServer {
+    pub name: String,
+    pub enable: bool,
+    pub host: String,
+    pub port: u16,
+    pub enable_cors: bool,
+    pub enable_websocket: bool,
+    pub message_post_format: PostFormat,
+    pub report_self_message: bool,
+    pub token: String,
+    pub debug: bool,
+    pub max_body_bytes: u64,
+    pub ws_queue_messages: usize,
+}
+
+impl Default for RawSseServer {
+    fn default() -> Self {
+        Self {
+            name: "http-sse-server".to_owned(),
+            enable: false,
+            host: DEFAULT_HOST.to_owned(),
+            port: 3000,
+            enable_cors: true,
+            enable_websocket: false,
+            message_post_format: PostFormat::Array,
+            report_self_message: false,
+            token: String::new(),
+            debug: false,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            ws_queue_messages: DEFAULT_WS_QUEUE_MESSAGES,
+        }
+    }
+}
+
+impl RawSseServer {
+    pub fn into_server(self) -> HttpServer {
+        HttpServer {
+            name: self.name,
+            host: self.host,
+            port: self.port,
+            kind: ServerKind::HttpSse,
+            enable_cors: self.enable_cors,
+            enable_websocket: self.enable_websocket,
+            message_post_format: self.message_post_format,
+            report_self_message: self.report_self_message,
+            token: self.token,
+            debug: self.debug,
+            heart_interval_ms: DEFAULT_HEART_INTERVAL_MS,
+            max_body_bytes: self.max_body_bytes,
+            ws_queue_messages: self.ws_queue_messages,
+            header_timeout_ms: DEFAULT_HEADER_TIMEOUT_MS,
+            body_timeout_ms: DEFAULT_BODY_TIMEOUT_MS,
+        }
+    }
+}
+
+/// `network.httpClients[]` as written.
+#[derive(Deserialize)]
+#[serde(default, rename_all = "camelCase", expecting = "an object")]
+pub(super) struct RawHttpClient {
+    pub name: String,
+    pub enable: bool,
+    pub url: String,
+    pub message_post_format: PostFormat,
+    pub report_self_message: bool,
+    pub token: String,
+    pub debug: bool,
+    /// Ours: events waiting for this endpoint; more are dropped (counted and logged).
+    pub queue_events: usize,
+    /// Ours: how long one POST may take.
+    pub timeout_ms: u64,
+}
+
+impl Default for RawHttpClient {
+    fn default() -> Self {
+        Self {
+            name: "http-client".to_owned(),
+            enable: false,
+            url: "http://localhost:8080".to_owned(),
+            message_post_format: PostFormat::Array,
+            report_self_message: false,
+            token: String::new(),
+            debug: false,
+            queue_events: DEFAULT_WS_QUEUE_MESSAGES,
+            timeout_ms: 5_000,
+        }
+    }
+}
+
+/// `network.websocketClients[]` as written.
+#[derive(Deserialize)]
+#[serde(default, rename_all = "camelCase", expecting = "an object")]
+pub(super) struct RawWsClient {
+    pub name: String,
+    pub enable: bool,
+    pub url: String,
+    pub message_post_format: PostFormat,
+    pub report_self_message: bool,
+    pub reconnect_interval: u64,
+    pub token: String,
+    pub debug: bool,
+    pub heart_interval: u64,
+    pub max_body_bytes: u64,
+    pub ws_queue_messages: usize,
+}
+
+impl Default for RawWsClient {
+    fn default() -> Self {
+        Self {
+            name: "websocket-client".to_owned(),
+            enable: false,
+            url: "ws://localhost:8082".to_owned(),
+            message_post_format: PostFormat::Array,
+            report_self_message: false,
+            reconnect_interval: 5_000,
+            token: String::new(),
+            debug: false,
+            heart_interval: DEFAULT_HEART_INTERVAL_MS,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            ws_queue_messages: DEFAULT_WS_QUEUE_MESSAGES,
+        }
+    }
+}
+
+/// One enabled `httpClients` entry: every event is POSTed to `url`. `Debug` hides the token.
+#[derive(Clone, PartialEq, Eq)]
+pub struct HttpClient {
+    pub name: String,
+    /// An `http://` URL (checked at load).
+    pub url: String,
+    pub message_post_format: PostFormat,
+    pub report_self_message: bool,
+    /// The HMAC-SHA1 secret for `X-Signature`; empty = no signature.
+    pub token: String,
+    pub debug: bool,
+    pub queue_events: usize,
+    pub timeout_ms: u64,
+}
+
+/// One enabled `websocketClients` entry: the host dials `url` and keeps the connection up.
+/// `Debug` hides the token.
+#[derive(Clone, PartialEq, Eq)]
+pub struct WsClient {
+    pub name: String,
+    /// A `ws://` URL (checked at load).
+    pub url: String,
+    pub message_post_format: PostFormat,
+    pub report_self_message: bool,
+    pub reconnect_interval_ms: u64,
+    /// Sent as `Authorization: Bearer <token>`; empty = none.
+    pub token: String,
+    pub debug: bool,
+    pub heart_interval_ms: u64,
+    pub max_body_bytes: u64,
+    pub ws_queue_messages: usize,
+}
+
+fn redacted(token: &str) -> &'static str {
+    if token.is_empty() { "" } else { "<redacted>" }
+}
+
+impl fmt::Debug for HttpClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpClient")
+            .field("name", &self.name)
+            .field("url", &self.url)
+            .field("message_post_format", &self.message_post_format)
+            .field("report_self_message", &self.report_self_message)
+            .field("token", &redacted(&self.token))
+            .field("debug", &self.debug)
+            .field("queue_events", &self.queue_events)
+            .field("timeout_ms", &self.timeout_ms)
+            .finish()
+    }
+}
+
+impl fmt::Debug for WsClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WsClient")
+            .field("name", &self.name)
+            .field("url", &self.url)
+            .field("message_post_format", &self.message_post_format)
+            .field("report_self_message", &self.report_self_message)
+            .field("reconnect_interval_ms", &self.reconnect_interval_ms)
+            .field("token", &redacted(&self.token))
+            .field("debug", &self.debug)
+            .field("heart_interval_ms", &self.heart_interval_ms)
+            .finish()
+    }
+}
+
+impl RawHttpClient {
+    pub fn into_client(self) -> HttpClient {
+        HttpClient {
+            name: self.name,
+            url: self.url,
+            message_post_format: self.message_post_format,
+            report_self_message: self.report_self_message,
+            token: self.token,
+            debug: self.debug,
+            queue_events: self.queue_events,
+            timeout_ms: self.timeout_ms,
+        }
+    }
+}
+
+impl RawWsClient {
+    pub fn into_client(self) -> WsClient {
+        WsClient {
+            name: self.name,
+            url: self.url,
+            message_post_format: self.message_post_format,
+            report_self_message: self.report_self_message,
+            reconnect_interval_ms: self.reconnect_interval,
+            token: self.token,
+            debug: self.debug,
+            heart_interval_ms: self.heart_interval,
+            max_body_bytes: self.max_body_bytes,
+            ws_queue_messages: self.ws_queue_messages,
+        }
+    }
+}
