@@ -44,6 +44,7 @@ pub mod loader;
 pub mod message;
 pub mod plugin;
 pub mod registry;
+pub mod reverse;
 pub mod server;
 pub mod sse;
 pub mod sync;

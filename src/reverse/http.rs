@@ -1,0 +1,1 @@
+//! `httpClients` (issue 15): every event POSTed to each endpoint.

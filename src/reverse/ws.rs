@@ -1,0 +1,1 @@
+//! `websocketClients` (issue 15): reverse WebSocket connections the host keeps up.
