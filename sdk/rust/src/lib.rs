@@ -1,5 +1,7 @@
 //! onebot-plugin: write an onebot-host plugin (a WebAssembly component of the world
-//! `onebot:plugin/plugin@0.1.0`) as plain Rust functions.
+//! `onebot:plugin/capable-plugin@0.1.0`, the world `plugin` plus the capabilities a sidecar
+//! may grant) as plain Rust functions. A plugin imports only what it uses: one that never
+//! touches a capability is a plain `plugin` component.
 //!
 //! An action is a function from a `serde` params type to a `serde` result, failing with an
 //! [`Error`] that carries a OneBot retcode. [`plugin!`] lists the actions and exports the
@@ -24,13 +26,16 @@
 //! Params that do not fit the type answer retcode 1400 with serde's explanation, so an
 //! action only ever sees valid input. The common OneBot 11 params are in [`onebot`].
 
+pub mod kv;
 pub mod onebot;
 
 #[doc(hidden)]
 pub mod bindings {
     wit_bindgen::generate!({
         path: "../../wit",
-        world: "plugin",
+        world: "capable-plugin",
+        // wasi:config/store (wit/deps) is generated here too: there are no published bindings.
+        generate_all,
         pub_export_macro: true,
         export_macro_name: "__export_plugin",
         default_bindings_module: "onebot_plugin::bindings",
