@@ -72,6 +72,14 @@ async def aiocqhttp_reverse(base, port, token):
         except Exception as e:  # noqa: BLE001 - reported by the waiting side
             answered.set_exception(e)
 
+    loop = asyncio.get_running_loop()
+
+    def quiet_cancellation(loop, context):
+        # Hypercorn reports the connections it cancels at shutdown (the host redialling).
+        if not isinstance(context.get("exception"), asyncio.CancelledError):
+            loop.default_exception_handler(context)
+
+    loop.set_exception_handler(quiet_cancellation)
     server = asyncio.create_task(bot.run_task(host="127.0.0.1", port=port, shutdown_trigger=stop.wait))
     try:
         await asyncio.wait_for(connected.wait(), STEP_TIMEOUT)
