@@ -212,6 +212,13 @@ pub async fn start(config: Config) -> Result<Host, StartError> {
         &events,
         &stopped,
     );
+    reverse::ws::spawn(
+        &mut servers,
+        &config.ws_clients,
+        &dispatcher,
+        &events,
+        &stopped,
+    );
     Ok(Host {
         addrs,
         dispatcher,

@@ -15,4 +15,6 @@ mod http;
 mod languages;
 mod plugins;
 mod reload;
+mod reverse_ws;
+mod servers;
 mod ws;
