@@ -11,6 +11,8 @@
 //!   layered into one app, and the accept loop with its per-connection limits.
 //! - [`ws`]: WebSocket: handshake, API frames, events out to clients; one connection loop
 //!   for any socket.
+//! - [`reverse`]: connections the host makes to the bot (NapCat's `websocketClients` and
+//!   `httpClients`); a dialled WebSocket is served by [`ws`]'s loop.
 //! - [`http`]: the HTTP transport: body, decode, envelope out.
 //! - [`sse`]: `GET /_events` on an `httpSseServers` entry: events as server-sent events.
 //! - [`auth`]: the access token, one check for HTTP and the WebSocket handshake.
