@@ -12,6 +12,7 @@ mod cli;
 mod harness;
 mod hostile;
 mod http;
+mod key_value;
 mod languages;
 mod plugins;
 mod reload;
