@@ -21,7 +21,7 @@ use wasmtime::{
 
 use super::host::actions::{ActionCaller, CallerSlot};
 use super::host::{
-    Actions, Budget, Capability, Config as ConfigUnit, Guest, HostState, Onebot, Wasi,
+    Actions, Budget, Capability, Config as ConfigUnit, Guest, HostState, Onebot, Outbound, Wasi,
 };
 use crate::events::EventBus;
 
@@ -38,6 +38,7 @@ pub struct Runtime {
     onebot: Onebot,
     config: ConfigUnit,
     actions: Actions,
+    outbound: Outbound,
     cache: Option<wasmtime::Cache>,
     /// Where guests run. `None` only while dropping (see `Drop`).
     executor: Option<tokio::runtime::Runtime>,
@@ -96,7 +97,8 @@ impl Runtime {
         let linked = Wasi::add_to_linker(&mut linker)
             .and_then(|()| Onebot::add_to_linker(&mut linker))
             .and_then(|()| ConfigUnit::add_to_linker(&mut linker))
-            .and_then(|()| Actions::add_to_linker(&mut linker));
+            .and_then(|()| Actions::add_to_linker(&mut linker))
+            .and_then(|()| Outbound::add_to_linker(&mut linker));
         linked.map_err(|e| RuntimeError::Engine(e.to_string()))?;
 
         start_epoch_ticker(&engine)?;
@@ -109,6 +111,7 @@ impl Runtime {
             actions: Actions {
                 caller: CallerSlot::default(),
             },
+            outbound: Outbound,
             cache,
             executor: Some(executor().map_err(RuntimeError::Threads)?),
         })
@@ -144,6 +147,7 @@ impl Runtime {
             onebot: self.onebot.prepare(guest),
             config: self.config.prepare(guest),
             actions: self.actions.prepare(guest),
+            outbound: self.outbound.prepare(guest),
             budget: Budget::new(guest.limits.memory_mb),
         }
     }
