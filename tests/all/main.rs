@@ -14,6 +14,7 @@ mod hostile;
 mod http;
 mod key_value;
 mod languages;
+mod outbound;
 mod plugins;
 mod reload;
 mod reverse_ws;
