@@ -15,4 +15,5 @@ mod http;
 mod languages;
 mod plugins;
 mod reload;
+mod reverse_http;
 mod ws;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Interop with real OneBot 11 clients (issue 4): aiocqhttp over HTTP and NoneBot2 +
-# nonebot-adapter-onebot over forward WebSocket, against the release binary with the example
-# plugin mock-account. Exits non-zero when a client check fails.
+# Interop with real OneBot 11 clients (issues 4, 15): aiocqhttp over HTTP, NoneBot2 +
+# nonebot-adapter-onebot over forward WebSocket (interop.py) and in HTTP POST mode with a
+# signing secret (http_post.py, the host's `httpClients`), against the release binary with the
+# example plugin mock-account. Exits non-zero when a client check fails.
 #
 #   tests/interop/run.sh                  # after `cargo test --release` (or `cargo build --release`)
 #
@@ -40,10 +41,16 @@ trap cleanup EXIT
 mkdir "$work/plugins"
 cp "$plugin" "$work/plugins/"
 token=interop-$RANDOM$RANDOM
+secret=interop-secret-$RANDOM$RANDOM
+# NoneBot2's port for HTTP POST: the host's config names it, so it is picked before the host
+# starts (a port the OS just handed out and released).
+bot_port=$("$venv/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 cat > "$work/onebot.json5" <<JSON
 {
   network: { httpServers: [{ name: "interop", enable: true, host: "127.0.0.1", port: 0,
-    enableWebsocket: true, token: "$token", heartInterval: 5000 }] },
+    enableWebsocket: true, token: "$token", heartInterval: 5000 }],
+    httpClients: [{ name: "nonebot-http", enable: true, token: "$secret",
+      url: "http://127.0.0.1:$bot_port/onebot/v11/http/" }] },
   plugins: { dir: "$work/plugins", watch: false, cacheDir: "$root/target/interop-cache" },
 }
 JSON
@@ -70,6 +77,10 @@ echo "   listening on port $port"
 echo "== interop checks"
 status=0
 timeout 300 "$venv/bin/python" tests/interop/interop.py --port "$port" --token "$token" || status=$?
+if [ "$status" -eq 0 ]; then
+    timeout 300 "$venv/bin/python" tests/interop/http_post.py --port "$port" --token "$token" \
+        --secret "$secret" --bot-port "$bot_port" || status=$?
+fi
 if [ "$status" -ne 0 ]; then
     echo "interop failed ($status); the host's log:" >&2
     tail -n 60 "$work/host.log" >&2
