@@ -11,10 +11,11 @@
 //!   layered into one app, and the accept loop with its per-connection limits.
 //! - [`ws`]: WebSocket: handshake, API frames, events out to clients; one connection loop
 //!   for any socket.
-//! - [`reverse`]: connections the host makes to the bot (NapCat's `websocketClients` and
-//!   `httpClients`); a dialled WebSocket is served by [`ws`]'s loop.
 //! - [`http`]: the HTTP transport: body, decode, envelope out.
 //! - [`sse`]: `GET /_events` on an `httpSseServers` entry: events as server-sent events.
+//! - [`reverse`]: the connections the host makes: events POSTed to `httpClients` endpoints
+//!   (their answers' quick operations run through the dispatcher), and `websocketClients`
+//!   dialled and served by [`ws`]'s loop.
 //! - [`auth`]: the access token, one check for HTTP and the WebSocket handshake.
 //! - [`watch`]: file events → debounced loader runs (hot reload).
 //! - [`dispatch`]: one call in, one [`envelope::Outcome`] out; suffixes, fallbacks, limits;
@@ -217,6 +218,13 @@ pub async fn start(config: Config) -> Result<Host, StartError> {
     reverse::ws::spawn(
         &mut servers,
         &config.ws_clients,
+        &dispatcher,
+        &events,
+        &stopped,
+    );
+    reverse::http::spawn(
+        &mut servers,
+        &config.http_clients,
         &dispatcher,
         &events,
         &stopped,

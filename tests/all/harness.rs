@@ -48,8 +48,9 @@ pub struct Setup {
     /// Sidecar files to write into the plugin folder: (file name, text).
     pub sidecars: Vec<(&'static str, &'static str)>,
     pub server: String,
-    pub plugin_settings: String,
+    /// Extra JSON5 fields for the `network` section (`httpClients: […]`, …).
     pub network: String,
+    pub plugin_settings: String,
     pub rest: String,
 }
 
@@ -59,8 +60,8 @@ impl Default for Setup {
             plugins: vec![("probe.wasm", "probe.wasm")],
             sidecars: Vec::new(),
             server: String::new(),
-            plugin_settings: String::new(),
             network: String::new(),
+            plugin_settings: String::new(),
             rest: String::new(),
         }
     }
@@ -84,7 +85,7 @@ impl Setup {
         self
     }
 
-    /// Extra fields of the config's `network` section, beside the one http server.
+    /// Puts `fields` into the config's `network: { … }` section, after `httpServers`.
     pub fn network(mut self, fields: &str) -> Self {
         self.network = fields.to_owned();
         self

@@ -17,6 +17,7 @@ mod languages;
 mod outbound;
 mod plugins;
 mod reload;
+mod reverse_http;
 mod reverse_ws;
 mod servers;
 mod ws;

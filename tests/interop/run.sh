@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Interop with real OneBot 11 clients (issues 4, 15): aiocqhttp over HTTP and NoneBot2 +
-# nonebot-adapter-onebot over forward WebSocket (interop.py); then each of them as a reverse
-# WebSocket server that the host dials (reverse_ws.py, websocketClients). Against the release
-# binary with the example plugin mock-account. Exits non-zero when a client check fails.
+# nonebot-adapter-onebot over forward WebSocket (interop.py); each of them as a reverse
+# WebSocket server that the host dials (reverse_ws.py, websocketClients); NoneBot2 in HTTP POST
+# mode with a signing secret (http_post.py, httpClients). Against the release binary with the
+# example plugin mock-account. Exits non-zero when a client check fails.
 #
 #   tests/interop/run.sh                  # after `cargo test --release` (or `cargo build --release`)
 #
@@ -42,11 +43,13 @@ trap cleanup EXIT
 mkdir "$work/plugins"
 cp "$plugin" "$work/plugins/"
 token=interop-$RANDOM$RANDOM
-# Where the reverse WebSocket bots will listen: free ports, picked now, bound by the bots later
-# (the host redials every 200 ms until they do).
+# Where the bots will listen (reverse WebSocket, HTTP POST): free ports, picked now, bound by the
+# bots later (the host redials every 200 ms until they do; posts before that are retried or dropped).
 free_port() { "$venv/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 aiocqhttp_port=$(free_port)
 nonebot_port=$(free_port)
+bot_port=$(free_port)
+secret=interop-secret-$RANDOM$RANDOM
 cat > "$work/onebot.json5" <<JSON
 {
   network: {
@@ -58,6 +61,8 @@ cat > "$work/onebot.json5" <<JSON
       { name: "nonebot", enable: true, url: "ws://127.0.0.1:$nonebot_port/onebot/v11/ws",
         token: "$token", reconnectInterval: 200, heartInterval: 5000 },
     ],
+    httpClients: [{ name: "nonebot-http", enable: true, token: "$secret",
+      url: "http://127.0.0.1:$bot_port/onebot/v11/http/" }],
   },
   plugins: { dir: "$work/plugins", watch: false, cacheDir: "$root/target/interop-cache" },
 }
@@ -92,6 +97,11 @@ if [ "$status" -eq 0 ]; then
         timeout 300 "$venv/bin/python" tests/interop/reverse_ws.py --client "$client" \
             --host-port "$port" --port "${!bot_port}" --token "$token" || { status=$?; break; }
     done
+    if [ "$status" -eq 0 ]; then
+        echo "== HTTP POST checks"
+        timeout 300 "$venv/bin/python" tests/interop/http_post.py --port "$port" --token "$token" \
+            --secret "$secret" --bot-port "$bot_port" || status=$?
+    fi
 fi
 if [ "$status" -ne 0 ]; then
     echo "interop failed ($status); the host's log:" >&2
