@@ -40,9 +40,8 @@ pub fn call_action(action: &str, params: impl Serialize) -> Result<Value> {
 /// [`call_action`], with the answer's `data` read into `T`. Data that does not fit `T` is an
 /// error (retcode 1200) naming the action and what did not fit.
 pub fn call_action_as<T: DeserializeOwned>(action: &str, params: impl Serialize) -> Result<T> {
-    let params = serde_json::to_string(&params).map_err(|e| {
-        Error::failed(format!("calling `{action}`: cannot encode the params: {e}"))
-    })?;
+    let params = serde_json::to_string(&params)
+        .map_err(|e| Error::failed(format!("calling `{action}`: cannot encode the params: {e}")))?;
     // `()` and `None` serialize to `null`: no params at all.
     let params = if params == "null" {
         "{}".to_owned()
