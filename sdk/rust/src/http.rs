@@ -26,7 +26,7 @@
 //! ```
 //!
 //! Every failure is an [`Error`] with retcode 1200 whose message names the method and URL and
-//! says what went wrong: a host the sidecar does not allow (the host's message names
+//! says what went wrong: a host the sidecar does not allow (the message says what to add to
 //! `allowedOutboundHosts`), a refused connection, a timeout, a bad URL. A response is returned
 //! whatever its status; [`Response::error_for_status`] turns 4xx and 5xx into an error. The
 //! call's time limit covers the request: a slow server ends the whole call.
@@ -176,6 +176,8 @@ impl Request {
             .map_err(|()| "the request body is unavailable".to_owned())?;
         // Sent first, then the body written: a body larger than the host's buffer would
         // otherwise wait for a reader that does not exist yet.
+        let origin = format!("{}://{}", url.scheme_text, url.authority);
+        let describe = |code: &ErrorCode| describe(code, &origin);
         let pending = outgoing_handler::handle(request, options).map_err(|e| describe(&e))?;
         write_body(&body, &self.body)?;
         OutgoingBody::finish(body, None).map_err(|e| describe(&e))?;
@@ -196,7 +198,7 @@ impl Request {
         let incoming = response
             .consume()
             .map_err(|()| "the response body is unavailable".to_owned())?;
-        let body = read_body(&incoming)?;
+        let body = read_body(&incoming, &origin)?;
         drop(IncomingBody::finish(incoming));
         Ok(Response {
             status,
@@ -262,6 +264,7 @@ impl Response {
 /// The parts of an absolute `http://` or `https://` URL the request needs.
 struct Url<'a> {
     scheme: Scheme,
+    scheme_text: &'static str,
     authority: &'a str,
     path_and_query: String,
 }
@@ -271,9 +274,9 @@ impl<'a> Url<'a> {
         let (scheme, rest) = url
             .split_once("://")
             .ok_or_else(|| "not an absolute URL (`http://host/path`)".to_owned())?;
-        let scheme = match scheme.to_ascii_lowercase().as_str() {
-            "http" => Scheme::Http,
-            "https" => Scheme::Https,
+        let (scheme, scheme_text) = match scheme.to_ascii_lowercase().as_str() {
+            "http" => (Scheme::Http, "http"),
+            "https" => (Scheme::Https, "https"),
             other => return Err(format!("scheme `{other}` is not supported (http, https)")),
         };
         // The fragment is the client's; it is never sent.
@@ -290,6 +293,7 @@ impl<'a> Url<'a> {
         };
         Ok(Url {
             scheme,
+            scheme_text,
             authority,
             path_and_query,
         })
@@ -322,12 +326,12 @@ fn write_body(body: &OutgoingBody, bytes: &[u8]) -> Result<(), String> {
     for chunk in bytes.chunks(4096) {
         stream
             .blocking_write_and_flush(chunk)
-            .map_err(|e| stream_error("sending the body", e))?;
+            .map_err(|e| stream_error("sending the body", e, ""))?;
     }
     Ok(())
 }
 
-fn read_body(incoming: &IncomingBody) -> Result<Vec<u8>, String> {
+fn read_body(incoming: &IncomingBody, origin: &str) -> Result<Vec<u8>, String> {
     let stream = incoming
         .stream()
         .map_err(|()| "the response body is unavailable".to_owned())?;
@@ -336,29 +340,31 @@ fn read_body(incoming: &IncomingBody) -> Result<Vec<u8>, String> {
         match stream.blocking_read(64 * 1024) {
             Ok(chunk) => body.extend_from_slice(&chunk),
             Err(StreamError::Closed) => return Ok(body),
-            Err(e) => return Err(stream_error("reading the body", e)),
+            Err(e) => return Err(stream_error("reading the body", e, origin)),
         }
     }
 }
 
-fn stream_error(doing: &str, error: StreamError) -> String {
+fn stream_error(doing: &str, error: StreamError, origin: &str) -> String {
     match error {
         StreamError::Closed => format!("{doing}: the connection closed"),
         StreamError::LastOperationFailed(e) => match wasip2::http::types::http_error_code(&e) {
-            Some(code) => format!("{doing}: {}", describe(&code)),
+            Some(code) => format!("{doing}: {}", describe(&code, origin)),
             None => format!("{doing}: {}", e.to_debug_string()),
         },
     }
 }
 
-/// What went wrong, in words; the host's own message when it gave one (a host not in
-/// `allowedOutboundHosts` is refused with a message naming that sidecar key).
-fn describe(code: &ErrorCode) -> String {
+/// What went wrong, in words, for a request to `origin` (`scheme://host[:port]`); the host's
+/// own message when it gave one.
+fn describe(code: &ErrorCode, origin: &str) -> String {
     match code {
         ErrorCode::InternalError(Some(message)) => message.clone(),
-        ErrorCode::HttpRequestDenied => "the host refused the request: add its \
-            `scheme://host[:port]` to `allowedOutboundHosts` in the plugin's sidecar"
-            .to_owned(),
+        // onebot-host refuses an origin its sidecar does not grant this way.
+        ErrorCode::HttpRequestDenied => format!(
+            "refused: {origin} is not granted; add `allowedOutboundHosts: [\"{origin}\"]` \
+             to the plugin's sidecar (<plugin>.json5 beside the .wasm)"
+        ),
         ErrorCode::ConnectionRefused => "connection refused".to_owned(),
         ErrorCode::ConnectionTimeout => "timed out connecting".to_owned(),
         ErrorCode::ConnectionReadTimeout | ErrorCode::HttpResponseTimeout => {
