@@ -102,6 +102,7 @@ fn main() {
             Some(cache.path()),
             64,
             Arc::new(EventBus::new(Arc::new(Identity::new(1)))),
+            None,
         )
         .expect("runtime"),
     );

@@ -31,7 +31,7 @@ pub async fn call(
 ) -> anyhow::Result<ExitCode> {
     let params = parse_params(params)?;
     let config = load_config(config_path, plugins)?;
-    let dispatcher = onebot_host::open(&config).await?.dispatcher;
+    let dispatcher = onebot_host::open_beside_a_server(&config).await?.dispatcher;
     let handled = dispatcher
         .call(ActionRequest {
             action: action.to_owned(),
@@ -52,7 +52,7 @@ pub async fn call(
 /// description (`Dispatcher::describe`, H1), printed for a person.
 pub async fn plugins(config_path: &Path, plugins: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     let config = load_config(config_path, plugins)?;
-    let dispatcher = onebot_host::open(&config).await?.dispatcher;
+    let dispatcher = onebot_host::open_beside_a_server(&config).await?.dispatcher;
     let described = dispatcher.describe();
     let list = |key: &str| described[key].as_array().cloned().unwrap_or_default();
     let (loaded, actions, failures) = (list("plugins"), list("actions"), list("failures"));

@@ -21,6 +21,8 @@
 //! - [`registry`]: the immutable snapshot of which plugin version serves which action.
 //! - [`plugin`]: the wasmtime runtime; compile once per version, an instance per call, and
 //!   what a plugin is given as capability units.
+//! - [`kv`]: the key-value database behind plugins' `keyValue` stores: one redb file, a
+//!   writer thread that commits concurrent writes together, durably.
 //! - [`events`]: the bus carrying plugin and meta events to every WebSocket client, each
 //!   through its own bounded queue; and the bot's identity stamped on them.
 //! - [`envelope`]: the reply shape and the one retcode table, shared by every transport.
@@ -40,6 +42,7 @@ pub mod envelope;
 pub mod events;
 pub mod http;
 pub mod json;
+pub mod kv;
 pub mod loader;
 pub mod message;
 pub mod plugin;
@@ -70,6 +73,8 @@ use crate::registry::Registry;
 pub enum StartError {
     #[error(transparent)]
     Runtime(#[from] RuntimeError),
+    #[error(transparent)]
+    KeyValue(#[from] kv::OpenError),
     #[error(transparent)]
     Bind(#[from] server::BindError),
     #[error(transparent)]
@@ -109,8 +114,35 @@ pub struct Core {
 }
 
 /// Loads the plugins of `config` into a dispatcher, without any listener: what [`start`]
-/// serves, and what the CLI's `call` and `plugins` commands use directly.
+/// serves. The key-value database is opened first; a file that cannot be opened stops it.
 pub async fn open(config: &Config) -> Result<Core, StartError> {
+    let kv = open_kv(config).await?;
+    open_with(config, Some(kv)).await
+}
+
+/// As [`open`], for the CLI's `call` and `plugins` commands, which may run while a server
+/// holds the key-value database: then plugins' stores answer that it is unavailable (and a
+/// warning says why) instead of the command failing.
+pub async fn open_beside_a_server(config: &Config) -> Result<Core, StartError> {
+    let kv = match open_kv(config).await {
+        Ok(kv) => Some(kv),
+        Err(e) => {
+            tracing::warn!("{e}; key-value stores are unavailable to this command");
+            None
+        }
+    };
+    open_with(config, kv).await
+}
+
+async fn open_kv(config: &Config) -> Result<Arc<kv::Kv>, StartError> {
+    let data_dir = config.plugins.data_dir.clone();
+    // Blocking: after a crash, opening repairs the file first.
+    let kv = tokio::task::spawn_blocking(move || kv::Kv::open(&data_dir)).await??;
+    tracing::debug!(file = %kv.path().display(), "key-value database open");
+    Ok(Arc::new(kv))
+}
+
+async fn open_with(config: &Config, kv: Option<Arc<kv::Kv>>) -> Result<Core, StartError> {
     // E6: dispatch learns the bot's id, the bus stamps it on events; both share it.
     let identity = Arc::new(Identity::new(config.bot.self_id));
     let events = Arc::new(EventBus::new(identity.clone()));
@@ -118,6 +150,7 @@ pub async fn open(config: &Config) -> Result<Core, StartError> {
         config.plugins.cache_dir.as_deref(),
         config.plugins.max_concurrent_calls,
         events.clone(),
+        kv,
     )?);
     let registry = Arc::new(Registry::new());
     let dir = loader::absolute(&config.plugins.dir);

@@ -192,6 +192,9 @@ pub struct Limits {
     pub max_result_bytes: u64,
     /// `maxEventsPerCall`: the most `emit-event` calls one call may make; one more traps it.
     pub max_events_per_call: u32,
+    /// `kvQuotaMb`: the bytes of keys and values the plugin may keep in its key-value stores,
+    /// all of them together (P8), in MiB.
+    pub kv_quota_mb: u64,
 }
 
 impl Default for Limits {
@@ -201,6 +204,7 @@ impl Default for Limits {
             memory_mb: raw::DEFAULT_MEMORY_MB,
             max_result_bytes: raw::DEFAULT_MAX_RESULT_BYTES,
             max_events_per_call: raw::DEFAULT_MAX_EVENTS_PER_CALL,
+            kv_quota_mb: raw::DEFAULT_KV_QUOTA_MB,
         }
     }
 }

@@ -39,6 +39,9 @@ pub(super) const DEFAULT_TIMEOUT_MS: u64 = 5_000;
 pub(super) const DEFAULT_MEMORY_MB: u64 = 128;
 pub(super) const DEFAULT_MAX_RESULT_BYTES: u64 = 16 << 20;
 pub(super) const DEFAULT_MAX_EVENTS_PER_CALL: u32 = 1000;
+/// A plugin's key-value quota (P8): room for a busy bot's state, small enough that a runaway
+/// plugin cannot fill the disk.
+pub(super) const DEFAULT_KV_QUOTA_MB: u64 = 64;
 pub(super) const DEFAULT_RATE_LIMIT_GAP_MS: u64 = 500;
 pub(super) const DEFAULT_MAX_CONCURRENT_CALLS: u64 = 64;
 /// The folder created under the user's cache folder for compiled plugins.
@@ -161,6 +164,7 @@ pub(super) struct RawPlugins {
     pub memory_mb: u64,
     pub max_result_bytes: u64,
     pub max_events_per_call: u64,
+    pub kv_quota_mb: u64,
     pub rate_limit_gap_ms: u64,
     pub max_concurrent_calls: u64,
     /// Where plugins' persistent data (key-value stores) lives.
@@ -179,6 +183,7 @@ impl Default for RawPlugins {
             memory_mb: DEFAULT_MEMORY_MB,
             max_result_bytes: DEFAULT_MAX_RESULT_BYTES,
             max_events_per_call: u64::from(DEFAULT_MAX_EVENTS_PER_CALL),
+            kv_quota_mb: DEFAULT_KV_QUOTA_MB,
             rate_limit_gap_ms: DEFAULT_RATE_LIMIT_GAP_MS,
             max_concurrent_calls: DEFAULT_MAX_CONCURRENT_CALLS,
             data_dir: PathBuf::from(DEFAULT_DATA_DIR),
@@ -197,6 +202,7 @@ pub(super) struct RawSidecar {
     pub memory_mb: Option<u64>,
     pub max_result_bytes: Option<u64>,
     pub max_events_per_call: Option<u64>,
+    pub kv_quota_mb: Option<u64>,
     pub warm_instances: Option<u64>,
     pub warm_max_calls: Option<u64>,
     // The grants (`super::grants`), each absent unless granted.

@@ -72,6 +72,7 @@ pub fn parse_sidecar(
             max_events_per_call: raw
                 .max_events_per_call
                 .unwrap_or(u64::from(defaults.max_events_per_call)),
+            kv_quota_mb: raw.kv_quota_mb.unwrap_or(defaults.kv_quota_mb),
         },
     )?;
     let defaults_warm = Warm::default();

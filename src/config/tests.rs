@@ -65,6 +65,7 @@ fn c2_c3b_c4_missing_keys_and_sections_mean_defaults() {
                 memory_mb: 128,
                 max_result_bytes: 16 << 20,
                 max_events_per_call: 1000,
+                kv_quota_mb: 64,
             },
             rate_limit_gap_ms: 500,
             max_concurrent_calls: 64,
@@ -333,6 +334,7 @@ fn c1_shipped_config_has_every_key_at_its_default_and_no_warnings() {
     assert_eq!(config.bot, Bot::default());
     let plugins = config.plugins;
     assert_eq!(plugins.dir, Path::new("config/../plugins"));
+    assert_eq!(plugins.data_dir, Path::new("config/data"));
     assert_eq!(plugins.cache_dir.as_deref(), Some(Path::new("/home/op/.cache/onebot-host")));
     assert_eq!((plugins.watch, plugins.limits, plugins.rate_limit_gap_ms), (true, Limits::default(), 500));
 
@@ -344,7 +346,7 @@ fn c1_shipped_config_has_every_key_at_its_default_and_no_warnings() {
             "maxBodyBytes", "wsQueueMessages", "headerTimeoutMs", "bodyTimeoutMs"]),
         ("/bot", &["selfId", "nickname"]),
         ("/plugins", &["dir", "watch", "cacheDir", "timeoutMs", "memoryMb", "maxResultBytes",
-            "maxEventsPerCall", "rateLimitGapMs", "maxConcurrentCalls"]),
+            "maxEventsPerCall", "kvQuotaMb", "rateLimitGapMs", "maxConcurrentCalls", "dataDir"]),
     ];
     for (pointer, keys) in sections {
         let section = value.pointer(pointer).and_then(|v| v.as_object()).expect(pointer);

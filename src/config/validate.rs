@@ -283,6 +283,7 @@ fn plugins(
             memory_mb: raw.memory_mb,
             max_result_bytes: raw.max_result_bytes,
             max_events_per_call: raw.max_events_per_call,
+            kv_quota_mb: raw.kv_quota_mb,
         },
     )?;
     check(
@@ -364,6 +365,7 @@ pub(super) struct RawLimits {
     pub memory_mb: u64,
     pub max_result_bytes: u64,
     pub max_events_per_call: u64,
+    pub kv_quota_mb: u64,
 }
 
 pub(super) fn limits(path: &Path, prefix: &str, raw: RawLimits) -> Result<Limits, ConfigError> {
@@ -394,7 +396,19 @@ pub(super) fn limits(path: &Path, prefix: &str, raw: RawLimits) -> Result<Limits
         raw.max_events_per_call,
         &events,
     )?;
+    // Up to 1 TiB: the bound only keeps the byte count far from overflowing.
+    let kv_quota = Bound {
+        range: 1..=(1 << 20),
+        unit: " MiB",
+    };
+    check(
+        path,
+        format!("{prefix}kvQuotaMb"),
+        raw.kv_quota_mb,
+        &kv_quota,
+    )?;
     Ok(Limits {
+        kv_quota_mb: raw.kv_quota_mb,
         timeout_ms: raw.timeout_ms,
         memory_mb: raw.memory_mb,
         max_result_bytes: raw.max_result_bytes,

@@ -313,8 +313,13 @@ mod tests {
     #[test]
     fn fresh_instances_on_recycled_store_data_start_from_scratch() {
         let runtime = Arc::new(
-            Runtime::new(None, 2, Arc::new(EventBus::new(Arc::new(Identity::new(1)))))
-                .expect("runtime"),
+            Runtime::new(
+                None,
+                2,
+                Arc::new(EventBus::new(Arc::new(Identity::new(1)))),
+                None,
+            )
+            .expect("runtime"),
         );
         let settings = PluginSettings {
             limits: Limits {

@@ -21,9 +21,10 @@ use wasmtime::{
 
 use super::host::actions::{ActionCaller, CallerSlot};
 use super::host::{
-    Actions, Budget, Capability, Config as ConfigUnit, Guest, HostState, Onebot, Wasi,
+    Actions, Budget, Capability, Config as ConfigUnit, Guest, HostState, KeyValue, Onebot, Wasi,
 };
 use crate::events::EventBus;
+use crate::kv::Kv;
 
 /// How often the epoch advances: the resolution of call timeouts, and how long a busy guest
 /// runs before it yields to other work on its thread.
@@ -38,6 +39,7 @@ pub struct Runtime {
     onebot: Onebot,
     config: ConfigUnit,
     actions: Actions,
+    key_value: KeyValue,
     cache: Option<wasmtime::Cache>,
     /// Where guests run. `None` only while dropping (see `Drop`).
     executor: Option<tokio::runtime::Runtime>,
@@ -55,11 +57,13 @@ pub enum RuntimeError {
 
 impl Runtime {
     /// `max_concurrent_calls` sizes the pooling allocator: every call in flight holds one
-    /// component instance slot. `cache_dir` keeps compiled plugins across restarts.
+    /// component instance slot. `cache_dir` keeps compiled plugins across restarts. `kv` is
+    /// the database behind plugins' `keyValue` stores; without it they answer unavailable.
     pub fn new(
         cache_dir: Option<&Path>,
         max_concurrent_calls: u32,
         events: Arc<EventBus>,
+        kv: Option<Arc<Kv>>,
     ) -> Result<Self, RuntimeError> {
         let mut config = Config::new();
         config.epoch_interruption(true);
@@ -96,7 +100,8 @@ impl Runtime {
         let linked = Wasi::add_to_linker(&mut linker)
             .and_then(|()| Onebot::add_to_linker(&mut linker))
             .and_then(|()| ConfigUnit::add_to_linker(&mut linker))
-            .and_then(|()| Actions::add_to_linker(&mut linker));
+            .and_then(|()| Actions::add_to_linker(&mut linker))
+            .and_then(|()| KeyValue::add_to_linker(&mut linker));
         linked.map_err(|e| RuntimeError::Engine(e.to_string()))?;
 
         start_epoch_ticker(&engine)?;
@@ -109,6 +114,7 @@ impl Runtime {
             actions: Actions {
                 caller: CallerSlot::default(),
             },
+            key_value: KeyValue { kv },
             cache,
             executor: Some(executor().map_err(RuntimeError::Threads)?),
         })
@@ -144,6 +150,7 @@ impl Runtime {
             onebot: self.onebot.prepare(guest),
             config: self.config.prepare(guest),
             actions: self.actions.prepare(guest),
+            key_value: self.key_value.prepare(guest),
             budget: Budget::new(guest.limits.memory_mb),
         }
     }

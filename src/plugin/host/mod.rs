@@ -14,9 +14,12 @@
 //! - `config` — `wasi:config/store` with the plugin's granted values.
 //! - `actions` — calling other actions through [`actions::ActionCaller`], a trait the
 //!   dispatcher above implements (no upward import).
+//! - `key_value` — `onebot:plugin/key-value`: the plugin's granted stores in the host's
+//!   database ([`crate::kv`]).
 
 pub mod actions;
 mod config;
+mod key_value;
 mod limits;
 mod onebot;
 mod stdio;
@@ -30,6 +33,7 @@ use wasmtime_wasi::{WasiCtxView, WasiView};
 
 pub use actions::Actions;
 pub use config::Config;
+pub use key_value::KeyValue;
 pub use limits::Budget;
 pub use onebot::Onebot;
 pub use wasi::{Stdio, Wasi};
@@ -61,6 +65,7 @@ pub struct HostState {
     pub onebot: <Onebot as Capability>::State,
     pub config: <Config as Capability>::State,
     pub actions: <Actions as Capability>::State,
+    pub key_value: <KeyValue as Capability>::State,
     pub budget: Budget,
 }
 
