@@ -1,7 +1,7 @@
 //! Builds the WebAssembly guests, so a plain `cargo build` gives a working setup:
 //! the example plugin `plugins/mock-account.wasm`, and the test fixtures (`probe.wasm`,
-//! `probe_alt.wasm`, `hostile.wasm`, …), whose folder integration tests find with
-//! `env!("ONEBOT_GUEST_DIR")`.
+//! `probe_alt.wasm`, `hostile.wasm`, `fetch.wasm`, …) and the optional example `forward.wasm`,
+//! whose folder integration tests find with `env!("ONEBOT_GUEST_DIR")`.
 //!
 //! The guests are cargo workspaces of their own (they target wasm32-wasip2; the host does not),
 //! built by a nested cargo into one target dir, `target/guests`: a dir apart from the outer
@@ -19,25 +19,28 @@ use std::process::{Command, Stdio};
 
 const TARGET: &str = "wasm32-wasip2";
 /// Guest workspaces, relative to the crate root.
-const WORKSPACES: [&str; 6] = [
+const WORKSPACES: [&str; 7] = [
     "plugins",
     "tests/guests/probe",
     "tests/guests/hostile",
     "tests/guests/probe-alt",
     "tests/guests/sdk-demo",
+    "tests/guests/fetch",
     "tests/guests/sdk-caps",
 ];
 /// Where the guests' inputs live: the workspaces and their crates, path dependencies included
 /// (a change in one of them must rebuild the guests that use it).
-const INPUT_DIRS: [&str; 9] = [
+const INPUT_DIRS: [&str; 11] = [
     "plugins",
     "plugins/mock-account",
+    "plugins/forward",
     "sdk/rust",
     "tests/guests/common",
     "tests/guests/probe",
     "tests/guests/hostile",
     "tests/guests/probe-alt",
     "tests/guests/sdk-demo",
+    "tests/guests/fetch",
     "tests/guests/sdk-caps",
 ];
 /// (built file, copied to) for the example plugins users run with.

@@ -144,7 +144,7 @@ impl Plugin {
         instance
             .store
             .data_mut()
-            .begin_call(deadline, context.depth);
+            .begin_call(action, deadline, context.depth);
         instance.store.set_epoch_deadline(1);
         // A guest that computes traps at its deadline (the epoch callback); one that waits in
         // a host call (a WASI sleep) is cancelled here, one tick later.

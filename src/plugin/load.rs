@@ -76,6 +76,7 @@ impl Plugin {
             runtime: runtime.clone(),
             idle: Mutex::new(Vec::new()),
             spare: Mutex::new(Vec::new()),
+            in_flight: super::host::InFlight::default(),
             heavy: AtomicBool::new(false),
         };
         let listed = runtime.executor().block_on(plugin.list_actions());

@@ -63,6 +63,8 @@ pub struct Plugin {
     /// The data of finished stores (WASI context, output captures), reset and ready for the
     /// next fresh instance: building it is a good part of the cost of a fresh store.
     spare: Mutex<Vec<host::HostState>>,
+    /// Its outbound HTTP requests in flight, across all its instances (`host::outbound`).
+    in_flight: host::InFlight,
     /// Set once a call of this version ran for a whole epoch tick or failed in the host
     /// (timeout, memory, trap, …): from then on its calls run on the plugin executor.
     heavy: AtomicBool,

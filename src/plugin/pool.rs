@@ -37,10 +37,11 @@ impl Plugin {
                 name: &self.name,
                 limits: &self.limits,
                 grants: &self.grants,
+                in_flight: &self.in_flight,
             }),
         };
         let mut store = self.runtime.store(state);
-        store.data_mut().begin_call(deadline, depth);
+        store.data_mut().begin_call(action, deadline, depth);
         let started = match within(
             (deadline + runtime::TICK).into(),
             self.pre.instance_pre().instantiate_async(&mut store),

@@ -21,7 +21,8 @@ use wasmtime::{
 
 use super::host::actions::{ActionCaller, CallerSlot};
 use super::host::{
-    Actions, Budget, Capability, Config as ConfigUnit, Guest, HostState, KeyValue, Onebot, Wasi,
+    Actions, Budget, Capability, Config as ConfigUnit, Guest, HostState, KeyValue, Onebot,
+    Outbound, Wasi,
 };
 use crate::events::EventBus;
 use crate::kv::Kv;
@@ -40,6 +41,7 @@ pub struct Runtime {
     config: ConfigUnit,
     actions: Actions,
     key_value: KeyValue,
+    outbound: Outbound,
     cache: Option<wasmtime::Cache>,
     /// Where guests run. `None` only while dropping (see `Drop`).
     executor: Option<tokio::runtime::Runtime>,
@@ -101,7 +103,8 @@ impl Runtime {
             .and_then(|()| Onebot::add_to_linker(&mut linker))
             .and_then(|()| ConfigUnit::add_to_linker(&mut linker))
             .and_then(|()| Actions::add_to_linker(&mut linker))
-            .and_then(|()| KeyValue::add_to_linker(&mut linker));
+            .and_then(|()| KeyValue::add_to_linker(&mut linker))
+            .and_then(|()| Outbound::add_to_linker(&mut linker));
         linked.map_err(|e| RuntimeError::Engine(e.to_string()))?;
 
         start_epoch_ticker(&engine)?;
@@ -115,6 +118,7 @@ impl Runtime {
                 caller: CallerSlot::default(),
             },
             key_value: KeyValue { kv },
+            outbound: Outbound,
             cache,
             executor: Some(executor().map_err(RuntimeError::Threads)?),
         })
@@ -151,6 +155,7 @@ impl Runtime {
             config: self.config.prepare(guest),
             actions: self.actions.prepare(guest),
             key_value: self.key_value.prepare(guest),
+            outbound: self.outbound.prepare(guest),
             budget: Budget::new(guest.limits.memory_mb),
         }
     }

@@ -13,6 +13,7 @@ mod harness;
 mod hostile;
 mod http;
 mod languages;
+mod outbound;
 mod plugins;
 mod reload;
 mod ws;

@@ -169,6 +169,7 @@ mod tests {
             name: &name,
             limits: &Limits::default(),
             grants: &grants,
+            in_flight: &Default::default(),
         })
     }
 
@@ -220,6 +221,7 @@ mod tests {
             name: &name,
             limits: &Limits::default(),
             grants: &grants,
+            in_flight: &Default::default(),
         });
         let error = actions::Host::call(&mut state, "x".into(), "{}".into())
             .await

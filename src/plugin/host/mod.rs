@@ -16,12 +16,15 @@
 //!   dispatcher above implements (no upward import).
 //! - `key_value` — `onebot:plugin/key-value`: the plugin's granted stores in the host's
 //!   database ([`crate::kv`]).
+//! - `outbound` — `wasi:http/outgoing-handler`, each request checked against the plugin's
+//!   `allowedOutboundHosts` and bounded in time, size and number in flight.
 
 pub mod actions;
 mod config;
 mod key_value;
 mod limits;
 mod onebot;
+mod outbound;
 mod stdio;
 mod wasi;
 
@@ -36,16 +39,19 @@ pub use config::Config;
 pub use key_value::KeyValue;
 pub use limits::Budget;
 pub use onebot::Onebot;
+pub use outbound::{InFlight, Outbound};
 pub use wasi::{Stdio, Wasi};
 
 use crate::config::{Grants, Limits};
 
 /// The plugin a unit prepares an instance for: its name (which tags its logs and errors),
-/// its limits and its grants, from the config and its sidecar.
+/// its limits and its grants, from the config and its sidecar, and what all instances of
+/// this version share (its outbound requests in flight).
 pub struct Guest<'a> {
     pub name: &'a Arc<str>,
     pub limits: &'a Limits,
     pub grants: &'a Arc<Grants>,
+    pub in_flight: &'a InFlight,
 }
 
 /// One capability unit: imports added to the linker once, and per instance a state of its own.
@@ -66,6 +72,7 @@ pub struct HostState {
     pub config: <Config as Capability>::State,
     pub actions: <Actions as Capability>::State,
     pub key_value: <KeyValue as Capability>::State,
+    pub outbound: <Outbound as Capability>::State,
     pub budget: Budget,
 }
 
@@ -78,12 +85,13 @@ impl HostState {
         self.budget.recycle();
     }
 
-    /// Resets the per-call budgets before a call on this instance (fresh or warm): it must
-    /// end by `deadline`, and runs `depth` calls deep in a chain of nested calls.
-    pub fn begin_call(&mut self, deadline: Instant, depth: u32) {
+    /// Resets the per-call budgets before a call of `action` on this instance (fresh or
+    /// warm): it must end by `deadline`, and runs `depth` calls deep in a chain of nested calls.
+    pub fn begin_call(&mut self, action: &str, deadline: Instant, depth: u32) {
         self.budget.begin_call(deadline);
         self.onebot.begin_call();
         self.actions.begin_call(depth, deadline);
+        self.outbound.begin_call(action, deadline);
     }
 }
 

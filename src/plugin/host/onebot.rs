@@ -110,6 +110,7 @@ mod tests {
             name: &name,
             limits: &limits,
             grants: &Arc::new(Grants::default()),
+            in_flight: &Default::default(),
         });
         let event = r#"{"post_type":"notice"}"#.to_owned();
         for _ in 0..2 {
