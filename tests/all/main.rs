@@ -16,4 +16,5 @@ mod languages;
 mod outbound;
 mod plugins;
 mod reload;
+mod sdk_caps;
 mod ws;
