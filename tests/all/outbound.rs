@@ -42,7 +42,7 @@ async fn server() -> (SocketAddr, Arc<Seen>) {
         .route("/redirect", get(redirect))
         .route("/big", get(|| async { "x".repeat(10_000) }))
         .route("/big-stream", get(big_stream))
-        .route("/hang", get(|| std::future::pending::<String>()))
+        .route("/hang", get(std::future::pending::<String>))
         .route("/hold", get(hold))
         .with_state(seen.clone());
     let app = app.layer(axum::middleware::from_fn_with_state(
