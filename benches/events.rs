@@ -2,11 +2,14 @@
 //! clients, and how long one takes from a plugin's `emit-event` to a client holding it.
 //!
 //! Run: `cargo bench --bench events` (the bench profile is the release profile, so nothing
-//! is rebuilt after `cargo test --release`). Options: `-- --clients N --events N --samples N`.
+//! is rebuilt after `cargo test --release`). Options: `-- --clients N --events N --samples N`,
+//! and `--reverse` for reverse WebSocket (`websocketClients`, RW2).
 //!
 //! A host runs in this process on a free port with the `probe` test plugin; 100 clients
 //! (tokio-tungstenite) connect to `/` on the same machine, so the figures include the
-//! clients' own cost of reading and parsing every frame.
+//! clients' own cost of reading and parsing every frame. With `--reverse` the clients are
+//! bots instead: one WebSocket server in this process, and one `websocketClients` entry per
+//! client that the host dials; the rest is the same, so the two figures compare directly.
 //!
 //! - Throughput: the plugin emits `--events` small events in calls of 1,000 (`probe_emit`
 //!   with `count`); the clock runs from the first call until every client has read every
@@ -23,7 +26,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use tokio::net::TcpListener;
 use tokio::sync::{Mutex, watch};
+use tokio_tungstenite::MaybeTlsStream;
 use tokio_tungstenite::tungstenite::Message;
 
 const WAIT: Duration = Duration::from_secs(120);
@@ -39,6 +44,7 @@ struct Options {
     clients: usize,
     events: u64,
     samples: u64,
+    reverse: bool,
 }
 
 fn options() -> Options {
@@ -46,8 +52,10 @@ fn options() -> Options {
         clients: 100,
         events: 20_000,
         samples: 500,
+        reverse: false,
     };
     let args: Vec<String> = std::env::args().collect();
+    options.reverse = args.iter().any(|arg| arg == "--reverse");
     for pair in args.windows(2) {
         let value = || pair[1].parse().ok();
         match pair[0].as_str() {
@@ -76,9 +84,24 @@ async fn run(options: Options) {
     let guests = std::path::Path::new(env!("ONEBOT_GUEST_DIR"));
     std::fs::copy(guests.join("probe.wasm"), plugins.join("probe.wasm")).expect("probe.wasm");
     let cache = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("compile-cache");
+    // With --reverse: the bots' server, and one websocketClients entry per client dialling it.
+    let bots = match options.reverse {
+        true => Some(TcpListener::bind("127.0.0.1:0").await.expect("bind")),
+        false => None,
+    };
+    let ws_clients = bots.as_ref().map_or_else(String::new, |bots| {
+        let url = format!("ws://{}/", bots.local_addr().expect("addr"));
+        let entry = format!(
+            r#"{{ enable: true, url: "{url}", heartInterval: 0, wsQueueMessages: 1000000 }}"#
+        );
+        format!(
+            "websocketClients: [{}],",
+            vec![entry; options.clients].join(", ")
+        )
+    });
     let text = format!(
         r#"{{ network: {{ httpServers: [{{ enable: true, port: 0, enableWebsocket: true,
-             heartInterval: 0, wsQueueMessages: 1000000 }}] }},
+             heartInterval: 0, wsQueueMessages: 1000000 }}], {ws_clients} }},
            plugins: {{ dir: {:?}, cacheDir: {:?}, watch: false }} }}"#,
         plugins.display().to_string(),
         cache.display().to_string()
@@ -111,9 +134,20 @@ async fn run(options: Options) {
     let samples = Arc::new(Mutex::new(Vec::new()));
     let (notify, mut progressed) = watch::channel(());
     for i in 0..options.clients {
-        let (mut client, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/"))
-            .await
-            .expect("client connects");
+        let mut client = match &bots {
+            Some(bots) => {
+                let (stream, _) = bots.accept().await.expect("the host dials");
+                tokio_tungstenite::accept_async(MaybeTlsStream::Plain(stream))
+                    .await
+                    .expect("handshake")
+            }
+            None => {
+                tokio_tungstenite::connect_async(format!("ws://{addr}/"))
+                    .await
+                    .expect("client connects")
+                    .0
+            }
+        };
         let first = client.next().await.expect("lifecycle").expect("frame");
         assert!(first.to_text().unwrap_or_default().contains("lifecycle"));
         let received = received.clone();
@@ -163,8 +197,13 @@ async fn run(options: Options) {
         .expect("clients alive");
     let elapsed = started.elapsed().as_secs_f64();
     let deliveries = sent as f64 * options.clients as f64;
+    let how = if options.reverse {
+        "reverse"
+    } else {
+        "forward"
+    };
     println!(
-        "throughput: {sent} events to {} clients in {elapsed:.2} s = {:.0} events/s, {:.0} deliveries/s",
+        "throughput ({how} WebSocket): {sent} events to {} clients in {elapsed:.2} s = {:.0} events/s, {:.0} deliveries/s",
         options.clients,
         sent as f64 / elapsed,
         deliveries / elapsed,
@@ -191,7 +230,7 @@ async fn run(options: Options) {
         samples.get(index).copied().unwrap_or(0) as f64 / 1e6
     };
     println!(
-        "latency emit-event → client read, {} samples ({} events × {} clients): p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
+        "latency ({how}) emit-event → client read, {} samples ({} events × {} clients): p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
         samples.len(),
         options.samples,
         options.clients,

@@ -13,6 +13,9 @@
 //!   for any socket.
 //! - [`http`]: the HTTP transport: body, decode, envelope out.
 //! - [`sse`]: `GET /_events` on an `httpSseServers` entry: events as server-sent events.
+//! - [`reverse`]: the connections the host makes: events POSTed to `httpClients` endpoints
+//!   (their answers' quick operations run through the dispatcher), and `websocketClients`
+//!   dialled and served by [`ws`]'s loop.
 //! - [`auth`]: the access token, one check for HTTP and the WebSocket handshake.
 //! - [`watch`]: file events → debounced loader runs (hot reload).
 //! - [`dispatch`]: one call in, one [`envelope::Outcome`] out; suffixes, fallbacks, limits;
@@ -208,6 +211,20 @@ pub async fn start(config: Config) -> Result<Host, StartError> {
         &mut servers,
         &config.servers,
         bound,
+        &dispatcher,
+        &events,
+        &stopped,
+    );
+    reverse::ws::spawn(
+        &mut servers,
+        &config.ws_clients,
+        &dispatcher,
+        &events,
+        &stopped,
+    );
+    reverse::http::spawn(
+        &mut servers,
+        &config.http_clients,
         &dispatcher,
         &events,
         &stopped,

@@ -10,6 +10,7 @@
 
 mod decode;
 pub mod grants;
+mod listeners;
 mod network;
 mod raw;
 mod sidecar;

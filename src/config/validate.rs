@@ -8,28 +8,29 @@ use std::ffi::OsString;
 use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 
-use super::raw::{self, RawFile, RawNetwork, RawPlugins};
+use super::listeners::{clients, servers};
+use super::raw::{self, RawFile, RawPlugins};
 use super::{
-    Bot, Config, ConfigError, HttpClient, HttpServer, Limits, Loaded, MAX_BODY_BYTES_LIMIT,
-    MEMORY_MB_LIMIT, MILLIS_LIMIT, Plugins, ServerRef, WS_QUEUE_LIMIT, WsClient,
+    Bot, Config, ConfigError, Limits, Loaded, MAX_BODY_BYTES_LIMIT, MEMORY_MB_LIMIT, MILLIS_LIMIT,
+    Plugins, WS_QUEUE_LIMIT,
 };
 
 /// An accepted range and how to describe it to the operator.
-struct Bound {
+pub(super) struct Bound {
     range: RangeInclusive<u64>,
     unit: &'static str,
 }
 
-const BODY_BYTES: Bound = Bound {
+pub(super) const BODY_BYTES: Bound = Bound {
     range: 1..=MAX_BODY_BYTES_LIMIT,
     unit: " bytes (5000 MB)",
 };
-const HEART_MS: Bound = Bound {
+pub(super) const HEART_MS: Bound = Bound {
     range: 0..=MILLIS_LIMIT,
     unit: " ms (0 = off)",
 };
 /// At least 100 ms: a smaller value would cut off honest clients on a slow network.
-const REQUEST_TIMEOUT_MS: Bound = Bound {
+pub(super) const REQUEST_TIMEOUT_MS: Bound = Bound {
     range: 100..=MILLIS_LIMIT,
     unit: " ms",
 };
@@ -50,7 +51,7 @@ const MEMORY_MB: Bound = Bound {
     unit: " MiB",
 };
 // Lossless: usize is at most 64 bits on every target Rust supports.
-const WS_QUEUE: Bound = Bound {
+pub(super) const WS_QUEUE: Bound = Bound {
     range: 1..=WS_QUEUE_LIMIT as u64,
     unit: " messages",
 };
@@ -112,161 +113,6 @@ pub(super) fn config(
         plugins,
     };
     Ok(Loaded { config, warnings })
-}
-
-/// Every entry is checked, disabled ones too: a bad value is a mistake whether or not the
-/// entry is on today. Only enabled entries are kept, in file order (C3): `httpServers`, then
-/// `websocketServers`, then `httpSseServers`; two of them on one address is an error.
-fn servers(network: &mut RawNetwork, path: &Path) -> Result<Vec<HttpServer>, ConfigError> {
-    let mut entries: Vec<(usize, bool, HttpServer)> = Vec::new();
-    for (index, raw) in std::mem::take(&mut network.http_servers)
-        .into_iter()
-        .enumerate()
-    {
-        let key = |field: &str| format!("network.httpServers[{index}].{field}");
-        let header_ms = raw.header_timeout_ms;
-        check(path, key("headerTimeoutMs"), header_ms, &REQUEST_TIMEOUT_MS)?;
-        let body_ms = raw.body_timeout_ms;
-        check(path, key("bodyTimeoutMs"), body_ms, &REQUEST_TIMEOUT_MS)?;
-        entries.push((index, raw.enable, raw.into_server()));
-    }
-    for (index, raw) in std::mem::take(&mut network.websocket_servers)
-        .into_iter()
-        .enumerate()
-    {
-        entries.push((index, raw.enable, raw.into_server()));
-    }
-    for (index, raw) in std::mem::take(&mut network.http_sse_servers)
-        .into_iter()
-        .enumerate()
-    {
-        entries.push((index, raw.enable, raw.into_server()));
-    }
-    let mut enabled: Vec<(usize, HttpServer)> = Vec::new();
-    for (index, enable, server) in entries {
-        let section = server.kind.section();
-        let key = |field: &str| format!("network.{section}[{index}].{field}");
-        check(
-            path,
-            key("maxBodyBytes"),
-            server.max_body_bytes,
-            &BODY_BYTES,
-        )?;
-        check(
-            path,
-            key("heartInterval"),
-            server.heart_interval_ms,
-            &HEART_MS,
-        )?;
-        let queue = u64::try_from(server.ws_queue_messages).unwrap_or(u64::MAX);
-        check(path, key("wsQueueMessages"), queue, &WS_QUEUE)?;
-        if !enable {
-            continue;
-        }
-        let clash = enabled
-            .iter()
-            .find(|(_, other)| same_listener(other, &server));
-        if let Some((first, other)) = clash {
-            return Err(ConfigError::DuplicateListener {
-                path: path.to_owned(),
-                first: server_ref(*first, other),
-                second: server_ref(index, &server),
-            });
-        }
-        enabled.push((index, server));
-    }
-    Ok(enabled.into_iter().map(|(_, server)| server).collect())
-}
-
-/// `httpClients` and `websocketClients`: checked like servers, enabled ones kept in order.
-fn clients(
-    network: &mut RawNetwork,
-    path: &Path,
-) -> Result<(Vec<HttpClient>, Vec<WsClient>), ConfigError> {
-    let mut http = Vec::new();
-    for (index, raw) in std::mem::take(&mut network.http_clients)
-        .into_iter()
-        .enumerate()
-    {
-        let key = |field: &str| format!("network.httpClients[{index}].{field}");
-        check(path, key("timeoutMs"), raw.timeout_ms, &REQUEST_TIMEOUT_MS)?;
-        let queue = u64::try_from(raw.queue_events).unwrap_or(u64::MAX);
-        check(path, key("queueEvents"), queue, &WS_QUEUE)?;
-        if !raw.url.starts_with("http://") {
-            return Err(invalid(
-                path,
-                &key("url"),
-                "expected an http:// URL (for https, put a local TLS proxy in front)",
-            ));
-        }
-        if raw.enable {
-            http.push(raw.into_client());
-        }
-    }
-    let mut ws = Vec::new();
-    for (index, raw) in std::mem::take(&mut network.websocket_clients)
-        .into_iter()
-        .enumerate()
-    {
-        let key = |field: &str| format!("network.websocketClients[{index}].{field}");
-        check(
-            path,
-            key("reconnectInterval"),
-            raw.reconnect_interval,
-            &REQUEST_TIMEOUT_MS,
-        )?;
-        check(path, key("heartInterval"), raw.heart_interval, &HEART_MS)?;
-        check(path, key("maxBodyBytes"), raw.max_body_bytes, &BODY_BYTES)?;
-        let queue = u64::try_from(raw.ws_queue_messages).unwrap_or(u64::MAX);
-        check(path, key("wsQueueMessages"), queue, &WS_QUEUE)?;
-        if !raw.url.starts_with("ws://") {
-            return Err(invalid(
-                path,
-                &key("url"),
-                "expected a ws:// URL (for wss, put a local TLS proxy in front)",
-            ));
-        }
-        if raw.enable {
-            ws.push(raw.into_client());
-        }
-    }
-    Ok((http, ws))
-}
-
-fn server_ref(index: usize, server: &HttpServer) -> Box<ServerRef> {
-    Box::new(ServerRef {
-        section: server.kind.section(),
-        index,
-        name: server.name.clone(),
-        host: server.host.clone(),
-        port: server.port,
-    })
-}
-
-/// Whether two servers would fight over one socket (C3). Port 0 asks the OS for a free port, so
-/// it never clashes (tests bind several). Hosts are compared as written, since a name is resolved
-/// only at bind time; a wildcard clashes with what it covers: `::` with everything (Linux binds it
-/// dual-stack), `0.0.0.0` with every IPv4 address or name.
-fn same_listener(a: &HttpServer, b: &HttpServer) -> bool {
-    if a.port == 0 || a.port != b.port {
-        return false;
-    }
-    let (a, b) = (normal_host(&a.host), normal_host(&b.host));
-    a == b
-        || a == "::"
-        || b == "::"
-        || (a == "0.0.0.0" && !b.contains(':'))
-        || (b == "0.0.0.0" && !a.contains(':'))
-}
-
-/// `[::1]` and `::1`, `LOCALHOST` and `localhost` name the same thing.
-fn normal_host(host: &str) -> String {
-    let host = host.trim();
-    let host = host
-        .strip_prefix('[')
-        .and_then(|h| h.strip_suffix(']'))
-        .unwrap_or(host);
-    host.to_ascii_lowercase()
 }
 
 fn plugins(
@@ -431,7 +277,12 @@ pub(super) fn bounded(
     Ok(Some(u32::try_from(value).unwrap_or(u32::MAX)))
 }
 
-fn check(path: &Path, key: String, value: u64, bound: &Bound) -> Result<(), ConfigError> {
+pub(super) fn check(
+    path: &Path,
+    key: String,
+    value: u64,
+    bound: &Bound,
+) -> Result<(), ConfigError> {
     if bound.range.contains(&value) {
         return Ok(());
     }
@@ -444,7 +295,7 @@ fn check(path: &Path, key: String, value: u64, bound: &Bound) -> Result<(), Conf
     })
 }
 
-fn invalid(path: &Path, key: &str, message: &str) -> ConfigError {
+pub(super) fn invalid(path: &Path, key: &str, message: &str) -> ConfigError {
     ConfigError::Invalid {
         path: path.to_owned(),
         key: key.to_owned(),

@@ -2,7 +2,7 @@
 //! both call only [`Dispatcher::call`].
 //!
 //! Order of lookup: the exact name on a plugin, then a host fallback (`get_version_info`,
-//! `get_status`, `get_login_info`), then the `_async` and `_rate_limited` suffixes applied to
+//! `get_status`, `get_login_info`, and `.handle_quick_operation` in `quick`), then the `_async` and `_rate_limited` suffixes applied to
 //! the base name, else 1404. Plugin calls run on the executor (wasm yields at every epoch
 //! tick), at most `max_concurrent_calls` at once (each holds a pooled instance slot); further
 //! calls wait.
@@ -10,6 +10,7 @@
 mod describe;
 mod fallback;
 mod nested;
+pub mod quick;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -75,7 +76,12 @@ impl Handled {
     }
 }
 
-pub const FALLBACKS: [&str; 3] = ["get_version_info", "get_status", "get_login_info"];
+pub const FALLBACKS: [&str; 4] = [
+    "get_version_info",
+    "get_status",
+    "get_login_info",
+    quick::ACTION,
+];
 
 impl Dispatcher {
     pub fn new(
@@ -132,7 +138,7 @@ impl Dispatcher {
             self.run_plugin(plugin, action, params, nesting).await
         } else if FALLBACKS.contains(&action) {
             Handled {
-                outcome: self.fallback(action),
+                outcome: self.host_answer(action, params, nesting).await,
                 plugin: None,
             }
         } else if let Some(base) = action.strip_suffix("_async").filter(|b| self.provides(b)) {
@@ -182,14 +188,33 @@ impl Dispatcher {
     }
 
     /// Runs `action` on whichever serves it when it starts: a plugin, else a fallback.
-    async fn run(&self, action: &str, params: Map<String, Value>, nesting: Nesting) -> Handled {
+    async fn run(
+        self: &Arc<Self>,
+        action: &str,
+        params: Map<String, Value>,
+        nesting: Nesting,
+    ) -> Handled {
         let provider = self.registry.snapshot().provider(action).cloned();
         match provider {
             Some(plugin) => self.run_plugin(plugin, action, params, nesting).await,
             None => Handled {
-                outcome: self.fallback(action),
+                outcome: self.host_answer(action, params, nesting).await,
                 plugin: None,
             },
+        }
+    }
+
+    /// A host fallback: the quick operation, which calls other actions, or a constant answer.
+    async fn host_answer(
+        self: &Arc<Self>,
+        action: &str,
+        params: Map<String, Value>,
+        nesting: Nesting,
+    ) -> Outcome {
+        if action == quick::ACTION {
+            self.quick_operation(params, nesting).await
+        } else {
+            self.fallback(action)
         }
     }
 

@@ -110,11 +110,37 @@ impl EventBus {
         capacity: usize,
     ) -> Subscription {
         let (queue, frames) = Queue::new(capacity);
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let connect = meta::lifecycle_connect(self.identity.self_id());
+        self.add(format, report_self, queue, frames, Some(to_frame(&connect)))
+    }
+
+    /// A subscriber for an `httpClients` endpoint: no lifecycle event (there is no
+    /// connection), and a lossy queue ([`Queue::lossy`]) that drops and counts what does not
+    /// fit rather than unsubscribing, since an endpoint cannot be disconnected.
+    pub fn subscribe_lossy(
+        self: &Arc<Self>,
+        format: PostFormat,
+        report_self: bool,
+        capacity: usize,
+    ) -> Subscription {
+        let (queue, frames) = Queue::lossy(capacity);
+        self.add(format, report_self, queue, frames, None)
+    }
+
+    fn add(
+        self: &Arc<Self>,
+        format: PostFormat,
+        report_self: bool,
+        queue: Queue,
+        frames: mpsc::Receiver<Frame>,
+        first: Option<Frame>,
+    ) -> Subscription {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let mut subscribers = self.lock();
         // A fresh queue has room for at least one frame (capacity ≥ 1).
-        queue.push(to_frame(&connect));
+        if let Some(first) = first {
+            queue.push(first);
+        }
         subscribers.push(Subscriber {
             id,
             format,

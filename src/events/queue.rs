@@ -5,9 +5,13 @@
 //! [`Queue::fell_behind`], the connection's writer, which then closes the socket with a close
 //! frame and a log line. Nothing is skipped silently: after the first refused frame every
 //! later push is refused too, and the client is disconnected.
+//!
+//! A *lossy* queue ([`Queue::lossy`], for `httpClients`, where an endpoint is not a connection
+//! that could be closed) instead refuses only the frame that found it full, counts it in
+//! [`Queue::dropped`], and stays subscribed; its owner logs the count.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use tokio::sync::{Notify, mpsc};
 
@@ -24,17 +28,38 @@ pub struct Queue {
 struct Overflow {
     happened: AtomicBool,
     notify: Notify,
+    /// Lossy queues only: a full queue drops the one frame and counts it here.
+    lossy: bool,
+    dropped: AtomicU64,
 }
 
 impl Queue {
     /// A queue holding at most `capacity` frames (at least one), and its receiving end.
     pub fn new(capacity: usize) -> (Queue, mpsc::Receiver<Frame>) {
+        Self::with(capacity, false)
+    }
+
+    /// A queue that drops (and counts) the frames that find it full instead of falling behind.
+    pub fn lossy(capacity: usize) -> (Queue, mpsc::Receiver<Frame>) {
+        Self::with(capacity, true)
+    }
+
+    fn with(capacity: usize, lossy: bool) -> (Queue, mpsc::Receiver<Frame>) {
         let (frames, receiver) = mpsc::channel(capacity.clamp(1, crate::config::WS_QUEUE_LIMIT));
+        let overflow = Overflow {
+            lossy,
+            ..Overflow::default()
+        };
         let queue = Queue {
             frames,
-            overflow: Arc::default(),
+            overflow: Arc::new(overflow),
         };
         (queue, receiver)
+    }
+
+    /// How many frames a lossy queue dropped because it was full, since it was made.
+    pub fn dropped(&self) -> u64 {
+        self.overflow.dropped.load(Ordering::Relaxed)
     }
 
     /// Queues `frame`. False when the subscriber is gone or has fallen behind (this push, or
@@ -45,6 +70,10 @@ impl Queue {
         }
         match self.frames.try_send(frame) {
             Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) if self.overflow.lossy => {
+                self.overflow.dropped.fetch_add(1, Ordering::Relaxed);
+                true
+            }
             Err(mpsc::error::TrySendError::Full(_)) => {
                 self.overflow.happened.store(true, Ordering::Release);
                 // `notify_one` keeps a permit when nobody waits yet, so the wake-up is not lost.
@@ -89,6 +118,21 @@ mod tests {
         let (queue, _frames) = Queue::new(4);
         assert!(queue.push("a".into()));
         assert!(queue.fell_behind().now_or_never().is_none());
+    }
+
+    #[test]
+    fn a_lossy_queue_drops_and_counts_only_what_did_not_fit() {
+        let (queue, mut frames) = Queue::lossy(2);
+        assert!(queue.push("a".into()));
+        assert!(queue.push("b".into()));
+        assert!(queue.push("c".into()), "still subscribed");
+        assert_eq!(queue.dropped(), 1);
+        assert_eq!(frames.try_recv().ok().as_deref(), Some("a"));
+        assert!(queue.push("d".into()));
+        assert_eq!(queue.dropped(), 1, "room again: d is queued");
+        assert!(queue.fell_behind().now_or_never().is_none());
+        assert_eq!(frames.try_recv().ok().as_deref(), Some("b"));
+        assert_eq!(frames.try_recv().ok().as_deref(), Some("d"));
     }
 
     #[test]

@@ -36,6 +36,9 @@ pub const MAX_KEY_BYTES: usize = 1024;
 pub const MAX_VALUE_BYTES: usize = 1 << 20;
 /// The most keys one `list-keys` call returns, whatever its `limit`.
 pub const MAX_LIST_KEYS: u32 = 10_000;
+/// redb's page cache. Its default (1 GiB) would let a busy store grow the host's memory far
+/// past everything else it holds; pages past this are read from the OS's file cache.
+const CACHE_BYTES: usize = 32 << 20;
 /// The database file's name in the data folder.
 pub const FILE_NAME: &str = "kv.redb";
 
@@ -147,7 +150,10 @@ impl Kv {
         };
         std::fs::create_dir_all(data_dir)
             .map_err(|e| fail(format!("cannot create the folder plugins.dataDir: {e}")))?;
-        let db = Database::create(&path).map_err(|e| match e {
+        let db = Database::builder()
+            .set_cache_size(CACHE_BYTES)
+            .create(&path);
+        let db = db.map_err(|e| match e {
             redb::DatabaseError::DatabaseAlreadyOpen => fail(
                 "another process has it open (an onebot-host already running with the same \
                  plugins.dataDir?); stop it, or give this one another plugins.dataDir"

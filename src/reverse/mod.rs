@@ -5,4 +5,5 @@
 //! plugins or the other endpoints.
 
 pub mod http;
+mod socket;
 pub mod ws;

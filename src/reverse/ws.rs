@@ -1,1 +1,188 @@
-//! `websocketClients` (issue 15): reverse WebSocket connections the host keeps up.
+//! `websocketClients` (issue 15, SPEC RW1–RW5): the host dials each entry's `url`, plays the
+//! universal WebSocket client there (what NapCat calls a reverse WebSocket), and keeps the
+//! connection up.
+//!
+//! - **Handshake** (RW1): `X-Self-ID` (the bot's id, E6), `X-Client-Role: Universal`,
+//!   `User-Agent`, and `Authorization: Bearer <token>` when the entry has a token. The bot
+//!   (NoneBot2, aiocqhttp) checks these before it accepts.
+//! - **Once connected** (RW2) the socket is served by the forward socket's loop,
+//!   [`ws::serve`] in the universal role: the lifecycle `connect` event first, heartbeats
+//!   every `heartInterval` ms, every event in the entry's `messagePostFormat` with its
+//!   `reportSelfMessage`, API frames answered through the one dispatcher, and a bot that falls
+//!   `wsQueueMessages` behind closed with 1008 (W6). So the two directions cannot drift apart.
+//! - **Reconnecting** (RW3): when a dial fails or the connection ends, the next dial is
+//!   `reconnectInterval` ms later, for as long as the host runs. One WARN per outage, naming
+//!   the URL and the reason; later failed dials of the same outage are DEBUG; one INFO when
+//!   connected again. A dial that gets no answer gives up after [`DIAL_TIMEOUT`].
+//! - **Shutdown** (RW4): the host's stop signal ends every task, whether it is dialling,
+//!   waiting to redial, or connected (then the bot gets close code 1001).
+//!
+//! Each entry's task is independent and reads the event bus through its own bounded queue, so
+//! a dead or slow bot never holds up plugins, other bots or other clients (RW5).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::HeaderValue;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tokio_tungstenite::tungstenite;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+
+use super::socket::Dialled;
+use crate::config::WsClient;
+use crate::dispatch::Dispatcher;
+use crate::events::EventBus;
+use crate::ws::{self, End, Endpoint, Role, Session};
+
+/// What the host calls itself in the handshake's `User-Agent`.
+pub const USER_AGENT: &str = concat!("onebot-host/", env!("CARGO_PKG_VERSION"));
+/// How long one dial (TCP connect and WebSocket handshake) may take.
+pub const DIAL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why a dial failed; the reason in the outage's WARN line. Never holds the token.
+#[derive(Debug, thiserror::Error)]
+pub enum DialError {
+    #[error("{0}")]
+    WebSocket(#[from] tungstenite::Error),
+    #[error("no answer within {} s", DIAL_TIMEOUT.as_secs())]
+    Timeout,
+    #[error("the token cannot be sent in a header (control characters?): fix `token`")]
+    BadToken,
+}
+
+/// One `websocketClients` entry at run time: where to dial, with what, and the endpoint its
+/// connections are served with.
+struct Link {
+    url: String,
+    token: String,
+    reconnect: Duration,
+    endpoint: Arc<Endpoint>,
+}
+
+/// Starts one task per entry in `tasks`; each ends when `stop` turns `true`.
+pub fn spawn(
+    tasks: &mut JoinSet<std::io::Result<()>>,
+    clients: &[WsClient],
+    dispatcher: &Arc<Dispatcher>,
+    events: &Arc<EventBus>,
+    stop: &watch::Receiver<bool>,
+) {
+    for client in clients {
+        let link = Link {
+            url: client.url.clone(),
+            token: client.token.clone(),
+            reconnect: Duration::from_millis(client.reconnect_interval_ms),
+            endpoint: Arc::new(Endpoint {
+                dispatcher: dispatcher.clone(),
+                events: events.clone(),
+                session: session(client),
+                shutdown: stop.clone(),
+            }),
+        };
+        tracing::info!(
+            client = %client.name,
+            "reverse WebSocket to {} (token {}, reconnect every {} ms)",
+            client.url,
+            if client.token.is_empty() { "off" } else { "on" },
+            client.reconnect_interval_ms,
+        );
+        tasks.spawn(async move {
+            keep_up(link).await;
+            Ok(())
+        });
+    }
+}
+
+/// The connection settings of one entry, as the connection loop takes them.
+fn session(client: &WsClient) -> Session {
+    Session {
+        name: client.name.clone(),
+        heart_interval_ms: client.heart_interval_ms,
+        post_format: client.message_post_format,
+        report_self: client.report_self_message,
+        queue_messages: client.ws_queue_messages,
+        max_frame_bytes: client.max_body_bytes,
+        debug: client.debug,
+    }
+}
+
+/// Dials, serves, and redials after `reconnect`, until the host stops (RW3, RW4).
+async fn keep_up(link: Link) {
+    let name = link.endpoint.session.name.clone();
+    let url = link.url.clone();
+    let every = link.reconnect.as_millis();
+    let mut shutdown = link.endpoint.shutdown.clone();
+    // Whether the outage now going on has been reported.
+    let mut in_outage = false;
+    loop {
+        let dialled = tokio::select! {
+            biased;
+            _ = shutdown.wait_for(|stop| *stop) => return,
+            dialled = dial(&link) => dialled,
+        };
+        match dialled {
+            Ok(socket) => {
+                if std::mem::take(&mut in_outage) {
+                    tracing::info!(client = %name, "connected to {url} again");
+                } else {
+                    tracing::info!(client = %name, "connected to {url}");
+                }
+                let end =
+                    ws::serve(socket, link.endpoint.clone(), Role::Universal, url.clone()).await;
+                if matches!(end, End::ShuttingDown) {
+                    return;
+                }
+                tracing::warn!(
+                    client = %name,
+                    "connection to {url} lost: {end}; reconnecting every {every} ms"
+                );
+                in_outage = true;
+            }
+            Err(error) if in_outage => {
+                tracing::debug!(client = %name, "still cannot connect to {url}: {error}");
+            }
+            Err(error) => {
+                tracing::warn!(
+                    client = %name,
+                    "cannot connect to {url}: {error}; retrying every {every} ms"
+                );
+                in_outage = true;
+            }
+        }
+        tokio::select! {
+            biased;
+            _ = shutdown.wait_for(|stop| *stop) => return,
+            () = tokio::time::sleep(link.reconnect) => {}
+        }
+    }
+}
+
+/// One dial: TCP connect and the WebSocket handshake with RW1's headers, within
+/// [`DIAL_TIMEOUT`]. Frames are bounded by `maxBodyBytes`, as on a forward socket.
+async fn dial(
+    link: &Link,
+) -> Result<Dialled<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>, DialError> {
+    let mut request = link.url.as_str().into_client_request()?;
+    let self_id = link.endpoint.dispatcher.self_id();
+    let headers = request.headers_mut();
+    headers.insert("x-self-id", HeaderValue::from(self_id));
+    headers.insert("x-client-role", HeaderValue::from_static("Universal"));
+    headers.insert("user-agent", HeaderValue::from_static(USER_AGENT));
+    if !link.token.is_empty() {
+        let mut bearer = HeaderValue::from_str(&format!("Bearer {}", link.token))
+            .map_err(|_| DialError::BadToken)?;
+        bearer.set_sensitive(true);
+        headers.insert("authorization", bearer);
+    }
+    let limit = usize::try_from(link.endpoint.session.max_frame_bytes).unwrap_or(usize::MAX);
+    let config = WebSocketConfig::default()
+        .max_message_size(Some(limit))
+        .max_frame_size(Some(limit));
+    let connect = tokio_tungstenite::connect_async_with_config(request, Some(config), true);
+    let (stream, _response) = tokio::time::timeout(DIAL_TIMEOUT, connect)
+        .await
+        .map_err(|_| DialError::Timeout)??;
+    Ok(Dialled::new(stream))
+}

@@ -49,8 +49,10 @@ pub const MAX_BATCH: usize = 64;
 /// that fell behind may never read it.
 pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// Why a connection ends; decides the close frame.
-enum End {
+/// Why a connection ended; decides the close frame, and tells a reverse connection what to
+/// log before it dials again.
+#[derive(Debug)]
+pub enum End {
     /// The client sent a close frame or the stream ended.
     ClientClosed,
     /// The client broke the protocol or sent a frame over the size limit.
@@ -62,9 +64,21 @@ enum End {
     SendFailed,
 }
 
-/// Serves one connection in `role` until either side ends it. `peer` names the other side
-/// in the log.
-pub async fn serve<S: Socket>(socket: S, endpoint: Arc<Endpoint>, role: Role, peer: String) {
+impl std::fmt::Display for End {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            End::ClientClosed => f.write_str("the other side closed the connection"),
+            End::ReadFailed(error) => write!(f, "reading failed: {error}"),
+            End::FellBehind => f.write_str("it fell behind on events (wsQueueMessages)"),
+            End::ShuttingDown => f.write_str("the host is shutting down"),
+            End::SendFailed => f.write_str("the connection was lost while sending"),
+        }
+    }
+}
+
+/// Serves one connection in `role` until either side ends it, and says why it ended. `peer`
+/// names the other side in the log.
+pub async fn serve<S: Socket>(socket: S, endpoint: Arc<Endpoint>, role: Role, peer: String) -> End {
     let session = &endpoint.session;
     let name = session.name.clone();
     tracing::info!(server = %name, %peer, ?role, "WebSocket client connected");
@@ -86,16 +100,16 @@ pub async fn serve<S: Socket>(socket: S, endpoint: Arc<Endpoint>, role: Role, pe
     // Leave the bus before the close, which may take a while on a client that does not read.
     drop(subscription);
 
-    let close = match end {
+    let close = match &end {
         End::ClientClosed => {
             tracing::info!(server = %name, %peer, "WebSocket client disconnected");
             // Flushes the reply to the client's close frame, which the socket queued itself.
             let _ = tokio::time::timeout(CLOSE_TIMEOUT, sink.close()).await;
-            return;
+            return end;
         }
         End::SendFailed => {
             tracing::info!(server = %name, %peer, "WebSocket client gone");
-            return;
+            return end;
         }
         End::FellBehind => {
             let limit = session.queue_messages;
@@ -127,6 +141,7 @@ pub async fn serve<S: Socket>(socket: S, endpoint: Arc<Endpoint>, role: Role, pe
         reason: Utf8Bytes::from(close.1),
     };
     let _ = tokio::time::timeout(CLOSE_TIMEOUT, sink.send(Message::Close(Some(frame)))).await;
+    end
 }
 
 /// Reads frames until the client closes, answering each in its own task (W4).
@@ -253,9 +268,8 @@ async fn tick(interval: Option<&mut Interval>) {
 }
 
 /// A frame over `max_message_size` / `max_frame_size` (tungstenite's capacity error).
-fn too_large(error: axum::Error) -> bool {
-    error
-        .into_inner()
-        .downcast_ref::<tungstenite::Error>()
+fn too_large(error: &axum::Error) -> bool {
+    std::error::Error::source(error)
+        .and_then(|inner| inner.downcast_ref::<tungstenite::Error>())
         .is_some_and(|e| matches!(e, tungstenite::Error::Capacity(_)))
 }

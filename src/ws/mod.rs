@@ -22,7 +22,7 @@ use axum::extract::{ConnectInfo, FromRequestParts, Request};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-pub use connection::{CLOSE_TIMEOUT, MAX_BATCH, MAX_IN_FLIGHT, serve};
+pub use connection::{CLOSE_TIMEOUT, End, MAX_BATCH, MAX_IN_FLIGHT, Socket, serve};
 
 use crate::auth::Token;
 use crate::config::{HttpServer, PostFormat};
@@ -140,7 +140,9 @@ pub async fn upgrade(api: Arc<WsApi>, request: Request) -> Response {
         .on_failed_upgrade(move |e| {
             tracing::debug!(server = %name, "WebSocket upgrade failed: {e}");
         })
-        .on_upgrade(move |socket| async move { serve(socket, endpoint, role, peer).await })
+        .on_upgrade(move |socket| async move {
+            serve(socket, endpoint, role, peer).await;
+        })
 }
 
 /// W2: a bad or missing token refuses the upgrade with HTTP 403; the body is the envelope an

@@ -41,12 +41,15 @@ pub struct TestHost {
 /// Builds a host config. `plugins` are (source, name in the plugin folder): a source is a file
 /// in the guest dir or an absolute path (`guest` joins it as is). `server` is extra JSON5
 /// fields for the one http server,
-/// `plugins` extra fields for the `plugins` section, `rest` extra top-level fields.
+/// `plugins` extra fields for the `plugins` section, `network` extra fields for the `network`
+/// section (other lists: `websocketClients: [...]`, …), `rest` extra top-level fields.
 pub struct Setup {
     pub plugins: Vec<(&'static str, &'static str)>,
     /// Sidecar files to write into the plugin folder: (file name, text).
     pub sidecars: Vec<(&'static str, String)>,
     pub server: String,
+    /// Extra JSON5 fields for the `network` section (`httpClients: […]`, …).
+    pub network: String,
     pub plugin_settings: String,
     pub rest: String,
 }
@@ -57,6 +60,7 @@ impl Default for Setup {
             plugins: vec![("probe.wasm", "probe.wasm")],
             sidecars: Vec::new(),
             server: String::new(),
+            network: String::new(),
             plugin_settings: String::new(),
             rest: String::new(),
         }
@@ -81,6 +85,12 @@ impl Setup {
         self
     }
 
+    /// Puts `fields` into the config's `network: { … }` section, after `httpServers`.
+    pub fn network(mut self, fields: &str) -> Self {
+        self.network = fields.to_owned();
+        self
+    }
+
     pub fn plugin_settings(mut self, fields: &str) -> Self {
         self.plugin_settings = fields.to_owned();
         self
@@ -90,11 +100,12 @@ impl Setup {
     pub fn config_text(&self, dir: &Path) -> String {
         format!(
             r#"{{
-  network: {{ httpServers: [{{ name: "test", enable: true, host: "127.0.0.1", port: 0, {server} }}] }},
+  network: {{ httpServers: [{{ name: "test", enable: true, host: "127.0.0.1", port: 0, {server} }}], {network} }},
   plugins: {{ dir: {dir:?}, cacheDir: {cache:?}, {settings} }},
   {rest}
 }}"#,
             server = self.server,
+            network = self.network,
             dir = dir.display().to_string(),
             cache = shared_cache().display().to_string(),
             settings = self.plugin_settings,

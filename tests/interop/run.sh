@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# Interop with real OneBot 11 clients (issue 4): aiocqhttp over HTTP and NoneBot2 +
-# nonebot-adapter-onebot over forward WebSocket, against the release binary with the example
-# plugin mock-account. Exits non-zero when a client check fails.
+# Interop with real OneBot 11 clients (issues 4, 15): aiocqhttp over HTTP and NoneBot2 +
+# nonebot-adapter-onebot over forward WebSocket (interop.py); each of them as a reverse
+# WebSocket server that the host dials (reverse_ws.py, websocketClients); NoneBot2 in HTTP POST
+# mode with a signing secret (http_post.py, httpClients). Against the release binary with the
+# example plugin mock-account. Exits non-zero when a client check fails.
 #
 #   tests/interop/run.sh                  # after `cargo test --release` (or `cargo build --release`)
 #
 # It creates a venv (target/interop-venv, reused), installs tests/interop/requirements.txt,
 # starts target/release/onebot-host (ONEBOT_HOST_BIN overrides) on a free port with a temp
-# config (token, enableWebsocket), runs interop.py, and stops the host. Every step is bounded.
+# config (token, enableWebsocket, one websocketClients entry per reverse bot), runs interop.py
+# and reverse_ws.py, and stops the host. Every step is bounded.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
@@ -40,10 +43,27 @@ trap cleanup EXIT
 mkdir "$work/plugins"
 cp "$plugin" "$work/plugins/"
 token=interop-$RANDOM$RANDOM
+# Where the bots will listen (reverse WebSocket, HTTP POST): free ports, picked now, bound by the
+# bots later (the host redials every 200 ms until they do; posts before that are retried or dropped).
+free_port() { "$venv/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+aiocqhttp_port=$(free_port)
+nonebot_port=$(free_port)
+bot_port=$(free_port)
+secret=interop-secret-$RANDOM$RANDOM
 cat > "$work/onebot.json5" <<JSON
 {
-  network: { httpServers: [{ name: "interop", enable: true, host: "127.0.0.1", port: 0,
-    enableWebsocket: true, token: "$token", heartInterval: 5000 }] },
+  network: {
+    httpServers: [{ name: "interop", enable: true, host: "127.0.0.1", port: 0,
+      enableWebsocket: true, token: "$token", heartInterval: 5000 }],
+    websocketClients: [
+      { name: "aiocqhttp", enable: true, url: "ws://127.0.0.1:$aiocqhttp_port/ws/",
+        token: "$token", reconnectInterval: 200, heartInterval: 5000 },
+      { name: "nonebot", enable: true, url: "ws://127.0.0.1:$nonebot_port/onebot/v11/ws",
+        token: "$token", reconnectInterval: 200, heartInterval: 5000 },
+    ],
+    httpClients: [{ name: "nonebot-http", enable: true, token: "$secret",
+      url: "http://127.0.0.1:$bot_port/onebot/v11/http/" }],
+  },
   plugins: { dir: "$work/plugins", watch: false, cacheDir: "$root/target/interop-cache" },
 }
 JSON
@@ -70,6 +90,19 @@ echo "   listening on port $port"
 echo "== interop checks"
 status=0
 timeout 300 "$venv/bin/python" tests/interop/interop.py --port "$port" --token "$token" || status=$?
+if [ "$status" -eq 0 ]; then
+    echo "== reverse WebSocket checks"
+    for client in aiocqhttp nonebot; do
+        bot_port=${client}_port
+        timeout 300 "$venv/bin/python" tests/interop/reverse_ws.py --client "$client" \
+            --host-port "$port" --port "${!bot_port}" --token "$token" || { status=$?; break; }
+    done
+    if [ "$status" -eq 0 ]; then
+        echo "== HTTP POST checks"
+        timeout 300 "$venv/bin/python" tests/interop/http_post.py --port "$port" --token "$token" \
+            --secret "$secret" --bot-port "$bot_port" || status=$?
+    fi
+fi
 if [ "$status" -ne 0 ]; then
     echo "interop failed ($status); the host's log:" >&2
     tail -n 60 "$work/host.log" >&2

@@ -12,10 +12,18 @@
 //! The host fills `time`, `self_id` and `raw_message`, and renders `message` per the server's
 //! `messagePostFormat`.
 //!
-//! The host runs every call in a fresh instance (SPEC P5), so the plugin keeps no state: it
-//! cannot look a message up again (`get_msg` answers 1200). Params arrive as a JSON object;
-//! ids may be numbers or numeric strings (HTTP GET query values are strings). Bad params are
-//! answered with retcode 1400 and a message naming the action and the param.
+//! Messages (SPEC P4, P8): the host runs every call in a fresh instance (P5), so what the
+//! account sent or received is kept in its key-value store `default` (granted by
+//! `plugins/mock-account.json5`, `keyValue: ["default"]`), written to disk before the send
+//! answers. `get_msg` reads a message back in OneBot 11's shape, `delete_msg` recalls it, and
+//! `get_friend_msg_history` (NapCat's) lists the messages exchanged with a friend, oldest first.
+//! An unknown `message_id` answers retcode 1200 with `消息不存在` in the message, as NapCat does
+//! (go-cqhttp answers 100). Without the grant, sends still work and keep nothing; the message
+//! actions then answer 1200 with the host's message saying which sidecar key to add.
+//!
+//! Params arrive as a JSON object; ids may be numbers or numeric strings (HTTP GET query
+//! values are strings). Bad params are answered with retcode 1400 and a message naming the
+//! action and the param.
 //!
 //! It is written on the Rust SDK (`sdk/rust`): `plugin!` below lists the actions. Each takes
 //! its params as a raw JSON object and checks them itself, to give NapCat-style messages and
@@ -26,6 +34,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use onebot_plugin::kv::Store;
 use onebot_plugin::{Error, Level, Result, emit_event, log};
 use serde::Serialize;
 use serde::de::IgnoredAny;
@@ -38,6 +47,14 @@ const NICKNAME: &str = "mock-account";
 /// Longest message preview written to the log, in characters.
 const PREVIEW_CHARS: usize = 80;
 
+/// The key-value store the messages are kept in (the sidecar's `keyValue`).
+const STORE: &str = "default";
+/// `get_friend_msg_history`'s `count` when absent, and the most it returns.
+const HISTORY_COUNT: i64 = 20;
+const HISTORY_MAX: i64 = 1000;
+/// How far back `get_friend_msg_history` looks for its `message_seq`.
+const HISTORY_SCAN: u32 = 10_000;
+
 onebot_plugin::plugin! {
     "send_private_msg" => send_private_msg,
     "send_group_msg" => send_group_msg,
@@ -47,6 +64,7 @@ onebot_plugin::plugin! {
     "get_group_list" => get_group_list,
     "get_msg" => get_msg_action,
     "delete_msg" => delete_msg_action,
+    "get_friend_msg_history" => get_friend_msg_history,
     "mock_receive_private_msg" => mock_receive_private_msg,
     "mock_receive_group_msg" => mock_receive_group_msg,
 }
@@ -76,6 +94,9 @@ fn get_msg_action(p: Value) -> Result<Value> {
 }
 fn delete_msg_action(p: Value) -> Result<Value> {
     delete_msg(&Params::new("delete_msg", p)?)
+}
+fn get_friend_msg_history(p: Value) -> Result<Value> {
+    friend_history(&Params::new("get_friend_msg_history", p)?)
 }
 fn mock_receive_private_msg(p: Value) -> Result<Sent> {
     receive_private(&Params::new("mock_receive_private_msg", p)?)
@@ -120,7 +141,37 @@ struct MessageSent<'a> {
     target_id: Option<i64>,
     message: Option<&'a Value>,
     font: i32,
-    sender: SelfSender,
+    sender: &'a SelfSender,
+}
+
+/// A message as kept in the store and as `get_msg` answers it (OneBot 11's fields, with
+/// NapCat's `message_seq`, `user_id`, `group_id` and `target_id`).
+#[derive(Serialize)]
+struct Kept<'a, S: Serialize> {
+    time: i64,
+    message_type: &'static str,
+    message_id: i32,
+    real_id: i32,
+    message_seq: i32,
+    user_id: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    group_id: Option<i64>,
+    /// The friend a private message was sent to (NapCat's field for the bot's own messages).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    target_id: Option<i64>,
+    sender: &'a S,
+    message: Option<&'a Value>,
+}
+
+impl<S: Serialize> Kept<'_, S> {
+    /// The friend of a private message: whom it went to, or who sent it.
+    fn friend(&self) -> Option<i64> {
+        match (self.message_type, self.target_id) {
+            ("private", Some(to)) => Some(to),
+            ("private", None) => Some(self.user_id),
+            _ => None,
+        }
+    }
 }
 
 /// The account itself as the sender of a `message_sent` event.
@@ -147,6 +198,11 @@ fn send(params: &Params, group: bool, target: i64) -> Result<Sent> {
     let line = format!("{} to {to} {target}: {preview}", params.action);
     log(Level::Info, &line);
     let message_id = new_message_id(&line);
+    let sender = SelfSender {
+        user_id: SELF_ID,
+        nickname: NICKNAME,
+        role: group.then_some("member"),
+    };
     emit(&MessageSent {
         post_type: "message_sent",
         message_type: if group { "group" } else { "private" },
@@ -157,11 +213,19 @@ fn send(params: &Params, group: bool, target: i64) -> Result<Sent> {
         target_id: (!group).then_some(target),
         message: params.get("message"),
         font: 0,
-        sender: SelfSender {
-            user_id: SELF_ID,
-            nickname: NICKNAME,
-            role: group.then_some("member"),
-        },
+        sender: &sender,
+    });
+    remember(&Kept {
+        time: now_seconds(),
+        message_type: if group { "group" } else { "private" },
+        message_id,
+        real_id: message_id,
+        message_seq: message_id,
+        user_id: SELF_ID,
+        group_id: group.then_some(target),
+        target_id: (!group).then_some(target),
+        sender: &sender,
+        message: params.get("message"),
     });
     Ok(Sent { message_id })
 }
@@ -172,6 +236,19 @@ fn receive_private(params: &Params) -> Result<Sent> {
     let preview = params.message()?;
     let nickname = params.nickname(user_id)?;
     let message_id = new_message_id(&format!("{user_id} {nickname}: {preview}"));
+    let sender = json!({ "user_id": user_id, "nickname": nickname });
+    remember(&Kept {
+        time: now_seconds(),
+        message_type: "private",
+        message_id,
+        real_id: message_id,
+        message_seq: message_id,
+        user_id,
+        group_id: None,
+        target_id: None,
+        sender: &sender,
+        message: params.get("message"),
+    });
     emit(&json!({
         "post_type": "message",
         "message_type": "private",
@@ -192,6 +269,19 @@ fn receive_group(params: &Params) -> Result<Sent> {
     let preview = params.message()?;
     let nickname = params.nickname(user_id)?;
     let message_id = new_message_id(&format!("{group_id} {user_id} {nickname}: {preview}"));
+    let sender = json!({ "user_id": user_id, "nickname": nickname, "card": "", "role": "member" });
+    remember(&Kept {
+        time: now_seconds(),
+        message_type: "group",
+        message_id,
+        real_id: message_id,
+        message_seq: message_id,
+        user_id,
+        group_id: Some(group_id),
+        target_id: None,
+        sender: &sender,
+        message: params.get("message"),
+    });
     emit(&json!({
         "post_type": "message",
         "message_type": "group",
@@ -215,21 +305,153 @@ fn emit(event: &impl Serialize) {
     }
 }
 
-fn get_msg(params: &Params) -> Result<Value> {
-    let message_id = params.message_id()?;
-    Err(error(
-        1200,
-        format!("get_msg: message {message_id} not found (mock-account keeps no message history)"),
-    ))
+/// Keeps a message: under `msg/<id>` for `get_msg`, and for a private message also under
+/// `friend/<friend>/<newest first>/<id>` for `get_friend_msg_history`. A message that cannot
+/// be kept does not fail the send, whose real work is done: without the grant nothing is
+/// kept, and any other failure is logged.
+fn remember<S: Serialize>(kept: &Kept<'_, S>) {
+    let store = Store::open(STORE);
+    let stored = (|| {
+        if let Some(friend) = kept.friend() {
+            store.set(&history_key(friend, kept.message_id), b"")?;
+        }
+        store.set_json(&message_key(kept.message_id), kept)
+    })();
+    if let Err(e) = stored
+        && !e.message.contains("is not granted")
+    {
+        let line = format!(
+            "message {} was sent but not kept: {}",
+            kept.message_id, e.message
+        );
+        log(Level::Warn, &line);
+    }
 }
 
+fn message_key(message_id: i32) -> String {
+    format!("msg/{message_id}")
+}
+
+fn history_prefix(friend: i64) -> String {
+    format!("friend/{friend}/")
+}
+
+/// Keys sort in byte order, so the time counts down: the newest message's key comes first.
+fn history_key(friend: i64, message_id: i32) -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or_default();
+    format!(
+        "{}{:020}/{message_id}",
+        history_prefix(friend),
+        u64::MAX - nanos
+    )
+}
+
+fn not_found(action: &str, message_id: i32) -> Error {
+    error(
+        1200,
+        format!("{action}: message {message_id} not found (消息不存在)"),
+    )
+}
+
+/// `get_msg {message_id}`: the message as it was sent or received.
+fn get_msg(params: &Params) -> Result<Value> {
+    let message_id = params.message_id()?;
+    Store::open(STORE)
+        .get_json(&message_key(message_id))?
+        .ok_or_else(|| not_found(params.action, message_id))
+}
+
+/// `delete_msg {message_id}`: recalls a message; it is gone from `get_msg` and the history.
 fn delete_msg(params: &Params) -> Result<Value> {
     let message_id = params.message_id()?;
+    let store = Store::open(STORE);
+    let key = message_key(message_id);
+    let kept: Value = store
+        .get_json(&key)?
+        .ok_or_else(|| not_found(params.action, message_id))?;
+    store.delete(&key)?;
+    let friend = match kept.get("target_id") {
+        Some(to) => to.as_i64(),
+        None if kept["message_type"] == "private" => kept["user_id"].as_i64(),
+        None => None,
+    };
+    if let Some(friend) = friend {
+        let suffix = format!("/{message_id}");
+        let keys = store.list_keys(&history_prefix(friend), HISTORY_SCAN)?;
+        if let Some(entry) = keys.iter().find(|k| k.ends_with(&suffix)) {
+            store.delete(entry)?;
+        }
+    }
     log(
         Level::Info,
         &format!("delete_msg: recalled message {message_id}"),
     );
     Ok(Value::Null)
+}
+
+/// `get_friend_msg_history {user_id, message_seq?, count?}` (NapCat): up to `count` (20)
+/// messages exchanged with the friend, oldest first, ending with `message_seq` when given
+/// (a `message_id`), else with the newest. Answers `{"messages": [...]}`.
+fn friend_history(params: &Params) -> Result<Value> {
+    let friend = params.required_id("user_id")?;
+    let count = match params.get("count") {
+        None => HISTORY_COUNT,
+        Some(value) => match as_integer(value) {
+            Some(n) if (1..=HISTORY_MAX).contains(&n) => n,
+            _ => {
+                return Err(params.invalid(format!(
+                    "param `count` must be an integer from 1 to {HISTORY_MAX}, got {value}"
+                )));
+            }
+        },
+    } as usize;
+    let anchor = match params.get("message_seq") {
+        None => None,
+        Some(value) => match as_integer(value).and_then(|n| i32::try_from(n).ok()) {
+            Some(0) => None,
+            Some(seq) => Some(format!("/{seq}")),
+            None => {
+                return Err(params.invalid(format!(
+                    "param `message_seq` must be a 32-bit integer, got {value}"
+                )));
+            }
+        },
+    };
+    let store = Store::open(STORE);
+    let scan = if anchor.is_some() {
+        HISTORY_SCAN
+    } else {
+        count as u32
+    };
+    let keys = store.list_keys(&history_prefix(friend), scan)?;
+    let start = match &anchor {
+        Some(suffix) => keys
+            .iter()
+            .position(|k| k.ends_with(suffix.as_str()))
+            .unwrap_or(keys.len()),
+        None => 0,
+    };
+    let mut messages = Vec::with_capacity(count);
+    for key in keys.iter().skip(start).take(count) {
+        let id = key.rsplit('/').next().and_then(|id| id.parse::<i32>().ok());
+        if let Some(kept) = id
+            .map(|id| store.get_json::<Value>(&message_key(id)))
+            .transpose()?
+        {
+            messages.extend(kept);
+        }
+    }
+    messages.reverse();
+    Ok(json!({ "messages": messages }))
+}
+
+fn now_seconds() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
 }
 
 fn friend_list() -> Value {
