@@ -19,17 +19,18 @@ use std::process::{Command, Stdio};
 
 const TARGET: &str = "wasm32-wasip2";
 /// Guest workspaces, relative to the crate root.
-const WORKSPACES: [&str; 6] = [
+const WORKSPACES: [&str; 7] = [
     "plugins",
     "tests/guests/probe",
     "tests/guests/hostile",
     "tests/guests/probe-alt",
     "tests/guests/sdk-demo",
     "tests/guests/fetch",
+    "tests/guests/sdk-caps",
 ];
 /// Where the guests' inputs live: the workspaces and their crates, path dependencies included
 /// (a change in one of them must rebuild the guests that use it).
-const INPUT_DIRS: [&str; 10] = [
+const INPUT_DIRS: [&str; 11] = [
     "plugins",
     "plugins/mock-account",
     "plugins/forward",
@@ -40,6 +41,7 @@ const INPUT_DIRS: [&str; 10] = [
     "tests/guests/probe-alt",
     "tests/guests/sdk-demo",
     "tests/guests/fetch",
+    "tests/guests/sdk-caps",
 ];
 /// (built file, copied to) for the example plugins users run with.
 const EXAMPLES: [(&str, &str); 1] = [("mock_account.wasm", "plugins/mock-account.wasm")];

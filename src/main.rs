@@ -3,6 +3,7 @@
 
 mod commands;
 mod logwriter;
+mod templates;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -65,7 +66,7 @@ enum Command {
         name: String,
         /// The language of the template.
         #[arg(long, value_enum, default_value = "rust")]
-        lang: commands::Lang,
+        lang: templates::Lang,
         /// Where to create the plugin's folder.
         #[arg(long, value_name = "DIR", default_value = ".")]
         dir: PathBuf,
@@ -110,7 +111,7 @@ fn main() -> ExitCode {
         Some(Command::Plugins { plugins }) => {
             runtime.block_on(commands::plugins(&cli.config, plugins))
         }
-        Some(Command::New { name, lang, dir }) => commands::new(&name, lang, &dir),
+        Some(Command::New { name, lang, dir }) => templates::new(&name, lang, &dir),
     };
     // Every line logged so far goes out before the final error line and the exit.
     log.flush();

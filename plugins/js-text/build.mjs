@@ -30,7 +30,7 @@ if (args.engine === "quickjs") {
   // `sync`: the host does not enable the component-model async ABI.
   ({ component } = await componentize({
     witPath: wit,
-    world: "plugin",
+    world: "capable-plugin",
     jsSource: await readFile(source, "utf8"),
     jsPath: source,
     sync: true,
@@ -41,7 +41,7 @@ if (args.engine === "quickjs") {
   ({ component } = await componentize({
     sourcePath: source,
     witPath: wit,
-    worldName: "plugin",
+    worldName: "capable-plugin",
     disableFeatures: ["http", "fetch-event"],
   }));
 } else {

@@ -1,12 +1,17 @@
 // js-text: the JavaScript example plugin of onebot-host (a WebAssembly component of the world
-// `plugin` in wit/onebot-plugin.wit, built by build.mjs beside this file).
+// `capable-plugin` in wit/capabilities.wit, built by build.mjs beside this file).
 //
 // Actions (names carry the prefix below so that every example can sit in one plugin folder):
 //   js_text_reverse      {text}                -> {text: reversed, by code point}
 //   js_text_word_count   {text}                -> {words: n}, words split on Unicode whitespace
 //   js_send_private_msg  {user_id, message}    -> {message_id: n}, logs what it "sent"
+//   js_count             {}                    -> {count: n}, its calls so far, kept in the
+//                                                 key-value store "default" across restarts
+//                                                 (granted by ../js-text.json5: `keyValue`)
 // Bad or missing params are answered with retcode 1400 and a message naming the param.
 import { log } from "onebot:plugin/host@0.1.0";
+// Host functions whose WIT result is `result<T, string>` return T or throw the error string.
+import { increment } from "onebot:plugin/key-value@0.1.0";
 
 // QuickJS has no `console`: this one writes to the host's log (tagged with the plugin's name).
 globalThis.console ??= Object.fromEntries(
@@ -24,6 +29,7 @@ const handlers = new Map([
   ["text_reverse", (p, action) => ({ text: Array.from(text(p, action)).reverse().join("") })],
   ["text_word_count", (p, action) => ({ words: text(p, action).split(/\s+/u).filter(Boolean).length })],
   ["send_private_msg", sendPrivateMsg],
+  ["count", (p, action) => ({ count: host(action, () => increment("default", "count", 1)) })],
 ]);
 
 export const onebotAction = {
@@ -67,6 +73,16 @@ function sendPrivateMsg(p, action) {
   });
   log("info", `${action} to user ${String(userId).trim()}: ${preview.join("")}`);
   return { message_id: messageId(`${Date.now()}:${userId}:${JSON.stringify(message)}`) };
+}
+
+// Runs a host call; its error (a string saying what to fix, e.g. which sidecar key grants
+// the store) fails the action with retcode 1200.
+function host(action, call) {
+  try {
+    return call();
+  } catch (e) {
+    throw { retcode: 1200, message: `${action}: ${e?.payload ?? e}` };
+  }
 }
 
 // The `text` param, a string.

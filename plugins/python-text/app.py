@@ -1,10 +1,14 @@
 """python-text: the Python example plugin of onebot-host, built with componentize-py into a
-WebAssembly component of the world `plugin` in wit/onebot-plugin.wit (see build beside this file).
+WebAssembly component of the world `capable-plugin` in wit/capabilities.wit (see build beside this
+file).
 
 Actions (names carry the prefix below so that every example can sit in one plugin folder):
   py_text_reverse      {text}               -> {"text": reversed, by code point}
   py_text_word_count   {text}               -> {"words": n}, words split on Unicode whitespace
   py_send_private_msg  {user_id, message}   -> {"message_id": n}, logs what it "sent"
+  py_count             {}                   -> {"count": n}, its calls so far, kept in the
+                                               key-value store "default" across restarts
+                                               (granted by ../python-text.json5: `keyValue`)
 Bad or missing params are answered with retcode 1400 and a message naming the param.
 """
 
@@ -14,7 +18,7 @@ import zlib
 
 from componentize_py_types import Err
 from wit_world import exports
-from wit_world.imports import host
+from wit_world.imports import host, key_value
 from wit_world.imports.types import ActionCall, ActionError
 
 # Set to "" to serve the real OneBot action `send_private_msg` (and un-prefixed text actions).
@@ -60,6 +64,11 @@ def send_private_msg(params: dict, action: str) -> dict:
     return {"message_id": (zlib.crc32(seed) >> 1) or 1}
 
 
+def count(params: dict) -> dict:
+    # Raises Err(message) when the store is not granted; handle() makes that a 1200.
+    return {"count": key_value.increment("default", "count", 1)}
+
+
 def required(params: dict, name: str, expected: str):
     value = params.get(name)
     if value is None:
@@ -71,6 +80,7 @@ HANDLERS = {
     "text_reverse": lambda params, action: text_reverse(params),
     "text_word_count": lambda params, action: text_word_count(params),
     "send_private_msg": send_private_msg,
+    "count": lambda params, action: count(params),
 }
 
 
@@ -93,3 +103,8 @@ class OnebotAction(exports.OnebotAction):
             raise Err(ActionError(1400, f"{call.action}: params are not valid JSON: {e}"))
         except Invalid as e:
             raise Err(ActionError(1400, f"{call.action}: {e}"))
+        except Err as e:
+            if isinstance(e.value, ActionError):
+                raise
+            # A host call's error: a string saying what to fix (e.g. which sidecar key).
+            raise Err(ActionError(1200, f"{call.action}: {e.value}"))

@@ -11,7 +11,7 @@ const out = join(here, "{{prefix}}.wasm");
 // `sync`: onebot-host does not enable the component-model async ABI.
 const { component } = await componentize({
   witPath: join(here, "wit"),
-  world: "plugin",
+  world: "capable-plugin",
   jsSource: await readFile(source, "utf8"),
   jsPath: source,
   sync: true,

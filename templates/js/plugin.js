@@ -1,6 +1,12 @@
 // {{name}}: an onebot-host plugin. `actions` lists what it provides; `handle` answers one call
 // with the JSON text of the envelope's data, or throws {retcode, message} to fail it.
+//
+// {{prefix}}_greet and {{prefix}}_count use capabilities that {{prefix}}.json5 (copy it beside
+// {{prefix}}.wasm) grants: `config` and `keyValue`. Host functions whose WIT result is
+// `result<T, string>` return T or throw the error string.
 import { log } from "onebot:plugin/host@0.1.0";
+import { increment } from "onebot:plugin/key-value@0.1.0";
+import { get as configGet } from "wasi:config/store@0.2.0-rc.1";
 
 const handlers = {
   // {{prefix}}_echo: answers with the params it was given.
@@ -15,7 +21,24 @@ const handlers = {
     }
     return { sum: a + b };
   },
+  // {{prefix}}_greet: greets `name` with the sidecar's config.greeting ("Hi" without one).
+  "{{prefix}}_greet": ({ name = "world" }) => {
+    const greeting = configGet("greeting") ?? "Hi";
+    return { text: `${greeting}, ${name}!` };
+  },
+  // {{prefix}}_count: counts its calls in the key-value store "default" (sidecar keyValue);
+  // the count survives restarts of the host.
+  "{{prefix}}_count": () => ({ count: host(() => increment("default", "count", 1)) }),
 };
+
+// Runs a host call; its error (a string naming what to fix) fails the action with 1200.
+function host(call) {
+  try {
+    return call();
+  } catch (e) {
+    throw { retcode: 1200, message: String(e?.payload ?? e) };
+  }
+}
 
 export const onebotAction = {
   actions() {

@@ -1,11 +1,16 @@
 """{{name}}: an onebot-host plugin. `actions` lists what it provides; `handle` answers one call
-with the JSON text of the envelope's data, or raises Err(ActionError(retcode, message))."""
+with the JSON text of the envelope's data, or raises Err(ActionError(retcode, message)).
+
+{{prefix}}_greet and {{prefix}}_count use capabilities that {{prefix}}.json5 (copy it beside
+{{prefix}}.wasm) grants: `config` and `keyValue`. Host functions whose WIT result is
+`result<T, string>` return T or raise Err(message).
+"""
 
 import json
 
 from componentize_py_types import Err
 from wit_world import exports
-from wit_world.imports import host
+from wit_world.imports import host, key_value, store
 from wit_world.imports.types import ActionCall, ActionError
 
 
@@ -23,7 +28,24 @@ def add(params: dict) -> dict:
     return {"sum": a + b}
 
 
-HANDLERS = {"{{prefix}}_echo": echo, "{{prefix}}_add": add}
+def greet(params: dict) -> dict:
+    """{{prefix}}_greet: greets `name` with the sidecar's config.greeting ("Hi" without one)."""
+    greeting = store.get("greeting") or "Hi"
+    return {"text": f"{greeting}, {params.get('name', 'world')}!"}
+
+
+def count(params: dict) -> dict:
+    """{{prefix}}_count: counts its calls in the key-value store "default" (sidecar keyValue);
+    the count survives restarts of the host."""
+    return {"count": key_value.increment("default", "count", 1)}
+
+
+HANDLERS = {
+    "{{prefix}}_echo": echo,
+    "{{prefix}}_add": add,
+    "{{prefix}}_greet": greet,
+    "{{prefix}}_count": count,
+}
 
 
 class OnebotAction(exports.OnebotAction):
@@ -34,4 +56,10 @@ class OnebotAction(exports.OnebotAction):
         handler = HANDLERS.get(call.action)
         if handler is None:
             raise Err(ActionError(1404, f"不支持的API {call.action}"))
-        return json.dumps(handler(json.loads(call.params or "{}")), ensure_ascii=False)
+        try:
+            return json.dumps(handler(json.loads(call.params or "{}")), ensure_ascii=False)
+        except Err as e:
+            if isinstance(e.value, ActionError):
+                raise
+            # A host call's error (a string naming what to fix) fails the action with 1200.
+            raise Err(ActionError(1200, str(e.value)))

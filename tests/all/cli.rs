@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::Command;
 
 use crate::bin::{Invocation, Running};
-use crate::harness::{Setup, envelope, guest, ok_data, plugin_folder};
+use crate::harness::{Setup, envelope, failed, guest, ok_data, plugin_folder};
 
 #[test]
 fn help_describes_the_config_flag() {
@@ -122,9 +122,11 @@ fn folder_with(files: &[(&str, &str)]) -> tempfile::TempDir {
 }
 
 /// Runs `onebot-host call ACTION PARAMS --plugins DIR`: its exit code and the envelope it
-/// printed on stdout.
+/// printed on stdout. It runs in DIR, so the default `plugins.dataDir` (`data` beside the
+/// absent config) is `DIR/data`, kept from one call to the next.
 fn call(action: &str, params: &str, plugins: &Path) -> (Option<i32>, serde_json::Value) {
     let out = Invocation::new()
+        .current_dir(plugins)
         .args(["call", action, params, "--plugins"])
         .arg(plugins)
         .run();
@@ -180,7 +182,8 @@ fn plugins_lists_actions_and_load_errors() {
     assert!(text.contains("not a WebAssembly component"), "{text}");
 }
 
-/// Issue 5: `new` writes a plugin that builds and answers on the first try.
+/// Issue 5: `new` writes a plugin that builds and answers on the first try; issue 12: its
+/// sidecar grants what `greet` and `count` use.
 #[test]
 fn new_rust_template_builds_and_answers() {
     let dir = tempfile::tempdir().expect("tmp");
@@ -221,6 +224,24 @@ fn new_rust_template_builds_and_answers() {
     let (code, env) = call("tpl_check_add", "{a: 40, b: 2}", plugins.path());
     assert_eq!(code, Some(0));
     assert_eq!(ok_data(&env)["sum"], 42);
+
+    // Issue 12 (SPEC P4): without its sidecar, greet has no config and count no store...
+    let (_, env) = call("tpl_check_greet", "{}", plugins.path());
+    assert_eq!(ok_data(&env)["text"], "Hi, world!");
+    let (code, env) = call("tpl_check_count", "{}", plugins.path());
+    assert_eq!(code, Some(1));
+    let message = failed(&env, 1200);
+    assert!(
+        message.contains("keyValue"),
+        "names the sidecar key: {message}"
+    );
+    // ...with the sidecar `new` wrote (P6), it has both.
+    std::fs::copy(
+        project.join("tpl_check.json5"),
+        plugins.path().join("tpl_check.json5"),
+    )
+    .expect("copy the sidecar");
+    template_capabilities("rust", "tpl_check", plugins.path());
 
     let out = Invocation::new().args(["new", "Bad Name"]).run();
     assert!(!out.status.success());
@@ -268,6 +289,21 @@ fn new_js_and_python_templates_build_and_answer() {
         assert_eq!(ok_data(&env)["sum"], 42, "{lang}");
         let (_, env) = call(&format!("{prefix}_add"), "{a: 'x'}", &project);
         assert_eq!(env["retcode"], 1400, "{lang}: {env}");
+        // The project holds its sidecar beside the built .wasm.
+        template_capabilities(lang, &prefix, &project);
+    }
+}
+
+/// Issue 12 (SPEC P4, P6): a template's `greet` reads the greeting its sidecar sets, and its
+/// `count` counts in the key-value store the sidecar grants, from one run to the next.
+fn template_capabilities(lang: &str, prefix: &str, plugins: &Path) {
+    let (code, env) = call(&format!("{prefix}_greet"), "{name: 'Ann'}", plugins);
+    assert_eq!(code, Some(0), "{lang}: {env}");
+    assert_eq!(ok_data(&env)["text"], "Hello, Ann!", "{lang}");
+    for n in 1..=2 {
+        let (code, env) = call(&format!("{prefix}_count"), "{}", plugins);
+        assert_eq!(code, Some(0), "{lang}: {env}");
+        assert_eq!(ok_data(&env)["count"], n, "{lang}: run {n}");
     }
 }
 

@@ -46,7 +46,7 @@ pub struct TestHost {
 pub struct Setup {
     pub plugins: Vec<(&'static str, &'static str)>,
     /// Sidecar files to write into the plugin folder: (file name, text).
-    pub sidecars: Vec<(&'static str, &'static str)>,
+    pub sidecars: Vec<(&'static str, String)>,
     pub server: String,
     /// Extra JSON5 fields for the `network` section (`httpClients: […]`, …).
     pub network: String,
@@ -75,8 +75,8 @@ impl Setup {
         }
     }
 
-    pub fn sidecar(mut self, file: &'static str, text: &'static str) -> Self {
-        self.sidecars.push((file, text));
+    pub fn sidecar(mut self, file: &'static str, text: impl Into<String>) -> Self {
+        self.sidecars.push((file, text.into()));
         self
     }
 

@@ -1,6 +1,7 @@
 //! The example plugins in other languages (SPEC P7): the JavaScript, Python and C examples,
 //! built by `plugins/build` into `plugins/*.wasm`, load into a real host beside the Rust
-//! example and answer every action over HTTP.
+//! example and answer every action over HTTP. The JavaScript and Python ones also keep a
+//! counter in key-value (SPEC P4, P6), granted by their shipped sidecars.
 //!
 //! cargo does not build them (that would make cargo need node and python), so a missing file
 //! fails the test with the command to run, rather than skipping it: CI runs `plugins/build`
@@ -60,7 +61,17 @@ async fn p7_every_example_answers_every_action_side_by_side() {
         "every example loads: {health}"
     );
     for lang in &EXAMPLES {
-        let actions: Vec<String> = ["send_private_msg", "text_reverse", "text_word_count"]
+        // Sorted, as the plugin loader lists them; the C example has no key-value counter.
+        let mut names = vec![
+            "count",
+            "send_private_msg",
+            "text_reverse",
+            "text_word_count",
+        ];
+        if lang.prefix == "c_" {
+            names.remove(0);
+        }
+        let actions: Vec<String> = names
             .iter()
             .map(|action| format!("{}{action}", lang.prefix))
             .collect();
@@ -95,6 +106,80 @@ async fn p7_every_example_answers_every_action_side_by_side() {
         example.text_reverse().await;
         example.text_word_count().await;
         example.send_private_msg().await;
+    }
+    host.stop().await;
+}
+
+/// Issue 12 (SPEC P4, P6): `js_count` and `py_count` keep their counters in the key-value
+/// store their shipped sidecars grant. Each plugin counts on its own, the counts persist
+/// across calls and across a restart of the host with the same `plugins.dataDir`, and without
+/// the sidecar the call fails naming the key to add.
+#[tokio::test]
+async fn p4_js_and_python_counters_persist_across_calls_and_restarts() {
+    let counters = [&EXAMPLES[0], &EXAMPLES[1]];
+    for lang in counters {
+        assert!(
+            Path::new(lang.path).is_file(),
+            "{} is missing: run `plugins/build` first",
+            lang.path
+        );
+    }
+    let data = tempfile::tempdir().expect("tmp");
+    let data_dir = format!("dataDir: {:?}", data.path().display().to_string());
+    let setup = |sidecars: bool| {
+        let mut setup = Setup::with_plugins(&[
+            (EXAMPLES[0].path, EXAMPLES[0].file),
+            (EXAMPLES[1].path, EXAMPLES[1].file),
+        ])
+        .plugin_settings(&data_dir);
+        if sidecars {
+            setup = setup
+                .sidecar("js-text.json5", include_str!("../../plugins/js-text.json5"))
+                .sidecar(
+                    "python-text.json5",
+                    include_str!("../../plugins/python-text.json5"),
+                );
+        }
+        setup
+    };
+    let count = |envelope: &Value, lang: &Lang| {
+        assert_eq!(envelope["retcode"], 0, "{}: {envelope}", lang.language);
+        ok_data(envelope)["count"].as_i64()
+    };
+
+    let host = setup(true).start().await;
+    for n in 1..=3 {
+        for lang in counters {
+            let env = host.post(&format!("{}count", lang.prefix), json!({})).await;
+            assert_eq!(count(&env, lang), Some(n), "{}: call {n}", lang.language);
+        }
+    }
+    // A fourth JavaScript call only: the Python counter is a namespace of its own.
+    let env = host.post("js_count", json!({})).await;
+    assert_eq!(count(&env, counters[0]), Some(4));
+    host.stop().await;
+
+    let host = setup(true).start().await;
+    for (lang, expected) in [(counters[0], 5), (counters[1], 4)] {
+        let env = host.post(&format!("{}count", lang.prefix), json!({})).await;
+        assert_eq!(
+            count(&env, lang),
+            Some(expected),
+            "{}: the count survives a restart",
+            lang.language
+        );
+    }
+    host.stop().await;
+
+    let host = setup(false).start().await;
+    for lang in counters {
+        let action = format!("{}count", lang.prefix);
+        let message = failed(&host.post(&action, json!({})).await, 1200);
+        assert!(
+            message.contains("keyValue") && message.contains(&action),
+            "{}: the error names the action and the sidecar key: {message}",
+            lang.language
+        );
     }
     host.stop().await;
 }

@@ -19,5 +19,6 @@ mod plugins;
 mod reload;
 mod reverse_http;
 mod reverse_ws;
+mod sdk_caps;
 mod servers;
 mod ws;

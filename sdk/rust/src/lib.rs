@@ -25,9 +25,39 @@
 //!
 //! Params that do not fit the type answer retcode 1400 with serde's explanation, so an
 //! action only ever sees valid input. The common OneBot 11 params are in [`onebot`].
+//!
+//! # Capabilities
+//!
+//! What the plugin's sidecar (`<plugin>.json5` beside the `.wasm`) grants, each in a module;
+//! a call that is not granted fails with an [`Error`] naming the sidecar key to add:
+//!
+//! | sidecar key | module | e.g. |
+//! |---|---|---|
+//! | `config` | [`config`] | `config::get("greeting")` |
+//! | `keyValue` | [`kv`] | `kv::Store::open("default").increment("hits", 1)?` |
+//! | `callActions` | [`call_action`], [`call_action_as`] | `call_action("get_status", ())?` |
+//! | `allowedOutboundHosts` | `http` (feature `http`, default) | `http::get("https://…")?` |
+//!
+//! ```ignore
+//! use onebot_plugin::kv::Store;
+//! use onebot_plugin::{Result, Value, call_action, config, json};
+//!
+//! fn greet(_: Value) -> Result<Value> {
+//!     let greeting = config::get("greeting").unwrap_or_else(|| "Hi".to_owned());
+//!     let seen = Store::open("default").increment("greetings", 1)?;
+//!     call_action("send_private_msg", json!({ "user_id": 10001, "message": greeting }))?;
+//!     Ok(json!({ "greeting": greeting, "seen": seen }))
+//! }
+//! ```
 
+pub mod actions;
+pub mod config;
+#[cfg(feature = "http")]
+pub mod http;
 pub mod kv;
 pub mod onebot;
+
+pub use actions::{call_action, call_action_as};
 
 #[doc(hidden)]
 pub mod bindings {

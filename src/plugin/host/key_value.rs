@@ -154,6 +154,7 @@ mod tests {
             name: &name,
             limits: &Limits::default(),
             grants: &grants,
+            in_flight: &Default::default(),
         })
     }
 
