@@ -37,7 +37,8 @@ if (args.engine === "quickjs") {
   }));
 } else if (args.engine === "starlingmonkey") {
   const { componentize } = await import("@bytecodealliance/componentize-js");
-  // Without http and fetch-event the component imports no wasi:http, which the host lacks.
+  // Without http and fetch-event the component imports no wasi:http: the example makes no
+  // requests (the host offers wasi:http, to the origins a sidecar grants; README "Outbound HTTP").
   ({ component } = await componentize({
     sourcePath: source,
     witPath: wit,
