@@ -42,13 +42,15 @@ trap cleanup EXIT
 
 mkdir "$work/plugins"
 cp "$plugin" "$work/plugins/"
+# Its sidecar too (key-value for get_msg), as the default config ships it.
+cp "$(dirname "$plugin")/mock-account.json5" "$work/plugins/"
 token=interop-$RANDOM$RANDOM
 # Where the bots will listen (reverse WebSocket, HTTP POST): free ports, picked now, bound by the
 # bots later (the host redials every 200 ms until they do; posts before that are retried or dropped).
 free_port() { "$venv/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 aiocqhttp_port=$(free_port)
 nonebot_port=$(free_port)
-bot_port=$(free_port)
+post_port=$(free_port)
 secret=interop-secret-$RANDOM$RANDOM
 cat > "$work/onebot.json5" <<JSON
 {
@@ -62,7 +64,7 @@ cat > "$work/onebot.json5" <<JSON
         token: "$token", reconnectInterval: 200, heartInterval: 5000 },
     ],
     httpClients: [{ name: "nonebot-http", enable: true, token: "$secret",
-      url: "http://127.0.0.1:$bot_port/onebot/v11/http/" }],
+      url: "http://127.0.0.1:$post_port/onebot/v11/http/" }],
   },
   plugins: { dir: "$work/plugins", watch: false, cacheDir: "$root/target/interop-cache" },
 }
@@ -100,7 +102,7 @@ if [ "$status" -eq 0 ]; then
     if [ "$status" -eq 0 ]; then
         echo "== HTTP POST checks"
         timeout 300 "$venv/bin/python" tests/interop/http_post.py --port "$port" --token "$token" \
-            --secret "$secret" --bot-port "$bot_port" || status=$?
+            --secret "$secret" --bot-port "$post_port" || status=$?
     fi
 fi
 if [ "$status" -ne 0 ]; then
