@@ -17,15 +17,9 @@ import argparse
 import asyncio
 import sys
 
-SELF_ID = 2854196310  # mock-account's get_login_info user_id (E6)
+from common import SELF_ID, STEP_TIMEOUT, check
+
 FRIEND = 10001
-STEP_TIMEOUT = 30.0
-
-
-def check(condition, what):
-    if not condition:
-        raise AssertionError(what)
-    print(f"  ok: {what}", flush=True)
 
 
 async def aiocqhttp_over_http(base, token):

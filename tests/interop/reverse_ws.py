@@ -23,15 +23,9 @@ import signal
 import sys
 import threading
 
-SELF_ID = 2854196310  # mock-account's get_login_info user_id (E6)
+from common import SELF_ID, STEP_TIMEOUT, check
+
 FRIEND = 10001
-STEP_TIMEOUT = 30.0
-
-
-def check(condition, what):
-    if not condition:
-        raise AssertionError(what)
-    print(f"  ok: {what}", flush=True)
 
 
 async def trigger_private_message(base, token):
