@@ -9,3 +9,16 @@ def check(condition, what):
     if not condition:
         raise AssertionError(what)
     print(f"  ok: {what}", flush=True)
+
+
+async def friend_writes(base, token, user_id, message, nickname):
+    """The plugin emits a private message event as if a friend had written to the bot (W5)."""
+    import httpx
+
+    async with httpx.AsyncClient(timeout=STEP_TIMEOUT) as client:
+        response = await client.post(
+            f"{base}/mock_receive_private_msg",
+            json={"user_id": user_id, "message": message, "nickname": nickname},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+    check(response.json()["retcode"] == 0, f"mock_receive_private_msg: {response.text}")

@@ -21,7 +21,7 @@ import signal
 import sys
 import time
 
-from common import SELF_ID, STEP_TIMEOUT, check
+from common import SELF_ID, STEP_TIMEOUT, check, friend_writes
 
 FRIEND = 10002
 
@@ -40,7 +40,6 @@ async def wait_listening(port, deadline):
 
 
 def nonebot_over_http_post(base, token, secret, bot_port, deadline):
-    import httpx
     import nonebot
     from nonebot.adapters.onebot.v11 import Adapter, Bot, PrivateMessageEvent
 
@@ -91,13 +90,7 @@ def nonebot_over_http_post(base, token, secret, bot_port, deadline):
     async def trigger():
         try:
             await wait_listening(bot_port, time.monotonic() + STEP_TIMEOUT)
-            async with httpx.AsyncClient(timeout=STEP_TIMEOUT) as client:
-                response = await client.post(
-                    f"{base}/mock_receive_private_msg",
-                    json={"user_id": FRIEND, "message": "ping-http", "nickname": "Bob"},
-                    headers={"Authorization": f"Bearer {token}"},
-                )
-            check(response.json()["retcode"] == 0, f"mock_receive_private_msg: {response.text}")
+            await friend_writes(base, token, FRIEND, "ping-http", "Bob")
         except Exception as e:  # noqa: BLE001
             fail(f"asking the plugin for a message event: {e!r}")
 

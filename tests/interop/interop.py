@@ -17,7 +17,7 @@ import argparse
 import asyncio
 import sys
 
-from common import SELF_ID, STEP_TIMEOUT, check
+from common import SELF_ID, STEP_TIMEOUT, check, friend_writes
 
 FRIEND = 10001
 
@@ -48,7 +48,6 @@ async def aiocqhttp_over_http(base, token):
 
 def nonebot_over_websocket(base, ws_url, token, deadline):
     """Runs NoneBot2 until the whole exchange is done, or the deadline passes."""
-    import httpx
     import nonebot
     from nonebot.adapters.onebot.v11 import Adapter, Bot, PrivateMessageEvent
 
@@ -91,13 +90,7 @@ def nonebot_over_websocket(base, ws_url, token, deadline):
             info = await asyncio.wait_for(bot.get_login_info(), STEP_TIMEOUT)
             check(info["user_id"] == SELF_ID, f"get_login_info over the WebSocket (W4): {info}")
             # The plugin emits a message event as if a friend had written to the bot (W5).
-            async with httpx.AsyncClient(timeout=STEP_TIMEOUT) as client:
-                response = await client.post(
-                    f"{base}/mock_receive_private_msg",
-                    json={"user_id": FRIEND, "message": "ping", "nickname": "Alice"},
-                    headers={"Authorization": f"Bearer {token}"},
-                )
-            check(response.json()["retcode"] == 0, f"mock_receive_private_msg: {response.text}")
+            await friend_writes(base, token, FRIEND, "ping", "Alice")
         except Exception as e:  # noqa: BLE001
             fail(f"after the bot connected: {e!r}")
 

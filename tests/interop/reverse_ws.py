@@ -23,22 +23,9 @@ import signal
 import sys
 import threading
 
-from common import SELF_ID, STEP_TIMEOUT, check
+from common import SELF_ID, STEP_TIMEOUT, check, friend_writes
 
 FRIEND = 10001
-
-
-async def trigger_private_message(base, token):
-    """The plugin emits a message event as if a friend had written to the bot (W5)."""
-    import httpx
-
-    async with httpx.AsyncClient(timeout=STEP_TIMEOUT) as client:
-        response = await client.post(
-            f"{base}/mock_receive_private_msg",
-            json={"user_id": FRIEND, "message": "ping", "nickname": "Alice"},
-            headers={"Authorization": f"Bearer {token}"},
-        )
-    check(response.json()["retcode"] == 0, f"mock_receive_private_msg: {response.text}")
 
 
 async def aiocqhttp_reverse(base, port, token):
@@ -79,7 +66,7 @@ async def aiocqhttp_reverse(base, port, token):
         await asyncio.wait_for(connected.wait(), STEP_TIMEOUT)
         info = await asyncio.wait_for(bot.call_action("get_login_info"), STEP_TIMEOUT)
         check(info["user_id"] == SELF_ID, f"get_login_info back through the socket (W4): {info}")
-        await trigger_private_message(base, token)
+        await friend_writes(base, token, FRIEND, "ping", "Alice")
         await asyncio.wait_for(answered, STEP_TIMEOUT)
     finally:
         stop.set()
@@ -134,7 +121,7 @@ def nonebot_reverse(base, port, token, deadline):
             check(bot.self_id == str(SELF_ID), f"bot registered from X-Self-ID with the token (RW1): {bot.self_id}")
             info = await asyncio.wait_for(bot.get_login_info(), STEP_TIMEOUT)
             check(info["user_id"] == SELF_ID, f"get_login_info back through the socket (W4): {info}")
-            await trigger_private_message(base, token)
+            await friend_writes(base, token, FRIEND, "ping", "Alice")
         except Exception as e:  # noqa: BLE001
             fail(f"after the bot connected: {e!r}")
 
