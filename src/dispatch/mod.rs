@@ -2,10 +2,10 @@
 //! both call only [`Dispatcher::call`].
 //!
 //! Order of lookup: the exact name on a plugin, then a host fallback (`get_version_info`,
-//! `get_status`, `get_login_info`, and `.handle_quick_operation` in `quick`), then the `_async` and `_rate_limited` suffixes applied to
-//! the base name, else 1404. Plugin calls run on the executor (wasm yields at every epoch
-//! tick), at most `max_concurrent_calls` at once (each holds a pooled instance slot); further
-//! calls wait.
+//! `get_status`, `get_login_info`, and `.handle_quick_operation` in `quick`), then the `_async`
+//! and `_rate_limited` suffixes applied to the base name, else 1404. Plugin calls run on the
+//! executor (wasm yields at every epoch tick), at most `max_concurrent_calls` at once (each
+//! holds a pooled instance slot); further calls wait.
 
 mod describe;
 mod fallback;

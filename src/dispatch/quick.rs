@@ -17,7 +17,7 @@ use serde_json::{Map, Value, json};
 
 use super::{ActionRequest, Dispatcher, Nesting};
 use crate::envelope::{ActionError, Outcome};
-use crate::message::{Segment, normalize};
+use crate::message::{Segment, is_true, normalize};
 
 /// The action name, as go-cqhttp and NapCat spell it.
 pub const ACTION: &str = ".handle_quick_operation";
@@ -108,12 +108,12 @@ fn plan_message(
     let mut calls = Vec::new();
 
     if let Some(reply) = operation.get("reply").filter(|r| !r.is_null()) {
-        let auto_escape = operation.get("auto_escape").is_some_and(truthy);
+        let auto_escape = operation.get("auto_escape").is_some_and(is_true);
         let mut message = normalize(reply.clone(), auto_escape)
             .map_err(|e| ActionError::bad_request(format!("{ACTION}: `operation.reply`: {e}")))?;
         // Q2: in a group, `at_sender` (default true, as the standard says) mentions the
         // sender first; an anonymous sender cannot be mentioned.
-        let at_sender = operation.get("at_sender").is_none_or(truthy);
+        let at_sender = operation.get("at_sender").is_none_or(is_true);
         if group && at_sender && anonymous.is_none() {
             let qq = match &user_id {
                 Value::String(s) => s.clone(),
@@ -141,17 +141,17 @@ fn plan_message(
         return Ok(calls);
     }
     // Q3: group moderation, in the standard's order.
-    if operation.get("delete").is_some_and(truthy) {
+    if operation.get("delete").is_some_and(is_true) {
         let message_id = context.get("message_id").cloned().unwrap_or(Value::Null);
         calls.push(call("delete_msg", json!({"message_id": message_id})));
     }
-    if operation.get("kick").is_some_and(truthy) && anonymous.is_none() {
+    if operation.get("kick").is_some_and(is_true) && anonymous.is_none() {
         calls.push(call(
             "set_group_kick",
             json!({"group_id": group_id, "user_id": user_id, "reject_add_request": false}),
         ));
     }
-    if operation.get("ban").is_some_and(truthy) {
+    if operation.get("ban").is_some_and(is_true) {
         let duration = operation
             .get("ban_duration")
             .and_then(Value::as_i64)
@@ -176,7 +176,7 @@ fn plan_request(
     operation: &Map<String, Value>,
 ) -> Option<ActionRequest> {
     let approve = operation.get("approve").filter(|a| !a.is_null())?;
-    let approve = truthy(approve);
+    let approve = is_true(approve);
     let flag = context.get("flag").cloned().unwrap_or(Value::Null);
     match context.get("request_type").and_then(Value::as_str)? {
         "friend" => {
@@ -207,16 +207,6 @@ fn call(action: &str, params: Value) -> ActionRequest {
             Value::Object(map) => map,
             _ => Map::new(),
         },
-    }
-}
-
-/// A flag as bots write it: `true`, `1`, or the strings `"true"`/`"1"`.
-fn truthy(value: &Value) -> bool {
-    match value {
-        Value::Bool(b) => *b,
-        Value::Number(n) => n.as_f64().is_some_and(|n| n != 0.0),
-        Value::String(s) => s == "1" || s.eq_ignore_ascii_case("true"),
-        _ => false,
     }
 }
 

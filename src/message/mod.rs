@@ -33,5 +33,5 @@ mod proptests;
 pub use cq::{format_cq, parse_cq};
 pub use escape::{escape_text, escape_value, unescape_text, unescape_value};
 pub use event::{PostFormat, render, render_event, try_render_event};
-pub use params::{normalize, normalize_params};
+pub use params::{is_true, normalize, normalize_params};
 pub use segment::{MessageError, Position, Segment};

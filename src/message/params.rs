@@ -123,7 +123,9 @@ fn into_segment(mut object: Map<String, Value>) -> Segment {
     Segment::new(kind, data)
 }
 
-fn is_true(value: &Value) -> bool {
+/// A OneBot flag as clients send it: `true`, `1`, `"true"` (any case) or `"1"`; anything else,
+/// `false`. Form and query values arrive as strings, hence the string forms.
+pub fn is_true(value: &Value) -> bool {
     match value {
         Value::Bool(b) => *b,
         Value::Number(n) => n.as_f64() == Some(1.0),
