@@ -203,8 +203,6 @@ fn beside(config: &Path, dir: &Path) -> PathBuf {
     config.parent().unwrap_or(Path::new("")).join(dir)
 }
 
-/// The `Limits` checks, shared by the `plugins` section (C4) and sidecars (P6); `prefix` is the
-/// section the keys sit in.
 /// The limits as written, before their bounds are checked.
 pub(super) struct RawLimits {
     pub timeout_ms: u64,
@@ -214,45 +212,37 @@ pub(super) struct RawLimits {
     pub kv_quota_mb: u64,
 }
 
+const RESULT_BYTES: Bound = Bound {
+    range: 1..=(1 << 30),
+    unit: " bytes",
+};
+const EVENTS_PER_CALL: Bound = Bound {
+    range: 0..=1_000_000,
+    unit: "",
+};
+/// Up to 1 TiB: the bound only keeps the byte count far from overflowing.
+const KV_QUOTA_MB: Bound = Bound {
+    range: 1..=(1 << 20),
+    unit: " MiB",
+};
+
+/// The `Limits` checks, shared by the `plugins` section (C4) and sidecars (P6); `prefix` is the
+/// section the keys sit in. Checked in this order, so the first bad key is the one reported.
 pub(super) fn limits(path: &Path, prefix: &str, raw: RawLimits) -> Result<Limits, ConfigError> {
-    check(
-        path,
-        format!("{prefix}timeoutMs"),
-        raw.timeout_ms,
-        &TIMEOUT_MS,
-    )?;
-    check(path, format!("{prefix}memoryMb"), raw.memory_mb, &MEMORY_MB)?;
-    let result_bytes = Bound {
-        range: 1..=(1 << 30),
-        unit: " bytes",
-    };
-    check(
-        path,
-        format!("{prefix}maxResultBytes"),
-        raw.max_result_bytes,
-        &result_bytes,
-    )?;
-    let events = Bound {
-        range: 0..=1_000_000,
-        unit: "",
-    };
-    check(
-        path,
-        format!("{prefix}maxEventsPerCall"),
-        raw.max_events_per_call,
-        &events,
-    )?;
-    // Up to 1 TiB: the bound only keeps the byte count far from overflowing.
-    let kv_quota = Bound {
-        range: 1..=(1 << 20),
-        unit: " MiB",
-    };
-    check(
-        path,
-        format!("{prefix}kvQuotaMb"),
-        raw.kv_quota_mb,
-        &kv_quota,
-    )?;
+    let checks = [
+        ("timeoutMs", raw.timeout_ms, &TIMEOUT_MS),
+        ("memoryMb", raw.memory_mb, &MEMORY_MB),
+        ("maxResultBytes", raw.max_result_bytes, &RESULT_BYTES),
+        (
+            "maxEventsPerCall",
+            raw.max_events_per_call,
+            &EVENTS_PER_CALL,
+        ),
+        ("kvQuotaMb", raw.kv_quota_mb, &KV_QUOTA_MB),
+    ];
+    for (key, value, bound) in checks {
+        check(path, format!("{prefix}{key}"), value, bound)?;
+    }
     Ok(Limits {
         kv_quota_mb: raw.kv_quota_mb,
         timeout_ms: raw.timeout_ms,
