@@ -77,6 +77,7 @@ impl Plugin {
             idle: Mutex::new(Vec::new()),
             spare: Mutex::new(Vec::new()),
             in_flight: super::host::InFlight::default(),
+            refusals: super::host::Refusals::default(),
             heavy: AtomicBool::new(false),
         };
         let listed = runtime.executor().block_on(plugin.list_actions());

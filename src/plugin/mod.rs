@@ -65,6 +65,8 @@ pub struct Plugin {
     spare: Mutex<Vec<host::HostState>>,
     /// Its outbound HTTP requests in flight, across all its instances (`host::outbound`).
     in_flight: host::InFlight,
+    /// The refusals of a capability it was not granted that were logged at WARN (once each).
+    refusals: host::Refusals,
     /// Set once a call of this version ran for a whole epoch tick or failed in the host
     /// (timeout, memory, trap, …): from then on its calls run on the plugin executor.
     heavy: AtomicBool,

@@ -38,6 +38,7 @@ impl Plugin {
                 limits: &self.limits,
                 grants: &self.grants,
                 in_flight: &self.in_flight,
+                refusals: &self.refusals,
             }),
         };
         let mut store = self.runtime.store(state);

@@ -63,6 +63,42 @@ async fn p4_a_store_not_granted_is_refused_naming_the_plugin_and_the_sidecar_key
     host.stop().await;
 }
 
+/// A plugin that keeps asking for a store it was not granted (mock-account without its
+/// sidecar does on every send) is told each time, but the operator is warned once per store,
+/// not once per call.
+#[tokio::test]
+async fn p4_a_refused_store_is_warned_about_once_and_the_plugin_is_told_every_time() {
+    let setup = Setup::with_plugins(&[("probe_alt.wasm", "alt.wasm")]);
+    let mut running = Running::start(&setup, "onebot_host=info", None);
+    let base = format!("http://{}", running.addr("test"));
+    let client = reqwest::Client::new();
+    for store in ["default", "default", "default", "other", "other"] {
+        let reply: Value = client
+            .post(format!("{base}/alt_kv"))
+            .json(&json!({"op": "set", "store": store, "key": "k", "value": "v"}))
+            .send()
+            .await
+            .expect("sent")
+            .json()
+            .await
+            .expect("json");
+        let message = answer(ok_data(&reply)).expect_err("not granted");
+        assert!(message.contains("is not granted"), "{message}");
+    }
+    let (_, log) = running.terminate();
+    let warned: Vec<&String> = log
+        .iter()
+        .filter(|l| l.contains("WARN") && l.contains("key-value refused"))
+        .collect();
+    assert_eq!(warned.len(), 2, "one per store: {warned:#?}");
+    assert!(warned[0].contains("store=\"default\"") || warned[0].contains("store=default"));
+    assert!(
+        warned[0].contains("keyValue: [\"default\"]"),
+        "{}",
+        warned[0]
+    );
+}
+
 #[tokio::test]
 async fn p8_every_operation_answers_through_a_plugin() {
     let host = Setup::with_plugins(&[("probe_alt.wasm", "alt.wasm")])

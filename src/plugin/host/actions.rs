@@ -16,7 +16,7 @@ use std::time::Instant;
 
 use wasmtime::component::{HasSelf, Linker};
 
-use super::{Capability, Guest, HostState};
+use super::{Capability, Guest, HostState, Refusals};
 use crate::config::Grants;
 use crate::plugin::bindings::onebot::plugin::actions;
 use crate::plugin::bindings::onebot::plugin::types::ActionError;
@@ -62,6 +62,7 @@ pub struct ActionsState {
     caller: CallerSlot,
     depth: u32,
     deadline: Instant,
+    refusals: Refusals,
 }
 
 impl ActionsState {
@@ -86,6 +87,7 @@ impl Capability for Actions {
             caller: self.caller.clone(),
             depth: 0,
             deadline: Instant::now(),
+            refusals: guest.refusals.clone(),
         }
     }
 }
@@ -99,7 +101,15 @@ impl actions::Host for ActionsState {
                  (or `\"*\"` for every action)",
                 self.plugin, self.plugin
             );
-            tracing::warn!(plugin = %self.plugin, %action, "call-action refused: not granted");
+            if self.refusals.first(&format!("call-action {action}")) {
+                tracing::warn!(
+                    plugin = %self.plugin,
+                    %action,
+                    "call-action refused: not granted (its later refusals are logged at debug)"
+                );
+            } else {
+                tracing::debug!(plugin = %self.plugin, %action, "call-action refused: not granted");
+            }
             return Err(refuse(1403, message));
         }
         let depth = self.depth + 1;
@@ -170,6 +180,7 @@ mod tests {
             limits: &Limits::default(),
             grants: &grants,
             in_flight: &Default::default(),
+            refusals: &Default::default(),
         })
     }
 
@@ -222,6 +233,7 @@ mod tests {
             limits: &Limits::default(),
             grants: &grants,
             in_flight: &Default::default(),
+            refusals: &Default::default(),
         });
         let error = actions::Host::call(&mut state, "x".into(), "{}".into())
             .await

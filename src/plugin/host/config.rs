@@ -62,6 +62,7 @@ mod tests {
             limits: &Limits::default(),
             grants: &grants,
             in_flight: &Default::default(),
+            refusals: &Default::default(),
         })
     }
 

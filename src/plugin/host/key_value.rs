@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use wasmtime::component::{HasSelf, Linker};
 
-use super::{Capability, Guest, HostState};
+use super::{Capability, Guest, HostState, Refusals};
 use crate::config::Grants;
 use crate::kv::{Kv, KvError, Namespace};
 use crate::plugin::bindings::onebot::plugin::key_value;
@@ -28,6 +28,7 @@ pub struct KeyValueState {
     grants: Arc<Grants>,
     kv: Option<Arc<Kv>>,
     quota: u64,
+    refusals: Refusals,
 }
 
 impl Capability for KeyValue {
@@ -43,6 +44,7 @@ impl Capability for KeyValue {
             grants: guest.grants.clone(),
             kv: self.kv.clone(),
             quota: guest.limits.kv_quota_mb.saturating_mul(1 << 20),
+            refusals: guest.refusals.clone(),
         }
     }
 }
@@ -53,7 +55,16 @@ impl KeyValueState {
     /// The database and the namespace of `store`, if the plugin was granted it.
     fn open(&self, store: &str) -> Result<(&Kv, Namespace), String> {
         if !self.grants.key_value.iter().any(|label| label == store) {
-            tracing::warn!(plugin = %self.plugin, store, "key-value refused: not granted");
+            if self.refusals.first(&format!("key-value {store}")) {
+                tracing::warn!(
+                    plugin = %self.plugin,
+                    store,
+                    "key-value refused: not granted (add `keyValue: [\"{store}\"]` to its \
+                     sidecar; this store's later refusals are logged at debug)"
+                );
+            } else {
+                tracing::debug!(plugin = %self.plugin, store, "key-value refused: not granted");
+            }
             return Err(format!(
                 "plugin {}: key-value store \"{store}\" is not granted; add `keyValue: [\"{store}\"]` \
                  to its sidecar {}.json5",
@@ -155,6 +166,7 @@ mod tests {
             limits: &Limits::default(),
             grants: &grants,
             in_flight: &Default::default(),
+            refusals: &Default::default(),
         })
     }
 

@@ -25,6 +25,7 @@ mod key_value;
 mod limits;
 mod onebot;
 mod outbound;
+mod refusals;
 mod stdio;
 mod wasi;
 
@@ -40,18 +41,20 @@ pub use key_value::KeyValue;
 pub use limits::Budget;
 pub use onebot::Onebot;
 pub use outbound::{InFlight, Outbound};
+pub use refusals::Refusals;
 pub use wasi::{Stdio, Wasi};
 
 use crate::config::{Grants, Limits};
 
 /// The plugin a unit prepares an instance for: its name (which tags its logs and errors),
 /// its limits and its grants, from the config and its sidecar, and what all instances of
-/// this version share (its outbound requests in flight).
+/// this version share (its outbound requests in flight, the refusals it was warned about).
 pub struct Guest<'a> {
     pub name: &'a Arc<str>,
     pub limits: &'a Limits,
     pub grants: &'a Arc<Grants>,
     pub in_flight: &'a InFlight,
+    pub refusals: &'a Refusals,
 }
 
 /// One capability unit: imports added to the linker once, and per instance a state of its own.

@@ -111,6 +111,7 @@ mod tests {
             limits: &limits,
             grants: &Arc::new(Grants::default()),
             in_flight: &Default::default(),
+            refusals: &Default::default(),
         });
         let event = r#"{"post_type":"notice"}"#.to_owned();
         for _ in 0..2 {
