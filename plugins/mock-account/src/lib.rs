@@ -31,7 +31,7 @@
 //!
 //! Build: `cargo build --release --target wasm32-wasip2 --manifest-path plugins/Cargo.toml`.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use onebot_plugin::kv::Store;
@@ -49,6 +49,8 @@ const PREVIEW_CHARS: usize = 80;
 
 /// The key-value store the messages are kept in (the sidecar's `keyValue`).
 const STORE: &str = "default";
+/// Set once the host refused the store (no `keyValue` grant): sends then keep nothing.
+static NOT_GRANTED: AtomicBool = AtomicBool::new(false);
 /// `get_friend_msg_history`'s `count` when absent, and the most it returns.
 const HISTORY_COUNT: i64 = 20;
 const HISTORY_MAX: i64 = 1000;
@@ -310,6 +312,11 @@ fn emit(event: &impl Serialize) {
 /// be kept does not fail the send, whose real work is done: without the grant nothing is
 /// kept, and any other failure is logged.
 fn remember<S: Serialize>(kept: &Kept<'_, S>) {
+    // A grant cannot change while an instance lives (a new sidecar is a new version), so a
+    // warm instance asks once and then stops asking.
+    if NOT_GRANTED.load(Ordering::Relaxed) {
+        return;
+    }
     let store = Store::open(STORE);
     let stored = (|| {
         if let Some(friend) = kept.friend() {
@@ -317,9 +324,11 @@ fn remember<S: Serialize>(kept: &Kept<'_, S>) {
         }
         store.set_json(&message_key(kept.message_id), kept)
     })();
-    if let Err(e) = stored
-        && !e.message.contains("is not granted")
+    if let Err(e) = &stored
+        && e.message.contains("is not granted")
     {
+        NOT_GRANTED.store(true, Ordering::Relaxed);
+    } else if let Err(e) = stored {
         let line = format!(
             "message {} was sent but not kept: {}",
             kept.message_id, e.message
