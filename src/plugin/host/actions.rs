@@ -101,7 +101,7 @@ impl actions::Host for ActionsState {
                  (or `\"*\"` for every action)",
                 self.plugin, self.plugin
             );
-            if self.refusals.first(&format!("call-action {action}")) {
+            if self.refusals.first("call-action", &action) {
                 tracing::warn!(
                     plugin = %self.plugin,
                     %action,

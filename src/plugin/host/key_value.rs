@@ -55,7 +55,7 @@ impl KeyValueState {
     /// The database and the namespace of `store`, if the plugin was granted it.
     fn open(&self, store: &str) -> Result<(&Kv, Namespace), String> {
         if !self.grants.key_value.iter().any(|label| label == store) {
-            if self.refusals.first(&format!("key-value {store}")) {
+            if self.refusals.first("key-value", store) {
                 tracing::warn!(
                     plugin = %self.plugin,
                     store,
