@@ -324,16 +324,18 @@ fn remember<S: Serialize>(kept: &Kept<'_, S>) {
         }
         store.set_json(&message_key(kept.message_id), kept)
     })();
-    if let Err(e) = &stored
-        && e.message.contains("is not granted")
-    {
-        NOT_GRANTED.store(true, Ordering::Relaxed);
-    } else if let Err(e) = stored {
-        let line = format!(
-            "message {} was sent but not kept: {}",
-            kept.message_id, e.message
-        );
-        log(Level::Warn, &line);
+    match stored {
+        Ok(()) => {}
+        Err(e) if e.message.contains("is not granted") => {
+            NOT_GRANTED.store(true, Ordering::Relaxed)
+        }
+        Err(e) => {
+            let line = format!(
+                "message {} was sent but not kept: {}",
+                kept.message_id, e.message
+            );
+            log(Level::Warn, &line);
+        }
     }
 }
 
