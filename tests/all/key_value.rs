@@ -73,15 +73,8 @@ async fn p4_a_refused_store_is_warned_about_once_and_the_plugin_is_told_every_ti
     let base = format!("http://{}", running.addr("test"));
     let client = reqwest::Client::new();
     for store in ["default", "default", "default", "other", "other"] {
-        let reply: Value = client
-            .post(format!("{base}/alt_kv"))
-            .json(&json!({"op": "set", "store": store, "key": "k", "value": "v"}))
-            .send()
-            .await
-            .expect("sent")
-            .json()
-            .await
-            .expect("json");
+        let op = json!({"op": "set", "store": store, "key": "k", "value": "v"});
+        let reply = call(&client, &base, "alt_kv", op).await;
         let message = answer(ok_data(&reply)).expect_err("not granted");
         assert!(message.contains("is not granted"), "{message}");
     }

@@ -18,7 +18,7 @@ use axum::routing::{any, get};
 use serde_json::{Value, json};
 
 use crate::bin::Running;
-use crate::harness::{Setup, TestHost, failed, ok_data, wait_for};
+use crate::harness::{Setup, TestHost, envelope, failed, ok_data, wait_for};
 
 /// What the test server saw, and the gate `/hold` waits behind.
 #[derive(Default)]
@@ -166,15 +166,12 @@ async fn p4a_a_refusal_is_logged_naming_plugin_action_origin_and_the_sidecar_key
     let setup = Setup::with_plugins(&[("fetch.wasm", "fetch.wasm")]);
     let mut running = Running::start(&setup, "onebot_host=info", None);
     let base = format!("http://{}", running.addr("test"));
-    let reply: Value = reqwest::Client::new()
-        .post(format!("{base}/fetch"))
-        .json(&json!({ "url": format!("http://{addr}/echo") }))
-        .send()
-        .await
-        .expect("sent")
-        .json()
-        .await
-        .expect("json");
+    let reply = envelope(
+        reqwest::Client::new()
+            .post(format!("{base}/fetch"))
+            .json(&json!({ "url": format!("http://{addr}/echo") })),
+    )
+    .await;
     assert!(reply.to_string().contains("HttpRequestDenied"), "{reply}");
     let line = running.wait_for("outbound request refused");
     let origin = format!("http://{addr}");
