@@ -57,6 +57,7 @@ pub(super) fn servers(
         )?;
         let queue = u64::try_from(server.ws_queue_messages).unwrap_or(u64::MAX);
         check(path, key("wsQueueMessages"), queue, &WS_QUEUE)?;
+        browser_lists(&server, path, &key)?;
         if !enable {
             continue;
         }
@@ -130,6 +131,58 @@ pub(super) fn clients(
     Ok((http, ws))
 }
 
+/// `allowOrigins` entries are origins (`scheme://host[:port]`) and `allowHosts` entries host
+/// names or addresses without a port; `*` allows any (B1, B2). Anything else is a mistake that
+/// would silently allow nothing, so it is refused at load.
+fn browser_lists(
+    server: &HttpServer,
+    path: &Path,
+    key: &dyn Fn(&str) -> String,
+) -> Result<(), ConfigError> {
+    for (index, origin) in server.allow_origins.iter().enumerate() {
+        let trimmed = origin.strip_suffix('/').unwrap_or(origin);
+        let well_formed = trimmed
+            .split_once("://")
+            .is_some_and(|(scheme, authority)| {
+                !scheme.is_empty()
+                    && scheme
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c))
+                    && !authority.is_empty()
+                    && !authority.contains(['/', '?', '#', '@', ' '])
+            });
+        if origin != "*" && !well_formed {
+            return Err(invalid(
+                path,
+                &key(&format!("allowOrigins[{index}]")),
+                "expected an origin such as \"http://localhost:5173\" (scheme, host and port; \
+                 no path), or \"*\"",
+            ));
+        }
+    }
+    for (index, host) in server.allow_hosts.iter().enumerate() {
+        let bare = host.strip_prefix('[').and_then(|h| h.strip_suffix(']'));
+        let well_formed = match bare {
+            Some(v6) => v6.parse::<std::net::Ipv6Addr>().is_ok(),
+            None => {
+                !host.is_empty()
+                    && host
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "-._".contains(c))
+            }
+        };
+        if host != "*" && !well_formed {
+            return Err(invalid(
+                path,
+                &key(&format!("allowHosts[{index}]")),
+                "expected a host name or address without scheme or port, such as \
+                 \"bot.example.com\", or \"*\"",
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn server_ref(index: usize, server: &HttpServer) -> Box<ServerRef> {
     Box::new(ServerRef {
         section: server.kind.section(),
@@ -164,4 +217,39 @@ fn normal_host(host: &str) -> String {
         .and_then(|h| h.strip_suffix(']'))
         .unwrap_or(host);
     host.to_ascii_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    fn load(fields: &str) -> Result<Vec<super::HttpServer>, String> {
+        let text = format!("{{ network: {{ httpServers: [{{ enable: true, {fields} }}] }} }}");
+        crate::config::parse(&text, Path::new("c.json5"))
+            .map(|loaded| loaded.config.servers)
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn b1_b2_allow_lists_are_read_and_malformed_entries_refused_naming_the_key() {
+        let servers = load(
+            r#"allowOrigins: ["http://localhost:5173", "https://a.example/", "*"],
+               allowHosts: ["bot.example", "10.0.0.2", "[::1]", "*"]"#,
+        )
+        .expect("valid");
+        assert_eq!(servers[0].allow_origins.len(), 3);
+        assert_eq!(servers[0].allow_hosts.len(), 4);
+        for (fields, key) in [
+            (r#"allowOrigins: ["localhost:5173"]"#, "allowOrigins[0]"),
+            (r#"allowOrigins: ["*", "http://a/b"]"#, "allowOrigins[1]"),
+            (r#"allowHosts: ["http://bot.example"]"#, "allowHosts[0]"),
+            (r#"allowHosts: ["bot.example:3000"]"#, "allowHosts[0]"),
+        ] {
+            let error = load(fields).expect_err(fields);
+            assert!(
+                error.contains(&format!("network.httpServers[0].{key}")),
+                "{error}"
+            );
+        }
+    }
 }

@@ -82,6 +82,11 @@ pub struct HttpServer {
     /// `bodyTimeoutMs`: a request whose body has not fully arrived this long after its head
     /// is answered 408 and the connection closed.
     pub body_timeout_ms: u64,
+    /// `allowOrigins`: browser origins besides the server's own that may call it (B1); `*`
+    /// allows any. `enableCors` reflects them.
+    pub allow_origins: Vec<String>,
+    /// `allowHosts`: `Host` names besides loopback ones a loopback-bound server accepts (B2).
+    pub allow_hosts: Vec<String>,
 }
 
 impl Default for HttpServer {
@@ -115,6 +120,8 @@ impl fmt::Debug for HttpServer {
             .field("ws_queue_messages", &self.ws_queue_messages)
             .field("header_timeout_ms", &self.header_timeout_ms)
             .field("body_timeout_ms", &self.body_timeout_ms)
+            .field("allow_origins", &self.allow_origins)
+            .field("allow_hosts", &self.allow_hosts)
             .finish()
     }
 }

@@ -27,6 +27,8 @@ pub(super) struct RawWsServer {
     pub enable_force_push_event: bool,
     pub token: String,
     pub debug: bool,
+    pub allow_origins: Vec<String>,
+    pub allow_hosts: Vec<String>,
     pub heart_interval: u64,
     pub max_body_bytes: u64,
     pub ws_queue_messages: usize,
@@ -44,6 +46,8 @@ impl Default for RawWsServer {
             enable_force_push_event: true,
             token: String::new(),
             debug: false,
+            allow_origins: Vec::new(),
+            allow_hosts: Vec::new(),
             heart_interval: DEFAULT_HEART_INTERVAL_MS,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             ws_queue_messages: DEFAULT_WS_QUEUE_MESSAGES,
@@ -69,6 +73,8 @@ impl RawWsServer {
             ws_queue_messages: self.ws_queue_messages,
             header_timeout_ms: DEFAULT_HEADER_TIMEOUT_MS,
             body_timeout_ms: DEFAULT_BODY_TIMEOUT_MS,
+            allow_origins: self.allow_origins,
+            allow_hosts: self.allow_hosts,
         }
     }
 }
@@ -87,6 +93,8 @@ pub(super) struct RawSseServer {
     pub report_self_message: bool,
     pub token: String,
     pub debug: bool,
+    pub allow_origins: Vec<String>,
+    pub allow_hosts: Vec<String>,
     pub max_body_bytes: u64,
     pub ws_queue_messages: usize,
 }
@@ -104,6 +112,8 @@ impl Default for RawSseServer {
             report_self_message: false,
             token: String::new(),
             debug: false,
+            allow_origins: Vec::new(),
+            allow_hosts: Vec::new(),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             ws_queue_messages: DEFAULT_WS_QUEUE_MESSAGES,
         }
@@ -128,6 +138,8 @@ impl RawSseServer {
             ws_queue_messages: self.ws_queue_messages,
             header_timeout_ms: DEFAULT_HEADER_TIMEOUT_MS,
             body_timeout_ms: DEFAULT_BODY_TIMEOUT_MS,
+            allow_origins: self.allow_origins,
+            allow_hosts: self.allow_hosts,
         }
     }
 }

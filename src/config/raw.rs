@@ -84,6 +84,8 @@ pub(super) struct RawHttpServer {
     pub report_self_message: bool,
     pub token: String,
     pub debug: bool,
+    pub allow_origins: Vec<String>,
+    pub allow_hosts: Vec<String>,
     pub heart_interval: u64,
     pub max_body_bytes: u64,
     pub ws_queue_messages: usize,
@@ -105,6 +107,8 @@ impl Default for RawHttpServer {
             report_self_message: true,
             token: String::new(),
             debug: false,
+            allow_origins: Vec::new(),
+            allow_hosts: Vec::new(),
             heart_interval: DEFAULT_HEART_INTERVAL_MS,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             ws_queue_messages: DEFAULT_WS_QUEUE_MESSAGES,
@@ -133,6 +137,8 @@ impl RawHttpServer {
             ws_queue_messages: self.ws_queue_messages,
             header_timeout_ms: self.header_timeout_ms,
             body_timeout_ms: self.body_timeout_ms,
+            allow_origins: self.allow_origins,
+            allow_hosts: self.allow_hosts,
         }
     }
 }

@@ -97,6 +97,8 @@ fn c2_w6_server_entry_defaults_are_napcats_and_ours() {
         ws_queue_messages: 1024,
         header_timeout_ms: 10_000,
         body_timeout_ms: 60_000,
+        allow_origins: Vec::new(),
+        allow_hosts: Vec::new(),
     };
     assert_eq!(HttpServer::default(), expected);
     assert_eq!(loaded.config.servers, [expected]);

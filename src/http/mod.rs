@@ -1,4 +1,4 @@
-//! The HTTP transport: one axum router per enabled `httpServers` entry (SPEC H1–H9).
+//! The HTTP transport: one axum router per enabled `httpServers` entry (SPEC H1–H9, B4).
 //!
 //! Every path and method reaches [`handle`]: the action is the first path segment (H1), so
 //! there is no route table to keep in sync with the plugins. The flow is auth → body →
@@ -15,7 +15,7 @@ use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
 use bytes::BytesMut;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
@@ -62,6 +62,13 @@ async fn handle(State(server): State<Arc<HttpApi>>, request: Request) -> Respons
             return too_slow(server.config.body_timeout_ms);
         }
     };
+    if let Err(message) = browser_body(&parts, &bytes) {
+        tracing::debug!(server = %server.config.name, action, "{message}");
+        let outcome = Outcome::Failed(ActionError::bad_request(message));
+        let mut response = reply(Envelope::new(outcome, None));
+        *response.status_mut() = StatusCode::UNSUPPORTED_MEDIA_TYPE;
+        return response;
+    }
     let decoded = match decode_parts(&parts, &bytes) {
         Ok(decoded) => decoded,
         Err(e) => {
@@ -90,6 +97,38 @@ async fn handle(State(server): State<Arc<HttpApi>>, request: Request) -> Respons
 /// pre-dispatch steps.
 pub fn action_name(path: &str) -> &str {
     path.trim_start_matches('/').split('/').next().unwrap_or("")
+}
+
+/// B4: a browser's request (one with an `Origin`) is read as JSON only when it says it is
+/// JSON. A page may send `text/plain` (or `multipart/form-data`) across origins without a
+/// preflight; H3 would read such a body as JSON5, so a body typed so is refused rather than
+/// guessed at. Form bodies stay allowed: they are read as form fields (H3). Requests without an
+/// `Origin` (curl, bot frameworks) are untouched.
+fn browser_body(parts: &Parts, bytes: &[u8]) -> Result<(), &'static str> {
+    if parts.method == Method::GET
+        || bytes.is_empty()
+        || !parts.headers.contains_key(header::ORIGIN)
+    {
+        return Ok(());
+    }
+    let mime = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|ct| ct.split(';').next())
+        .map(|m| m.trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    if mime == "application/json"
+        || mime.ends_with("+json")
+        || mime == "application/x-www-form-urlencoded"
+    {
+        Ok(())
+    } else {
+        Err(
+            "a request from a browser (it has an Origin header) must send its body as \
+             Content-Type: application/json; text/plain and other types are not read as JSON",
+        )
+    }
 }
 
 /// Decodes a request's body with its method, `Content-Type` and query (H2–H4).

@@ -1,6 +1,8 @@
-//! CORS for servers with `enableCors` (SPEC H7): every response gets
-//! `Access-Control-Allow-Origin: *`, and a preflight `OPTIONS` is answered 204 before the
-//! token check (browsers never send credentials on a preflight).
+//! CORS for servers with `enableCors` (SPEC H7, B1): a response to a request whose `Origin`
+//! the guard let through (`super::guard`: the server's own or one in `allowOrigins`) gets
+//! that origin in `Access-Control-Allow-Origin`; one without an `Origin` (not a browser's CORS
+//! request) keeps `*`. `Vary: Origin` keeps caches from mixing them. A preflight `OPTIONS` is
+//! answered 204 before the token check (browsers never send credentials on a preflight).
 //!
 //! Hand-written rather than tower-http's `CorsLayer` because that answers preflights with
 //! 200, and the contract (like NapCat's Express `cors()`) says 204.
@@ -10,9 +12,15 @@ use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use super::guard::AllowedOrigin;
+
 const ALLOWED_METHODS: &str = "GET, HEAD, PUT, PATCH, POST, DELETE";
 
 pub async fn layer(request: Request, next: Next) -> Response {
+    let allow_origin = request
+        .extensions()
+        .get::<AllowedOrigin>()
+        .map_or_else(|| HeaderValue::from_static("*"), |o| o.0.clone());
     let headers = request.headers();
     if request.method() == Method::OPTIONS
         && headers.contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
@@ -23,10 +31,7 @@ pub async fn layer(request: Request, next: Next) -> Response {
             .unwrap_or_else(|| HeaderValue::from_static("*"));
         let mut response = StatusCode::NO_CONTENT.into_response();
         let h = response.headers_mut();
-        h.insert(
-            header::ACCESS_CONTROL_ALLOW_ORIGIN,
-            HeaderValue::from_static("*"),
-        );
+        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, allow_origin);
         h.insert(
             header::ACCESS_CONTROL_ALLOW_METHODS,
             HeaderValue::from_static(ALLOWED_METHODS),
@@ -38,14 +43,13 @@ pub async fn layer(request: Request, next: Next) -> Response {
         );
         h.insert(
             header::VARY,
-            HeaderValue::from_static("Access-Control-Request-Headers"),
+            HeaderValue::from_static("Origin, Access-Control-Request-Headers"),
         );
         return response;
     }
     let mut response = next.run(request).await;
-    response.headers_mut().insert(
-        header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        HeaderValue::from_static("*"),
-    );
+    let h = response.headers_mut();
+    h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, allow_origin);
+    h.append(header::VARY, HeaderValue::from_static("Origin"));
     response
 }

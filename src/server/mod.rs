@@ -1,4 +1,4 @@
-//! Putting a server together (SPEC C2, C3, H7, W1): one enabled `httpServers` entry → one
+//! Putting a server together (SPEC C2, C3, H7, W1, B1–B3): one enabled `httpServers` entry → one
 //! listener serving HTTP, and WebSocket upgrades when it enables them, with CORS around both
 //! when it enables that.
 //!
@@ -7,10 +7,14 @@
 //! how they are layered and how a listener is bound and served:
 //!
 //! - [`app`] — the router of one server: `ws` upgrade layer → CORS → HTTP.
+//! - [`guard`] — what a browser may do (B1–B3): `Origin`, fetch metadata and `Host`, checked
+//!   before anything else so that every route (HTTP, WebSocket handshake, SSE, any added
+//!   later) is covered.
 //! - `cors` — H7's headers and 204 preflight.
 //! - `listen` — the accept loop with each connection's HTTP/1.1 limits.
 
 mod cors;
+pub mod guard;
 pub mod listen;
 
 use std::net::SocketAddr;
@@ -44,8 +48,9 @@ pub struct BindError {
     pub source: std::io::Error,
 }
 
-/// The router of one server: HTTP for every path (H1), CORS when `enableCors` (H7), and
-/// WebSocket upgrades taken before either when `enableWebsocket` (W1). `shutdown` turning
+/// The router of one server: HTTP for every path (H1), CORS when `enableCors` (H7),
+/// WebSocket upgrades taken before either when `enableWebsocket` (W1), and the browser guard
+/// (B1–B3) before all of them. `shutdown` turning
 /// `true` closes its WebSocket clients (1001).
 pub fn app(
     config: &HttpServer,
@@ -90,11 +95,13 @@ pub fn app(
             }),
             token,
         });
-        // Outermost: an upgrade never reaches the HTTP handler or the CORS layer; with
+        // Outside CORS and HTTP: an upgrade never reaches the HTTP handler or the CORS layer; with
         // `enableWebsocket: false` an upgrade request is just an HTTP call.
         router = router.layer(axum::middleware::from_fn_with_state(api, intercept));
     }
-    router
+    // Outermost of all: a browser's request is judged before any route sees it (B1–B3).
+    let guard = Arc::new(guard::Guard::new(config));
+    router.layer(axum::middleware::from_fn_with_state(guard, guard::layer))
 }
 
 /// A plain HTTP request to a `websocketServers` entry.

@@ -127,7 +127,7 @@ async fn trickle(
     (received, started.elapsed())
 }
 
-const GET: &[u8] = b"GET /get_version_info HTTP/1.1\r\nHost: test\r\n\r\n";
+const GET: &[u8] = b"GET /get_version_info HTTP/1.1\r\nHost: localhost\r\n\r\n";
 
 #[tokio::test]
 async fn a_slowloris_head_an_idle_connection_and_an_idle_keep_alive_are_closed_in_time() {
@@ -139,7 +139,7 @@ async fn a_slowloris_head_an_idle_connection_and_an_idle_keep_alive_are_closed_i
 
     // Trickles a header line every 50 ms, never ending the head.
     let mut slow = TcpStream::connect(addr).await.expect("connect");
-    slow.write_all(b"GET /get_version_info HTTP/1.1\r\nHost: test\r\n")
+    slow.write_all(b"GET /get_version_info HTTP/1.1\r\nHost: localhost\r\n")
         .await
         .expect("write");
     let idle = async {
@@ -199,7 +199,7 @@ async fn a_trickled_body_is_answered_408_with_an_envelope_and_the_connection_clo
     for (framing, start, piece) in framings {
         let mut stream = TcpStream::connect(addr).await.expect("connect");
         let head = format!(
-            "POST /probe_echo HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n{framing}\r\n\r\n"
+            "POST /probe_echo HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n{framing}\r\n\r\n"
         );
         stream.write_all(head.as_bytes()).await.expect("head");
         stream.write_all(start).await.expect("body start");
@@ -231,7 +231,7 @@ async fn a_head_over_64_kib_is_refused_with_431_and_a_long_query_still_works() {
 
     let mut stream = TcpStream::connect(addr).await.expect("connect");
     let huge = format!(
-        "GET /probe_echo HTTP/1.1\r\nHost: test\r\nX-Big: {}\r\n\r\n",
+        "GET /probe_echo HTTP/1.1\r\nHost: localhost\r\nX-Big: {}\r\n\r\n",
         "a".repeat(100 * 1024)
     );
     // The server may answer and close before the whole head is written.

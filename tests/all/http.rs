@@ -227,7 +227,10 @@ async fn h6_token_forms_and_refusals() {
 
 #[tokio::test]
 async fn h7_cors_preflight_and_headers() {
-    let host = Setup::default().server(r#"token: "s3cret""#).start().await;
+    let host = Setup::default()
+        .server(r#"token: "s3cret", allowOrigins: ["http://example.test"]"#)
+        .start()
+        .await;
     let preflight = host
         .client
         .request(reqwest::Method::OPTIONS, host.url("/send_msg"))
@@ -246,7 +249,7 @@ async fn h7_cors_preflight_and_headers() {
         "preflight answered before the token check"
     );
     let h = preflight.headers();
-    assert_eq!(h["access-control-allow-origin"], "*");
+    assert_eq!(h["access-control-allow-origin"], "http://example.test");
     assert_eq!(
         h["access-control-allow-headers"],
         "authorization,content-type"
@@ -263,7 +266,10 @@ async fn h7_cors_preflight_and_headers() {
     assert_eq!(response.headers()["access-control-allow-origin"], "*");
     host.stop().await;
 
-    let host = Setup::default().server("enableCors: false").start().await;
+    let host = Setup::default()
+        .server(r#"enableCors: false, allowOrigins: ["http://example.test"]"#)
+        .start()
+        .await;
     let response = host
         .client
         .get(host.url("/get_version_info"))
@@ -271,6 +277,7 @@ async fn h7_cors_preflight_and_headers() {
         .send()
         .await
         .expect("sent");
+    assert_eq!(response.status(), 200, "an allowed origin is served");
     assert!(
         response
             .headers()

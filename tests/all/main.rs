@@ -7,6 +7,7 @@
 mod abuse;
 mod bin;
 mod bounds;
+mod browser;
 mod capabilities;
 mod cli;
 mod harness;
