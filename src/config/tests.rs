@@ -345,7 +345,8 @@ fn c1_shipped_config_has_every_key_at_its_default_and_no_warnings() {
     let sections: [(&str, &[&str]); 3] = [
         ("/network/httpServers/0", &["name", "enable", "port", "host", "enableCors",
             "enableWebsocket", "messagePostFormat", "token", "debug", "heartInterval",
-            "maxBodyBytes", "wsQueueMessages", "headerTimeoutMs", "bodyTimeoutMs"]),
+            "maxBodyBytes", "wsQueueMessages", "headerTimeoutMs", "bodyTimeoutMs", "allowOrigins",
+            "allowHosts"]),
         ("/bot", &["selfId", "nickname"]),
         ("/plugins", &["dir", "watch", "cacheDir", "timeoutMs", "memoryMb", "maxResultBytes",
             "maxEventsPerCall", "kvQuotaMb", "rateLimitGapMs", "maxConcurrentCalls", "dataDir"]),
