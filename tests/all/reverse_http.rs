@@ -1,7 +1,7 @@
 //! `httpClients` (issue 15): events POSTed to bot endpoints (SPEC R1–R5, M4) and the quick
 //! operation (Q1–Q4), against real HTTP servers in the test (`reverse_http/endpoint.rs`).
 
-mod endpoint;
+pub mod endpoint;
 
 use std::time::{Duration, Instant};
 
