@@ -271,3 +271,32 @@ async fn p7_an_sdk_plugin_gets_typed_params() {
     assert!(failed(&env, 1400).contains("invalid type"));
     host.stop().await;
 }
+
+/// P7a: a query string sends every value as text; the SDK reads a decimal string as the
+/// number and `true`/`false`/`1`/`0` as the bool its params type asks for, as NapCat does
+/// (`GET /hello_add?a=1&b=2` from `onebot-host new`'s template).
+#[tokio::test]
+async fn p7_sdk_params_from_a_query_string_are_read_as_numbers_and_bools() {
+    let host = Setup::with_plugins(&[("sdk_demo.wasm", "sdk-demo.wasm")])
+        .start()
+        .await;
+    let env = host.get("/sdk_add?a=1&b=2").await;
+    assert_eq!(ok_data(&env)["sum"], 3);
+    let env = host.get("/sdk_add?a=-40&b=2&negate=true").await;
+    assert_eq!(ok_data(&env)["sum"], 38);
+    let env = host.get("/sdk_add?a=1&b=2&negate=0").await;
+    assert_eq!(ok_data(&env)["sum"], 3);
+    for bad in [
+        "/sdk_add?a=1.5&b=2",
+        "/sdk_add?a=one&b=2",
+        "/sdk_add?a=1&b=2&negate=yes",
+    ] {
+        let env = host.get(bad).await;
+        let message = failed(&env, 1400);
+        assert!(
+            message.contains("bad params") && message.contains("invalid"),
+            "{bad}: {message}"
+        );
+    }
+    host.stop().await;
+}

@@ -24,7 +24,9 @@
 //! ```
 //!
 //! Params that do not fit the type answer retcode 1400 with serde's explanation, so an
-//! action only ever sees valid input. The common OneBot 11 params are in [`onebot`].
+//! action only ever sees valid input. Query strings and forms send every value as a string,
+//! so a decimal string is read as a number and `"true"`/`"false"`/`"1"`/`"0"` as a bool
+//! where the type asks for one (`GET /hello_add?a=1&b=2` works). The common OneBot 11 params are in [`onebot`].
 //!
 //! # Capabilities
 //!
@@ -55,6 +57,7 @@ pub mod config;
 #[cfg(feature = "http")]
 pub mod http;
 pub mod kv;
+mod lenient;
 pub mod onebot;
 
 pub use actions::{call_action, call_action_as};
@@ -138,6 +141,16 @@ pub fn emit_event<T: Serialize + ?Sized>(event: &T) -> Result<()> {
     host::emit_event(&text).map_err(Error::failed)
 }
 
+/// The params as `P`: strictly first (no cost for a well-typed call), then reading decimal
+/// strings as numbers and `"true"`/`"1"`/`"false"`/`"0"` as bools, as a query string or a
+/// form sends them (`lenient`).
+fn decode_params<P: DeserializeOwned>(params: &str) -> serde_json::Result<P> {
+    serde_json::from_str(params).or_else(|strict| match serde_json::from_str::<Value>(params) {
+        Ok(value) => lenient::from_value(&value),
+        Err(_) => Err(strict),
+    })
+}
+
 /// Runs one typed handler on a call: params in, JSON text out. Used by [`plugin!`].
 #[doc(hidden)]
 pub fn __run<P, R>(call: &ActionCall, handler: fn(P) -> Result<R>) -> Result<String, ActionError>
@@ -145,7 +158,7 @@ where
     P: DeserializeOwned,
     R: Serialize,
 {
-    let params: P = serde_json::from_str(&call.params).map_err(|e| ActionError {
+    let params: P = decode_params(&call.params).map_err(|e| ActionError {
         retcode: 1400,
         message: format!("{}: bad params: {e}", call.action),
     })?;
