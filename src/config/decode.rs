@@ -1,5 +1,6 @@
 //! JSON5 text → a raw serde struct, with the positions and key paths an operator needs
-//! (SPEC C1: JSON5, unknown keys warned; C5: file, line/column or key path, what was expected).
+//! (SPEC C1: JSON5, unknown keys warned; C5: file, line/column or key path, what was expected;
+//! S1: never the value of a token).
 //!
 //! First a depth guard: json5 recurses once per `{`/`[` with no limit of its own, so a file
 //! nested 100,000 deep would overflow the stack; deeper than [`MAX_DEPTH`] is a syntax error
@@ -66,6 +67,7 @@ pub(super) fn decode<T: DeserializeOwned>(
             } else {
                 message_of(&inner)
             };
+            let message = without_secret(&key, message);
             Err(ConfigError::Type {
                 path: path.to_owned(),
                 at: inner.position().map(location),
@@ -74,6 +76,18 @@ pub(super) fn decode<T: DeserializeOwned>(
             })
         }
     }
+}
+
+/// C5, H6: serde's wording quotes the bad value (``invalid type: integer `12345678` ``); under
+/// a `token` key that value is the secret, so only what was expected is kept.
+fn without_secret(key: &str, message: String) -> String {
+    if key != "token" && !key.ends_with(".token") {
+        return message;
+    }
+    let expected = message
+        .rsplit_once("expected ")
+        .map_or("a string", |(_, expected)| expected);
+    format!("invalid value (not shown: this key holds a secret), expected {expected}")
 }
 
 /// Pass 3: serde's own wording for the error at `key`, if the `Value` route fails there too.

@@ -148,7 +148,9 @@ impl Kv {
             path: path.clone(),
             reason,
         };
-        std::fs::create_dir_all(data_dir)
+        // Plugins' data: private to this user (0700) when the host creates the folder.
+        std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o700)
+            .create(data_dir)
             .map_err(|e| fail(format!("cannot create the folder plugins.dataDir: {e}")))?;
         let db = Database::builder()
             .set_cache_size(CACHE_BYTES)

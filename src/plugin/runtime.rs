@@ -81,6 +81,17 @@ impl Runtime {
                 let mut cache_config = wasmtime::CacheConfig::new();
                 // wasmtime wants an absolute path; a relative one means "from here".
                 let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.to_owned());
+                // It holds native code the host runs as trusted: private to this user (0700),
+                // rather than wasmtime's world-readable default, when the host creates it.
+                std::os::unix::fs::DirBuilderExt::mode(
+                    std::fs::DirBuilder::new().recursive(true),
+                    0o700,
+                )
+                .create(&dir)
+                .map_err(|e| RuntimeError::Cache {
+                    path: dir.display().to_string(),
+                    reason: e.to_string(),
+                })?;
                 cache_config.with_directory(&dir);
                 let cache =
                     wasmtime::Cache::new(cache_config).map_err(|e| RuntimeError::Cache {

@@ -39,6 +39,37 @@ fn c5_a_bad_config_exits_non_zero_naming_file_and_key() {
     assert!(out.stderr.contains("missing.json5"));
 }
 
+/// Issue 20 item 6: a token of the wrong type is refused naming its key, never its value
+/// (C5, H6), in every list that has one.
+#[test]
+fn c5_h6_a_bad_token_is_named_by_its_key_not_its_value() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("bad.json5");
+    for (section, entry) in [
+        ("httpServers", "enable: true, token: 73915828"),
+        (
+            "websocketClients",
+            r#"url: "ws://127.0.0.1:1", token: 73915828"#,
+        ),
+        (
+            "httpClients",
+            r#"url: "http://127.0.0.1:1", token: 73915828.5"#,
+        ),
+    ] {
+        let text = format!("{{ network: {{ {section}: [ {{ {entry} }} ] }} }}");
+        std::fs::write(&path, text).expect("write");
+        let out = Invocation::new().arg("--config").arg(&path).run();
+        assert!(!out.status.success());
+        let err = out.stderr;
+        assert!(
+            err.contains(&format!("network.{section}[0].token")),
+            "{err}"
+        );
+        assert!(err.contains("expected a string"), "{err}");
+        assert!(!err.contains("73915828"), "the value leaked: {err}");
+    }
+}
+
 /// Runs the binary as a user does: from the config's folder, with a relative `--config` and
 /// a relative plugin folder, a token and `debug: true`. Makes calls, hot-deploys a plugin,
 /// and reads the log.
@@ -382,4 +413,36 @@ async fn a_burst_of_plugin_log_lines_survives_a_graceful_stop_whole_and_in_order
             "a whole line, not interleaved with another: {line}"
         );
     }
+}
+
+/// Issue 20 item 6: the folders the host creates for plugins' data and compiled code are
+/// private to its user (0700), nested ones included.
+#[test]
+fn the_data_and_cache_folders_the_host_creates_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let root = tempfile::tempdir().expect("tmp");
+    let (data, cache) = (root.path().join("d/data"), root.path().join("c/cache"));
+    let mut host = Running::launch(
+        &[("probe.wasm", "probe.wasm")],
+        |dir| {
+            format!(
+                r#"{{ network: {{ httpServers: [{{ name: "test", enable: true, port: 0 }}] }},
+                   plugins: {{ dir: {:?}, cacheDir: {:?}, dataDir: {:?} }} }}"#,
+                dir.display().to_string(),
+                cache.display().to_string(),
+                data.display().to_string(),
+            )
+        },
+        "info",
+        None,
+    );
+    host.addr("test");
+    for dir in [&data, &data.parent().expect("parent").to_owned(), &cache] {
+        let mode = std::fs::metadata(dir)
+            .expect("created")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "{} is {:o}", dir.display(), mode & 0o777);
+    }
+    host.terminate();
 }
