@@ -180,6 +180,7 @@ async fn open_with(config: &Config, kv: Option<Arc<kv::Kv>>) -> Result<Core, Sta
         identity,
         config.plugins.max_concurrent_calls as usize,
         Duration::from_millis(config.plugins.rate_limit_gap_ms),
+        &config.limits,
     ));
     // P4: plugins granted `callActions` call back into the dispatcher through the runtime.
     let caller: Arc<dyn plugin::ActionCaller> = dispatcher.clone();

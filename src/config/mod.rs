@@ -10,6 +10,7 @@
 
 mod decode;
 pub mod grants;
+mod limits;
 mod listeners;
 mod network;
 mod raw;
@@ -23,6 +24,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub use grants::{ActionGrant, Grants, HostPattern, PartialGrants};
+pub use limits::HostLimits;
 pub use network::{HttpClient, WsClient};
 use raw::{RawFile, RawHttpServer};
 pub use sidecar::{PluginSettings, Warm, parse_sidecar};
@@ -52,6 +54,8 @@ pub struct Config {
     pub ws_clients: Vec<WsClient>,
     pub bot: Bot,
     pub plugins: Plugins,
+    /// The `limits` section: memory and queue bounds of the whole host (issue 20).
+    pub limits: HostLimits,
 }
 
 /// One `network.httpServers[]` entry that will listen (C2). `Debug` hides the token (H6).

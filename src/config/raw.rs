@@ -57,6 +57,7 @@ pub(super) struct RawFile {
     pub network: RawNetwork,
     pub bot: RawBot,
     pub plugins: RawPlugins,
+    pub limits: super::limits::RawHostLimits,
 }
 
 /// NapCat's `network` object: its five lists (`super::network` for the four beyond

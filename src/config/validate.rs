@@ -17,8 +17,8 @@ use super::{
 
 /// An accepted range and how to describe it to the operator.
 pub(super) struct Bound {
-    range: RangeInclusive<u64>,
-    unit: &'static str,
+    pub(super) range: RangeInclusive<u64>,
+    pub(super) unit: &'static str,
 }
 
 pub(super) const BODY_BYTES: Bound = Bound {
@@ -104,6 +104,7 @@ pub(super) fn config(
         self_id: raw.bot.self_id,
         nickname: raw.bot.nickname,
     };
+    let limits = super::limits::validate(&raw.limits, path)?;
     let config = Config {
         path: path.to_owned(),
         servers,
@@ -111,6 +112,7 @@ pub(super) fn config(
         ws_clients,
         bot,
         plugins,
+        limits,
     };
     Ok(Loaded { config, warnings })
 }

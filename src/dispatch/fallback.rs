@@ -58,15 +58,18 @@ impl Dispatcher {
         let id = match snapshot.provider("get_login_info").cloned() {
             Some(plugin) => {
                 let name = plugin.name.clone();
-                let data = self
-                    .call_plugin_text(
-                        plugin,
-                        "get_login_info",
-                        String::from("{}"),
-                        Nesting::default(),
-                    )
-                    .await
-                    .and_then(|data| parse_data(&name, "get_login_info", &data));
+                let data = match self.slot(Nesting::default()).await {
+                    Ok(_permit) => self
+                        .call_plugin_text(
+                            plugin,
+                            "get_login_info",
+                            String::from("{}"),
+                            Nesting::default(),
+                        )
+                        .await
+                        .and_then(|data| parse_data(&name, "get_login_info", &data)),
+                    Err(e) => Err(e),
+                };
                 match data {
                     Ok(data) => data.get("user_id").and_then(as_i64).unwrap_or_else(|| {
                         tracing::warn!(plugin = %name, "get_login_info has no integer user_id; using bot.selfId");

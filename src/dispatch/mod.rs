@@ -17,11 +17,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::{Map, Value};
-use tokio::sync::{Mutex, Semaphore};
+use tokio::sync::{Mutex, Semaphore, SemaphorePermit};
 
-use crate::config::Bot;
+use crate::config::{Bot, HostLimits};
 use crate::envelope::{ActionError, JsonText, Outcome};
 use crate::events::Identity;
+use crate::message::MessageLimits;
 use crate::plugin::{CallContext, CallError, Plugin};
 use crate::registry::Registry;
 
@@ -48,6 +49,8 @@ pub struct Dispatcher {
     /// E5: the finish time of the last `_rate_limited` call; the lock is the queue.
     rate_limit: Mutex<Option<Instant>>,
     rate_limit_gap: Duration,
+    /// M5: how far a `message` may expand before a plugin sees it.
+    message_limits: MessageLimits,
     stats: Stats,
 }
 
@@ -90,6 +93,7 @@ impl Dispatcher {
         identity: Arc<Identity>,
         max_concurrent_calls: usize,
         rate_limit_gap: Duration,
+        limits: &HostLimits,
     ) -> Self {
         let stats = Stats::default();
         let _ = stats.started.set(SystemTime::now());
@@ -100,6 +104,10 @@ impl Dispatcher {
             permits: Semaphore::new(max_concurrent_calls.max(1)),
             rate_limit: Mutex::new(None),
             rate_limit_gap,
+            message_limits: MessageLimits {
+                max_segments: limits.max_message_segments,
+                max_bytes: limits.max_message_bytes,
+            },
             stats,
         }
     }
@@ -225,9 +233,22 @@ impl Dispatcher {
         mut params: Map<String, Value>,
         nesting: Nesting,
     ) -> Handled {
-        // M3: plugins always receive `message` as an array of segments. (The host's own
-        // fallbacks read no params, so they skip this.)
-        if let Err(e) = crate::message::normalize_params(&mut params) {
+        self.stats.in_flight.fetch_add(1, Ordering::Relaxed);
+        let _in_flight = InFlight(&self.stats.in_flight);
+        // M5: the slot first, then the message: a call waiting for its turn holds only the
+        // params it arrived with, never their expansion into segments and JSON text.
+        let _permit = match self.slot(nesting).await {
+            Ok(permit) => permit,
+            Err(error) => {
+                return Handled {
+                    outcome: Outcome::Failed(error),
+                    plugin: None,
+                };
+            }
+        };
+        // M3: plugins always receive `message` as an array of segments (M5: within the
+        // configured limits). The host's own fallbacks read no params, so they skip this.
+        if let Err(e) = crate::message::normalize_params_within(&mut params, self.message_limits) {
             return Handled {
                 outcome: Outcome::Failed(ActionError::bad_request(e.to_string())),
                 plugin: None,
@@ -243,6 +264,22 @@ impl Dispatcher {
             outcome: outcome.unwrap_or_else(Outcome::Failed),
             plugin: Some(name),
         }
+    }
+
+    /// An instance slot for a client's call (`maxConcurrentCalls`), waited for in turn. A
+    /// nested call runs inside its caller's slot: waiting for a slot of its own while the
+    /// caller holds one could deadlock once every slot is held by a caller.
+    pub(super) async fn slot(
+        &self,
+        nesting: Nesting,
+    ) -> Result<Option<SemaphorePermit<'_>>, ActionError> {
+        if nesting.depth > 0 {
+            return Ok(None);
+        }
+        let permit = self.permits.acquire().await;
+        Ok(Some(permit.map_err(|_| {
+            ActionError::failed("the host is shutting down")
+        })?))
     }
 
     /// Calls `plugin` and returns its `data` as JSON text, checked but not rebuilt: it goes
@@ -271,16 +308,7 @@ impl Dispatcher {
         params: String,
         nesting: Nesting,
     ) -> Result<String, ActionError> {
-        self.stats.in_flight.fetch_add(1, Ordering::Relaxed);
-        let _in_flight = InFlight(&self.stats.in_flight);
-        // A nested call runs inside its caller's slot: waiting for a slot of its own while
-        // the caller holds one could deadlock once every slot is held by a caller.
-        let _permit = if nesting.depth == 0 {
-            let permit = self.permits.acquire().await;
-            Some(permit.map_err(|_| ActionError::failed("the host is shutting down"))?)
-        } else {
-            None
-        };
+        // The caller holds the slot ([`Dispatcher::slot`]) for as long as this runs.
         let context = CallContext {
             self_id: Some(self.self_id()),
             depth: nesting.depth,

@@ -23,6 +23,13 @@ use super::segment::{Segment, is_word, is_word_byte};
 /// merged into one segment; empty text never yields a segment, so `""` gives `[]`. A
 /// duplicated key keeps its last value. A `[CQ:text,text=…]` code is text like any other.
 pub fn parse_cq(text: &str) -> Vec<Segment> {
+    parse_cq_at_most(text, usize::MAX).unwrap_or_default()
+}
+
+/// [`parse_cq`], giving up (`None`) as soon as the string would yield more than `max`
+/// segments (M5): `[CQ:a]` is six bytes but a few hundred as a segment, so a long run of
+/// codes must be refused while parsing, not after.
+pub fn parse_cq_at_most(text: &str, max: usize) -> Option<Vec<Segment>> {
     let mut segments = Vec::new();
     let mut text_start = 0;
     let mut search_from = 0;
@@ -32,6 +39,9 @@ pub fn parse_cq(text: &str) -> Vec<Segment> {
             Some((segment, end)) => {
                 push_text(&mut segments, unescape_text(&text[text_start..open]));
                 push_segment(&mut segments, segment);
+                if segments.len() > max {
+                    return None;
+                }
                 text_start = end;
                 search_from = end;
             }
@@ -39,7 +49,7 @@ pub fn parse_cq(text: &str) -> Vec<Segment> {
         }
     }
     push_text(&mut segments, unescape_text(&text[text_start..]));
-    segments
+    (segments.len() <= max).then_some(segments)
 }
 
 /// Writes segments as a CQ string. Plain text segments become escaped text; every other

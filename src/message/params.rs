@@ -6,7 +6,7 @@
 
 use serde_json::{Map, Value};
 
-use super::cq::parse_cq;
+use super::cq::{parse_cq, parse_cq_at_most};
 use super::segment::{MessageError, Position, Segment, is_word};
 use crate::json::type_name;
 
@@ -39,6 +39,75 @@ pub fn normalize_params(params: &mut Map<String, Value>) -> Result<(), MessageEr
     let segments = convert(std::mem::take(message), auto_escape);
     *message = Value::Array(segments.into_iter().map(Segment::into_value).collect());
     Ok(())
+}
+
+/// M5: how large a `message` may grow as segments; see `limits` in the config.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MessageLimits {
+    pub max_segments: usize,
+    /// The normalised array's size as compact JSON text.
+    pub max_bytes: usize,
+}
+
+impl MessageLimits {
+    pub const NONE: MessageLimits = MessageLimits {
+        max_segments: usize::MAX,
+        max_bytes: usize::MAX,
+    };
+}
+
+/// [`normalize_params`] within `limits` (M5): a CQ string stops parsing at the first segment
+/// past `max_segments`, so a run of tiny codes never expands beyond it; the normalised
+/// array's JSON size is counted without being written. On error the call is refused, and
+/// `params.message` may already be gone.
+pub fn normalize_params_within(
+    params: &mut Map<String, Value>,
+    limits: MessageLimits,
+) -> Result<(), MessageError> {
+    let auto_escape = params.get("auto_escape").is_some_and(is_true);
+    let Some(message) = params.get_mut("message") else {
+        return Ok(());
+    };
+    check(message)?;
+    let too_many = MessageError::TooManySegments {
+        max: limits.max_segments,
+    };
+    let segments = match message {
+        Value::String(text) if !auto_escape => {
+            parse_cq_at_most(text, limits.max_segments).ok_or(too_many)?
+        }
+        Value::Array(items) if items.len() > limits.max_segments => return Err(too_many),
+        _ => convert(std::mem::take(message), auto_escape),
+    };
+    let array = Value::Array(segments.into_iter().map(Segment::into_value).collect());
+    if json_len_over(&array, limits.max_bytes) {
+        return Err(MessageError::TooLarge {
+            max: limits.max_bytes,
+        });
+    }
+    *message = array;
+    Ok(())
+}
+
+/// Whether `value` written as compact JSON is longer than `max` bytes; stops counting there.
+fn json_len_over(value: &Value, max: usize) -> bool {
+    struct Count {
+        len: usize,
+        max: usize,
+    }
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.len = self.len.saturating_add(buf.len());
+            if self.len > self.max {
+                return Err(std::io::Error::other("over the limit"));
+            }
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    serde_json::to_writer(&mut Count { len: 0, max }, value).is_err()
 }
 
 /// Every way `message` can be refused; `convert` relies on this having passed.

@@ -85,6 +85,12 @@ pub enum MessageError {
     BadType { at: Position, kind: String },
     #[error("{at}.data must be an object, got {got}")]
     DataNotObject { at: Position, got: &'static str },
+    /// M5: more segments than `limits.maxMessageSegments`.
+    #[error("message has more than {max} segments (limits.maxMessageSegments); send fewer")]
+    TooManySegments { max: usize },
+    /// M5: larger than `limits.maxMessageBytes` once normalised to segments.
+    #[error("message is larger than {max} bytes as segments (limits.maxMessageBytes); send less")]
+    TooLarge { max: usize },
 }
 
 /// Whether `s` matches the standard's `\w+` for types and keys, read as ASCII: letters,

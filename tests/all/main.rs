@@ -15,6 +15,7 @@ mod hostile;
 mod http;
 mod key_value;
 mod languages;
+mod memory;
 mod outbound;
 mod plugins;
 mod reload;
