@@ -1,7 +1,7 @@
-//! The OneBot 11 reply envelope and the one retcode table (SPEC E1–E4).
+//! The OneBot 11 reply envelope and the one retcode table (SPEC E1–E4, G3).
 //!
 //! Both transports build replies here and nowhere else: a call ends as an [`Outcome`]
-//! (data, `async`, or an [`ActionError`]), and [`Envelope::new`] renders it with the caller's
+//! (data, `async`, an [`ActionError`], or an upstream's reply [`Relayed`]), and [`Envelope::new`] renders it with the caller's
 //! echo. Keeping this in one place is what makes HTTP and WebSocket answer identically.
 //!
 //! [`Envelope::to_json`] writes the six fields directly rather than through a derived
@@ -114,6 +114,19 @@ pub enum Outcome {
     /// E5: an `_async` call was accepted and runs in the background.
     Accepted,
     Failed(ActionError),
+    /// G3: the upstream's reply, its fields passed on unchanged.
+    Relayed(Box<Relayed>),
+}
+
+/// An upstream implementation's reply to a forwarded call (G3): every field but `echo`,
+/// exactly as it sent them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Relayed {
+    pub status: String,
+    pub retcode: i32,
+    pub data: JsonText,
+    pub message: String,
+    pub wording: String,
 }
 
 impl From<Result<Value, ActionError>> for Outcome {
@@ -130,6 +143,7 @@ impl Outcome {
         match self {
             Outcome::Data(_) | Outcome::Json(_) | Outcome::Accepted => Retcode::OK,
             Outcome::Failed(error) => error.retcode,
+            Outcome::Relayed(reply) => Retcode(reply.retcode),
         }
     }
 }
@@ -138,7 +152,7 @@ impl Outcome {
 /// universal socket tell replies from events (E3b).
 #[derive(Debug)]
 pub struct Envelope {
-    pub status: &'static str,
+    pub status: Cow<'static, str>,
     pub retcode: i32,
     pub data: Data,
     pub message: String,
@@ -159,7 +173,7 @@ impl Envelope {
         let echo = echo.unwrap_or(Value::Null);
         match outcome {
             Outcome::Data(data) => Envelope {
-                status: "ok",
+                status: Cow::Borrowed("ok"),
                 retcode: 0,
                 data: Data::Tree(data),
                 message: String::new(),
@@ -167,7 +181,7 @@ impl Envelope {
                 echo,
             },
             Outcome::Json(text) => Envelope {
-                status: "ok",
+                status: Cow::Borrowed("ok"),
                 retcode: 0,
                 data: Data::Json(text),
                 message: String::new(),
@@ -175,7 +189,7 @@ impl Envelope {
                 echo,
             },
             Outcome::Accepted => Envelope {
-                status: "async",
+                status: Cow::Borrowed("async"),
                 retcode: 0,
                 data: Data::Tree(Value::Null),
                 message: String::new(),
@@ -183,13 +197,30 @@ impl Envelope {
                 echo,
             },
             Outcome::Failed(error) => Envelope {
-                status: "failed",
+                status: Cow::Borrowed("failed"),
                 retcode: error.retcode.0,
                 data: Data::Tree(Value::Null),
                 wording: error.message.clone(),
                 message: error.message,
                 echo,
             },
+            Outcome::Relayed(reply) => {
+                let Relayed {
+                    status,
+                    retcode,
+                    data,
+                    message,
+                    wording,
+                } = *reply;
+                Envelope {
+                    status: Cow::Owned(status),
+                    retcode,
+                    data: Data::Json(data),
+                    message,
+                    wording,
+                    echo,
+                }
+            }
         }
     }
 
@@ -206,9 +237,17 @@ impl Envelope {
             Data::Tree(_) => 64,
         };
         let mut out = Vec::with_capacity(96 + data_len + 2 * self.message.len());
-        out.extend_from_slice(b"{\"status\":\"");
-        out.extend_from_slice(self.status.as_bytes());
-        out.extend_from_slice(b"\",\"retcode\":");
+        out.extend_from_slice(b"{\"status\":");
+        match &self.status {
+            // The host's own three need no escaping.
+            Cow::Borrowed(status) => {
+                out.push(b'"');
+                out.extend_from_slice(status.as_bytes());
+                out.push(b'"');
+            }
+            Cow::Owned(status) => write_value(&mut out, status),
+        }
+        out.extend_from_slice(b",\"retcode\":");
         write_value(&mut out, &self.retcode);
         out.extend_from_slice(b",\"data\":");
         match &self.data {
@@ -244,7 +283,7 @@ fn write_value<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
 impl Serialize for Envelope {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut s = serializer.serialize_struct("Envelope", 6)?;
-        s.serialize_field("status", self.status)?;
+        s.serialize_field("status", &*self.status)?;
         s.serialize_field("retcode", &self.retcode)?;
         match &self.data {
             Data::Tree(value) => s.serialize_field("data", value)?,
@@ -314,6 +353,13 @@ mod tests {
             Outcome::Accepted,
             Outcome::Failed(ActionError::unknown_action("nope")),
             Outcome::Failed(ActionError::new(Retcode(-7), "a \"quoted\"\tmessage\u{1}")),
+            Outcome::Relayed(Box::new(Relayed {
+                status: "we\"ird".to_owned(),
+                retcode: 1404,
+                data: JsonText::from_static(r#"{"x":[1]}"#),
+                message: "m".to_owned(),
+                wording: "w\n".to_owned(),
+            })),
         ];
         let echoes = [
             None,
@@ -369,6 +415,23 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// G3: a relayed reply keeps the upstream's five fields and takes the client's echo.
+    #[test]
+    fn g3_relayed_reply_keeps_the_upstreams_fields() {
+        let reply = Relayed {
+            status: "failed".to_owned(),
+            retcode: 1404,
+            data: JsonText::from_static("null"),
+            message: "不支持的API x".to_owned(),
+            wording: "not supported".to_owned(),
+        };
+        let got = render(Outcome::Relayed(Box::new(reply)), Some(json!({"mine": 1})));
+        assert_eq!(
+            got,
+            json!({"status":"failed","retcode":1404,"data":null,"message":"不支持的API x","wording":"not supported","echo":{"mine":1}})
+        );
     }
 
     #[test]

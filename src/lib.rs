@@ -20,6 +20,8 @@
 //! - [`watch`]: file events → debounced loader runs (hot reload).
 //! - [`dispatch`]: one call in, one [`envelope::Outcome`] out; suffixes, fallbacks, limits;
 //!   and the description of what runs (`GET /`, `onebot-host plugins`).
+//! - [`upstream`]: gateway mode: the connection to the OneBot implementation the host sits in
+//!   front of; actions no plugin provides go there, its events come in to the bus.
 //! - [`loader`]: plugin files (and their sidecars) on disk → versions in the registry.
 //! - [`registry`]: the immutable snapshot of which plugin version serves which action.
 //! - [`plugin`]: the wasmtime runtime; compile once per version, an instance per call, and
@@ -54,6 +56,7 @@ pub mod reverse;
 pub mod server;
 pub mod sse;
 pub mod sync;
+pub mod upstream;
 pub mod watch;
 pub mod ws;
 
@@ -174,14 +177,26 @@ async fn open_with(config: &Config, kv: Option<Arc<kv::Kv>>) -> Result<Core, Sta
         loader
     })
     .await?;
-    let dispatcher = Arc::new(Dispatcher::new(
-        registry,
-        config.bot.clone(),
-        identity,
-        config.plugins.max_concurrent_calls as usize,
-        Duration::from_millis(config.plugins.rate_limit_gap_ms),
-        &config.limits,
-    ));
+    // G1: the connection itself is started by `start`, not here (the CLI's commands do
+    // not dial).
+    let upstream = config.upstream.as_ref().map(|c| {
+        Arc::new(upstream::Upstream::new(
+            c.clone(),
+            identity.clone(),
+            events.clone(),
+        ))
+    });
+    let dispatcher = Arc::new(
+        Dispatcher::new(
+            registry,
+            config.bot.clone(),
+            identity,
+            config.plugins.max_concurrent_calls as usize,
+            Duration::from_millis(config.plugins.rate_limit_gap_ms),
+            &config.limits,
+        )
+        .with_upstream(upstream),
+    );
     // P4: plugins granted `callActions` call back into the dispatcher through the runtime.
     let caller: Arc<dyn plugin::ActionCaller> = dispatcher.clone();
     runtime.set_action_caller(Arc::downgrade(&caller));
@@ -230,6 +245,9 @@ pub async fn start(config: Config) -> Result<Host, StartError> {
         &events,
         &stopped,
     );
+    if let Some(upstream) = dispatcher.upstream() {
+        upstream::spawn(&mut servers, upstream.clone(), &stopped);
+    }
     Ok(Host {
         addrs,
         dispatcher,

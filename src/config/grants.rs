@@ -328,7 +328,7 @@ pub fn resolve(
 }
 
 /// `${NAME}` → the variable's value; `$$` → `$`; any other `$` stays.
-fn expand(value: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
+pub(super) fn expand(value: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
     let mut out = String::with_capacity(value.len());
     let mut rest = value;
     while let Some(at) = rest.find('$') {

@@ -17,6 +17,7 @@ mod raw;
 mod sidecar;
 #[cfg(test)]
 mod tests;
+mod upstream;
 mod validate;
 
 use std::collections::BTreeMap;
@@ -28,6 +29,7 @@ pub use limits::HostLimits;
 pub use network::{HttpClient, WsClient};
 use raw::{RawFile, RawHttpServer};
 pub use sidecar::{PluginSettings, Warm, parse_sidecar};
+pub use upstream::{DEFAULT_UPSTREAM_TIMEOUT_MS, Upstream};
 use validate::CacheEnv;
 
 /// NapCat accepts bodies up to 5000 MB (seed page); we allow configuring that much, no more.
@@ -56,6 +58,8 @@ pub struct Config {
     pub plugins: Plugins,
     /// The `limits` section: memory and queue bounds of the whole host (issue 20).
     pub limits: HostLimits,
+    /// `upstream` (G1): the OneBot implementation the host forwards to, if any.
+    pub upstream: Option<Upstream>,
 }
 
 /// One `network.httpServers[]` entry that will listen (C2). `Debug` hides the token (H6).

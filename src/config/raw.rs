@@ -58,6 +58,8 @@ pub(super) struct RawFile {
     pub bot: RawBot,
     pub plugins: RawPlugins,
     pub limits: super::limits::RawHostLimits,
+    /// Gateway mode (issue 24): absent means none.
+    pub upstream: Option<super::upstream::RawUpstream>,
 }
 
 /// NapCat's `network` object: its five lists (`super::network` for the four beyond

@@ -105,6 +105,14 @@ pub(super) fn config(
         nickname: raw.bot.nickname,
     };
     let limits = super::limits::validate(&raw.limits, path)?;
+    let upstream = match raw.upstream {
+        Some(raw) => Some(super::upstream::validate(
+            raw,
+            path,
+            &super::grants::process_env,
+        )?),
+        None => None,
+    };
     let config = Config {
         path: path.to_owned(),
         servers,
@@ -113,6 +121,7 @@ pub(super) fn config(
         bot,
         plugins,
         limits,
+        upstream,
     };
     Ok(Loaded { config, warnings })
 }

@@ -62,6 +62,8 @@ impl Dispatcher {
             "plugins": plugins,
             "actions": actions,
             "failures": failures,
+            // G4: null without an upstream.
+            "upstream": self.upstream.as_ref().map(|u| u.describe()),
         })
     }
 }

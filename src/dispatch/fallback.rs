@@ -81,7 +81,12 @@ impl Dispatcher {
                     }
                 }
             }
-            None => self.bot.self_id,
+            // G7: in gateway mode, the upstream's id once learned.
+            None => self
+                .upstream
+                .as_ref()
+                .and_then(|u| u.self_id())
+                .unwrap_or(self.bot.self_id),
         };
         self.identity.set_self_id(id);
     }

@@ -3,12 +3,15 @@
 //!
 //! Order of lookup: the exact name on a plugin, then a host fallback (`get_version_info`,
 //! `get_status`, `get_login_info`, and `.handle_quick_operation` in `quick`), then the `_async`
-//! and `_rate_limited` suffixes applied to the base name, else 1404. Plugin calls run on the
+//! and `_rate_limited` suffixes applied to the base name, then the upstream in gateway mode
+//! (`forward`, G2), else 1404. With an upstream connected, it answers the fallbacks but the
+//! quick operation. Plugin calls run on the
 //! executor (wasm yields at every epoch tick), at most `max_concurrent_calls` at once (each
 //! holds a pooled instance slot); further calls wait.
 
 mod describe;
 mod fallback;
+mod forward;
 mod nested;
 pub mod quick;
 
@@ -52,6 +55,8 @@ pub struct Dispatcher {
     /// M5: how far a `message` may expand before a plugin sees it.
     message_limits: MessageLimits,
     stats: Stats,
+    /// G1: where actions no plugin provides go, in gateway mode.
+    upstream: Option<Arc<crate::upstream::Upstream>>,
 }
 
 #[derive(Default)]
@@ -109,6 +114,7 @@ impl Dispatcher {
                 max_bytes: limits.max_message_bytes,
             },
             stats,
+            upstream: None,
         }
     }
 
@@ -144,7 +150,7 @@ impl Dispatcher {
         let provider = self.registry.snapshot().provider(action).cloned();
         let handled = if let Some(plugin) = provider {
             self.run_plugin(plugin, action, params, nesting).await
-        } else if FALLBACKS.contains(&action) {
+        } else if self.host_answers(action) {
             Handled {
                 outcome: self.host_answer(action, params, nesting).await,
                 plugin: None,
@@ -179,23 +185,24 @@ impl Dispatcher {
             *last = Some(Instant::now());
             handled
         } else {
-            Handled {
-                outcome: Outcome::Failed(ActionError::unknown_action(action)),
-                plugin: None,
-            }
+            // G2: to the upstream if there is one, else 1404.
+            self.forward(action, params, nesting).await
         };
         self.stats.calls.fetch_add(1, Ordering::Relaxed);
-        if let Outcome::Failed(_) = handled.outcome {
+        if handled.outcome.retcode() != crate::envelope::Retcode::OK {
             self.stats.failed.fetch_add(1, Ordering::Relaxed);
         }
         handled
     }
 
     fn provides(&self, action: &str) -> bool {
-        FALLBACKS.contains(&action) || self.registry.snapshot().provider(action).is_some()
+        FALLBACKS.contains(&action)
+            || self.registry.snapshot().provider(action).is_some()
+            || self.upstream_connected()
     }
 
-    /// Runs `action` on whichever serves it when it starts: a plugin, else a fallback.
+    /// Runs `action` on whichever serves it when it starts: a plugin, else a fallback, else
+    /// the upstream (G5).
     async fn run(
         self: &Arc<Self>,
         action: &str,
@@ -205,10 +212,11 @@ impl Dispatcher {
         let provider = self.registry.snapshot().provider(action).cloned();
         match provider {
             Some(plugin) => self.run_plugin(plugin, action, params, nesting).await,
-            None => Handled {
+            None if self.host_answers(action) => Handled {
                 outcome: self.host_answer(action, params, nesting).await,
                 plugin: None,
             },
+            None => self.forward(action, params, nesting).await,
         }
     }
 

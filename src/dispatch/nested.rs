@@ -43,6 +43,9 @@ impl ActionCaller for Dispatcher {
                 Outcome::Json(text) => Ok(text.as_str().to_owned()),
                 Outcome::Accepted => Ok("null".to_owned()),
                 Outcome::Failed(error) => Err((error.retcode.0, error.message)),
+                // G5: the upstream's answer, as a plugin's call sees any other.
+                Outcome::Relayed(reply) if reply.retcode == 0 => Ok(reply.data.as_str().to_owned()),
+                Outcome::Relayed(reply) => Err((reply.retcode, reply.message)),
             }
         })
     }

@@ -1,0 +1,185 @@
+//! The connection to the upstream (SPEC G1, G2, G8): dial its forward WebSocket with
+//! `Authorization: Bearer <token>`, serve the connection (call frames out, replies and events
+//! in), and redial with backoff when it drops, until the host stops.
+//!
+//! One WARN per outage (naming the URL and the reason, never the token), DEBUG for the
+//! later failed dials of the same outage, one INFO when connected again. The wait between
+//! dials doubles from [`FIRST_RETRY`] up to [`LAST_RETRY`] and starts over once connected.
+//! At shutdown the connection is closed with code 1001 (going away) rather than dropped.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::HeaderValue;
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Message};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use super::Upstream;
+use crate::reverse::ws::{DIAL_TIMEOUT, DialError, USER_AGENT};
+
+/// The first wait before redialling; it doubles after each failed dial.
+pub const FIRST_RETRY: Duration = Duration::from_millis(250);
+/// The longest wait between two dials.
+pub const LAST_RETRY: Duration = Duration::from_secs(5);
+/// Call frames queued for the socket before a caller waits (within its deadline).
+const QUEUE: usize = 1024;
+
+type Socket = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// One turn of a connection's loop.
+enum Step {
+    Stop,
+    Send(String),
+    Read(Option<Result<Message, tokio_tungstenite::tungstenite::Error>>),
+}
+
+/// How one connection ended.
+enum End {
+    Stopped,
+    Lost(String),
+}
+
+/// Starts the task that keeps the connection up; it ends when `stop` turns `true`.
+pub fn spawn(
+    tasks: &mut JoinSet<std::io::Result<()>>,
+    upstream: Arc<Upstream>,
+    stop: &watch::Receiver<bool>,
+) {
+    tracing::info!(
+        "upstream {} (token {}): actions no plugin provides go there; its events go to every client",
+        upstream.shown,
+        if upstream.config.token.is_empty() {
+            "off"
+        } else {
+            "on"
+        },
+    );
+    let stop = stop.clone();
+    tasks.spawn(async move {
+        keep_up(upstream, stop).await;
+        Ok(())
+    });
+}
+
+async fn keep_up(upstream: Arc<Upstream>, mut stop: watch::Receiver<bool>) {
+    let url = upstream.shown.clone();
+    let mut retry = FIRST_RETRY;
+    let mut in_outage = false;
+    loop {
+        let dialled = tokio::select! {
+            biased;
+            _ = stop.wait_for(|stop| *stop) => return,
+            dialled = dial(&upstream) => dialled,
+        };
+        match dialled {
+            Ok(socket) => {
+                if std::mem::take(&mut in_outage) {
+                    tracing::info!("connected to upstream {url} again");
+                } else {
+                    tracing::info!("connected to upstream {url}");
+                }
+                retry = FIRST_RETRY;
+                match serve(&upstream, socket, &mut stop).await {
+                    End::Stopped => return,
+                    End::Lost(reason) => {
+                        tracing::warn!(
+                            "connection to upstream {url} lost: {reason}; redialling (every {} ms at first, then up to {} s apart)",
+                            FIRST_RETRY.as_millis(),
+                            LAST_RETRY.as_secs()
+                        );
+                        in_outage = true;
+                    }
+                }
+            }
+            Err(error) if in_outage => {
+                tracing::debug!("still cannot connect to upstream {url}: {error}");
+            }
+            Err(error) => {
+                tracing::warn!(
+                    "cannot connect to upstream {url}: {error}; retrying (up to {} s apart)",
+                    LAST_RETRY.as_secs()
+                );
+                in_outage = true;
+            }
+        }
+        tokio::select! {
+            biased;
+            _ = stop.wait_for(|stop| *stop) => return,
+            () = tokio::time::sleep(retry) => {}
+        }
+        retry = (retry * 2).min(LAST_RETRY);
+    }
+}
+
+/// One dial: TCP connect and the handshake, with the token as a bearer header, within
+/// [`DIAL_TIMEOUT`].
+async fn dial(upstream: &Upstream) -> Result<Socket, DialError> {
+    let mut request = upstream.config.url.as_str().into_client_request()?;
+    let headers = request.headers_mut();
+    headers.insert("user-agent", HeaderValue::from_static(USER_AGENT));
+    if !upstream.config.token.is_empty() {
+        let mut bearer = HeaderValue::from_str(&format!("Bearer {}", upstream.config.token))
+            .map_err(|_| DialError::BadToken)?;
+        bearer.set_sensitive(true);
+        headers.insert("authorization", bearer);
+    }
+    let connect = tokio_tungstenite::connect_async(request);
+    let (socket, _response) = tokio::time::timeout(DIAL_TIMEOUT, connect)
+        .await
+        .map_err(|_| DialError::Timeout)??;
+    Ok(socket)
+}
+
+/// Serves one connection until it ends or the host stops.
+async fn serve(upstream: &Arc<Upstream>, socket: Socket, stop: &mut watch::Receiver<bool>) -> End {
+    let (frames, mut outgoing) = mpsc::channel::<String>(QUEUE);
+    upstream.connected(frames);
+    let asking = upstream.clone();
+    let login = tokio::spawn(async move { asking.ask_login_info().await });
+    let (mut sink, mut stream) = socket.split();
+    let end = loop {
+        // What happened, decided inside `select!` and acted on outside it, so no borrow of
+        // the stop signal is held while writing.
+        let step = tokio::select! {
+            biased;
+            _ = stop.wait_for(|stop| *stop) => Step::Stop,
+            Some(text) = outgoing.recv() => Step::Send(text),
+            message = stream.next() => Step::Read(message),
+        };
+        match step {
+            Step::Stop => break End::Stopped,
+            Step::Send(text) => {
+                if let Err(e) = sink.send(Message::text(text)).await {
+                    break End::Lost(e.to_string());
+                }
+            }
+            Step::Read(Some(Ok(Message::Text(text)))) => upstream.receive(text.as_str()),
+            Step::Read(Some(Ok(Message::Close(frame)))) => {
+                let why = frame.map_or_else(String::new, |f| {
+                    format!(" ({} {})", u16::from(f.code), f.reason)
+                });
+                break End::Lost(format!("the upstream closed it{why}"));
+            }
+            Step::Read(Some(Ok(_))) => {}
+            Step::Read(Some(Err(e))) => break End::Lost(e.to_string()),
+            Step::Read(None) => break End::Lost("the connection closed".to_owned()),
+        }
+    };
+    login.abort();
+    upstream.disconnected();
+    if let End::Stopped = end {
+        // G8: a clean close, so the upstream does not count it as a failure.
+        let close = CloseFrame {
+            code: CloseCode::Away,
+            reason: "onebot-host is shutting down".into(),
+        };
+        let closing = sink.send(Message::Close(Some(close)));
+        let _ = tokio::time::timeout(Duration::from_secs(1), closing).await;
+    }
+    end
+}

@@ -1,0 +1,169 @@
+//! Gateway mode (issue 24, SPEC G1–G8): an in-process host in front of a second onebot-host
+//! (the real binary, mock-account, a `websocketServers` entry) playing NapCat.
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::bin::Running;
+use crate::harness::{Setup, TestHost, failed, ok_data, wait_for};
+
+/// The upstream binary: mock-account (whose account is 2854196310), an HTTP server "direct" and a WebSocket server "napcat"
+/// on `ws_port` (0: any).
+fn upstream(ws_port: u16) -> Running {
+    Running::launch(
+        &[("mock_account.wasm", "mock-account.wasm")],
+        |dir| {
+            std::fs::write(
+                dir.join("mock-account.json5"),
+                r#"{ keyValue: ["default"] }"#,
+            )
+            .expect("sidecar");
+            format!(
+                r#"{{
+  network: {{
+    httpServers: [{{ name: "direct", enable: true, host: "127.0.0.1", port: 0 }}],
+    websocketServers: [{{ name: "napcat", enable: true, host: "127.0.0.1", port: {ws_port}, token: "up-token" }}],
+  }},
+  plugins: {{ dir: {dir:?}, cacheDir: {cache:?}, watch: false }},
+}}"#,
+                dir = dir.display().to_string(),
+                cache = crate::harness::shared_cache().display().to_string(),
+            )
+        },
+        "info",
+        None,
+    )
+}
+
+/// The gateway, with `plugins` and its `upstream` section pointing at `port`.
+async fn gateway(port: u16, plugins: &[(&'static str, &'static str)]) -> TestHost {
+    let mut setup = Setup::with_plugins(plugins);
+    setup.rest = format!(r#"upstream: {{ url: "ws://127.0.0.1:{port}", token: "up-token" }},"#);
+    setup.server("enableWebsocket: true").start().await
+}
+
+async fn connected(host: &TestHost) -> Value {
+    wait_for("the gateway connected to the upstream", || async {
+        let page = host.get("/").await;
+        let up = ok_data(&page)["upstream"].clone();
+        (up["connected"] == true && up["self_id"] == 2_854_196_310_i64).then_some(up)
+    })
+    .await
+}
+
+/// G2, G3, G4, G7: an action no plugin provides is answered by the upstream, its reply passed
+/// on with the client's echo; `GET /` shows the upstream without its token.
+#[tokio::test]
+async fn g2_g3_actions_pass_through_to_the_upstream() {
+    let mut up = upstream(0);
+    let port = up.addr("napcat").port();
+    let host = gateway(port, &[("probe.wasm", "probe.wasm")]).await;
+    let shown = connected(&host).await;
+    assert_eq!(shown["url"], format!("ws://127.0.0.1:{port}/"));
+    assert!(!shown.to_string().contains("up-token"), "G4: no token");
+
+    let groups = host.post("get_group_list", json!({})).await;
+    let direct: Value = reqwest::get(format!("http://{}/get_group_list", up.addr("direct")))
+        .await
+        .expect("direct call")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(ok_data(&groups), &direct["data"], "G3: the upstream's data");
+
+    // A plugin's action still runs in the plugin (G2).
+    let echo = host.post("probe_echo", json!({"x": 1})).await;
+    assert_eq!(ok_data(&echo)["action"], "probe_echo");
+
+    // The upstream's own failure comes back unchanged (G3): its 1404.
+    let unknown = host.post("no_such_action", json!({})).await;
+    assert!(failed(&unknown, 1404).contains("no_such_action"));
+
+    // G7: the host reports the upstream's self_id.
+    let login = host.post("get_login_info", json!({})).await;
+    assert_eq!(ok_data(&login)["user_id"], 2_854_196_310_i64);
+    host.stop().await;
+}
+
+/// G6: an upstream event reaches a client of the gateway once, as a group message event.
+#[tokio::test]
+async fn g6_upstream_events_reach_gateway_clients() {
+    let mut up = upstream(0);
+    let port = up.addr("napcat").port();
+    let direct = up.addr("direct");
+    let host = gateway(port, &[("probe.wasm", "probe.wasm")]).await;
+    connected(&host).await;
+    let ws_url = host.base.replacen("http://", "ws://", 1);
+    let (mut client, _) = tokio_tungstenite::connect_async(ws_url)
+        .await
+        .expect("client connects");
+    let sent = reqwest::Client::new()
+        .post(format!("http://{direct}/mock_receive_group_msg"))
+        .json(&json!({"group_id": 777, "user_id": 10001, "message": "hello gateway"}))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(sent.status(), 200);
+    let mut seen = 0;
+    let until = tokio::time::Instant::now() + Duration::from_secs(30);
+    // Read until the event, then on for a marker call's reply, so a duplicate would show.
+    let mut marker_sent = false;
+    loop {
+        let frame = tokio::time::timeout_at(until, client.next())
+            .await
+            .expect("frames in time")
+            .expect("open")
+            .expect("frame");
+        let Message::Text(text) = frame else { continue };
+        let value: Value = serde_json::from_str(&text).expect("JSON");
+        if value["post_type"] == "message" && value["message_type"] == "group" {
+            assert_eq!(value["group_id"], 777);
+            assert_eq!(value["self_id"], 2_854_196_310_i64);
+            seen += 1;
+            if !marker_sent {
+                marker_sent = true;
+                let marker = json!({"action": "probe_echo", "params": {}, "echo": "marker"});
+                futures_util::SinkExt::send(&mut client, Message::text(marker.to_string()))
+                    .await
+                    .expect("send");
+            }
+        } else if value["echo"] == "marker" {
+            break;
+        }
+    }
+    assert_eq!(seen, 1, "G6: no event duplicated");
+    host.stop().await;
+}
+
+/// G2, G8: with the upstream killed, calls fail at once with 1200 naming it; once it is back,
+/// the gateway redials and calls succeed again.
+#[tokio::test]
+async fn g2_upstream_down_is_1200_then_recovers() {
+    let mut up = upstream(0);
+    let port = up.addr("napcat").port();
+    let host = gateway(port, &[("probe.wasm", "probe.wasm")]).await;
+    connected(&host).await;
+    drop(up); // killed
+
+    let down = wait_for("the gateway to notice the upstream is gone", || async {
+        let reply = host.post("get_group_list", json!({})).await;
+        (reply["retcode"] == 1200).then_some(reply)
+    })
+    .await;
+    let message = failed(&down, 1200);
+    assert!(
+        message.contains(&format!("ws://127.0.0.1:{port}")),
+        "{message}"
+    );
+    assert!(message.contains("not connected"), "{message}");
+
+    let mut again = upstream(port);
+    again.addr("napcat");
+    connected(&host).await;
+    let groups = host.post("get_group_list", json!({})).await;
+    ok_data(&groups);
+    host.stop().await;
+}
