@@ -19,7 +19,7 @@ use std::process::{Command, Stdio};
 
 const TARGET: &str = "wasm32-wasip2";
 /// Guest workspaces, relative to the crate root.
-const WORKSPACES: [&str; 7] = [
+const WORKSPACES: [&str; 8] = [
     "plugins",
     "tests/guests/probe",
     "tests/guests/hostile",
@@ -27,10 +27,11 @@ const WORKSPACES: [&str; 7] = [
     "tests/guests/sdk-demo",
     "tests/guests/fetch",
     "tests/guests/sdk-caps",
+    "tests/guests/route-probe",
 ];
 /// Where the guests' inputs live: the workspaces and their crates, path dependencies included
 /// (a change in one of them must rebuild the guests that use it).
-const INPUT_DIRS: [&str; 11] = [
+const INPUT_DIRS: [&str; 12] = [
     "plugins",
     "plugins/mock-account",
     "plugins/forward",
@@ -42,6 +43,7 @@ const INPUT_DIRS: [&str; 11] = [
     "tests/guests/sdk-demo",
     "tests/guests/fetch",
     "tests/guests/sdk-caps",
+    "tests/guests/route-probe",
 ];
 /// (built file, copied to) for the example plugins users run with.
 const EXAMPLES: [(&str, &str); 1] = [("mock_account.wasm", "plugins/mock-account.wasm")];

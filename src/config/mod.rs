@@ -14,6 +14,7 @@ mod limits;
 mod listeners;
 mod network;
 mod raw;
+pub mod routes;
 mod sidecar;
 #[cfg(test)]
 mod tests;

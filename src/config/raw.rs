@@ -214,6 +214,8 @@ pub(super) struct RawSidecar {
     pub kv_quota_mb: Option<u64>,
     pub warm_instances: Option<u64>,
     pub warm_max_calls: Option<u64>,
+    /// Webhook routes (`super::routes`).
+    pub routes: Option<Vec<String>>,
     // The grants (`super::grants`), each absent unless granted.
     pub config: Option<BTreeMap<String, String>>,
     pub key_value: Option<Vec<String>>,

@@ -21,6 +21,9 @@ pub struct PluginSettings {
     pub warm: Warm,
     /// P4: the capabilities granted beyond logging and events (`super::grants`).
     pub grants: Grants,
+    /// T20: the webhook routes served under `/hooks/<plugin>` (`super::routes`); none unless
+    /// the sidecar lists them.
+    pub routes: Vec<String>,
 }
 
 /// Warm instances (P5): up to `instances` idle instances are kept and reused, each for at
@@ -48,6 +51,7 @@ impl PluginSettings {
             limits,
             warm: Warm::default(),
             grants: PartialGrants::default().over(base),
+            routes: Vec::new(),
         }
     }
 }
@@ -82,11 +86,13 @@ pub fn parse_sidecar(
         max_calls: validate::bounded(path, "warmMaxCalls", raw.warm_max_calls, 1..=1_000_000)?
             .unwrap_or(defaults_warm.max_calls),
     };
+    let routes = super::routes::validate(path, raw.routes.take().unwrap_or_default())?;
     Ok((
         PluginSettings {
             limits,
             warm,
             grants,
+            routes,
         },
         warnings,
     ))

@@ -14,6 +14,7 @@ mod fallback;
 mod forward;
 mod nested;
 pub mod quick;
+mod route;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -28,6 +29,8 @@ use crate::events::Identity;
 use crate::message::MessageLimits;
 use crate::plugin::{CallContext, CallError, Plugin};
 use crate::registry::Registry;
+
+pub use route::RouteOutcome;
 
 /// One action call as the transports decoded it; `echo` stays with the transport.
 #[derive(Clone, Debug, PartialEq)]

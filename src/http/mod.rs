@@ -1,12 +1,14 @@
 //! The HTTP transport: one axum router per enabled `httpServers` entry (SPEC H1–H9, B4).
 //!
-//! Every path and method reaches [`handle`]: the action is the first path segment (H1), so
+//! Every path and method reaches [`handle`]: `/hooks/…` goes to webhook routes (`hooks`,
+//! T21–T25); elsewhere the action is the first path segment (H1), so
 //! there is no route table to keep in sync with the plugins. The flow is auth → body →
 //! decode → [`Dispatcher::call`] → envelope; nothing here knows about wasm, WebSocket or CORS
 //! (composed around this router by [`crate::server`]). The body's size and deadline are
 //! `handle`'s; the connection's own limits are the accept loop's (`server::listen`).
 
 pub mod body;
+mod hooks;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -46,6 +48,10 @@ async fn handle(State(server): State<Arc<HttpApi>>, request: Request) -> Respons
     let (parts, body) = request.into_parts();
     let action = action_name(parts.uri.path());
     let query = parts.uri.query();
+    // T23: webhook routes answer for themselves, without the OneBot token.
+    if action == crate::config::routes::HOOKS {
+        return hooks::serve(&server, parts, body, started).await;
+    }
 
     if server.token.check(&parts.headers, query).is_err() {
         tracing::debug!(server = %server.config.name, action, "token verify failed");
@@ -198,7 +204,7 @@ fn too_large(max: u64) -> Response {
 }
 
 /// The body did not arrive within `bodyTimeoutMs`: 408.
-fn too_slow(ms: u64) -> Response {
+pub(super) fn too_slow(ms: u64) -> Response {
     unread_body(
         StatusCode::REQUEST_TIMEOUT,
         format!("request body not received within bodyTimeoutMs ({ms} ms)"),

@@ -122,7 +122,7 @@ impl Plugin {
     /// plugin's `timeoutMs` passes, logs what the guest printed, and turns any trap into a
     /// [`CallError`] that names the plugin, the action and the cause. An instance whose call
     /// trapped or was cut off is never reused.
-    async fn with_instance<R>(
+    pub(super) async fn with_instance<R>(
         &self,
         action: &str,
         context: &CallContext,

@@ -57,6 +57,14 @@ impl Plugin {
             path: path.to_owned(),
             reason: format!("no export `{ACTION_INTERFACE}#handle`"),
         })?;
+        let route = super::route::route_index(pre.instance_pre());
+        if !settings.routes.is_empty() && route.is_none() {
+            tracing::warn!(
+                "{}: its sidecar lists routes but it does not export `{}`: they answer 404",
+                path.display(),
+                super::ROUTE_INTERFACE
+            );
+        }
         let compile_time = started.elapsed();
 
         let mut plugin = Plugin {
@@ -67,12 +75,14 @@ impl Plugin {
             limits: settings.limits,
             warm: settings.warm,
             grants: Arc::new(settings.grants),
+            routes: settings.routes,
             size: bytes.len() as u64,
             loaded_at: SystemTime::now(),
             compile_time,
             cache_hit,
             pre,
             handle,
+            route,
             runtime: runtime.clone(),
             idle: Mutex::new(Vec::new()),
             spare: Mutex::new(Vec::new()),
@@ -119,8 +129,16 @@ fn check_component_header(path: &Path, bytes: &[u8]) -> Result<(), LoadError> {
     })
 }
 
-/// Action names must be non-empty, free of `/` (they are URL path segments) and unique.
+/// Action names must be non-empty, free of `/` (they are URL path segments) and unique, and
+/// none may be `hooks`: `/hooks/` is where webhook routes are served (T20).
 fn validate_actions(mut actions: Vec<String>) -> Result<Vec<String>, String> {
+    if actions.iter().any(|a| a == crate::config::routes::HOOKS) {
+        return Err(format!(
+            "an action cannot be called `{}`: /{}/ is reserved for webhook routes",
+            crate::config::routes::HOOKS,
+            crate::config::routes::HOOKS
+        ));
+    }
     if let Some(bad) = actions
         .iter()
         .find(|a| a.is_empty() || a.contains('/') || a.chars().any(char::is_whitespace))

@@ -10,6 +10,7 @@
 //!
 //! - `load` — file → compiled, linked, listed version (blocking; runs off the executor).
 //! - `pool` — instances: fresh ones, idle warm ones, and recycled store data.
+//! - `route` — one webhook request served by the plugin's `wasi:http/incoming-handler`.
 //! - `call` — one call within its limits, and every failure turned into a [`CallError`].
 //! - `runtime` — the engine, linker, executor and per-store setup shared by all plugins.
 //! - `host` — what a plugin is given: capability units, each its own file.
@@ -21,6 +22,7 @@ mod error;
 mod host;
 mod load;
 mod pool;
+mod route;
 mod runtime;
 
 use std::path::PathBuf;
@@ -33,6 +35,7 @@ use wasmtime::component::ComponentExportIndex;
 pub use call::CallContext;
 pub use error::{CallError, LoadError};
 pub use host::actions::{ActionCaller, MAX_DEPTH, NestedCall, NestedResult};
+pub use route::{ROUTE_INTERFACE, RouteRequest, RouteResponse};
 pub use runtime::{Runtime, RuntimeError};
 
 use crate::config::{Grants, Limits, Warm};
@@ -49,6 +52,8 @@ pub struct Plugin {
     pub warm: Warm,
     /// What it may use beyond logging and events (P4); each unit in `host` reads its key.
     pub grants: Arc<Grants>,
+    /// T20: the webhook routes its sidecar lists, served under `/hooks/<name>`.
+    pub routes: Vec<String>,
     pub size: u64,
     pub loaded_at: SystemTime,
     /// Time spent compiling (or fetching from the compile cache) and linking.
@@ -57,6 +62,8 @@ pub struct Plugin {
     pre: bindings::CapablePluginPre<host::HostState>,
     /// Where `handle` sits among the component's exports, found once at load.
     handle: ComponentExportIndex,
+    /// Its `wasi:http/incoming-handler` export (T22), if it has one.
+    route: Option<route::RouteIndex>,
     runtime: Arc<Runtime>,
     /// Idle warm instances; always empty unless `warm.instances > 0`.
     idle: Mutex<Vec<pool::Instance>>,

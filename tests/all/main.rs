@@ -22,6 +22,7 @@ mod plugins;
 mod reload;
 mod reverse_http;
 mod reverse_ws;
+mod routes;
 mod sdk_caps;
 mod servers;
 mod ws;

@@ -40,6 +40,12 @@
 //! | `callActions` | [`call_action`], [`call_action_as`] | `call_action("get_status", ())?` |
 //! | `allowedOutboundHosts` | `http` (feature `http`, default) | `http::get("https://…")?` |
 //!
+//! # Webhook routes
+//!
+//! [`route!`] exports a `fn(route::Request) -> Result<route::Response>` as the standard
+//! `wasi:http/incoming-handler`; the sidecar's `routes: ["/github"]` makes the host serve it
+//! at `/hooks/<plugin>/github` (module `route`, feature `http`).
+//!
 //! ```ignore
 //! use onebot_plugin::kv::Store;
 //! use onebot_plugin::{Result, Value, call_action, config, json};
@@ -59,6 +65,13 @@ pub mod http;
 pub mod kv;
 mod lenient;
 pub mod onebot;
+#[cfg(feature = "http")]
+pub mod route;
+
+/// The WASI 0.2 bindings [`route!`] exports through; not part of the API.
+#[cfg(feature = "http")]
+#[doc(hidden)]
+pub use wasip2 as __wasip2;
 
 pub use actions::{call_action, call_action_as};
 
