@@ -19,7 +19,7 @@ use std::process::{Command, Stdio};
 
 const TARGET: &str = "wasm32-wasip2";
 /// Guest workspaces, relative to the crate root.
-const WORKSPACES: [&str; 8] = [
+const WORKSPACES: [&str; 9] = [
     "plugins",
     "tests/guests/probe",
     "tests/guests/hostile",
@@ -28,13 +28,15 @@ const WORKSPACES: [&str; 8] = [
     "tests/guests/fetch",
     "tests/guests/sdk-caps",
     "tests/guests/route-probe",
+    "tests/guests/react-probe",
 ];
 /// Where the guests' inputs live: the workspaces and their crates, path dependencies included
 /// (a change in one of them must rebuild the guests that use it).
-const INPUT_DIRS: [&str; 12] = [
+const INPUT_DIRS: [&str; 14] = [
     "plugins",
     "plugins/mock-account",
     "plugins/forward",
+    "plugins/keyword",
     "sdk/rust",
     "tests/guests/common",
     "tests/guests/probe",
@@ -44,9 +46,13 @@ const INPUT_DIRS: [&str; 12] = [
     "tests/guests/fetch",
     "tests/guests/sdk-caps",
     "tests/guests/route-probe",
+    "tests/guests/react-probe",
 ];
 /// (built file, copied to) for the example plugins users run with.
-const EXAMPLES: [(&str, &str); 1] = [("mock_account.wasm", "plugins/mock-account.wasm")];
+const EXAMPLES: [(&str, &str); 2] = [
+    ("mock_account.wasm", "plugins/mock-account.wasm"),
+    ("keyword.wasm", "plugins/keyword.wasm"),
+];
 /// Environment cargo keeps for a nested build; every other `CARGO_*` describes the outer one.
 #[rustfmt::skip]
 const KEEP_PREFIXES: [&str; 7] = [

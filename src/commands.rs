@@ -82,6 +82,9 @@ pub async fn plugins(config_path: &Path, plugins: Option<PathBuf>) -> anyhow::Re
             },
         );
         println!("    {}", text(&plugin["file"]));
+        for trigger in plugin["triggers"].as_array().into_iter().flatten() {
+            println!("    {}", text(trigger));
+        }
         for action in plugin["actions"].as_array().into_iter().flatten() {
             let action = text(action);
             let serving = actions

@@ -20,6 +20,8 @@
 //! - [`watch`]: file events → debounced loader runs (hot reload).
 //! - [`dispatch`]: one call in, one [`envelope::Outcome`] out; suffixes, fallbacks, limits;
 //!   and the description of what runs (`GET /`, `onebot-host plugins`).
+//! - [`triggers`]: what starts a plugin besides a client's call: the event handlers' chain,
+//!   which every published event runs through before the bus delivers it.
 //! - [`upstream`]: gateway mode: the connection to the OneBot implementation the host sits in
 //!   front of; actions no plugin provides go there, its events come in to the bus.
 //! - [`loader`]: plugin files (and their sidecars) on disk → versions in the registry.
@@ -56,6 +58,7 @@ pub mod reverse;
 pub mod server;
 pub mod sse;
 pub mod sync;
+pub mod triggers;
 pub mod upstream;
 pub mod watch;
 pub mod ws;
@@ -216,13 +219,35 @@ pub async fn start(config: Config) -> Result<Host, StartError> {
         loader,
     } = open(&config).await?;
     let (stop, stopped) = tokio::sync::watch::channel(false);
+    // T1: events go through the plugins that handle them before they are delivered.
+    let (_chain, worker) = triggers::Chain::attach(dispatcher.registry.clone(), &events);
+    let mut servers = JoinSet::new();
+    {
+        let stopped = stopped.clone();
+        servers.spawn(async move {
+            worker.run(stopped).await;
+            Ok(())
+        });
+    }
+    // T9: the plugins' schedules, following the registry through hot swaps.
+    let scheduler = triggers::Scheduler::new(
+        dispatcher.registry.clone(),
+        dispatcher.identity(),
+        config.limits.max_schedule_timeout_ms,
+    );
+    {
+        let stopped = stopped.clone();
+        servers.spawn(async move {
+            scheduler.run(stopped).await;
+            Ok(())
+        });
+    }
     if config.plugins.watch {
         watch::spawn(loader, dispatcher.clone(), stopped.clone())?;
     }
 
     let bound = server::bind(&config.servers).await?;
     let addrs = bound.iter().map(|(_, addr)| *addr).collect();
-    let mut servers = JoinSet::new();
     server::serve(
         &mut servers,
         &config.servers,

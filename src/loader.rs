@@ -318,18 +318,27 @@ fn log_loaded(plugin: &Plugin, previous: Option<&Plugin>) {
     };
     let ms = plugin.compile_time.as_secs_f64() * 1e3;
     let grants = plugin.grants.summary();
-    let grants = if grants.is_empty() {
+    let mut grants = if grants.is_empty() {
         "grants: none".to_owned()
     } else {
         format!("grants: {}", grants.join("; "))
     };
+    // T8: what starts it besides its actions.
+    for trigger in plugin.trigger_summary() {
+        grants.push_str("; ");
+        grants.push_str(&trigger);
+    }
     match previous {
         None => tracing::info!(
             plugin = %plugin.name,
             version = %plugin.version,
             "loaded {} (actions: {}; {grants}; {how} in {ms:.1} ms)",
             plugin.path.display(),
-            plugin.actions.join(", "),
+            if plugin.actions.is_empty() {
+                "none".to_owned()
+            } else {
+                plugin.actions.join(", ")
+            },
         ),
         Some(old) => {
             let added: Vec<&str> = plugin

@@ -24,6 +24,8 @@ pub struct Snapshot {
     pub plugins: BTreeMap<Arc<str>, Arc<Plugin>>,
     actions: HashMap<String, Arc<Plugin>>,
     clashes: BTreeSet<Clash>,
+    /// The plugins that handle events, in the order they run (T3): `priority`, then name.
+    handlers: Vec<Arc<Plugin>>,
 }
 
 /// An action two plugin files provide: (action, the file serving it, the file ignored).
@@ -60,17 +62,30 @@ impl Snapshot {
                 }
             }
         }
+        // `plugins` is in name order and the sort is stable: equal priorities stay by name.
+        let mut handlers: Vec<Arc<Plugin>> = plugins
+            .values()
+            .filter(|p| p.handles_events())
+            .cloned()
+            .collect();
+        handlers.sort_by_key(|p| p.handler.priority);
         Snapshot {
             generation,
             plugins,
             actions,
             clashes,
+            handlers,
         }
     }
 
     /// The plugin version serving `action`, if any.
     pub fn provider(&self, action: &str) -> Option<&Arc<Plugin>> {
         self.actions.get(action)
+    }
+
+    /// The plugins that handle events, in the order they run (T3).
+    pub fn handlers(&self) -> &[Arc<Plugin>] {
+        &self.handlers
     }
 
     /// Every action served by a plugin, with its provider, in name order.
@@ -88,6 +103,8 @@ pub struct Registry {
     /// The writers' copy of the plugin set; a mutex so concurrent swaps cannot lose one another.
     plugins: Mutex<BTreeMap<Arc<str>, Arc<Plugin>>>,
     generation: AtomicU64,
+    /// The generation of the current snapshot, for those who follow changes (schedules).
+    changed: tokio::sync::watch::Sender<u64>,
 }
 
 impl Default for Registry {
@@ -107,7 +124,13 @@ impl Registry {
             failures: RwLock::new(BTreeMap::new()),
             plugins: Mutex::new(BTreeMap::new()),
             generation: AtomicU64::new(0),
+            changed: tokio::sync::watch::Sender::new(0),
         }
+    }
+
+    /// Follows changes: the receiver sees each new snapshot's generation.
+    pub fn watch(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changed.subscribe()
     }
 
     /// The current snapshot. Cheap: one read lock and an `Arc` clone.
@@ -146,6 +169,7 @@ impl Registry {
         let known = self.snapshot().clashes.clone();
         let snapshot = Arc::new(Snapshot::build(generation, plugins.clone(), &known));
         *sync::write(&self.current) = snapshot;
+        self.changed.send_replace(generation);
         result
     }
 }

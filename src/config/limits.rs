@@ -18,6 +18,8 @@ const MIB: u64 = 1024 * 1024;
 pub const DEFAULT_MAX_MESSAGE_SEGMENTS: u64 = 10_000;
 /// M5: twice the default `maxBodyBytes`, room for a base64 image written as a segment.
 pub const DEFAULT_MAX_MESSAGE_BYTES: u64 = 32 * MIB;
+/// T12: five minutes, room for a long poll (Matrix `/sync?timeout=30000`) with margin.
+pub const DEFAULT_MAX_SCHEDULE_TIMEOUT_MS: u64 = 300_000;
 
 const SEGMENTS: Bound = Bound {
     range: 1..=10_000_000,
@@ -28,6 +30,10 @@ const BYTES: Bound = Bound {
     range: 64 * 1024..=super::MAX_BODY_BYTES_LIMIT,
     unit: " bytes",
 };
+const SCHEDULE_MS: Bound = Bound {
+    range: 1..=86_400_000,
+    unit: " ms",
+};
 
 /// The section as written; absent keys are the defaults.
 #[derive(Deserialize)]
@@ -35,6 +41,7 @@ const BYTES: Bound = Bound {
 pub(super) struct RawHostLimits {
     pub max_message_segments: u64,
     pub max_message_bytes: u64,
+    pub max_schedule_timeout_ms: u64,
 }
 
 impl Default for RawHostLimits {
@@ -42,6 +49,7 @@ impl Default for RawHostLimits {
         Self {
             max_message_segments: DEFAULT_MAX_MESSAGE_SEGMENTS,
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
+            max_schedule_timeout_ms: DEFAULT_MAX_SCHEDULE_TIMEOUT_MS,
         }
     }
 }
@@ -53,6 +61,9 @@ pub struct HostLimits {
     pub max_message_segments: usize,
     /// `maxMessageBytes` (M5): a `message`'s size as JSON once normalised.
     pub max_message_bytes: usize,
+    /// `maxScheduleTimeoutMs` (T12): the longest a schedule's run may take, whatever its
+    /// sidecar's `timeoutMs` asks.
+    pub max_schedule_timeout_ms: u64,
 }
 
 impl Default for HostLimits {
@@ -61,6 +72,7 @@ impl Default for HostLimits {
         Self {
             max_message_segments: size(raw.max_message_segments),
             max_message_bytes: size(raw.max_message_bytes),
+            max_schedule_timeout_ms: raw.max_schedule_timeout_ms,
         }
     }
 }
@@ -74,6 +86,11 @@ pub(super) fn validate(raw: &RawHostLimits, path: &Path) -> Result<HostLimits, C
     let keys = [
         ("maxMessageSegments", raw.max_message_segments, &SEGMENTS),
         ("maxMessageBytes", raw.max_message_bytes, &BYTES),
+        (
+            "maxScheduleTimeoutMs",
+            raw.max_schedule_timeout_ms,
+            &SCHEDULE_MS,
+        ),
     ];
     for (key, value, bound) in keys {
         check(path, format!("limits.{key}"), value, bound)?;
@@ -81,6 +98,7 @@ pub(super) fn validate(raw: &RawHostLimits, path: &Path) -> Result<HostLimits, C
     Ok(HostLimits {
         max_message_segments: size(raw.max_message_segments),
         max_message_bytes: size(raw.max_message_bytes),
+        max_schedule_timeout_ms: raw.max_schedule_timeout_ms,
     })
 }
 

@@ -18,6 +18,7 @@ pub mod routes;
 mod sidecar;
 #[cfg(test)]
 mod tests;
+pub mod triggers;
 mod upstream;
 mod validate;
 

@@ -216,6 +216,11 @@ pub(super) struct RawSidecar {
     pub warm_max_calls: Option<u64>,
     /// Webhook routes (`super::routes`).
     pub routes: Option<Vec<String>>,
+    /// Event handling (`super::triggers`).
+    pub events: Option<Vec<String>>,
+    pub priority: Option<i64>,
+    pub on_error: Option<String>,
+    pub schedules: Option<Vec<super::triggers::RawSchedule>>,
     // The grants (`super::grants`), each absent unless granted.
     pub config: Option<BTreeMap<String, String>>,
     pub key_value: Option<Vec<String>>,

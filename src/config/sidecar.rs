@@ -24,6 +24,10 @@ pub struct PluginSettings {
     /// T20: the webhook routes served under `/hooks/<plugin>` (`super::routes`); none unless
     /// the sidecar lists them.
     pub routes: Vec<String>,
+    /// T1–T5: which events its handler sees, in which order, and what its failure does.
+    pub handler: super::triggers::Handler,
+    /// T9: when the host calls its schedule handler; none unless the sidecar lists them.
+    pub schedules: Vec<super::triggers::Schedule>,
 }
 
 /// Warm instances (P5): up to `instances` idle instances are kept and reused, each for at
@@ -52,6 +56,8 @@ impl PluginSettings {
             warm: Warm::default(),
             grants: PartialGrants::default().over(base),
             routes: Vec::new(),
+            handler: Default::default(),
+            schedules: Vec::new(),
         }
     }
 }
@@ -87,12 +93,17 @@ pub fn parse_sidecar(
             .unwrap_or(defaults_warm.max_calls),
     };
     let routes = super::routes::validate(path, raw.routes.take().unwrap_or_default())?;
+    let handler =
+        super::triggers::handler(path, raw.events.take(), raw.priority, raw.on_error.take())?;
+    let schedules = super::triggers::schedules(path, raw.schedules.take().unwrap_or_default())?;
     Ok((
         PluginSettings {
             limits,
             warm,
             grants,
             routes,
+            handler,
+            schedules,
         },
         warnings,
     ))

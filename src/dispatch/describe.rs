@@ -28,6 +28,8 @@ impl Dispatcher {
                     "memory_mb": p.limits.memory_mb,
                     "warm_instances": p.warm.instances,
                     "grants": grants(&p.grants),
+                    // T8: what starts it besides its actions.
+                    "triggers": p.trigger_summary(),
                 })
             })
             .collect();

@@ -58,7 +58,7 @@ impl Dispatcher {
         let id = match snapshot.provider("get_login_info").cloned() {
             Some(plugin) => {
                 let name = plugin.name.clone();
-                let data = match self.slot(Nesting::default()).await {
+                let data = match self.slot(&Nesting::default()).await {
                     Ok(_permit) => self
                         .call_plugin_text(
                             plugin,

@@ -122,6 +122,11 @@ impl Dispatcher {
     }
 
     /// The `self_id` stamped on events (E6).
+    /// The bot's identity, shared with the event bus (E6).
+    pub fn identity(&self) -> Arc<Identity> {
+        self.identity.clone()
+    }
+
     pub fn self_id(&self) -> i64 {
         self.identity.self_id()
     }
@@ -248,7 +253,7 @@ impl Dispatcher {
         let _in_flight = InFlight(&self.stats.in_flight);
         // M5: the slot first, then the message: a call waiting for its turn holds only the
         // params it arrived with, never their expansion into segments and JSON text.
-        let _permit = match self.slot(nesting).await {
+        let _permit = match self.slot(&nesting).await {
             Ok(permit) => permit,
             Err(error) => {
                 return Handled {
@@ -282,7 +287,7 @@ impl Dispatcher {
     /// caller holds one could deadlock once every slot is held by a caller.
     pub(super) async fn slot(
         &self,
-        nesting: Nesting,
+        nesting: &Nesting,
     ) -> Result<Option<SemaphorePermit<'_>>, ActionError> {
         if nesting.depth > 0 {
             return Ok(None);
@@ -322,8 +327,12 @@ impl Dispatcher {
         // The caller holds the slot ([`Dispatcher::slot`]) for as long as this runs.
         let context = CallContext {
             self_id: Some(self.self_id()),
-            depth: nesting.depth,
             deadline: nesting.deadline,
+            origin: crate::events::Origin {
+                depth: nesting.depth,
+                handlers: nesting.handlers,
+            },
+            timeout_ms: None,
         };
         plugin
             .call(action, params, context)
@@ -333,11 +342,12 @@ impl Dispatcher {
 }
 
 /// Where a call sits in a chain of nested calls (P4 `callActions`): 0 and no deadline for a
-/// client's call.
-#[derive(Clone, Copy, Debug, Default)]
+/// client's call; and the event handlers whose calls led to it (T6).
+#[derive(Clone, Debug, Default)]
 pub(super) struct Nesting {
     pub depth: u32,
     pub deadline: Option<Instant>,
+    pub handlers: Arc<[Arc<str>]>,
 }
 
 /// Decrements the in-flight gauge however the call ends (including cancellation).

@@ -29,6 +29,7 @@ impl ActionCaller for Dispatcher {
             let nesting = Nesting {
                 depth: call.depth,
                 deadline: Some(call.deadline),
+                handlers: call.origin.handlers,
             };
             let handled = self.call_in(&call.action, params, nesting).await;
             tracing::debug!(

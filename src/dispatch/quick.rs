@@ -43,7 +43,9 @@ impl Dispatcher {
             };
             let mut first_failure = None;
             for call in calls {
-                let handled = self.call_in(&call.action, call.params, nesting).await;
+                let handled = self
+                    .call_in(&call.action, call.params, nesting.clone())
+                    .await;
                 if let Outcome::Failed(error) = handled.outcome {
                     let message = format!(
                         "{ACTION}: `{}` failed (retcode {}): {}",

@@ -51,8 +51,7 @@ impl Dispatcher {
         let label = format!("route {route}");
         let context = CallContext {
             self_id: Some(self.self_id()),
-            depth: 0,
-            deadline: None,
+            ..CallContext::default()
         };
         self.stats.calls.fetch_add(1, Ordering::Relaxed);
         match plugin.serve_route(&label, request, context).await {

@@ -20,13 +20,20 @@
 //! The subscriber list sits behind a std mutex, held only for the synchronous fan-out (never
 //! across an `.await`): holding it while offering one event to every queue is what makes every
 //! subscriber see concurrent publishers' events in the same order.
+//!
+//! Event handlers (SPEC T1–T8): once a [`Screen`] is attached (the host's handler chain,
+//! `crate::triggers`) and says it is active (some loaded plugin handles events), every
+//! published event, from any source, is handed to it instead of being delivered; the screen
+//! runs the handlers in order and delivers what they let through with
+//! [`EventBus::deliver_screened`]. Every event then takes that one path, so the order in which
+//! subscribers see events stays the order of publication.
 
 mod identity;
 mod meta;
 mod queue;
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use serde_json::{Map, Value};
 use tokio::sync::mpsc;
@@ -55,6 +62,55 @@ pub struct EventBus {
     subscribers: Mutex<Vec<Subscriber>>,
     next_id: AtomicU64,
     published: AtomicU64,
+    /// The event handlers' chain (T1), once the host attached it.
+    screen: OnceLock<Arc<dyn Screen>>,
+}
+
+/// Where an event comes from, as the event handlers need to know it (T6): how deep in a chain
+/// of plugin calls it was published, and which handlers' calls led to it. A client's call and
+/// the host's own sources have the default: depth 0, no handler.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Origin {
+    pub depth: u32,
+    /// The handlers whose calls (or the actions those called) published the event.
+    pub handlers: Arc<[Arc<str>]>,
+}
+
+impl Origin {
+    /// The origin of what `handler` does while it handles an event of this origin.
+    pub fn through(&self, handler: &Arc<str>) -> Origin {
+        let mut handlers = self.handlers.to_vec();
+        if !handlers.contains(handler) {
+            handlers.push(handler.clone());
+        }
+        Origin {
+            depth: self.depth,
+            handlers: handlers.into(),
+        }
+    }
+
+    /// Whether `handler` took part in publishing the event: it is then not shown the event.
+    pub fn caused_by(&self, handler: &str) -> bool {
+        self.handlers.iter().any(|h| &**h == handler)
+    }
+}
+
+/// An event on its way through the handlers: parsed, stamped (`time`, `self_id`), with who
+/// published it (a plugin's name, `upstream`, …) and its [`Origin`].
+#[derive(Debug)]
+pub struct Pending {
+    pub source: Arc<str>,
+    pub event: Map<String, Value>,
+    pub origin: Origin,
+}
+
+/// What the bus hands events to before they are delivered: the event handlers' chain (T1).
+/// Implemented above the plugin runtime, attached once with [`EventBus::set_screen`].
+pub trait Screen: Send + Sync + 'static {
+    /// Whether events go through the screen now (some loaded plugin handles events).
+    fn active(&self) -> bool;
+    /// Takes one event; the screen delivers it (or not) later, in the order submitted.
+    fn submit(&self, pending: Pending);
 }
 
 /// One subscriber as the bus sees it: where to put its frames and in which format.
@@ -73,13 +129,41 @@ impl EventBus {
             subscribers: Mutex::new(Vec::new()),
             next_id: AtomicU64::new(1),
             published: AtomicU64::new(0),
+            screen: OnceLock::new(),
         }
+    }
+
+    /// Attaches the event handlers' chain (T1). Once only; later calls are ignored.
+    pub fn set_screen(&self, screen: Arc<dyn Screen>) {
+        let _ = self.screen.set(screen);
     }
 
     /// Accepts one event from `plugin` (the JSON text `emit-event` was given): a JSON object
     /// with a string `post_type`. Fills `time` and `self_id` when the plugin left them out
     /// (W5), then offers it to every subscriber. Never blocks on a subscriber.
     pub fn publish(&self, plugin: &str, text: &str) -> Result<(), EventError> {
+        self.publish_from(plugin, text, &Origin::default())
+    }
+
+    /// [`EventBus::publish`] for an event whose [`Origin`] the handlers must know (T6): one
+    /// published during a plugin call, which may be a handler's or caused by one.
+    pub fn publish_from(
+        &self,
+        plugin: &str,
+        text: &str,
+        origin: &Origin,
+    ) -> Result<(), EventError> {
+        if let Some(screen) = self.screen.get().filter(|screen| screen.active()) {
+            let mut event = parse(text)?;
+            meta::stamp(&mut event, self.identity.self_id());
+            self.published.fetch_add(1, Ordering::Relaxed);
+            screen.submit(Pending {
+                source: plugin.into(),
+                event,
+                origin: origin.clone(),
+            });
+            return Ok(());
+        }
         if self.lock().is_empty() {
             // Nobody to deliver to: check it (the plugin still learns of a bad event) but do
             // not build it. A client subscribing now only sees later events anyway.
@@ -166,6 +250,17 @@ impl EventBus {
         self.lock().len()
     }
 
+    /// Delivers an event the handlers let through (T1): no further check, no stamp (the
+    /// handlers' chain stamps replacements itself).
+    pub fn deliver_screened(&self, source: &str, event: &Map<String, Value>) {
+        self.deliver(source, event);
+    }
+
+    /// Fills `time` and `self_id` where an event lacks them (W5); for a handler's replacement.
+    pub fn stamp(&self, event: &mut Map<String, Value>) {
+        meta::stamp(event, self.identity.self_id());
+    }
+
     fn deliver(&self, plugin: &str, event: &Map<String, Value>) {
         // Rendered lazily, at most once per format present among the subscribers (M4).
         let (mut array, mut string) = (None, None);
@@ -239,7 +334,7 @@ impl Drop for Subscription {
 
 /// An emitted event as P4 accepts it: one JSON object (strict JSON: plugins write it with a
 /// serialiser) whose `post_type` (the last one, if repeated) is a string.
-fn parse(text: &str) -> Result<Map<String, Value>, EventError> {
+pub fn parse(text: &str) -> Result<Map<String, Value>, EventError> {
     let value: Value =
         serde_json::from_str(text).map_err(|e| EventError::NotJson(e.to_string()))?;
     let event = json::object(value).map_err(EventError::NotObject)?;

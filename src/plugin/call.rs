@@ -14,13 +14,16 @@ use super::{CallError, Plugin, bindings, runtime};
 
 /// Where a call sits: the bot it is for, and for a call another plugin made (P4
 /// `callActions`), how deep the chain is and when the outermost call must end.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct CallContext {
     pub self_id: Option<i64>,
-    /// 0 for a client's call; n for a call made n plugin calls deep.
-    pub depth: u32,
     /// The caller's deadline, if the call is nested: the call ends by then at the latest.
     pub deadline: Option<Instant>,
+    /// `origin.depth` is 0 for a client's call, n for a call made n plugin calls deep; its
+    /// handlers are those whose calls led to this one (T6).
+    pub origin: crate::events::Origin,
+    /// A time limit other than the plugin's `timeoutMs`: a schedule's own (T12).
+    pub timeout_ms: Option<u64>,
 }
 
 impl Plugin {
@@ -106,13 +109,8 @@ impl Plugin {
             "actions",
             &CallContext::default(),
             |store, instance, _handle| {
-                Box::pin(async move {
-                    let bindings = bindings::CapablePlugin::new(&mut *store, &instance)?;
-                    bindings
-                        .onebot_plugin_onebot_action()
-                        .call_actions(store)
-                        .await
-                })
+                let export = self.actions_export.load(&mut *store, &instance);
+                Box::pin(async move { export?.call_actions(store).await })
             },
         )
         .await
@@ -133,18 +131,19 @@ impl Plugin {
         )
             -> Pin<Box<dyn Future<Output = wasmtime::Result<R>> + Send + 'a>>,
     ) -> Result<R, CallError> {
-        let timeout = Duration::from_millis(self.limits.timeout_ms);
+        let timeout_ms = context.timeout_ms.unwrap_or(self.limits.timeout_ms);
+        let timeout = Duration::from_millis(timeout_ms);
         // A nested call never outlives its caller.
         let own = Instant::now() + timeout;
         let deadline = context.deadline.map_or(own, |caller| caller.min(own));
         let mut instance = match self.take_idle() {
             Some(instance) => instance,
-            None => self.instantiate(action, deadline, context.depth).await?,
+            None => self.instantiate(action, deadline, &context.origin).await?,
         };
         instance
             .store
             .data_mut()
-            .begin_call(action, deadline, context.depth);
+            .begin_call(action, deadline, &context.origin);
         instance.store.set_epoch_deadline(1);
         // A guest that computes traps at its deadline (the epoch callback); one that waits in
         // a host call (a WASI sleep) is cancelled here, one tick later.

@@ -48,23 +48,44 @@ impl Plugin {
             path: path.to_owned(),
             reason: format!("{e:#}"),
         };
-        let instance_pre = runtime
+        let pre = runtime
             .linker
             .instantiate_pre(&component)
             .map_err(world_error)?;
-        let pre = bindings::CapablePluginPre::new(instance_pre).map_err(world_error)?;
+        let actions_export = bindings::ActionIndices::new(&pre).map_err(world_error)?;
         let handle = handle_index(&component).ok_or_else(|| LoadError::World {
             path: path.to_owned(),
             reason: format!("no export `{ACTION_INTERFACE}#handle`"),
         })?;
-        let route = super::route::route_index(pre.instance_pre());
-        if !settings.routes.is_empty() && route.is_none() {
-            tracing::warn!(
-                "{}: its sidecar lists routes but it does not export `{}`: they answer 404",
-                path.display(),
-                super::ROUTE_INTERFACE
-            );
-        }
+        // Each trigger export is looked for on its own (T1, T20): a plugin built for the
+        // world `plugin` or `capable-plugin` has none of them and loads as before.
+        let route = super::route::route_index(&pre);
+        let event_handler = bindings::EventHandlerIndices::new(&pre).ok();
+        let schedule_handler = bindings::ScheduleHandlerIndices::new(&pre).ok();
+        warn_unexported(
+            path,
+            !settings.schedules.is_empty(),
+            schedule_handler.is_some(),
+            "schedules",
+            super::SCHEDULE_INTERFACE,
+            "they never run",
+        );
+        warn_unexported(
+            path,
+            !settings.routes.is_empty(),
+            route.is_some(),
+            "routes",
+            super::ROUTE_INTERFACE,
+            "they answer 404",
+        );
+        warn_unexported(
+            path,
+            !settings.handler.events.is_empty(),
+            event_handler.is_some(),
+            "events",
+            super::EVENT_INTERFACE,
+            "it is not called with events",
+        );
         let compile_time = started.elapsed();
 
         let mut plugin = Plugin {
@@ -76,13 +97,19 @@ impl Plugin {
             warm: settings.warm,
             grants: Arc::new(settings.grants),
             routes: settings.routes,
+            handler: settings.handler,
+            schedules: settings.schedules,
+            schedule_status: Mutex::default(),
             size: bytes.len() as u64,
             loaded_at: SystemTime::now(),
             compile_time,
             cache_hit,
             pre,
+            actions_export,
             handle,
             route,
+            event_handler,
+            schedule_handler,
             runtime: runtime.clone(),
             idle: Mutex::new(Vec::new()),
             spare: Mutex::new(Vec::new()),
@@ -103,6 +130,24 @@ impl Plugin {
             reason,
         })?;
         Ok(plugin)
+    }
+}
+
+/// A sidecar that grants a trigger (`key`) to a plugin that does not export its interface is
+/// a mistake worth a warning at every load, not an error: the plugin's actions still work.
+fn warn_unexported(
+    path: &Path,
+    granted: bool,
+    exported: bool,
+    key: &str,
+    interface: &str,
+    effect: &str,
+) {
+    if granted && !exported {
+        tracing::warn!(
+            "{}: its sidecar sets `{key}` but it does not export `{interface}`: {effect}",
+            path.display()
+        );
     }
 }
 

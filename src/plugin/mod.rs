@@ -24,6 +24,7 @@ mod load;
 mod pool;
 mod route;
 mod runtime;
+mod trigger;
 
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
@@ -37,6 +38,7 @@ pub use error::{CallError, LoadError};
 pub use host::actions::{ActionCaller, MAX_DEPTH, NestedCall, NestedResult};
 pub use route::{ROUTE_INTERFACE, RouteRequest, RouteResponse};
 pub use runtime::{Runtime, RuntimeError};
+pub use trigger::{HANDLE_EVENT, ScheduleStatus, Verdict};
 
 use crate::config::{Grants, Limits, Warm};
 
@@ -54,16 +56,27 @@ pub struct Plugin {
     pub grants: Arc<Grants>,
     /// T20: the webhook routes its sidecar lists, served under `/hooks/<name>`.
     pub routes: Vec<String>,
+    /// T1–T5: the events its handler sees, its priority and what its failure does.
+    pub handler: crate::config::triggers::Handler,
+    /// T9: its schedules, and what the scheduler last did with each (for `GET /`).
+    pub schedules: Vec<crate::config::triggers::Schedule>,
+    pub schedule_status: Mutex<std::collections::BTreeMap<String, ScheduleStatus>>,
     pub size: u64,
     pub loaded_at: SystemTime,
     /// Time spent compiling (or fetching from the compile cache) and linking.
     pub compile_time: Duration,
     pub cache_hit: bool,
-    pre: bindings::CapablePluginPre<host::HostState>,
+    pre: wasmtime::component::InstancePre<host::HostState>,
+    /// Its `onebot-action` export (`actions` and `handle`), found once at load.
+    actions_export: bindings::ActionIndices,
     /// Where `handle` sits among the component's exports, found once at load.
     handle: ComponentExportIndex,
     /// Its `wasi:http/incoming-handler` export (T22), if it has one.
     route: Option<route::RouteIndex>,
+    /// Its `event-handler` export (T1), if it has one.
+    event_handler: Option<bindings::EventHandlerIndices>,
+    /// Its `schedule-handler` export (T9), if it has one.
+    schedule_handler: Option<bindings::ScheduleHandlerIndices>,
     runtime: Arc<Runtime>,
     /// Idle warm instances; always empty unless `warm.instances > 0`.
     idle: Mutex<Vec<pool::Instance>>,
@@ -81,3 +94,7 @@ pub struct Plugin {
 
 /// The interface of the world `plugin` that a plugin exports (SPEC P1).
 const ACTION_INTERFACE: &str = "onebot:plugin/onebot-action@0.1.0";
+/// The interface a plugin exports to handle events (T1).
+pub const EVENT_INTERFACE: &str = "onebot:plugin/event-handler@0.1.0";
+/// The interface a plugin exports to run schedules (T9).
+pub const SCHEDULE_INTERFACE: &str = "onebot:plugin/schedule-handler@0.1.0";

@@ -28,7 +28,7 @@ impl Plugin {
         &self,
         action: &str,
         deadline: Instant,
-        depth: u32,
+        origin: &crate::events::Origin,
     ) -> Result<Instance, CallError> {
         let spare = lock(&self.spare).pop();
         let state = match spare {
@@ -42,10 +42,10 @@ impl Plugin {
             }),
         };
         let mut store = self.runtime.store(state);
-        store.data_mut().begin_call(action, deadline, depth);
+        store.data_mut().begin_call(action, deadline, origin);
         let started = match within(
             (deadline + runtime::TICK).into(),
-            self.pre.instance_pre().instantiate_async(&mut store),
+            self.pre.instantiate_async(&mut store),
         )
         .await
         {

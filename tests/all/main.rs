@@ -23,6 +23,8 @@ mod reload;
 mod reverse_http;
 mod reverse_ws;
 mod routes;
+mod schedules;
 mod sdk_caps;
 mod servers;
+mod triggers;
 mod ws;

@@ -40,6 +40,27 @@
 //! | `callActions` | [`call_action`], [`call_action_as`] | `call_action("get_status", ())?` |
 //! | `allowedOutboundHosts` | `http` (feature `http`, default) | `http::get("https://…")?` |
 //!
+//! # Event handlers and schedules
+//!
+//! `on_event => f` and `schedule => g` beside the actions in [`plugin!`] export the plugin's
+//! event handler and schedule handler (module [`events`]); the sidecar's `events` and
+//! `schedules` keys decide what the host calls them with. An action list may be empty:
+//!
+//! ```ignore
+//! use onebot_plugin::events::{Event, Verdict, reply};
+//!
+//! fn keyword(event: Event) -> onebot_plugin::Result<Verdict> {
+//!     if event.text().trim() == "ping" {
+//!         reply(&event, "pong")?;
+//!     }
+//!     Ok(Verdict::Pass)
+//! }
+//!
+//! onebot_plugin::plugin! {
+//!     on_event => keyword,
+//! }
+//! ```
+//!
 //! # Webhook routes
 //!
 //! [`route!`] exports a `fn(route::Request) -> Result<route::Response>` as the standard
@@ -60,6 +81,7 @@
 
 pub mod actions;
 pub mod config;
+pub mod events;
 #[cfg(feature = "http")]
 pub mod http;
 pub mod kv;
@@ -79,7 +101,7 @@ pub use actions::{call_action, call_action_as};
 pub mod bindings {
     wit_bindgen::generate!({
         path: "../../wit",
-        world: "capable-plugin",
+        world: "reactive-plugin",
         // wasi:config/store (wit/deps) is generated here too: there are no published bindings.
         generate_all,
         pub_export_macro: true,
@@ -185,16 +207,38 @@ where
     })
 }
 
-/// Lists a plugin's actions and exports it as a component: `"name" => function`, each
-/// function taking its params type and returning `Result<impl Serialize>`.
+/// Lists a plugin's actions (`"name" => function`, each function taking its params type and
+/// returning `Result<impl Serialize>`) and exports it as a component. Optional entries, in any
+/// order: `on_event => f` (an `fn(events::Event) -> Result<events::Verdict>`, the event
+/// handler) and `schedule => g` (an `fn(&str) -> Result<()>`, called with the due schedule's
+/// name). Without them the exports answer `Pass` and an error, and the host calls them only
+/// when the sidecar grants `events` or `schedules` anyway.
 #[macro_export]
 macro_rules! plugin {
-    ($($action:literal => $handler:path),+ $(,)?) => {
+    ($($body:tt)*) => {
+        $crate::__plugin_parse! { [] [] [] $($body)* }
+    };
+}
+
+/// [`plugin!`]'s parser: sorts the entries into actions, event handler and schedule handler.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __plugin_parse {
+    ([$($a:tt)*] [$($e:tt)*] [$($s:tt)*] on_event => $h:path $(, $($rest:tt)*)?) => {
+        $crate::__plugin_parse! { [$($a)*] [$h] [$($s)*] $($($rest)*)? }
+    };
+    ([$($a:tt)*] [$($e:tt)*] [$($s:tt)*] schedule => $h:path $(, $($rest:tt)*)?) => {
+        $crate::__plugin_parse! { [$($a)*] [$($e)*] [$h] $($($rest)*)? }
+    };
+    ([$($a:tt)*] [$($e:tt)*] [$($s:tt)*] $action:literal => $h:path $(, $($rest:tt)*)?) => {
+        $crate::__plugin_parse! { [$($a)* ($action, $h)] [$($e)*] [$($s)*] $($($rest)*)? }
+    };
+    ([$(($action:literal, $handler:path))*] [$($on_event:path)?] [$($schedule:path)?]) => {
         struct __OnebotPlugin;
 
         impl $crate::bindings::exports::onebot::plugin::onebot_action::Guest for __OnebotPlugin {
             fn actions() -> ::std::vec::Vec<::std::string::String> {
-                ::std::vec![$(::std::string::String::from($action)),+]
+                ::std::vec![$(::std::string::String::from($action)),*]
             }
 
             fn handle(
@@ -204,7 +248,7 @@ macro_rules! plugin {
                 $crate::bindings::exports::onebot::plugin::onebot_action::ActionError,
             > {
                 match call.action.as_str() {
-                    $($action => $crate::__run(&call, $handler),)+
+                    $($action => $crate::__run(&call, $handler),)*
                     other => ::std::result::Result::Err(
                         $crate::bindings::exports::onebot::plugin::onebot_action::ActionError {
                             retcode: 1404,
@@ -215,6 +259,43 @@ macro_rules! plugin {
             }
         }
 
+        impl $crate::bindings::exports::onebot::plugin::event_handler::Guest for __OnebotPlugin {
+            fn handle_event(
+                event: ::std::string::String,
+            ) -> ::std::result::Result<
+                $crate::bindings::exports::onebot::plugin::event_handler::Verdict,
+                ::std::string::String,
+            > {
+                $crate::events::__run_handler(
+                    &event,
+                    $crate::__or_default!([$($on_event)?] $crate::events::__no_handler),
+                )
+            }
+        }
+
+        impl $crate::bindings::exports::onebot::plugin::schedule_handler::Guest for __OnebotPlugin {
+            fn run_schedule(
+                name: ::std::string::String,
+            ) -> ::std::result::Result<(), ::std::string::String> {
+                $crate::events::__run_schedule(
+                    &name,
+                    $crate::__or_default!([$($schedule)?] $crate::events::__no_schedule),
+                )
+            }
+        }
+
         $crate::bindings::__export_plugin!(__OnebotPlugin);
+    };
+}
+
+/// The given path, or the default when none was given.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __or_default {
+    ([] $default:path) => {
+        $default
+    };
+    ([$given:path] $default:path) => {
+        $given
     };
 }

@@ -18,6 +18,7 @@ use wasmtime::component::{HasSelf, Linker};
 
 use super::{Capability, Guest, HostState, Refusals};
 use crate::config::Grants;
+use crate::events::Origin;
 use crate::plugin::bindings::onebot::plugin::actions;
 use crate::plugin::bindings::onebot::plugin::types::ActionError;
 
@@ -33,6 +34,8 @@ pub struct NestedCall {
     pub params: String,
     pub depth: u32,
     pub deadline: Instant,
+    /// The handlers whose calls led to this one (T6), passed on to what it publishes.
+    pub origin: Origin,
 }
 
 /// The answer to a nested call: the `data` JSON text, or the failed envelope's retcode and
@@ -60,15 +63,18 @@ pub struct ActionsState {
     plugin: Arc<str>,
     grants: Arc<Grants>,
     caller: CallerSlot,
-    depth: u32,
+    /// Where the current call sits: its depth, and the handlers that led to it (T6).
+    origin: Origin,
     deadline: Instant,
     refusals: Refusals,
 }
 
 impl ActionsState {
-    /// Before each call on this instance: how deep in a chain it runs and when it must end.
-    pub fn begin_call(&mut self, depth: u32, deadline: Instant) {
-        self.depth = depth;
+    /// Before each call on this instance: where in a chain it runs and when it must end.
+    pub fn begin_call(&mut self, origin: &Origin, deadline: Instant) {
+        if self.origin != *origin {
+            self.origin = origin.clone();
+        }
         self.deadline = deadline;
     }
 }
@@ -85,7 +91,7 @@ impl Capability for Actions {
             plugin: guest.name.clone(),
             grants: guest.grants.clone(),
             caller: self.caller.clone(),
-            depth: 0,
+            origin: Origin::default(),
             deadline: Instant::now(),
             refusals: guest.refusals.clone(),
         }
@@ -112,7 +118,7 @@ impl actions::Host for ActionsState {
             }
             return Err(refuse(1403, message));
         }
-        let depth = self.depth + 1;
+        let depth = self.origin.depth + 1;
         if depth > MAX_DEPTH {
             let message = format!(
                 "plugin {}: calling `{action}` would nest {depth} calls deep, past the limit of \
@@ -134,6 +140,10 @@ impl actions::Host for ActionsState {
             params,
             depth,
             deadline: self.deadline,
+            origin: Origin {
+                depth,
+                handlers: self.origin.handlers.clone(),
+            },
         };
         caller
             .call_nested(call)
@@ -195,7 +205,13 @@ mod tests {
         assert!(error.message.contains("callActions") && error.message.contains("alt.json5"));
 
         let deadline = Instant::now() + Duration::from_secs(1);
-        only.begin_call(3, deadline);
+        only.begin_call(
+            &Origin {
+                depth: 3,
+                ..Origin::default()
+            },
+            deadline,
+        );
         let answer = actions::Host::call(&mut only, "get_status".into(), "{}".into()).await;
         assert_eq!(answer.ok().as_deref(), Some("{\"depth\":4}"));
         let seen = crate::sync::lock(&recorder.0).clone();
@@ -207,7 +223,13 @@ mod tests {
         let recorder = Arc::new(Recorder::default());
         let caller: Arc<dyn ActionCaller> = recorder.clone();
         let mut all = state(ActionGrant::All, &caller);
-        all.begin_call(MAX_DEPTH, Instant::now());
+        all.begin_call(
+            &Origin {
+                depth: MAX_DEPTH,
+                ..Origin::default()
+            },
+            Instant::now(),
+        );
         let error = actions::Host::call(&mut all, "x".into(), "{}".into())
             .await
             .expect_err("too deep");

@@ -32,6 +32,8 @@ mod wasi;
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::events::Origin;
+
 use wasmtime::component::{Linker, ResourceTable};
 use wasmtime_wasi::{WasiCtxView, WasiView};
 
@@ -89,11 +91,12 @@ impl HostState {
     }
 
     /// Resets the per-call budgets before a call of `action` on this instance (fresh or
-    /// warm): it must end by `deadline`, and runs `depth` calls deep in a chain of nested calls.
-    pub fn begin_call(&mut self, action: &str, deadline: Instant, depth: u32) {
+    /// warm): it must end by `deadline`, runs `origin.depth` calls deep in a chain of nested
+    /// calls, and what it publishes or calls carries `origin` (T6).
+    pub fn begin_call(&mut self, action: &str, deadline: Instant, origin: &Origin) {
         self.budget.begin_call(deadline);
-        self.onebot.begin_call();
-        self.actions.begin_call(depth, deadline);
+        self.onebot.begin_call(origin);
+        self.actions.begin_call(origin, deadline);
         self.outbound.begin_call(action, deadline);
     }
 }

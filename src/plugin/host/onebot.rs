@@ -7,7 +7,7 @@ use std::sync::Arc;
 use wasmtime::component::{HasSelf, Linker};
 
 use super::{Capability, Guest, HostState};
-use crate::events::EventBus;
+use crate::events::{EventBus, Origin};
 use crate::plugin::bindings::{self, Level};
 
 /// Logging and events for every plugin; shares the host's event bus.
@@ -24,12 +24,17 @@ pub struct OnebotState {
     max_events: u32,
     /// Set when the current call went past `maxEventsPerCall`, so its error can say so.
     pub exceeded: bool,
+    /// Where the current call sits for the event handlers (T6): its events carry it.
+    origin: Origin,
 }
 
 impl OnebotState {
-    pub fn begin_call(&mut self) {
+    pub fn begin_call(&mut self, origin: &Origin) {
         self.emitted = 0;
         self.exceeded = false;
+        if self.origin != *origin {
+            self.origin = origin.clone();
+        }
     }
 }
 
@@ -54,6 +59,7 @@ impl Capability for Onebot {
             emitted: 0,
             max_events: guest.limits.max_events_per_call,
             exceeded: false,
+            origin: Origin::default(),
         }
     }
 }
@@ -86,7 +92,7 @@ impl bindings::onebot::plugin::host::Host for OnebotState {
         self.emitted += 1;
         Ok(self
             .events
-            .publish(&self.plugin, &event)
+            .publish_from(&self.plugin, &event, &self.origin)
             .map_err(|e| e.to_string()))
     }
 }
@@ -119,7 +125,7 @@ mod tests {
         }
         assert!(state.emit_event(event.clone()).is_err(), "the third traps");
         assert!(state.exceeded);
-        state.begin_call();
+        state.begin_call(&Origin::default());
         assert!(!state.exceeded);
         assert!(matches!(state.emit_event(event), Ok(Ok(()))));
         // A bad event is the plugin's error to read, not a trap.

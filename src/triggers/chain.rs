@@ -1,0 +1,214 @@
+//! The event handlers' chain (SPEC T1–T8). The bus hands it every published event once some
+//! loaded plugin handles events ([`crate::events::Screen`]); one task takes them in order and
+//! runs each through the handlers whose sidecar names its post type, in the order of T3, then
+//! delivers what is left. One task keeps the order of publication for every subscriber, and a
+//! handler's own actions (a reply) publish events that queue behind the event it handles: the
+//! chain never waits on itself.
+//!
+//! Loops (T6): an event carries the handlers whose calls led to it ([`Origin`]); none of them
+//! sees it again, and past the nested-call depth limit no handler sees it at all.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde_json::{Map, Value};
+use tokio::sync::mpsc;
+
+use crate::config::triggers::OnError;
+use crate::events::{EventBus, Origin, Pending, Screen};
+use crate::plugin::{CallContext, MAX_DEPTH, Plugin, Verdict};
+use crate::registry::Registry;
+
+/// How many events may wait for the handlers (T7). Past it an event is delivered without
+/// them (and counted), rather than holding up the plugin that published it.
+pub const QUEUE: usize = 4096;
+
+/// The bus's side of the chain: where events wait for the handlers.
+pub struct Chain {
+    registry: Arc<Registry>,
+    queue: mpsc::Sender<Pending>,
+    /// Where an event the queue has no room for is delivered at once (T7).
+    bus: std::sync::Weak<EventBus>,
+    pub stats: Arc<Stats>,
+}
+
+/// What the chain did, for `GET /` and tests.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Events that went through the chain and were delivered (as they were or replaced).
+    pub delivered: AtomicU64,
+    /// Events a handler dropped (or whose handler failed with `onError: "drop"`).
+    pub dropped: AtomicU64,
+    /// Events delivered without the handlers because the queue was full (T7).
+    pub overflowed: AtomicU64,
+    /// Handler calls that failed (trap, error, deadline, a bad replacement).
+    pub failures: AtomicU64,
+}
+
+/// The chain's task: takes events in order and runs the handlers on them.
+pub struct Worker {
+    registry: Arc<Registry>,
+    bus: Arc<EventBus>,
+    events: mpsc::Receiver<Pending>,
+    stats: Arc<Stats>,
+}
+
+impl Chain {
+    /// Attaches a chain to `bus`; the returned [`Worker`] must be run for events to flow
+    /// while handlers are loaded.
+    pub fn attach(registry: Arc<Registry>, bus: &Arc<EventBus>) -> (Arc<Chain>, Worker) {
+        let (queue, events) = mpsc::channel(QUEUE);
+        let stats = Arc::new(Stats::default());
+        let chain = Arc::new(Chain {
+            registry: registry.clone(),
+            queue,
+            bus: Arc::downgrade(bus),
+            stats: stats.clone(),
+        });
+        bus.set_screen(chain.clone());
+        let worker = Worker {
+            registry,
+            bus: bus.clone(),
+            events,
+            stats,
+        };
+        (chain, worker)
+    }
+}
+
+impl Screen for Chain {
+    fn active(&self) -> bool {
+        !self.registry.snapshot().handlers().is_empty()
+    }
+
+    fn submit(&self, pending: Pending) {
+        match self.queue.try_send(pending) {
+            Ok(()) => {}
+            Err(
+                mpsc::error::TrySendError::Full(pending)
+                | mpsc::error::TrySendError::Closed(pending),
+            ) => {
+                let before = self.stats.overflowed.fetch_add(1, Ordering::Relaxed);
+                if before.is_power_of_two() || before == 0 {
+                    tracing::warn!(
+                        source = %pending.source,
+                        "{} events waiting for the event handlers: this one is delivered without \
+                         them ({} so far)",
+                        QUEUE,
+                        before + 1
+                    );
+                }
+                if let Some(bus) = self.bus.upgrade() {
+                    bus.deliver_screened(&pending.source, &pending.event);
+                }
+            }
+        }
+    }
+}
+
+impl Worker {
+    /// Runs until `stopped` turns true; events still queued then are delivered through the
+    /// handlers first, so a shutdown loses none that were published before it.
+    pub async fn run(mut self, mut stopped: tokio::sync::watch::Receiver<bool>) {
+        loop {
+            tokio::select! {
+                biased;
+                pending = self.events.recv() => match pending {
+                    Some(pending) => self.screen(pending).await,
+                    None => return,
+                },
+                () = super::stopping(&mut stopped) => break,
+            }
+        }
+        while let Ok(pending) = self.events.try_recv() {
+            self.screen(pending).await;
+        }
+    }
+
+    /// One event through the handlers that want it, then to the subscribers (T1–T6).
+    async fn screen(&self, pending: Pending) {
+        let Pending {
+            source,
+            mut event,
+            origin,
+        } = pending;
+        // T6: an event published `MAX_DEPTH` calls deep is delivered without handlers.
+        if origin.depth < MAX_DEPTH {
+            let handlers: Vec<Arc<Plugin>> = self.registry.snapshot().handlers().to_vec();
+            for handler in handlers {
+                let Some(post_type) = event.get("post_type").and_then(Value::as_str) else {
+                    break;
+                };
+                if !handler.handler.events.matches(post_type) || origin.caused_by(&handler.name) {
+                    continue;
+                }
+                match self.run_one(&handler, &event, &origin).await {
+                    Step::Pass => {}
+                    Step::Replace(new) => event = new,
+                    Step::Drop => {
+                        self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+                        tracing::debug!(plugin = %handler.name, %source, "event dropped by its handler");
+                        return;
+                    }
+                }
+            }
+        }
+        self.stats.delivered.fetch_add(1, Ordering::Relaxed);
+        self.bus.deliver_screened(&source, &event);
+    }
+
+    /// One handler's call on `event`, its failures turned into what T4 says they mean.
+    async fn run_one(
+        &self,
+        handler: &Arc<Plugin>,
+        event: &Map<String, Value>,
+        origin: &Origin,
+    ) -> Step {
+        let context = CallContext {
+            self_id: event.get("self_id").and_then(Value::as_i64),
+            deadline: None,
+            origin: origin.through(&handler.name),
+            timeout_ms: None,
+        };
+        // A map of JSON values always serialises.
+        let text = serde_json::to_string(event).unwrap_or_default();
+        let failure = match handler.clone().handle_event(text, context).await {
+            Ok(Verdict::Pass) => return Step::Pass,
+            Ok(Verdict::Drop) => return Step::Drop,
+            Ok(Verdict::Replace(text)) => match crate::events::parse(&text) {
+                Ok(mut new) => {
+                    self.bus.stamp(&mut new);
+                    return Step::Replace(new);
+                }
+                Err(e) => format!("its replacement event is refused: {e}"),
+            },
+            Err(e) => e.to_string(),
+        };
+        self.stats.failures.fetch_add(1, Ordering::Relaxed);
+        let on_error = handler.handler.on_error;
+        let effect = match on_error {
+            OnError::Pass => "the event goes on as it was",
+            OnError::Drop => "the event is dropped (onError: \"drop\")",
+        };
+        if handler.first_failure(crate::plugin::HANDLE_EVENT) {
+            tracing::warn!(
+                plugin = %handler.name,
+                version = %handler.version,
+                "event handler failed: {failure}; {effect} (later failures of this version are logged at debug)"
+            );
+        } else {
+            tracing::debug!(plugin = %handler.name, "event handler failed: {failure}; {effect}");
+        }
+        match on_error {
+            OnError::Pass => Step::Pass,
+            OnError::Drop => Step::Drop,
+        }
+    }
+}
+
+/// What becomes of the event after one handler.
+enum Step {
+    Pass,
+    Replace(Map<String, Value>),
+    Drop,
+}
