@@ -23,9 +23,12 @@ use crate::registry::Registry;
 /// them (and counted), rather than holding up the plugin that published it.
 pub const QUEUE: usize = 4096;
 
-/// The bus's side of the chain: where events wait for the handlers.
+/// The bus's side of the chain: where events wait for the handlers. It holds the registry
+/// and the bus weakly: the bus holds the chain, and the registry's plugins hold the bus (their
+/// runtime publishes to it), so strong references would make a cycle that outlives the host
+/// (its engine, its key-value database).
 pub struct Chain {
-    registry: Arc<Registry>,
+    registry: std::sync::Weak<Registry>,
     queue: mpsc::Sender<Pending>,
     /// Where an event the queue has no room for is delivered at once (T7).
     bus: std::sync::Weak<EventBus>,
@@ -60,7 +63,7 @@ impl Chain {
         let (queue, events) = mpsc::channel(QUEUE);
         let stats = Arc::new(Stats::default());
         let chain = Arc::new(Chain {
-            registry: registry.clone(),
+            registry: Arc::downgrade(&registry),
             queue,
             bus: Arc::downgrade(bus),
             stats: stats.clone(),
@@ -78,7 +81,9 @@ impl Chain {
 
 impl Screen for Chain {
     fn active(&self) -> bool {
-        !self.registry.snapshot().handlers().is_empty()
+        self.registry
+            .upgrade()
+            .is_some_and(|registry| !registry.snapshot().handlers().is_empty())
     }
 
     fn submit(&self, pending: Pending) {
