@@ -25,7 +25,8 @@ fn upstream(ws_port: u16) -> Running {
                 r#"{{
   network: {{
     httpServers: [{{ name: "direct", enable: true, host: "127.0.0.1", port: 0 }}],
-    websocketServers: [{{ name: "napcat", enable: true, host: "127.0.0.1", port: {ws_port}, token: "up-token" }}],
+    websocketServers: [{{ name: "napcat", enable: true, host: "127.0.0.1", port: {ws_port}, token: "up-token",
+      reportSelfMessage: true }}],
   }},
   plugins: {{ dir: {dir:?}, cacheDir: {cache:?}, watch: false }},
 }}"#,
@@ -165,5 +166,49 @@ async fn g2_upstream_down_is_1200_then_recovers() {
     connected(&host).await;
     let groups = host.post("get_group_list", json!({})).await;
     ok_data(&groups);
+    host.stop().await;
+}
+
+/// G6 with T1: upstream events go through the gateway's event handlers: a handler drops the
+/// messages it is told to, and answers others through an upstream action (call-action reaches
+/// the upstream like any action no plugin provides, G2), whose `message_sent` comes back.
+#[tokio::test]
+async fn g6_t1_upstream_events_go_through_handlers_which_reach_upstream_actions() {
+    let mut up = upstream(0);
+    let port = up.addr("napcat").port();
+    let direct = up.addr("direct");
+    let mut setup = Setup::with_plugins(&[("react_probe.wasm", "gw.wasm")]).sidecar(
+        "gw.json5",
+        r#"{ events: ["message"], keyValue: ["default"], callActions: ["send_msg"] }"#,
+    );
+    setup.rest = format!(r#"upstream: {{ url: "ws://127.0.0.1:{port}", token: "up-token" }},"#);
+    let host = setup.server("enableWebsocket: true").start().await;
+    connected(&host).await;
+    let mut client = crate::ws::client::subscribed(crate::ws::client::addr(&host), "/").await;
+    let receive = |text: &'static str| {
+        reqwest::Client::new()
+            .post(format!("http://{direct}/mock_receive_group_msg"))
+            .json(&json!({"group_id": 777, "user_id": 10001, "message": text}))
+            .send()
+    };
+    assert_eq!(receive("drop").await.expect("sent").status(), 200);
+    assert_eq!(receive("reply").await.expect("sent").status(), 200);
+    // The dropped one never arrives; the next is the one answered.
+    let first = crate::ws::client::next_event(&mut client).await;
+    assert_eq!(
+        (first["post_type"].as_str(), first["raw_message"].as_str()),
+        (Some("message"), Some("reply")),
+        "{first}"
+    );
+    let answer = crate::ws::client::next_event(&mut client).await;
+    assert_eq!(answer["post_type"], "message_sent", "{answer}");
+    assert_eq!(
+        (answer["group_id"].as_i64(), answer["raw_message"].as_str()),
+        (Some(777), Some("pong"))
+    );
+    assert_eq!(
+        answer["self_id"], 2_854_196_310_i64,
+        "sent by the upstream's account"
+    );
     host.stop().await;
 }
