@@ -1,4 +1,5 @@
-//! Secrets (issue 7, H6, W2): the token in no log line, whichever way it was sent, at every
+//! Secrets (issue 7, H6, W2): the token in no log line, whichever way it was sent (the upstream
+//! of gateway mode included), at every
 //! log level; and a loud warning for a server that other machines can reach without a token.
 //! Both read the real binary's log, as an operator would.
 
@@ -104,7 +105,9 @@ async fn h6_rw2_no_connection_kind_logs_its_token_at_any_level() {
     let token = format!("tok-{secret}");
     let mut bot = Bot::listen().await;
     let mut endpoint = Endpoint::quiet().await;
-    let setup = Setup::default()
+    // Gateway mode (G1): the upstream is dialled with the token too.
+    let mut upstream = Bot::listen().await;
+    let mut setup = Setup::default()
         .server(&format!(r#"token: "{token}", enableWebsocket: true, heartInterval: 0"#))
         .network(&format!(
             r#"websocketServers: [{{ name: "ws", enable: true, port: 0, token: "{token}", heartInterval: 0 }}],
@@ -114,6 +117,10 @@ async fn h6_rw2_no_connection_kind_logs_its_token_at_any_level() {
             rws = bot.url("/onebot"),
             client = client("post", &endpoint.url, &format!(r#"token: "{token}""#)),
         ));
+    setup.rest = format!(
+        r#"upstream: {{ url: "{}", token: "{token}" }},"#,
+        upstream.url("/")
+    );
     let log_level = format!("{EVERYTHING},tungstenite=trace,tungstenite::handshake::client=trace");
     let mut host = Running::start(&setup, &log_level, None);
     let (http, ws, sse) = (host.addr("test"), host.addr("ws"), host.addr("sse"));
@@ -131,6 +138,12 @@ async fn h6_rw2_no_connection_kind_logs_its_token_at_any_level() {
     assert_eq!(
         connection.header("authorization"),
         Some(format!("Bearer {token}").as_str())
+    );
+    let dialled = upstream.next_connection().await;
+    assert_eq!(
+        dialled.header("authorization"),
+        Some(format!("Bearer {token}").as_str()),
+        "the upstream gets the token"
     );
     let post = endpoint.next().await;
     assert!(
@@ -154,6 +167,7 @@ async fn h6_rw2_no_connection_kind_logs_its_token_at_any_level() {
 
     let (_, log) = host.terminate();
     drop(connection);
+    drop(dialled);
     let joined = log.join("\n");
     assert!(
         log.iter().any(|l| l.contains("TRACE")),
