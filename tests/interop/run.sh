@@ -3,7 +3,9 @@
 # nonebot-adapter-onebot over forward WebSocket (interop.py); each of them as a reverse
 # WebSocket server that the host dials (reverse_ws.py, websocketClients); NoneBot2 in HTTP POST
 # mode with a signing secret (http_post.py, httpClients). Against the release binary with the
-# example plugin mock-account. Exits non-zero when a client check fails.
+# example plugin mock-account; then the forward-WebSocket checks once more through a second host
+# in gateway mode (issue 24: `upstream` pointing at the first host's websocketServers entry).
+# Exits non-zero when a client check fails.
 #
 #   tests/interop/run.sh                  # after `cargo test --release` (or `cargo build --release`)
 #
@@ -51,6 +53,9 @@ free_port() { "$venv/bin/python" -c 'import socket; s = socket.socket(); s.bind(
 aiocqhttp_port=$(free_port)
 nonebot_port=$(free_port)
 post_port=$(free_port)
+# Gateway mode (issue 24): a second host in front of this one, through this one's
+# websocketServers entry, as a NapCat user would put onebot-host in front of NapCat.
+upstream_port=$(free_port)
 secret=interop-secret-$RANDOM$RANDOM
 cat > "$work/onebot.json5" <<JSON
 {
@@ -65,6 +70,8 @@ cat > "$work/onebot.json5" <<JSON
     ],
     httpClients: [{ name: "nonebot-http", enable: true, token: "$secret",
       url: "http://127.0.0.1:$post_port/onebot/v11/http/" }],
+    websocketServers: [{ name: "upstream", enable: true, host: "127.0.0.1", port: $upstream_port,
+      token: "$token", reportSelfMessage: true, heartInterval: 5000 }],
   },
   plugins: { dir: "$work/plugins", watch: false, cacheDir: "$root/target/interop-cache" },
 }
@@ -104,6 +111,46 @@ if [ "$status" -eq 0 ]; then
         timeout 300 "$venv/bin/python" tests/interop/http_post.py --port "$port" --token "$token" \
             --secret "$secret" --bot-port "$post_port" || status=$?
     fi
+fi
+gateway_pid=
+if [ "$status" -eq 0 ]; then
+    echo "== the same checks through a gateway (a second host with upstream: the first one)"
+    mkdir "$work/gateway-plugins"
+    cat > "$work/gateway.json5" <<JSON
+{
+  network: {
+    httpServers: [{ name: "gateway", enable: true, host: "127.0.0.1", port: 0,
+      enableWebsocket: true, token: "$token", heartInterval: 5000 }],
+  },
+  upstream: { url: "ws://127.0.0.1:$upstream_port", token: "$token" },
+  plugins: { dir: "$work/gateway-plugins", watch: false, cacheDir: "$root/target/interop-cache",
+    dataDir: "$work/gateway-data" },
+}
+JSON
+    RUST_LOG=${RUST_LOG:-info} "$bin" --config "$work/gateway.json5" 2>"$work/gateway.log" &
+    gateway_pid=$!
+    gport=
+    for _ in $(seq 1 600); do
+        gport=$(sed -n 's/.*listening on http:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$work/gateway.log" | head -n1)
+        if [ -n "$gport" ] && curl -fsS -H "Authorization: Bearer $token" "http://127.0.0.1:$gport/" \
+            | grep -q '"connected":true'; then
+            break
+        fi
+        gport=
+        kill -0 "$gateway_pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if [ -z "$gport" ]; then
+        echo "the gateway did not connect to its upstream; its log:" >&2
+        cat "$work/gateway.log" >&2
+        status=1
+    else
+        echo "   gateway on port $gport, connected to ws://127.0.0.1:$upstream_port"
+        timeout 300 "$venv/bin/python" tests/interop/interop.py --port "$gport" --token "$token" \
+            || { status=$?; echo "interop through the gateway failed; its log:" >&2; tail -n 60 "$work/gateway.log" >&2; }
+    fi
+    kill "$gateway_pid" 2>/dev/null || true
+    wait "$gateway_pid" 2>/dev/null || true
 fi
 if [ "$status" -ne 0 ]; then
     echo "interop failed ($status); the host's log:" >&2
