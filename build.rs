@@ -1,7 +1,8 @@
 //! Builds the WebAssembly guests, so a plain `cargo build` gives a working setup:
-//! the example plugin `plugins/mock-account.wasm`, and the test fixtures (`probe.wasm`,
-//! `probe_alt.wasm`, `hostile.wasm`, `fetch.wasm`, …) and the optional example `forward.wasm`,
-//! whose folder integration tests find with `env!("ONEBOT_GUEST_DIR")`.
+//! the example plugins `plugins/mock-account.wasm` and `plugins/keyword.wasm`, and the test
+//! fixtures (`probe.wasm`, `probe_alt.wasm`, `hostile.wasm`, `fetch.wasm`, …) and the optional
+//! examples (`forward.wasm`, `github_notify.wasm`), whose folder integration tests
+//! find with `env!("ONEBOT_GUEST_DIR")`.
 //!
 //! The guests are cargo workspaces of their own (they target wasm32-wasip2; the host does not),
 //! built by a nested cargo into one target dir, `target/guests`: a dir apart from the outer
@@ -32,11 +33,12 @@ const WORKSPACES: [&str; 9] = [
 ];
 /// Where the guests' inputs live: the workspaces and their crates, path dependencies included
 /// (a change in one of them must rebuild the guests that use it).
-const INPUT_DIRS: [&str; 14] = [
+const INPUT_DIRS: [&str; 15] = [
     "plugins",
     "plugins/mock-account",
     "plugins/forward",
     "plugins/keyword",
+    "plugins/github-notify",
     "sdk/rust",
     "tests/guests/common",
     "tests/guests/probe",

@@ -145,20 +145,24 @@ impl Running {
         rust_log: &str,
         nofile: Option<u64>,
     ) -> Running {
-        let dir = tempfile::tempdir().expect("tmp");
-        let plugin_dir = plugin_folder(dir.path(), plugins);
-        let path = dir.path().join("onebot.json5");
-        std::fs::write(&path, config(&plugin_dir)).expect("config");
         let invocation = match nofile {
             Some(n) => Invocation::with_nofile_limit(n),
             None => Invocation::new(),
         };
-        invocation
-            .arg("--config")
-            .arg(&path)
-            .env("RUST_LOG", rust_log)
-            .owning(dir)
-            .start()
+        Self::launch_as(invocation.env("RUST_LOG", rust_log), plugins, config)
+    }
+
+    /// As [`launch`](Self::launch), run as `invocation` (with its environment and limits).
+    pub fn launch_as(
+        invocation: Invocation,
+        plugins: &[(&str, &str)],
+        config: impl FnOnce(&Path) -> String,
+    ) -> Running {
+        let dir = tempfile::tempdir().expect("tmp");
+        let plugin_dir = plugin_folder(dir.path(), plugins);
+        let path = dir.path().join("onebot.json5");
+        std::fs::write(&path, config(&plugin_dir)).expect("config");
+        invocation.arg("--config").arg(&path).owning(dir).start()
     }
 
     pub fn pid(&self) -> u32 {
