@@ -1,7 +1,7 @@
 //! Builds the WebAssembly guests, so a plain `cargo build` gives a working setup:
 //! the example plugins `plugins/mock-account.wasm` and `plugins/keyword.wasm`, and the test
 //! fixtures (`probe.wasm`, `probe_alt.wasm`, `hostile.wasm`, `fetch.wasm`, …) and the optional
-//! examples (`forward.wasm`, `github_notify.wasm`), whose folder integration tests
+//! examples (`forward.wasm`, `feed.wasm`, `github_notify.wasm`), whose folder integration tests
 //! find with `env!("ONEBOT_GUEST_DIR")`.
 //!
 //! The guests are cargo workspaces of their own (they target wasm32-wasip2; the host does not),
@@ -33,11 +33,12 @@ const WORKSPACES: [&str; 9] = [
 ];
 /// Where the guests' inputs live: the workspaces and their crates, path dependencies included
 /// (a change in one of them must rebuild the guests that use it).
-const INPUT_DIRS: [&str; 15] = [
+const INPUT_DIRS: [&str; 16] = [
     "plugins",
     "plugins/mock-account",
     "plugins/forward",
     "plugins/keyword",
+    "plugins/feed",
     "plugins/github-notify",
     "sdk/rust",
     "tests/guests/common",
