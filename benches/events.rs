@@ -3,7 +3,10 @@
 //!
 //! Run: `cargo bench --bench events` (the bench profile is the release profile, so nothing
 //! is rebuilt after `cargo test --release`). Options: `-- --clients N --events N --samples N`,
-//! and `--reverse` for reverse WebSocket (`websocketClients`, RW2).
+//! `--reverse` for reverse WebSocket (`websocketClients`, RW2), and `--handlers N` for a chain
+//! of N pass-through event handlers (SPEC T1: copies of the example `keyword`, which passes
+//! every event that is not a `ping` message, with `events: ["*"]`; `--warm` gives them
+//! `warmInstances: 1`).
 //!
 //! A host runs in this process on a free port with the `probe` test plugin; 100 clients
 //! (tokio-tungstenite) connect to `/` on the same machine, so the figures include the
@@ -45,6 +48,9 @@ struct Options {
     events: u64,
     samples: u64,
     reverse: bool,
+    handlers: usize,
+    /// `--warm`: the handlers keep a warm instance (P5) instead of a fresh one per event.
+    warm: bool,
 }
 
 fn options() -> Options {
@@ -53,15 +59,19 @@ fn options() -> Options {
         events: 20_000,
         samples: 500,
         reverse: false,
+        handlers: 0,
+        warm: false,
     };
     let args: Vec<String> = std::env::args().collect();
     options.reverse = args.iter().any(|arg| arg == "--reverse");
+    options.warm = args.iter().any(|arg| arg == "--warm");
     for pair in args.windows(2) {
         let value = || pair[1].parse().ok();
         match pair[0].as_str() {
             "--clients" => options.clients = value().unwrap_or(options.clients as u64) as usize,
             "--events" => options.events = value().unwrap_or(options.events),
             "--samples" => options.samples = value().unwrap_or(options.samples),
+            "--handlers" => options.handlers = value().unwrap_or(0) as usize,
             _ => {}
         }
     }
@@ -83,6 +93,19 @@ async fn run(options: Options) {
     std::fs::create_dir(&plugins).expect("plugin dir");
     let guests = std::path::Path::new(env!("ONEBOT_GUEST_DIR"));
     std::fs::copy(guests.join("probe.wasm"), plugins.join("probe.wasm")).expect("probe.wasm");
+    for k in 1..=options.handlers {
+        std::fs::copy(
+            guests.join("keyword.wasm"),
+            plugins.join(format!("handler{k}.wasm")),
+        )
+        .expect("keyword.wasm");
+        let warm = if options.warm { "warmInstances: 1" } else { "" };
+        std::fs::write(
+            plugins.join(format!("handler{k}.json5")),
+            format!(r#"{{ events: ["*"], {warm} }}"#),
+        )
+        .expect("sidecar");
+    }
     let cache = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("compile-cache");
     // With --reverse: the bots' server, and one websocketClients entry per client dialling it.
     let bots = match options.reverse {
@@ -190,6 +213,14 @@ async fn run(options: Options) {
         )
         .await;
         sent += count;
+        if options.handlers > 0 {
+            // Events wait for the handlers in a queue of 4096 (T7): a batch at a time keeps
+            // every event going through them.
+            tokio::time::timeout(WAIT, progressed.wait_for(all_have(sent)))
+                .await
+                .expect("every client got the batch")
+                .expect("clients alive");
+        }
     }
     tokio::time::timeout(WAIT, progressed.wait_for(all_have(sent)))
         .await
@@ -203,7 +234,8 @@ async fn run(options: Options) {
         "forward"
     };
     println!(
-        "throughput ({how} WebSocket): {sent} events to {} clients in {elapsed:.2} s = {:.0} events/s, {:.0} deliveries/s",
+        "throughput ({how} WebSocket, {} event handlers): {sent} events to {} clients in {elapsed:.2} s = {:.0} events/s, {:.0} deliveries/s",
+        options.handlers,
         options.clients,
         sent as f64 / elapsed,
         deliveries / elapsed,
@@ -230,7 +262,8 @@ async fn run(options: Options) {
         samples.get(index).copied().unwrap_or(0) as f64 / 1e6
     };
     println!(
-        "latency ({how}) emit-event → client read, {} samples ({} events × {} clients): p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
+        "latency ({how}, {} event handlers) emit-event → client read, {} samples ({} events × {} clients): p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
+        options.handlers,
         samples.len(),
         options.samples,
         options.clients,

@@ -161,6 +161,9 @@ impl Loader {
                             && p.limits == plugin.limits
                             && p.warm == plugin.warm
                             && p.grants == plugin.grants
+                            && p.routes == plugin.routes
+                            && p.handler == plugin.handler
+                            && p.schedules == plugin.schedules
                     }) {
                         continue; // touched, not changed
                     }

@@ -327,3 +327,65 @@ async fn t8_get_root_and_the_load_log_show_handlers() {
     );
     host.stop().await;
 }
+
+/// T14 with T1, issue 22's soak: events flow while the handler plugin is swapped 30 times
+/// (a new sidecar each time is a new version); every event reaches the client exactly once,
+/// in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn t1_thirty_swaps_of_a_handler_under_load_lose_and_duplicate_no_event() {
+    let host = host_with(
+        &[("probe.wasm", "probe.wasm"), ("keyword.wasm", "k.wasm")],
+        vec![("k.json5", r#"{ events: ["*"] }"#.to_owned())],
+    )
+    .await;
+    let dir = host._dir.path().join("plugins");
+    let mut bot = client::subscribed(client::addr(&host), "/").await;
+    const BATCH: u64 = 50;
+    const SWAPS: u64 = 30;
+    let generation = |root: Value| ok_data(&root)["generation"].as_u64().unwrap_or(0);
+    let mut seen_generation = generation(host.get("/").await);
+    for swap in 0..=SWAPS {
+        ok_data(
+            &host
+                .post(
+                    "probe_emit",
+                    json!({"event": {"post_type": "notice", "notice_type": "soak"},
+                           "count": BATCH, "seq_from": swap * BATCH}),
+                )
+                .await,
+        );
+        if swap < SWAPS {
+            let sidecar = format!(r#"{{ events: ["*"], priority: {} }}"#, swap + 1);
+            std::fs::write(dir.join(".k.json5.tmp"), sidecar).expect("write");
+            std::fs::rename(dir.join(".k.json5.tmp"), dir.join("k.json5")).expect("mv");
+            // The next batch goes out while (or just after) this version replaces the last.
+            seen_generation = wait_for("the swap", || async {
+                let now = generation(host.get("/").await);
+                (now > seen_generation).then_some(now)
+            })
+            .await;
+        }
+    }
+    let total = BATCH * (SWAPS + 1);
+    let mut next = 0;
+    while next < total {
+        let event = next_notice(&mut bot).await;
+        assert_eq!(event["notice_type"], "soak", "{event}");
+        assert_eq!(event["seq"], next, "every event once, in order");
+        next += 1;
+    }
+    ok_data(
+        &host
+            .post(
+                "probe_emit",
+                json!({"event": {"post_type": "notice", "notice_type": "end"}}),
+            )
+            .await,
+    );
+    assert_eq!(
+        next_notice(&mut bot).await["notice_type"],
+        "end",
+        "no duplicate after the last"
+    );
+    host.stop().await;
+}
