@@ -198,3 +198,23 @@ fn validate_actions(mut actions: Vec<String>) -> Result<Vec<String>, String> {
 fn hex_prefix(bytes: &[u8], n: usize) -> String {
     bytes.iter().take(n).map(|b| format!("{b:02x}")).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::validate_actions;
+
+    #[test]
+    fn t20_an_action_called_hooks_is_refused_and_names_are_checked() {
+        let list = |names: &[&str]| validate_actions(names.iter().map(|s| s.to_string()).collect());
+        let error = list(&["ok", "hooks"]).expect_err("reserved");
+        assert!(
+            error.contains("/hooks/ is reserved for webhook routes"),
+            "{error}"
+        );
+        assert!(list(&["a/b"]).is_err() && list(&[""]).is_err() && list(&["a b"]).is_err());
+        assert_eq!(
+            list(&["b", "a", "b", "hooks_x"]).expect("valid"),
+            ["a", "b", "hooks_x"]
+        );
+    }
+}
