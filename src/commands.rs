@@ -99,6 +99,17 @@ pub async fn plugins(config_path: &Path, plugins: Option<PathBuf>) -> anyhow::Re
             }
         }
     }
+    // G4: gateway mode. This command does not dial the upstream: it says where it is.
+    if let Some(upstream) = described["upstream"].as_object() {
+        println!(
+            "upstream  {}  (gateway mode: actions no plugin provides go there; this command does \
+             not connect to it, GET / on a running host shows its state)",
+            upstream
+                .get("url")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+        );
+    }
     for failure in &failures {
         println!(
             "FAILED {}\n    {}",

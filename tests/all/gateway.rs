@@ -212,3 +212,55 @@ async fn g6_t1_upstream_events_go_through_handlers_which_reach_upstream_actions(
     );
     host.stop().await;
 }
+
+/// G4, T8: `onebot-host plugins` names the upstream (never its token) and each plugin's
+/// triggers, without dialling.
+#[test]
+fn g4_t8_the_plugins_command_shows_the_upstream_and_the_triggers() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let plugins = crate::harness::plugin_folder(dir.path(), &[("react_probe.wasm", "ra.wasm")]);
+    std::fs::write(
+        plugins.join("ra.json5"),
+        r#"{ events: ["notice"], schedules: [{ name: "poll", every: "30s" }] }"#,
+    )
+    .expect("sidecar");
+    let config = dir.path().join("onebot.json5");
+    std::fs::write(
+        &config,
+        format!(
+            r#"{{ upstream: {{ url: "ws://127.0.0.1:1/?access_token=q", token: "tok-5e1f" }},
+                 plugins: {{ dir: {:?}, cacheDir: {:?} }} }}"#,
+            plugins.display().to_string(),
+            crate::harness::shared_cache().display().to_string()
+        ),
+    )
+    .expect("config");
+    let out = crate::bin::Invocation::new()
+        .arg("plugins")
+        .arg("--config")
+        .arg(&config)
+        .run();
+    assert_eq!(out.status.code(), Some(0), "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout
+            .contains("upstream  ws://127.0.0.1:1/  (gateway mode"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        !out.stdout.contains("tok-5e1f") && !out.stdout.contains("access_token"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("    events: notice (priority 0)"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("    schedule poll: every 30s (runs 0, failed 0, skipped 0)"),
+        "{}",
+        out.stdout
+    );
+}
