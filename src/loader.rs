@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use crate::config::{self, Limits, PartialGrants, PluginSettings};
+use crate::config::{self, Limits, PartialGrants, PluginSettings, SidecarBase, Trust};
 use crate::plugin::{LoadError, Plugin, Runtime};
 use crate::registry::Registry;
 
@@ -46,11 +46,13 @@ impl Stamp {
 }
 
 /// What a plugin runs with when its sidecar does not say: the config's limits, and the
-/// config's grants by plugin name (`plugins.grants`).
+/// config's grants by plugin name (`plugins.grants`); and what its sidecar may ask for
+/// (`plugins.env`, `plugins.ceilings`).
 #[derive(Clone, Debug, Default)]
 pub struct Defaults {
     pub limits: Limits,
     pub grants: BTreeMap<String, PartialGrants>,
+    pub trust: Trust,
 }
 
 impl Defaults {
@@ -58,6 +60,7 @@ impl Defaults {
         Defaults {
             limits: plugins.limits,
             grants: plugins.grants.clone(),
+            trust: plugins.trust.clone(),
         }
     }
 }
@@ -297,11 +300,17 @@ pub fn load_file(
     defaults: &Defaults,
 ) -> Result<Plugin, FileError> {
     let sidecar = sidecar_path(path);
-    let base = defaults.grants.get(&*plugin_name(path));
+    let name = plugin_name(path);
+    let base = defaults.grants.get(&*name);
     let settings = match std::fs::read_to_string(&sidecar) {
         Ok(text) => {
-            let (settings, warnings) =
-                config::parse_sidecar(&text, &sidecar, defaults.limits, base)?;
+            let base = SidecarBase {
+                plugin: &name,
+                limits: defaults.limits,
+                grants: base,
+                trust: &defaults.trust,
+            };
+            let (settings, warnings) = config::parse_sidecar(&text, &sidecar, &base)?;
             for warning in warnings {
                 tracing::warn!("{warning}");
             }

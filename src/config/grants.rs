@@ -11,9 +11,10 @@
 //!   without a port, the scheme's default (80, 443).
 //!
 //! A sidecar key replaces the config's for that key (not merged item by item): the sidecar
-//! beside the plugin is what its author wrote, the config is the operator's default.
+//! beside the plugin is what its author wrote, the config is the operator's default. What a
+//! sidecar may name and grant itself is bounded by the operator (`super::trust`, P12, P13).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::Path;
 
@@ -36,6 +37,8 @@ pub struct RawGrants {
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct PartialGrants {
     pub config: Option<BTreeMap<String, String>>,
+    /// The environment variables whose values are in `config` (names only).
+    pub env: BTreeSet<String>,
     pub key_value: Option<Vec<String>>,
     pub call_actions: Option<ActionGrant>,
     pub outbound: Option<Vec<HostPattern>>,
@@ -45,8 +48,14 @@ impl PartialGrants {
     /// `self` (a sidecar's) over `base` (the config's), key by key.
     pub fn over(self, base: Option<&PartialGrants>) -> Grants {
         let base = base.cloned().unwrap_or_default();
+        // The variables travel with the `config` map they were read into.
+        let (config, env) = match self.config {
+            Some(config) => (config, self.env),
+            None => (base.config.unwrap_or_default(), base.env),
+        };
         Grants {
-            config: self.config.or(base.config).unwrap_or_default(),
+            config,
+            env,
             key_value: self.key_value.or(base.key_value).unwrap_or_default(),
             call_actions: self.call_actions.or(base.call_actions).unwrap_or_default(),
             outbound: self.outbound.or(base.outbound).unwrap_or_default(),
@@ -91,6 +100,9 @@ fn debug_grants(
 pub struct Grants {
     /// `config`, with `${VAR}` resolved.
     pub config: BTreeMap<String, String>,
+    /// The environment variables `config` holds the values of: named in the load log, so the
+    /// operator sees what each plugin learnt (never the values).
+    pub env: BTreeSet<String>,
     /// `keyValue` labels.
     pub key_value: Vec<String>,
     /// `callActions`.
@@ -106,6 +118,10 @@ impl Grants {
         if !self.config.is_empty() {
             let keys: Vec<&str> = self.config.keys().map(String::as_str).collect();
             out.push(format!("config [{}]", keys.join(", ")));
+        }
+        if !self.env.is_empty() {
+            let names: Vec<&str> = self.env.iter().map(String::as_str).collect();
+            out.push(format!("env [{}]", names.join(", ")));
         }
         if !self.key_value.is_empty() {
             out.push(format!("keyValue [{}]", self.key_value.join(", ")));
@@ -153,10 +169,40 @@ impl Default for ActionGrant {
 }
 
 impl ActionGrant {
+    /// A `callActions` list as written: `"*"` anywhere in it grants every action.
+    pub fn from_names(names: Vec<String>) -> ActionGrant {
+        if names.iter().any(|n| n == "*") {
+            ActionGrant::All
+        } else {
+            ActionGrant::Only(names)
+        }
+    }
+
     pub fn allows(&self, action: &str) -> bool {
         match self {
             ActionGrant::All => true,
             ActionGrant::Only(names) => names.iter().any(|n| n == action),
+        }
+    }
+
+    /// Every action either grant allows.
+    pub fn union(&self, other: &ActionGrant) -> ActionGrant {
+        match (self, other) {
+            (ActionGrant::Only(a), ActionGrant::Only(b)) => {
+                ActionGrant::Only(a.iter().chain(b).cloned().collect())
+            }
+            _ => ActionGrant::All,
+        }
+    }
+
+    /// The first thing `asked` grants that this one does not (`"*"` for all of them).
+    pub fn first_beyond<'a>(&self, asked: &'a ActionGrant) -> Option<&'a str> {
+        match (self, asked) {
+            (ActionGrant::All, _) => None,
+            (ActionGrant::Only(_), ActionGrant::All) => Some("*"),
+            (ActionGrant::Only(_), ActionGrant::Only(names)) => {
+                names.iter().map(String::as_str).find(|n| !self.allows(n))
+            }
         }
     }
 }
@@ -244,6 +290,30 @@ impl HostPattern {
         })
     }
 
+    /// Whether every request `other` allows is allowed by this pattern too (SPEC P13: a
+    /// sidecar's pattern within the operator's ceiling).
+    pub fn covers(&self, other: &HostPattern) -> bool {
+        let scheme = match (&self.scheme, &other.scheme) {
+            (None, _) => true,
+            (Some(mine), Some(theirs)) => mine == theirs,
+            (Some(_), None) => false,
+        };
+        let port = match (self.port, other.port) {
+            (None, _) => true,
+            (Some(mine), Some(theirs)) => mine == theirs,
+            (Some(_), None) => false,
+        };
+        let host = match (&self.host, &other.host) {
+            (HostMatch::Any, _) => true,
+            (HostMatch::Exact(mine), HostMatch::Exact(theirs)) => mine == theirs,
+            (HostMatch::Suffix(mine), HostMatch::Exact(theirs) | HostMatch::Suffix(theirs)) => {
+                theirs.ends_with(mine.as_str())
+            }
+            _ => false,
+        };
+        scheme && port && host
+    }
+
     /// Whether a request to `scheme://host:port` is allowed by this pattern.
     pub fn allows(&self, scheme: &str, host: &str, port: u16) -> bool {
         let host = host.to_ascii_lowercase();
@@ -260,25 +330,34 @@ impl HostPattern {
     }
 }
 
-/// Checks `raw` (from `path`, its keys under `prefix`): `${VAR}` resolved with `env`, labels
-/// and host patterns checked.
+/// Checks `raw` (from `path`, its keys under `prefix`): `${VAR}` resolved with `env` once
+/// `allow` lets the file name the variable (its refusal is the message), labels and host
+/// patterns checked.
 pub fn resolve(
     raw: RawGrants,
     path: &Path,
     prefix: &str,
     env: &dyn Fn(&str) -> Option<String>,
+    allow: &dyn Fn(&str) -> Result<(), String>,
 ) -> Result<PartialGrants, ConfigError> {
     let invalid = |key: String, message: String| ConfigError::Invalid {
         path: path.to_owned(),
         key: format!("{prefix}{key}"),
         message,
     };
+    let mut names = BTreeSet::new();
     let config = match raw.config {
         Some(values) => {
             let mut config = BTreeMap::new();
             for (key, value) in values {
-                let resolved =
-                    expand(&value, env).map_err(|m| invalid(format!("config.{key}"), m))?;
+                let invalid_value = |m| invalid(format!("config.{key}"), m);
+                // Every variable is judged before any is read: a refusal never depends on
+                // whether (or to what) another variable is set.
+                for name in variables(&value) {
+                    allow(name).map_err(invalid_value)?;
+                    names.insert(name.to_owned());
+                }
+                let resolved = expand(&value, env).map_err(invalid_value)?;
                 config.insert(key, resolved);
             }
             Some(config)
@@ -296,13 +375,7 @@ pub fn resolve(
             format!("label {bad:?}: expected 1 to 64 characters, no `/`"),
         ));
     }
-    let call_actions = raw.call_actions.map(|names| {
-        if names.iter().any(|n| n == "*") {
-            ActionGrant::All
-        } else {
-            ActionGrant::Only(names)
-        }
-    });
+    let call_actions = raw.call_actions.map(ActionGrant::from_names);
     let outbound = match raw.allowed_outbound_hosts {
         Some(texts) => {
             let mut outbound = Vec::new();
@@ -321,6 +394,7 @@ pub fn resolve(
     };
     Ok(PartialGrants {
         config,
+        env: names,
         key_value: raw.key_value,
         call_actions,
         outbound,
@@ -358,6 +432,32 @@ pub(super) fn expand(value: &str, env: &dyn Fn(&str) -> Option<String>) -> Resul
     }
     out.push_str(rest);
     Ok(out)
+}
+
+/// The names of the `${NAME}` in `value`, as [`expand`] reads them (`$$` is no variable).
+pub(super) fn variables(value: &str) -> Vec<&str> {
+    let mut names = Vec::new();
+    let mut rest = value;
+    while let Some(at) = rest.find('$') {
+        rest = &rest[at..];
+        if let Some(after) = rest.strip_prefix("$$") {
+            rest = after;
+        } else if let Some(after) = rest.strip_prefix("${") {
+            let Some(end) = after.find('}') else {
+                break; // `expand` refuses it
+            };
+            names.push(&after[..end]);
+            rest = &after[end + 1..];
+        } else {
+            rest = &rest[1..];
+        }
+    }
+    names
+}
+
+/// Any variable: the operator's own config file names what it likes.
+pub fn any_variable(_: &str) -> Result<(), String> {
+    Ok(())
 }
 
 /// The process environment, for [`resolve`].

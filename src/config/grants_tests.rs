@@ -72,12 +72,50 @@ fn p6_sidecar_grants_replace_the_configs_key_by_key() {
         ..RawGrants::default()
     };
     let path = Path::new("p.json5");
-    let base = resolve(base, path, "", &env).expect("valid");
-    let grants = resolve(sidecar, path, "", &env)
+    let base = resolve(base, path, "", &env, &any_variable).expect("valid");
+    let grants = resolve(sidecar, path, "", &env, &any_variable)
         .expect("valid")
         .over(Some(&base));
     assert_eq!(grants.key_value, ["default"]);
     assert_eq!(grants.call_actions, ActionGrant::All);
     assert!(grants.call_actions.allows("anything"));
     assert!(!ActionGrant::default().allows("get_status"));
+}
+
+#[test]
+fn p12_variables_are_read_as_expand_reads_them() {
+    assert_eq!(variables("a ${X} $$ ${Y}z $${Z} $"), ["X", "Y"]);
+    assert!(variables("${open").is_empty());
+}
+
+#[test]
+fn p13_a_pattern_covers_the_patterns_it_allows_every_request_of() {
+    let covers = |ceiling: &str, asked: &str| {
+        HostPattern::parse(ceiling)
+            .expect(ceiling)
+            .covers(&HostPattern::parse(asked).expect(asked))
+    };
+    let within = [
+        ("*://*:*", "http://127.0.0.1:*"),
+        ("https://*", "https://api.example.com"),
+        ("https://*.example.com", "https://api.example.com"),
+        ("https://*.example.com", "https://*.a.example.com"),
+        ("http://127.0.0.1:*", "http://127.0.0.1:8080"),
+        ("https://api.example.com", "https://API.example.com:443"),
+    ];
+    for (ceiling, asked) in within {
+        assert!(covers(ceiling, asked), "{asked} within {ceiling}");
+    }
+    let beyond = [
+        ("https://*", "http://api.example.com"),
+        ("https://*", "https://api.example.com:8443"),
+        ("https://*", "*://api.example.com:443"),
+        ("https://*.example.com", "https://example.com"),
+        ("https://*.example.com", "https://*"),
+        ("http://127.0.0.1:8080", "http://127.0.0.1:*"),
+        ("https://a.example.com", "https://*.a.example.com"),
+    ];
+    for (ceiling, asked) in beyond {
+        assert!(!covers(ceiling, asked), "{asked} beyond {ceiling}");
+    }
 }

@@ -19,6 +19,7 @@ mod sidecar;
 #[cfg(test)]
 mod tests;
 pub mod triggers;
+mod trust;
 mod upstream;
 mod validate;
 
@@ -30,7 +31,8 @@ pub use grants::{ActionGrant, Grants, HostPattern, PartialGrants};
 pub use limits::HostLimits;
 pub use network::{HttpClient, WsClient};
 use raw::{RawFile, RawHttpServer};
-pub use sidecar::{PluginSettings, Warm, parse_sidecar};
+pub use sidecar::{PluginSettings, SidecarBase, Warm, parse_sidecar};
+pub use trust::Trust;
 pub use upstream::{DEFAULT_UPSTREAM_TIMEOUT_MS, Upstream};
 use validate::CacheEnv;
 
@@ -197,6 +199,8 @@ pub struct Plugins {
     pub data_dir: PathBuf,
     /// Grants per plugin name from the config file, under each sidecar's (P6).
     pub grants: BTreeMap<String, PartialGrants>,
+    /// `env` and `ceilings`: what a sidecar may ask for (P12, P13).
+    pub trust: Trust,
 }
 
 /// The limits one plugin call runs under (C4, P5).

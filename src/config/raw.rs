@@ -180,6 +180,10 @@ pub(super) struct RawPlugins {
     pub data_dir: PathBuf,
     /// Grants per plugin name, under the sidecar's (P6).
     pub grants: BTreeMap<String, RawGrants>,
+    /// P12: the variables `${VAR}` in a sidecar may name, per plugin name or `"*"`.
+    pub env: BTreeMap<String, Vec<String>>,
+    /// P13: the most a sidecar may ask for, per plugin name or `"*"`.
+    pub ceilings: BTreeMap<String, super::trust::RawCeiling>,
 }
 
 impl Default for RawPlugins {
@@ -197,6 +201,8 @@ impl Default for RawPlugins {
             max_concurrent_calls: DEFAULT_MAX_CONCURRENT_CALLS,
             data_dir: PathBuf::from(DEFAULT_DATA_DIR),
             grants: BTreeMap::new(),
+            env: BTreeMap::new(),
+            ceilings: BTreeMap::new(),
         }
     }
 }

@@ -71,6 +71,8 @@ fn c2_c3b_c4_missing_keys_and_sections_mean_defaults() {
             max_concurrent_calls: 64,
             data_dir: PathBuf::from("config/data"),
             grants: BTreeMap::new(),
+            trust: Trust::validate(Path::new(PATH), BTreeMap::new(), BTreeMap::new())
+                .expect("valid"),
         };
         assert_eq!(config.plugins, expected, "{text}");
         assert_eq!(Limits::default(), expected.limits);
@@ -119,7 +121,8 @@ fn c2_c3_every_key_is_read_and_only_enabled_servers_kept_in_file_order() {
       bot: { selfId: 123456789, nickname: "bot" },
       plugins: { dir: "/srv/plugins", watch: false, cacheDir: "/var/cache/x", timeoutMs: 1,
                  memoryMb: 4096, rateLimitGapMs: 0, dataDir: "/srv/data",
-                 grants: { echo: { keyValue: ["default"], config: { a: "x$$" } } } },
+                 grants: { echo: { keyValue: ["default"], config: { a: "x$$" } } },
+                 env: { echo: ["HOME"] }, ceilings: { "*": { memoryMb: 256 } } },
     }"#;
     let loaded = parse_ok(text);
     assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
@@ -149,6 +152,14 @@ fn c2_c3_every_key_is_read_and_only_enabled_servers_kept_in_file_order() {
             key_value: Some(vec!["default".to_owned()]),
             ..PartialGrants::default()
         })]),
+        trust: Trust::validate(
+            Path::new(PATH),
+            BTreeMap::from([("echo".to_owned(), vec!["HOME".to_owned()])]),
+            BTreeMap::from([("*".to_owned(), trust::RawCeiling {
+                memory_mb: Some(256),
+                ..trust::RawCeiling::default()
+            })]),
+        ).expect("valid"),
     };
     assert_eq!(config.plugins, expected);
 }
@@ -272,6 +283,13 @@ fn c5_w6_e5_values_out_of_range_are_refused() {
         (plugins("dir: ''"), "plugins.dir: empty; expected a folder path"),
         (plugins("cacheDir: ''"),
          "plugins.cacheDir: empty; expected a folder path, \"off\", or null for the default"),
+        (plugins("ceilings: { x: { memoryMb: 5000 } }"),
+         "plugins.ceilings.x.memoryMb: expected 1 to 4096 MiB, got 5000"),
+        (plugins("ceilings: { '*': { allowedOutboundHosts: ['ftp://x'] } }"),
+         "plugins.ceilings.*.allowedOutboundHosts[0]: \"ftp://x\": scheme `ftp`: expected http, https or *"),
+        (plugins("env: { x: ['A-B'] }"),
+         "plugins.env.x: \"A-B\": expected an environment variable's name (letters, digits and `_`, \
+          not starting with a digit), without `${}`"),
     ];
     for (text, expected) in cases {
         assert_eq!(parse_err(&text), format!("{PATH}: {expected}"), "{text}");
@@ -349,7 +367,8 @@ fn c1_shipped_config_has_every_key_at_its_default_and_no_warnings() {
             "allowHosts"]),
         ("/bot", &["selfId", "nickname"]),
         ("/plugins", &["dir", "watch", "cacheDir", "timeoutMs", "memoryMb", "maxResultBytes",
-            "maxEventsPerCall", "kvQuotaMb", "rateLimitGapMs", "maxConcurrentCalls", "dataDir"]),
+            "maxEventsPerCall", "kvQuotaMb", "rateLimitGapMs", "maxConcurrentCalls", "dataDir",
+            "env", "ceilings"]),
     ];
     for (pointer, keys) in sections {
         let section = value.pointer(pointer).and_then(|v| v.as_object()).expect(pointer);

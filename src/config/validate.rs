@@ -191,14 +191,21 @@ fn plugins(
     let mut grants = BTreeMap::new();
     for (name, raw_grants) in raw.grants {
         let prefix = format!("plugins.grants.{name}.");
-        let resolved =
-            super::grants::resolve(raw_grants, path, &prefix, &super::grants::process_env)?;
+        let resolved = super::grants::resolve(
+            raw_grants,
+            path,
+            &prefix,
+            &super::grants::process_env,
+            &super::grants::any_variable,
+        )?;
         grants.insert(name, resolved);
     }
+    let trust = super::trust::Trust::validate(path, raw.env, raw.ceilings)?;
     Ok(Plugins {
         dir: beside(path, &raw.dir),
         data_dir: beside(path, &raw.data_dir),
         grants,
+        trust,
         watch: raw.watch,
         cache_dir,
         limits,

@@ -78,6 +78,8 @@ fn grants(grants: &Grants) -> Value {
     };
     json!({
         "config": grants.config.keys().collect::<Vec<_>>(),
+        // P12: the environment variables read into `config`, by name.
+        "env": grants.env,
         "keyValue": grants.key_value,
         "callActions": call_actions,
         "allowedOutboundHosts": grants.outbound.iter().map(|p| &p.text).collect::<Vec<_>>(),

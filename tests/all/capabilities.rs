@@ -27,9 +27,11 @@ async fn p4_config_is_empty_without_a_grant_and_resolves_env_vars_with_one() {
     assert_eq!(ok_data(&data), &json!({"all": {}, "one": null}));
     host.stop().await;
 
-    // `PATH` is set in every test environment; its value must arrive resolved.
+    // `PATH` is set in every test environment; its value must arrive resolved, once the
+    // operator lets this plugin's sidecar name it (P12).
     let path = std::env::var("PATH").expect("PATH is set");
     let host = Setup::with_plugins(&[("probe_alt.wasm", "alt.wasm")])
+        .plugin_settings(r#"env: { alt: ["PATH"] }"#)
         .sidecar(
             "alt.json5",
             r#"{ config: { upstream: "http://127.0.0.1:9", path: "${PATH}", price: "$$5" } }"#,
@@ -92,6 +94,7 @@ async fn p4_call_action_is_refused_without_a_grant_naming_the_sidecar_key() {
 #[tokio::test]
 async fn p4_call_action_goes_through_the_dispatcher_with_its_retcodes() {
     let host = Setup::with_plugins(&[("probe_alt.wasm", "alt.wasm"), ("probe.wasm", "probe.wasm")])
+        .plugin_settings(r#"ceilings: { alt: { callActions: ["*"] } }"#)
         .sidecar(
             "alt.json5",
             r#"{ callActions: ["probe_count", "get_version_info", "nope", "send_msg"] }"#,
@@ -143,6 +146,7 @@ async fn p4_call_action_goes_through_the_dispatcher_with_its_retcodes() {
 #[tokio::test]
 async fn p4_recursion_is_refused_at_the_depth_limit_instead_of_hanging() {
     let host = Setup::with_plugins(&[("probe_alt.wasm", "alt.wasm")])
+        .plugin_settings(r#"ceilings: { alt: { callActions: ["*"] } }"#)
         .sidecar("alt.json5", r#"{ callActions: ["*"] }"#)
         .start()
         .await;
@@ -167,6 +171,9 @@ async fn p4_recursion_is_refused_at_the_depth_limit_instead_of_hanging() {
 async fn p5_a_nested_call_never_outlives_its_caller() {
     // The caller has 300 ms; the callee (probe_sleep) would sleep 5 s within its own 10 s.
     let host = Setup::with_plugins(&[("probe_alt.wasm", "alt.wasm"), ("probe.wasm", "probe.wasm")])
+        .plugin_settings(
+            r#"ceilings: { alt: { callActions: ["probe_sleep"] }, probe: { timeoutMs: 10000 } }"#,
+        )
         .sidecar(
             "alt.json5",
             r#"{ callActions: ["probe_sleep"], timeoutMs: 300 }"#,

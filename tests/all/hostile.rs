@@ -36,6 +36,8 @@ async fn hostile_host(plugin: &str, settings: &'static str, server: &str) -> Tes
     let file: &'static str = Box::leak(format!("{plugin}.wasm").into_boxed_str());
     let sidecar: &'static str = Box::leak(format!("{plugin}.json5").into_boxed_str());
     Setup::with_plugins(&[("hostile.wasm", file), ("probe.wasm", "probe.wasm")])
+        // P13: the sidecars below may raise their time limit up to 10 s.
+        .plugin_settings(r#"ceilings: { "*": { timeoutMs: 10000 } }"#)
         .sidecar(sidecar, settings)
         .server(server)
         .start()

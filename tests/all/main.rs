@@ -28,4 +28,5 @@ mod schedules;
 mod sdk_caps;
 mod servers;
 mod triggers;
+mod trust;
 mod ws;

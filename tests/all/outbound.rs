@@ -90,13 +90,13 @@ async fn hold(State(seen): State<Arc<Seen>>) -> &'static str {
 /// A host serving `fetch.wasm` as `fetch`, granted `hosts` (none: no grant at all), with
 /// `sidecar` beside it.
 async fn fetch_host(hosts: &[String], sidecar: Option<&'static str>) -> TestHost {
-    let mut setup = Setup::with_plugins(&[("fetch.wasm", "fetch.wasm")]);
+    // The sidecar may set a limit up to 20 s (P13: the operator's ceiling).
+    let mut settings = "ceilings: { fetch: { timeoutMs: 20000 } },".to_owned();
     if !hosts.is_empty() {
         let hosts = serde_json::to_string(hosts).expect("json");
-        setup = setup.plugin_settings(&format!(
-            "grants: {{ fetch: {{ allowedOutboundHosts: {hosts} }} }}"
-        ));
+        settings += &format!("grants: {{ fetch: {{ allowedOutboundHosts: {hosts} }} }}");
     }
+    let mut setup = Setup::with_plugins(&[("fetch.wasm", "fetch.wasm")]).plugin_settings(&settings);
     if let Some(text) = sidecar {
         setup = setup.sidecar("fetch.json5", text);
     }

@@ -120,11 +120,17 @@ async fn t24_the_body_cap_applies_to_routes() {
 
 #[tokio::test]
 async fn t20_an_action_called_hooks_is_refused_and_bad_routes_are_named() {
+    let trust = onebot_host::config::Trust::default();
+    let base = onebot_host::config::SidecarBase {
+        plugin: "gh",
+        limits: onebot_host::config::Limits::default(),
+        grants: None,
+        trust: &trust,
+    };
     let error = onebot_host::config::parse_sidecar(
         r#"{ routes: ["github"] }"#,
         std::path::Path::new("gh.json5"),
-        onebot_host::config::Limits::default(),
-        None,
+        &base,
     )
     .expect_err("refused");
     assert!(

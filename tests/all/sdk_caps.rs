@@ -76,6 +76,7 @@ async fn p4_sdk_key_value_counts_round_trips_json_and_names_an_ungranted_store()
 #[tokio::test]
 async fn p4_sdk_call_action_passes_data_and_retcodes_through() {
     let host = Setup::with_plugins(&[CAPS, ("probe.wasm", "probe.wasm")])
+        .plugin_settings(r#"ceilings: { caps: { callActions: ["*"] } }"#)
         .sidecar(
             "caps.json5",
             r#"{ callActions: ["probe_echo", "get_version_info", "no_such_action"] }"#,
@@ -156,7 +157,10 @@ async fn loopback_server() -> (String, tokio::task::JoinHandle<()>) {
 async fn p4_sdk_http_client_talks_to_an_allowed_host_and_names_the_grant_otherwise() {
     let (base, server) = loopback_server().await;
     let sidecar = format!("{{ allowedOutboundHosts: [{base:?}] }}");
+    // P13: the operator lets this plugin's sidecar ask for the loopback origin.
+    let ceiling = format!("ceilings: {{ caps: {{ allowedOutboundHosts: [{base:?}] }} }}");
     let host = Setup::with_plugins(&[CAPS])
+        .plugin_settings(&ceiling)
         .sidecar("caps.json5", sidecar)
         .start()
         .await;
