@@ -177,10 +177,12 @@ async fn g6_t1_upstream_events_go_through_handlers_which_reach_upstream_actions(
     let mut up = upstream(0);
     let port = up.addr("napcat").port();
     let direct = up.addr("direct");
-    let mut setup = Setup::with_plugins(&[("react_probe.wasm", "gw.wasm")]).sidecar(
-        "gw.json5",
-        r#"{ events: ["message"], keyValue: ["default"], callActions: ["send_msg"] }"#,
-    );
+    let mut setup = Setup::with_plugins(&[("react_probe.wasm", "gw.wasm")])
+        .plugin_settings(r#"ceilings: { gw: { callActions: ["send_msg"] } }"#)
+        .sidecar(
+            "gw.json5",
+            r#"{ events: ["message"], keyValue: ["default"], callActions: ["send_msg"] }"#,
+        );
     setup.rest = format!(r#"upstream: {{ url: "ws://127.0.0.1:{port}", token: "up-token" }},"#);
     let host = setup.server("enableWebsocket: true").start().await;
     connected(&host).await;

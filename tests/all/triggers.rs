@@ -22,7 +22,12 @@ async fn host_with(
     plugins: &[(&'static str, &'static str)],
     sidecars: Vec<(&'static str, String)>,
 ) -> TestHost {
-    let mut setup = Setup::with_plugins(plugins).server("enableWebsocket: true");
+    // P13: the sidecars' callActions, allowed by the operator.
+    let mut setup = Setup::with_plugins(plugins)
+        .server("enableWebsocket: true")
+        .plugin_settings(
+            r#"ceilings: { "*": { callActions: ["probe_emit"] }, keyword: { callActions: ["send_msg"] } }"#,
+        );
     for (file, text) in sidecars {
         setup = setup.sidecar(file, text);
     }

@@ -162,7 +162,8 @@ fn launch(sidecar: &str, data: &Path) -> (Running, SocketAddr) {
         std::fs::write(dir.join("feed.json5"), sidecar).expect("sidecar");
         format!(
             r#"{{ network: {{ httpServers: [{{ name: "feed", enable: true, host: "127.0.0.1", port: 0, enableWebsocket: true }}] }},
-  plugins: {{ dir: {dir:?}, cacheDir: {cache:?}, dataDir: {data:?} }} }}"#,
+  plugins: {{ dir: {dir:?}, cacheDir: {cache:?}, dataDir: {data:?},
+    ceilings: {{ feed: {{ allowedOutboundHosts: ["http://127.0.0.1:*"], callActions: ["send_group_msg"] }} }} }} }}"#,
             dir = dir.display().to_string(),
             cache = shared_cache().display().to_string(),
             data = data.display().to_string(),

@@ -52,7 +52,9 @@ fn launch() -> (Running, SocketAddr) {
         .expect("sidecar");
         format!(
             r#"{{ network: {{ httpServers: [{{ name: "gh", enable: true, host: "127.0.0.1", port: 0, enableWebsocket: true }}] }},
-  plugins: {{ dir: {dir:?}, cacheDir: {cache:?} }} }}"#,
+  plugins: {{ dir: {dir:?}, cacheDir: {cache:?},
+    env: {{ "github-notify": ["GITHUB_WEBHOOK_SECRET"] }},
+    ceilings: {{ "github-notify": {{ callActions: ["send_group_msg"] }} }} }} }}"#,
             dir = dir.display().to_string(),
             cache = shared_cache().display().to_string(),
         )
