@@ -266,3 +266,46 @@ fn g4_t8_the_plugins_command_shows_the_upstream_and_the_triggers() {
         out.stdout
     );
 }
+
+/// G2, G5: a plugin in the gateway overriding `send_group_msg` (a filter refusing a word) wins;
+/// what it lets through reaches the upstream through `send_msg`, and other actions pass through.
+#[tokio::test]
+async fn g2_g5_a_filter_plugin_wins_for_its_action_and_the_rest_passes_through() {
+    let mut up = upstream(0);
+    let port = up.addr("napcat").port();
+    let direct = up.addr("direct");
+    let mut setup = Setup::with_plugins(&[("react_probe.wasm", "filter.wasm")])
+        .sidecar("filter.json5", r#"{ callActions: ["send_msg"] }"#);
+    setup.rest = format!(r#"upstream: {{ url: "ws://127.0.0.1:{port}", token: "up-token" }},"#);
+    let host = setup.start().await;
+    connected(&host).await;
+    let refused = host
+        .post(
+            "send_group_msg",
+            json!({"group_id": 777, "message": "a forbidden word"}),
+        )
+        .await;
+    assert!(failed(&refused, 1400).contains("forbidden"));
+    let sent = host
+        .post(
+            "send_group_msg",
+            json!({"group_id": 777, "message": "fine"}),
+        )
+        .await;
+    let id = ok_data(&sent)["message_id"].clone();
+    // The upstream has the message the filter let through, under the id the client got.
+    let kept: Value = reqwest::Client::new()
+        .post(format!("http://{direct}/get_msg"))
+        .json(&json!({"message_id": id}))
+        .send()
+        .await
+        .expect("direct call")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(kept["data"]["group_id"], 777, "{kept}");
+    assert!(kept.to_string().contains("fine"), "{kept}");
+    // An action the plugin does not provide still goes to the upstream.
+    ok_data(&host.post("get_group_list", json!({})).await);
+    host.stop().await;
+}

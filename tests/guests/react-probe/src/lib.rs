@@ -112,7 +112,27 @@ fn probe_seen(p: Key) -> Result<Value> {
     })
 }
 
+#[derive(serde::Deserialize)]
+struct GroupMessage {
+    group_id: i64,
+    message: Value,
+}
+
+/// A filter in front of the real `send_group_msg` (issue 24): refuses a message holding the
+/// word `forbidden`, and sends any other through `send_msg`, which in gateway mode is the
+/// upstream's (its sidecar must grant `callActions: ["send_msg"]`).
+fn send_group_msg(p: GroupMessage) -> Result<Value> {
+    if p.message.to_string().contains("forbidden") {
+        return Err(Error::bad_request("react-probe refuses messages with the word `forbidden`"));
+    }
+    call_action(
+        "send_msg",
+        json!({ "message_type": "group", "group_id": p.group_id, "message": p.message }),
+    )
+}
+
 onebot_plugin::plugin! {
+    "send_group_msg" => send_group_msg,
     "probe_emit" => probe_emit,
     "probe_seen" => probe_seen,
     on_event => on_event,
