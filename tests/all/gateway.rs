@@ -275,7 +275,8 @@ async fn g2_g5_a_filter_plugin_wins_for_its_action_and_the_rest_passes_through()
     let port = up.addr("napcat").port();
     let direct = up.addr("direct");
     let mut setup = Setup::with_plugins(&[("react_probe.wasm", "filter.wasm")])
-        .sidecar("filter.json5", r#"{ callActions: ["send_msg"] }"#);
+        .sidecar("filter.json5", r#"{ callActions: ["send_msg"] }"#)
+        .plugin_settings(r#"ceilings: { filter: { callActions: ["send_msg"] } }"#);
     setup.rest = format!(r#"upstream: {{ url: "ws://127.0.0.1:{port}", token: "up-token" }},"#);
     let host = setup.start().await;
     connected(&host).await;
