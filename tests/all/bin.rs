@@ -126,12 +126,17 @@ pub struct Running {
 }
 
 impl Running {
-    /// Starts the binary on `setup`'s config, in a temp folder of its own, with
+    /// Starts the binary on `setup`'s config and sidecars, in a temp folder of its own, with
     /// `RUST_LOG=rust_log`; with `nofile`, under that open-file limit.
     pub fn start(setup: &Setup, rust_log: &str, nofile: Option<u64>) -> Running {
         Self::launch(
             &setup.plugins,
-            |dir| setup.config_text(dir),
+            |dir| {
+                for (file, text) in &setup.sidecars {
+                    std::fs::write(dir.join(file), text).expect("write sidecar");
+                }
+                setup.config_text(dir)
+            },
             rust_log,
             nofile,
         )

@@ -1,7 +1,9 @@
 //! The example plugins in other languages (SPEC P7): the JavaScript, Python and C examples,
 //! built by `plugins/build` into `plugins/*.wasm`, load into a real host beside the Rust
 //! example and answer every action over HTTP. The JavaScript and Python ones also keep a
-//! counter in key-value (SPEC P4, P6), granted by their shipped sidecars.
+//! counter in key-value (SPEC P4, P6), granted by their shipped sidecars. The JavaScript
+//! event handler `js-filter` (SPEC T1, T4; `plugins/optional/js-filter.wasm`) masks the words
+//! its sidecar lists in the messages a WebSocket client receives.
 //!
 //! cargo does not build them (that would make cargo need node and python), so a missing file
 //! fails the test with the command to run, rather than skipping it: CI runs `plugins/build`
@@ -11,7 +13,9 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
-use crate::harness::{Setup, TestHost, failed, ok_data};
+use crate::bin::Running;
+use crate::harness::{Setup, TestHost, envelope, failed, ok_data};
+use crate::ws::client::{self, Client, next_event};
 
 /// One example: `plugins/<name>.wasm`, whose actions all start with `prefix`.
 struct Lang {
@@ -182,6 +186,145 @@ async fn p4_js_and_python_counters_persist_across_calls_and_restarts() {
         );
     }
     host.stop().await;
+}
+
+/// The JavaScript event handler, built by `plugins/build` outside the default plugin folder.
+const JS_FILTER: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/plugins/optional/js-filter.wasm"
+);
+
+/// mock-account, whose `mock_receive_*_msg` publish message events, beside js-filter with
+/// `sidecar`, on a server with WebSocket.
+fn js_filter_setup(sidecar: &str) -> Setup {
+    assert!(
+        Path::new(JS_FILTER).is_file(),
+        "{JS_FILTER} is missing: run `plugins/build` first (cargo builds only the Rust plugins)"
+    );
+    Setup::with_plugins(&[
+        ("mock_account.wasm", "mock-account.wasm"),
+        (JS_FILTER, "js-filter.wasm"),
+    ])
+    .server("enableWebsocket: true")
+    .sidecar(
+        "mock-account.json5",
+        include_str!("../../plugins/mock-account.json5"),
+    )
+    .sidecar("js-filter.json5", sidecar)
+}
+
+/// What a user with id 10001 writes to the bot, as mock-account publishes it.
+fn private_message(message: Value) -> Value {
+    json!({ "user_id": 10001, "message": message })
+}
+
+/// The next message event the bot receives: its segments and its `raw_message`.
+async fn next_message(bot: &mut Client) -> (Value, String) {
+    let event = next_event(bot).await;
+    assert_eq!(event["post_type"], "message", "{event}");
+    let raw = event["raw_message"].as_str().unwrap_or_default().to_owned();
+    (event["message"].clone(), raw)
+}
+
+fn text(text: &str) -> Value {
+    json!([{ "type": "text", "data": { "text": text } }])
+}
+
+/// SPEC T1 (README "Plugins that react"): js-filter, with its shipped sidecar (`words:
+/// "spam,scam"`), masks the listed words in each message event's text before the bot sees
+/// it, whatever their case, inside Chinese text but not inside a longer Latin word; keeps
+/// the other segments; drops a message of nothing but listed words; passes the rest as
+/// they were.
+#[tokio::test]
+async fn t1_js_filter_masks_listed_words_before_the_bot_sees_them() {
+    let host = js_filter_setup(include_str!("../../plugins/optional/js-filter.json5"))
+        .start()
+        .await;
+    let health = host.get("/").await;
+    let plugins = ok_data(&health)["plugins"].as_array().cloned();
+    let filter = plugins
+        .into_iter()
+        .flatten()
+        .find(|p| p["name"] == "js-filter")
+        .unwrap_or_else(|| panic!("js-filter is loaded: {health}"));
+    assert_eq!(filter["triggers"], json!(["events: message (priority 0)"]));
+
+    let mut bot = client::subscribed(client::addr(&host), "/").await;
+    let face = json!({ "type": "face", "data": { "id": "178" } });
+    let sent = [
+        private_message(json!("no spam, no SCAM here; scampi is food")),
+        private_message(json!("这是scam吧")),
+        json!({ "group_id": 20001, "user_id": 10002,
+                "message": [{ "type": "text", "data": { "text": "spam" } }, face] }),
+        private_message(json!("  Spam ")),
+        private_message(json!("spam scam")),
+        private_message(json!("after the drops")),
+    ];
+    for params in sent {
+        let action = if params.get("group_id").is_some() {
+            "mock_receive_group_msg"
+        } else {
+            "mock_receive_private_msg"
+        };
+        ok_data(&host.post(action, params).await);
+    }
+    // Events reach the bot in the order they were published (T3).
+    let (message, raw) = next_message(&mut bot).await;
+    assert_eq!(message, text("no ***, no *** here; scampi is food"));
+    assert_eq!(
+        raw, "no ***, no *** here; scampi is food",
+        "raw_message too"
+    );
+    assert_eq!(next_message(&mut bot).await.0, text("这是***吧"));
+    let (message, raw) = next_message(&mut bot).await;
+    assert_eq!(
+        message,
+        json!([{ "type": "text", "data": { "text": "***" } }, face]),
+        "a message with more than listed words is masked, not dropped"
+    );
+    assert_eq!(raw, "***[CQ:face,id=178]");
+    assert_eq!(
+        next_message(&mut bot).await.0,
+        text("after the drops"),
+        "\"  Spam \" and \"spam scam\" were dropped"
+    );
+    host.stop().await;
+}
+
+/// SPEC T4: js-filter without `words` in its sidecar fails on each message event, naming
+/// what to add; the host logs that once (WARN) and delivers the event as it was.
+#[tokio::test]
+async fn t4_js_filter_without_words_passes_messages_and_the_log_says_what_to_add() {
+    let setup = js_filter_setup(r#"{ events: ["message"] }"#);
+    let mut running = Running::start(&setup, "info", None);
+    let addr = running.addr("test");
+    let mut bot = client::subscribed(addr, "/").await;
+    let http = reqwest::Client::new();
+    for _ in 0..2 {
+        let sent = envelope(
+            http.post(format!("http://{addr}/mock_receive_private_msg"))
+                .json(&private_message(json!("spam"))),
+        )
+        .await;
+        ok_data(&sent);
+        assert_eq!(next_message(&mut bot).await.0, text("spam"), "fail open");
+    }
+    let line = running.wait_for("no words to filter");
+    assert!(
+        line.contains("WARN") && line.contains("js-filter") && line.contains("config"),
+        "{line}"
+    );
+    let (_, log) = running.terminate();
+    let warned = log
+        .iter()
+        .filter(|l| l.contains("no words to filter"))
+        .count();
+    assert_eq!(
+        warned,
+        1,
+        "logged once per plugin version:\n{}",
+        log.join("\n")
+    );
 }
 
 /// The plugin serving `action`, from `GET /`.
