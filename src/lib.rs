@@ -248,6 +248,8 @@ pub async fn start(config: Config) -> Result<Host, StartError> {
 
     let bound = server::bind(&config.servers).await?;
     let addrs = bound.iter().map(|(_, addr)| *addr).collect();
+    // W7: one byte budget for every WebSocket connection, forward and reverse.
+    let pending = Arc::new(ws::budget::Pending::new(&config.limits));
     server::serve(
         &mut servers,
         &config.servers,
@@ -255,6 +257,7 @@ pub async fn start(config: Config) -> Result<Host, StartError> {
         &dispatcher,
         &events,
         &stopped,
+        &pending,
     );
     reverse::ws::spawn(
         &mut servers,
@@ -262,6 +265,7 @@ pub async fn start(config: Config) -> Result<Host, StartError> {
         &dispatcher,
         &events,
         &stopped,
+        &pending,
     );
     reverse::http::spawn(
         &mut servers,

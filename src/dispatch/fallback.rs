@@ -42,6 +42,11 @@ impl Dispatcher {
                         "calls": self.stats.calls.load(Ordering::Relaxed),
                         "calls_failed": self.stats.failed.load(Ordering::Relaxed),
                         "calls_in_flight": self.stats.in_flight.load(Ordering::Relaxed),
+                        // Issue 20 item 4: what waits, so a backlog can be watched.
+                        "calls_waiting": self.stats.waiting.load(Ordering::Relaxed),
+                        "async_backlog": self.async_backlog_size
+                            - self.async_backlog.available_permits(),
+                        "rate_limited_waiting": self.rate.waiting(),
                         "plugins": snapshot.plugins.len(),
                         "uptime_s": uptime,
                     },

@@ -14,6 +14,7 @@ mod fallback;
 mod forward;
 mod nested;
 pub mod quick;
+mod rate;
 mod route;
 
 use std::sync::Arc;
@@ -21,7 +22,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::{Map, Value};
-use tokio::sync::{Mutex, Semaphore, SemaphorePermit};
+use tokio::sync::{Semaphore, SemaphorePermit};
 
 use crate::config::{Bot, HostLimits};
 use crate::envelope::{ActionError, JsonText, Outcome};
@@ -30,6 +31,7 @@ use crate::message::MessageLimits;
 use crate::plugin::{CallContext, CallError, Plugin};
 use crate::registry::Registry;
 
+pub use rate::ClientKey;
 pub use route::RouteOutcome;
 
 /// One action call as the transports decoded it; `echo` stays with the transport.
@@ -52,9 +54,11 @@ pub struct Dispatcher {
     /// with the event bus, which stamps it on events (W5).
     identity: Arc<Identity>,
     permits: Semaphore,
-    /// E5: the finish time of the last `_rate_limited` call; the lock is the queue.
-    rate_limit: Mutex<Option<Instant>>,
-    rate_limit_gap: Duration,
+    /// E5b: one permit per `_async` call accepted and not finished (`limits.asyncBacklog`).
+    async_backlog: Arc<Semaphore>,
+    async_backlog_size: usize,
+    /// E5, E5a: the `_rate_limited` turns, shared out between clients.
+    rate: rate::RateQueue,
     /// M5: how far a `message` may expand before a plugin sees it.
     message_limits: MessageLimits,
     stats: Stats,
@@ -67,6 +71,8 @@ struct Stats {
     calls: AtomicU64,
     /// Plugin calls running now (holding or waiting for an instance slot).
     in_flight: AtomicU64,
+    /// Of those, the calls waiting for a slot.
+    waiting: AtomicU64,
     failed: AtomicU64,
     started: std::sync::OnceLock<SystemTime>,
 }
@@ -110,8 +116,9 @@ impl Dispatcher {
             identity,
             bot,
             permits: Semaphore::new(max_concurrent_calls.max(1)),
-            rate_limit: Mutex::new(None),
-            rate_limit_gap,
+            async_backlog: Arc::new(Semaphore::new(limits.async_backlog.max(1))),
+            async_backlog_size: limits.async_backlog.max(1),
+            rate: rate::RateQueue::new(rate_limit_gap),
             message_limits: MessageLimits {
                 max_segments: limits.max_message_segments,
                 max_bytes: limits.max_message_bytes,
@@ -136,14 +143,28 @@ impl Dispatcher {
         self.call_action(&action, params).await
     }
 
-    /// [`Dispatcher::call`] with the action borrowed: HTTP names it from the request path
-    /// and need not copy it.
+    /// [`Dispatcher::call`] with the action borrowed, from a caller the host cannot tell
+    /// apart from others.
     pub async fn call_action(
         self: &Arc<Self>,
         action: &str,
         params: Map<String, Value>,
     ) -> Handled {
-        self.call_in(action, params, Nesting::default()).await
+        self.call_from(ClientKey::ANONYMOUS, action, params).await
+    }
+
+    /// A client's call; `client` says whose turn a `_rate_limited` call waits for (E5a).
+    pub async fn call_from(
+        self: &Arc<Self>,
+        client: ClientKey,
+        action: &str,
+        params: Map<String, Value>,
+    ) -> Handled {
+        let nesting = Nesting {
+            client,
+            ..Nesting::default()
+        };
+        self.call_in(action, params, nesting).await
     }
 
     /// A call at any depth: a client's (`Nesting::default()`), or one a plugin made (P4).
@@ -164,33 +185,18 @@ impl Dispatcher {
                 plugin: None,
             }
         } else if let Some(base) = action.strip_suffix("_async").filter(|b| self.provides(b)) {
-            let this = self.clone();
-            let base = base.to_owned();
-            // In the background, a nested call is no longer bounded by its caller's deadline.
-            let nesting = Nesting {
-                deadline: None,
-                ..nesting
-            };
-            tokio::spawn(async move {
-                let handled = this.run(&base, params, nesting).await;
-                if let Outcome::Failed(error) = handled.outcome {
-                    tracing::warn!(action = %base, plugin = handled.plugin.as_deref(), "async call failed: {error}");
-                }
-            });
             Handled {
-                outcome: Outcome::Accepted,
+                outcome: self.run_in_background(base, params, nesting),
                 plugin: None,
             }
         } else if let Some(base) = action
             .strip_suffix("_rate_limited")
             .filter(|b| self.provides(b))
         {
-            let mut last = self.rate_limit.lock().await;
-            if let Some(at) = *last {
-                tokio::time::sleep_until((at + self.rate_limit_gap).into()).await;
-            }
+            // E5a: this client's turn, then the gap after the previous call of any client.
+            let turn = self.rate.turn(nesting.client).await;
             let handled = self.run(base, params, nesting).await;
-            *last = Some(Instant::now());
+            drop(turn);
             handled
         } else {
             // G2: to the upstream if there is one, else 1404.
@@ -201,6 +207,38 @@ impl Dispatcher {
             self.stats.failed.fetch_add(1, Ordering::Relaxed);
         }
         handled
+    }
+
+    /// E5, E5b, P11: `base` runs in the background once the backlog has room for it, else
+    /// the caller hears "busy" at once. Its caller no longer waits for it, so a nested one
+    /// takes a `maxConcurrentCalls` slot of its own and still ends by its caller's deadline.
+    fn run_in_background(
+        self: &Arc<Self>,
+        base: &str,
+        params: Map<String, Value>,
+        nesting: Nesting,
+    ) -> Outcome {
+        let Ok(ticket) = self.async_backlog.clone().try_acquire_owned() else {
+            return Outcome::Failed(ActionError::failed(format!(
+                "busy: {} `_async` calls are already waiting or running (limits.asyncBacklog); \
+                 try again later",
+                self.async_backlog_size
+            )));
+        };
+        let this = self.clone();
+        let base = base.to_owned();
+        let nesting = Nesting {
+            in_callers_slot: false,
+            ..nesting
+        };
+        tokio::spawn(async move {
+            let handled = this.run(&base, params, nesting).await;
+            drop(ticket);
+            if let Outcome::Failed(error) = handled.outcome {
+                tracing::warn!(action = %base, plugin = handled.plugin.as_deref(), "async call failed: {error}");
+            }
+        });
+        Outcome::Accepted
     }
 
     fn provides(&self, action: &str) -> bool {
@@ -282,17 +320,31 @@ impl Dispatcher {
         }
     }
 
-    /// An instance slot for a client's call (`maxConcurrentCalls`), waited for in turn. A
-    /// nested call runs inside its caller's slot: waiting for a slot of its own while the
-    /// caller holds one could deadlock once every slot is held by a caller.
+    /// An instance slot for a call (`maxConcurrentCalls`), waited for in turn, and no later
+    /// than the call's deadline (P11). A nested call its caller waits for runs inside the
+    /// caller's slot: waiting for a slot of its own while the caller holds one could
+    /// deadlock once every slot is held by a caller.
     pub(super) async fn slot(
         &self,
         nesting: &Nesting,
     ) -> Result<Option<SemaphorePermit<'_>>, ActionError> {
-        if nesting.depth > 0 {
+        if nesting.in_callers_slot {
             return Ok(None);
         }
-        let permit = self.permits.acquire().await;
+        self.stats.waiting.fetch_add(1, Ordering::Relaxed);
+        let _waiting = InFlight(&self.stats.waiting);
+        let acquire = self.permits.acquire();
+        let permit = match nesting.deadline {
+            Some(deadline) => tokio::time::timeout_at(deadline.into(), acquire)
+                .await
+                .map_err(|_| {
+                    ActionError::failed(
+                        "timed out: the caller's deadline passed while the call waited for one \
+                         of the maxConcurrentCalls slots",
+                    )
+                })?,
+            None => acquire.await,
+        };
         Ok(Some(permit.map_err(|_| {
             ActionError::failed("the host is shutting down")
         })?))
@@ -348,9 +400,13 @@ pub(super) struct Nesting {
     pub depth: u32,
     pub deadline: Option<Instant>,
     pub handlers: Arc<[Arc<str>]>,
+    /// P11: a nested call its caller waits for, which runs in the caller's slot.
+    pub in_callers_slot: bool,
+    /// E5a: whose `_rate_limited` turn the call takes.
+    pub client: ClientKey,
 }
 
-/// Decrements the in-flight gauge however the call ends (including cancellation).
+/// Decrements a gauge (in flight, waiting) however the call ends (including cancellation).
 struct InFlight<'a>(&'a AtomicU64);
 
 impl Drop for InFlight<'_> {

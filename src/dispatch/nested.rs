@@ -30,6 +30,10 @@ impl ActionCaller for Dispatcher {
                 depth: call.depth,
                 deadline: Some(call.deadline),
                 handlers: call.origin.handlers,
+                // P11: the caller waits for the call, holding its slot meanwhile.
+                in_callers_slot: true,
+                // E5a: a plugin's `_rate_limited` calls take turns as one client.
+                client: super::ClientKey::named("plugin", &call.caller),
             };
             let handled = self.call_in(&call.action, params, nesting).await;
             tracing::debug!(

@@ -10,12 +10,13 @@
 pub mod body;
 mod hooks;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
@@ -26,7 +27,7 @@ pub use body::{BodyError, Decoded, decode, decode_json};
 
 use crate::auth::Token;
 use crate::config::HttpServer;
-use crate::dispatch::{Dispatcher, Handled};
+use crate::dispatch::{ClientKey, Dispatcher, Handled};
 use crate::envelope::{ActionError, Envelope, Outcome};
 
 /// What the HTTP side of one server needs: the shared dispatcher, the server's settings
@@ -90,7 +91,15 @@ async fn handle(State(server): State<Arc<HttpApi>>, request: Request) -> Respons
             plugin: None,
         }
     } else {
-        server.dispatcher.call_action(action, decoded.params).await
+        // E5a: an HTTP client is told apart by its address (its pooled connections are one).
+        let client = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or(ClientKey::ANONYMOUS, |peer| ClientKey::address(peer.0.ip()));
+        server
+            .dispatcher
+            .call_from(client, action, decoded.params)
+            .await
     };
     if server.config.debug {
         handled.log(&server.config.name, "http", action, started);

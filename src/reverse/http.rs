@@ -25,8 +25,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::config::HttpClient;
-use crate::dispatch::Dispatcher;
-use crate::dispatch::quick;
+use crate::dispatch::{ClientKey, Dispatcher, quick};
 use crate::envelope::Outcome;
 use crate::events::{EventBus, Frame, Subscription};
 use drops::Drops;
@@ -207,7 +206,11 @@ async fn run_quick_operation(endpoint: &Endpoint, frame: &Frame, operation: Map<
     let mut params = Map::new();
     params.insert("context".to_owned(), Value::Object(context));
     params.insert("operation".to_owned(), Value::Object(operation));
-    let handled = endpoint.dispatcher.call_action(quick::ACTION, params).await;
+    let client = ClientKey::named("httpClients", &endpoint.name);
+    let handled = endpoint
+        .dispatcher
+        .call_from(client, quick::ACTION, params)
+        .await;
     if let Outcome::Failed(error) = handled.outcome {
         tracing::warn!(
             endpoint = %endpoint.name,

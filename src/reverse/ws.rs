@@ -68,6 +68,7 @@ pub fn spawn(
     dispatcher: &Arc<Dispatcher>,
     events: &Arc<EventBus>,
     stop: &watch::Receiver<bool>,
+    pending: &Arc<crate::ws::budget::Pending>,
 ) {
     for client in clients {
         let link = Link {
@@ -79,6 +80,7 @@ pub fn spawn(
                 events: events.clone(),
                 session: session(client),
                 shutdown: stop.clone(),
+                pending: pending.clone(),
             }),
         };
         tracing::info!(

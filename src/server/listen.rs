@@ -136,7 +136,7 @@ pub async fn serve(
 
 /// One connection: hyper with the builder's limits, upgrades allowed (WebSocket), and the
 /// peer's address passed to upgrade requests as axum's `ConnectInfo` (it names WebSocket
-/// clients in the log, W6).
+/// clients in the log, W6) and to `_rate_limited` calls (whose turns go by client, E5a).
 async fn connection(
     stream: TcpStream,
     peer: SocketAddr,
@@ -146,9 +146,10 @@ async fn connection(
     _open: watch::Receiver<()>,
 ) {
     let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
-        // Only a WebSocket handshake reads the peer (an upgrade always has this header);
-        // skipping the insert spares every plain call an allocation.
-        if request.headers().contains_key(UPGRADE) {
+        // Only a WebSocket handshake and a `_rate_limited` call read the peer (an upgrade
+        // always has this header); skipping the insert spares every plain call an allocation.
+        if request.headers().contains_key(UPGRADE) || request.uri().path().contains("_rate_limited")
+        {
             request.extensions_mut().insert(ConnectInfo(peer));
         }
         let app = app.clone();

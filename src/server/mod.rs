@@ -36,6 +36,7 @@ use crate::envelope::{ActionError, Envelope, Outcome};
 use crate::events::EventBus;
 use crate::http::{self, HttpApi};
 use crate::sse::{self, SseApi};
+use crate::ws::budget::Pending;
 use crate::ws::{self, Endpoint, Session, WsApi};
 
 /// A server that could not listen. Nothing is left listening when this is returned (C5).
@@ -51,12 +52,14 @@ pub struct BindError {
 /// The router of one server: HTTP for every path (H1), CORS when `enableCors` (H7),
 /// WebSocket upgrades taken before either when `enableWebsocket` (W1), and the browser guard
 /// (B1–B3) before all of them. `shutdown` turning
-/// `true` closes its WebSocket clients (1001).
+/// `true` closes its WebSocket clients (1001); `pending` is the host's WebSocket byte budget
+/// (W7), shared by every server.
 pub fn app(
     config: &HttpServer,
     dispatcher: Arc<Dispatcher>,
     events: Arc<EventBus>,
     shutdown: watch::Receiver<bool>,
+    pending: Arc<Pending>,
 ) -> Router {
     let token = Token::new(&config.token);
     let mut router = match config.kind {
@@ -92,6 +95,7 @@ pub fn app(
                 events,
                 session: Session::of_server(config),
                 shutdown,
+                pending,
             }),
             token,
         });
@@ -154,6 +158,7 @@ pub fn serve(
     dispatcher: &Arc<Dispatcher>,
     events: &Arc<EventBus>,
     stop: &watch::Receiver<bool>,
+    pending: &Arc<Pending>,
 ) {
     for (server, (listener, addr)) in configs.iter().zip(bound) {
         tracing::info!(
@@ -172,7 +177,13 @@ pub fn serve(
                  on this server, or listen on 127.0.0.1"
             );
         }
-        let app = app(server, dispatcher.clone(), events.clone(), stop.clone());
+        let app = app(
+            server,
+            dispatcher.clone(),
+            events.clone(),
+            stop.clone(),
+            pending.clone(),
+        );
         let (server, stop) = (server.clone(), stop.clone());
         servers.spawn(async move { listen::serve(listener, app, &server, stop).await });
     }

@@ -10,8 +10,12 @@
 //!   write waits on a client that does not read, the writer still watches for the queue
 //!   overflowing, so a client that fell behind is closed instead of waited for. Frames that
 //!   are already waiting are written together and flushed once (up to [`MAX_BATCH`]).
-//! - Closing: a close frame saying why (1008 fell behind, 1001 shutdown, 1009 frame too large,
-//!   1002 protocol error), sent within [`CLOSE_TIMEOUT`]; then the socket is dropped.
+//! - Budget (W7, `super::budget`): the frames of running calls and the replies not yet written
+//!   are counted; past the connection's budget it is closed (1008), past the host's a call is
+//!   answered "busy" without running.
+//! - Closing: a close frame saying why (1008 fell behind or too much pending, 1001 shutdown,
+//!   1009 frame too large, 1002 protocol error), sent within [`CLOSE_TIMEOUT`]; then the
+//!   socket is dropped.
 
 use std::future::pending;
 use std::sync::Arc;
@@ -23,7 +27,9 @@ use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use tokio::sync::{Semaphore, mpsc};
 use tokio::time::{Interval, MissedTickBehavior};
 
+use super::budget::{Budget, Charge, Refusal};
 use super::{Endpoint, Role, frame};
+use crate::dispatch::ClientKey;
 use crate::events::{Queue, Subscription};
 
 /// A WebSocket as the loop sees it: axum's messages in and out. axum's own socket is one; a
@@ -59,6 +65,8 @@ pub enum End {
     ReadFailed(axum::Error),
     /// W6: the event queue overflowed.
     FellBehind,
+    /// W7: the connection's calls and unread replies went past its byte budget.
+    OverBudget,
     ShuttingDown,
     /// The socket is gone; nothing more can be sent.
     SendFailed,
@@ -70,6 +78,9 @@ impl std::fmt::Display for End {
             End::ClientClosed => f.write_str("the other side closed the connection"),
             End::ReadFailed(error) => write!(f, "reading failed: {error}"),
             End::FellBehind => f.write_str("it fell behind on events (wsQueueMessages)"),
+            End::OverBudget => {
+                f.write_str("its calls and unread replies went past wsPendingBytesPerConnection")
+            }
             End::ShuttingDown => f.write_str("the host is shutting down"),
             End::SendFailed => f.write_str("the connection was lost while sending"),
         }
@@ -93,9 +104,10 @@ pub async fn serve<S: Socket>(socket: S, endpoint: Arc<Endpoint>, role: Role, pe
         )
     });
     let (replies, reply_queue) = mpsc::channel(MAX_IN_FLIGHT);
+    let budget = endpoint.pending.connection();
     let end = tokio::select! {
-        end = read(stream, &endpoint, replies) => end,
-        end = write(&mut sink, subscription.as_mut(), reply_queue, &endpoint) => end,
+        end = read(stream, &endpoint, &budget, replies) => end,
+        end = write(&mut sink, subscription.as_mut(), reply_queue, &endpoint, &budget) => end,
     };
     // Leave the bus before the close, which may take a while on a client that does not read.
     drop(subscription);
@@ -123,6 +135,20 @@ pub async fn serve<S: Socket>(socket: S, endpoint: Arc<Endpoint>, role: Role, pe
                 format!("too slow: more than {limit} events queued"),
             )
         }
+        End::OverBudget => {
+            let limit = endpoint.pending.per_connection();
+            tracing::warn!(
+                server = %name,
+                %peer,
+                "closing WebSocket client: its running calls and unread replies passed \
+                 {limit} bytes (limits.wsPendingBytesPerConnection); it sends calls but does \
+                 not read the replies"
+            );
+            (
+                close_code::POLICY,
+                format!("too much pending: more than {limit} bytes of calls and unread replies"),
+            )
+        }
         End::ShuttingDown => (close_code::AWAY, "server shutting down".to_owned()),
         End::ReadFailed(error) => {
             tracing::info!(server = %name, %peer, "closing WebSocket client: {error}");
@@ -144,12 +170,15 @@ pub async fn serve<S: Socket>(socket: S, endpoint: Arc<Endpoint>, role: Role, pe
     end
 }
 
-/// Reads frames until the client closes, answering each in its own task (W4).
+/// Reads frames until the client closes, answering each in its own task (W4), within the
+/// connection's byte budget (W7).
 async fn read<S: Socket>(
     mut stream: SplitStream<S>,
     endpoint: &Arc<Endpoint>,
-    replies: mpsc::Sender<String>,
+    budget: &Arc<Budget>,
+    replies: mpsc::Sender<(String, Charge)>,
 ) -> End {
+    let client = ClientKey::connection(budget.id);
     let permits = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
     loop {
         let message = match stream.next().await {
@@ -162,17 +191,35 @@ async fn read<S: Socket>(
         let Ok(permit) = permits.clone().acquire_owned().await else {
             return End::ClientClosed;
         };
+        let size = match &message {
+            Message::Text(text) => text.len(),
+            Message::Binary(bytes) => bytes.len(),
+            _ => continue,
+        };
+        let held = match budget.admit(size) {
+            Ok(charge) => Some(charge),
+            Err(Refusal::Connection) => return End::OverBudget,
+            Err(Refusal::Host) => None,
+        };
         let endpoint = endpoint.clone();
         let replies = replies.clone();
+        let budget = budget.clone();
         tokio::spawn(async move {
-            let reply = match &message {
-                Message::Text(text) => frame::answer(&endpoint, text.as_bytes()).await,
-                // Some clients send JSON in binary frames; it is decoded the same way.
-                Message::Binary(bytes) => frame::answer(&endpoint, bytes).await,
+            // Some clients send JSON in binary frames; it is decoded the same way.
+            let bytes: &[u8] = match &message {
+                Message::Text(text) => text.as_bytes(),
+                Message::Binary(bytes) => bytes,
                 _ => return,
             };
+            let reply = match held {
+                Some(_) => frame::answer(&endpoint, client, bytes).await,
+                None => frame::busy(bytes, endpoint.pending.limit()),
+            };
+            // The reply is held until written; the frame, no longer needed, is let go.
+            let charge = budget.hold(reply.len());
+            drop((held, message));
             // Fails only when the connection is gone, and the reply with it.
-            let _ = replies.send(reply).await;
+            let _ = replies.send((reply, charge)).await;
             drop(permit);
         });
     }
@@ -183,8 +230,9 @@ async fn read<S: Socket>(
 async fn write<S: Socket>(
     sink: &mut SplitSink<S, Message>,
     mut subscription: Option<&mut Subscription>,
-    mut replies: mpsc::Receiver<String>,
+    mut replies: mpsc::Receiver<(String, Charge)>,
     endpoint: &Endpoint,
+    budget: &Budget,
 ) -> End {
     let mut shutdown = endpoint.shutdown.clone();
     let queue = subscription.as_deref().map(Subscription::queue);
@@ -195,12 +243,18 @@ async fn write<S: Socket>(
         interval.set_missed_tick_behavior(MissedTickBehavior::Delay);
         interval
     });
+    // The budget's hold on the replies of the batch being written (W7).
+    let mut charges = Vec::new();
     loop {
         let message = tokio::select! {
             biased;
             () = fell_behind(queue.as_ref()) => return End::FellBehind,
+            () = budget.exceeded() => return End::OverBudget,
             _ = shutdown.wait_for(|stop| *stop) => return End::ShuttingDown,
-            Some(reply) = replies.recv() => Message::Text(reply.into()),
+            Some((reply, charge)) = replies.recv() => {
+                charges.push(charge);
+                Message::Text(reply.into())
+            }
             Some(event) = next_event(subscription.as_deref_mut()) => Message::Text((&*event).into()),
             () = tick(heartbeat.as_mut()) => {
                 if let Some(subscription) = subscription.as_deref() {
@@ -214,7 +268,8 @@ async fn write<S: Socket>(
         // frames when events come in bursts.
         let mut batch = vec![message];
         while batch.len() < MAX_BATCH {
-            if let Ok(reply) = replies.try_recv() {
+            if let Ok((reply, charge)) = replies.try_recv() {
+                charges.push(charge);
                 batch.push(Message::Text(reply.into()));
             } else if let Some(event) = subscription.as_deref_mut().and_then(Subscription::try_recv)
             {
@@ -226,11 +281,14 @@ async fn write<S: Socket>(
         tokio::select! {
             biased;
             () = fell_behind(queue.as_ref()) => return End::FellBehind,
+            () = budget.exceeded() => return End::OverBudget,
             _ = shutdown.wait_for(|stop| *stop) => return End::ShuttingDown,
             sent = send_all(sink, batch) => if sent.is_err() {
                 return End::SendFailed;
             },
         }
+        // Written: the replies no longer count against the budget.
+        charges.clear();
     }
 }
 

@@ -10,7 +10,7 @@ use std::time::Instant;
 use serde_json::{Map, Value};
 
 use super::Endpoint;
-use crate::dispatch::ActionRequest;
+use crate::dispatch::{ActionRequest, ClientKey};
 use crate::envelope::{ActionError, Envelope, Outcome};
 use crate::http::decode_json;
 
@@ -53,8 +53,8 @@ pub fn decode(bytes: &[u8]) -> Result<Frame, (FrameError, Option<Value>)> {
     })
 }
 
-/// Answers one frame with the envelope's JSON text.
-pub async fn answer(endpoint: &Endpoint, bytes: &[u8]) -> String {
+/// Answers one frame with the envelope's JSON text; `client` is the connection's key (E5a).
+pub async fn answer(endpoint: &Endpoint, client: ClientKey, bytes: &[u8]) -> String {
     let session = &endpoint.session;
     let started = Instant::now();
     let frame = match decode(bytes) {
@@ -65,12 +65,23 @@ pub async fn answer(endpoint: &Endpoint, bytes: &[u8]) -> String {
             return Envelope::new(outcome, echo).to_json();
         }
     };
-    let action = frame.request.action.clone();
-    let handled = endpoint.dispatcher.call(frame.request).await;
+    let ActionRequest { action, params } = frame.request;
+    let handled = endpoint.dispatcher.call_from(client, &action, params).await;
     if session.debug {
         handled.log(&session.name, "ws", &action, started);
     }
     Envelope::new(handled.outcome, frame.echo).to_json()
+}
+
+/// W7: the answer to a frame the host has no room for (`limits.wsPendingBytes`): 1200
+/// "busy", with the frame's echo when it has one, and the call not run.
+pub fn busy(bytes: &[u8], limit: usize) -> String {
+    let echo = decode(bytes).map_or_else(|(_, echo)| echo, |frame| frame.echo);
+    let message = format!(
+        "busy: WebSocket clients already make the host hold {limit} bytes of calls and \
+         replies (limits.wsPendingBytes); try again later"
+    );
+    Envelope::new(Outcome::Failed(ActionError::failed(message)), echo).to_json()
 }
 
 #[cfg(test)]

@@ -5,12 +5,14 @@
 //! with the HTTP check (H6, W2) and refused with HTTP 403; the path picks the role (W1):
 //! `/api` for API calls only, any other path for events and calls.
 //!
-//! - `frame` — one API frame → [`Dispatcher::call`] → the envelope (W4).
+//! - `frame` — one API frame → [`Dispatcher::call_from`] → the envelope (W4).
+//! - `budget` — the bytes connections make the host hold, per connection and in all (W7).
 //! - `connection` — one socket: the frame reader, the writer fed by the event queue and the
 //!   replies, heartbeats, and closing (W3–W6). It is generic over the socket and takes its
 //!   settings as a [`Session`], so any WebSocket (this server's, or one the host dials out
 //!   on) is served by the same loop.
 
+pub mod budget;
 mod connection;
 pub mod frame;
 
@@ -93,6 +95,8 @@ pub struct Endpoint {
     pub session: Session,
     /// Becomes `true` when the host stops; open connections then close (1001).
     pub shutdown: tokio::sync::watch::Receiver<bool>,
+    /// W7: the bytes every connection of the host may make it hold.
+    pub pending: Arc<budget::Pending>,
 }
 
 /// The WebSocket side of one server: its endpoint and the token its handshakes need (W2).

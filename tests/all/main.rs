@@ -20,6 +20,7 @@ mod languages;
 mod memory;
 mod outbound;
 mod plugins;
+mod queues;
 mod reload;
 mod reverse_http;
 mod reverse_ws;
