@@ -1,7 +1,9 @@
 //! Micro-benchmarks of the pieces on a call's hot path (criterion): body decode (JSON, JSON5,
 //! form), CQ parse and format, the `message` param normalised to segments, envelope render,
 //! and a whole dispatch: a host fallback, and mock-account's `send_private_msg` in a fresh
-//! and in a warm instance, through the public async API (`open` → `Dispatcher::call`).
+//! and in a warm instance, through the public async API (`open` → `Dispatcher::call`); and
+//! what keeping metrics adds to one plugin call (a [`Metrics::call`] probe, started and
+//! finished, SPEC O3).
 //!
 //! Run: `cargo bench --bench hot_path` (about a minute), or one group:
 //! `cargo bench --bench hot_path -- dispatch`. The load benchmark over HTTP is `bench/run`
@@ -117,7 +119,8 @@ fn dispatcher(
         std::fs::write(dir.join("mock-account.json5"), sidecar).expect("sidecar");
     }
     let path = root.join(format!("{name}.json5"));
-    let text = format!(r#"{{plugins: {{dir: "{name}", watch: false}}}}"#);
+    // A data folder each: the key-value database of one dispatcher is locked while it lives.
+    let text = format!(r#"{{plugins: {{dir: "{name}", dataDir: "{name}-data", watch: false}}}}"#);
     let config = onebot_host::config::parse(&text, &path)
         .expect("bench config")
         .config;
@@ -163,6 +166,21 @@ fn dispatch(c: &mut Criterion) {
     group.finish();
 }
 
+/// O3: the whole per-call cost of metrics: look up the action's handles, count it in flight,
+/// time it, count its outcome and observe its duration.
+fn metrics(c: &mut Criterion) {
+    let metrics = onebot_host::metrics::Metrics::new();
+    let plugin: Arc<str> = "mock-account".into();
+    metrics.call(&plugin, "send_private_msg").finish(0);
+    c.bench_function("metrics/call_probe", |b| {
+        b.iter(|| {
+            metrics
+                .call(black_box(&plugin), black_box("send_private_msg"))
+                .finish(0)
+        })
+    });
+}
+
 fn short() -> Criterion {
     Criterion::default()
         .warm_up_time(Duration::from_secs(1))
@@ -172,6 +190,6 @@ fn short() -> Criterion {
 criterion_group! {
     name = hot_path;
     config = short();
-    targets = body_decode, cq, envelope, dispatch
+    targets = body_decode, cq, envelope, dispatch, metrics
 }
 criterion_main!(hot_path);

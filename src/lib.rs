@@ -38,6 +38,8 @@
 //! - [`json`]: the JSON rules, each written once: the object decoder and its depth guard,
 //!   query and form pairs, the validators that check JSON without building it, and how
 //!   JSON types are named in errors.
+//! - [`metrics`]: what the host counts (calls, plugins, connections, the process) for
+//!   `GET /metrics` and the dashboard; every module above counts into it.
 //! - [`sync`]: locks that survive a panic elsewhere.
 //!
 //! [`start`] wires them together and binds every listener; [`run`] also waits for shutdown.
@@ -52,6 +54,7 @@ pub mod json;
 pub mod kv;
 pub mod loader;
 pub mod message;
+pub mod metrics;
 pub mod plugin;
 pub mod registry;
 pub mod reverse;
@@ -154,13 +157,18 @@ async fn open_kv(config: &Config) -> Result<Arc<kv::Kv>, StartError> {
 async fn open_with(config: &Config, kv: Option<Arc<kv::Kv>>) -> Result<Core, StartError> {
     // E6: dispatch learns the bot's id, the bus stamps it on events; both share it.
     let identity = Arc::new(Identity::new(config.bot.self_id));
-    let events = Arc::new(EventBus::new(identity.clone()));
-    let runtime = Arc::new(Runtime::new(
-        config.plugins.cache_dir.as_deref(),
-        config.plugins.max_concurrent_calls,
-        events.clone(),
-        kv,
-    )?);
+    // O1: one set of metrics for the whole host, counted into by every part.
+    let metrics = Arc::new(metrics::Metrics::new());
+    let events = Arc::new(EventBus::new(identity.clone()).with_metrics(metrics.clone()));
+    let runtime = Arc::new(
+        Runtime::new(
+            config.plugins.cache_dir.as_deref(),
+            config.plugins.max_concurrent_calls,
+            events.clone(),
+            kv,
+        )?
+        .with_metrics(metrics.clone()),
+    );
     let registry = Arc::new(Registry::new());
     let dir = loader::absolute(&config.plugins.dir);
     if !dir.is_dir() {
@@ -198,7 +206,9 @@ async fn open_with(config: &Config, kv: Option<Arc<kv::Kv>>) -> Result<Core, Sta
             Duration::from_millis(config.plugins.rate_limit_gap_ms),
             &config.limits,
         )
-        .with_upstream(upstream),
+        .with_upstream(upstream)
+        // O9: per-call metrics are kept only where some server can show them.
+        .with_metrics(config.keeps_metrics().then_some(metrics)),
     );
     // P4: plugins granted `callActions` call back into the dispatcher through the runtime.
     let caller: Arc<dyn plugin::ActionCaller> = dispatcher.clone();

@@ -173,12 +173,17 @@ impl Loader {
                     // Install first, then log: whoever reads the line can call the plugin.
                     let plugin = Arc::new(plugin);
                     self.registry.install(plugin.clone());
+                    match previous {
+                        None => self.runtime.metrics().loaded(name),
+                        Some(_) => self.runtime.metrics().reloaded(name),
+                    }
                     log_loaded(&plugin, previous.map(|p| &**p));
                     changed = true;
                 }
                 Err(e) => {
                     self.failed.insert(path.clone(), stamps);
                     self.registry.set_failure(path, Some(e.to_string()));
+                    self.runtime.metrics().load_failed(name);
                     let keeps = match snapshot.plugins.get(name) {
                         Some(p) => format!("; version {} keeps serving", p.version),
                         None => String::new(),

@@ -22,6 +22,7 @@ use crate::auth::Token;
 use crate::config::PostFormat;
 use crate::envelope::{ActionError, Envelope, Outcome};
 use crate::events::{EventBus, Subscription};
+use crate::metrics::{Connected, ConnectionKind};
 
 /// The path of the event stream.
 pub const PATH: &str = "/_events";
@@ -53,24 +54,30 @@ async fn stream(State(api): State<Arc<SseApi>>, request: Request) -> Response {
         return (StatusCode::FORBIDDEN, envelope.to_json()).into_response();
     }
     tracing::info!(server = %api.name, "event stream client connected");
-    let subscription =
-        api.events
-            .subscribe_as(api.post_format, api.report_self, api.queue_messages);
-    Sse::new(frames(subscription, api.clone()))
+    let subscription = api.events.subscribe_as(
+        ConnectionKind::Sse,
+        api.post_format,
+        api.report_self,
+        api.queue_messages,
+    );
+    let connected = api.events.metrics().connected(ConnectionKind::Sse);
+    Sse::new(frames(subscription, connected, api.clone()))
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response()
 }
 
 /// The subscription's frames as SSE events, until it falls behind or the host stops.
+/// `connected` counts the client (O7) for as long as the stream lives.
 fn frames(
     subscription: Subscription,
+    connected: Connected,
     api: Arc<SseApi>,
 ) -> impl Stream<Item = Result<Event, Infallible>> {
     let queue = subscription.queue();
     let shutdown = api.shutdown.clone();
     futures_util::stream::unfold(
-        (subscription, queue, shutdown, api),
-        |(mut subscription, queue, mut shutdown, api)| async move {
+        (subscription, queue, shutdown, api, connected),
+        |(mut subscription, queue, mut shutdown, api, connected)| async move {
             let frame = tokio::select! {
                 biased;
                 () = queue.fell_behind() => {
@@ -85,7 +92,7 @@ fn frames(
                 frame = subscription.recv() => frame,
             }?;
             let event = Event::default().data(&*frame);
-            Some((Ok(event), (subscription, queue, shutdown, api)))
+            Some((Ok(event), (subscription, queue, shutdown, api, connected)))
         },
     )
 }

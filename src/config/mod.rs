@@ -99,6 +99,8 @@ pub struct HttpServer {
     pub allow_origins: Vec<String>,
     /// `allowHosts`: `Host` names besides loopback ones a loopback-bound server accepts (B2).
     pub allow_hosts: Vec<String>,
+    /// `metrics` (ours, O1): whether `GET /metrics` is served; never on `websocketServers`.
+    pub metrics: bool,
 }
 
 impl Default for HttpServer {
@@ -134,7 +136,15 @@ impl fmt::Debug for HttpServer {
             .field("body_timeout_ms", &self.body_timeout_ms)
             .field("allow_origins", &self.allow_origins)
             .field("allow_hosts", &self.allow_hosts)
+            .field("metrics", &self.metrics)
             .finish()
+    }
+}
+
+impl Config {
+    /// O9: whether any server shows metrics; without one, calls are not timed or counted.
+    pub fn keeps_metrics(&self) -> bool {
+        self.servers.iter().any(|s| s.metrics)
     }
 }
 

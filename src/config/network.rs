@@ -75,6 +75,7 @@ impl RawWsServer {
             body_timeout_ms: DEFAULT_BODY_TIMEOUT_MS,
             allow_origins: self.allow_origins,
             allow_hosts: self.allow_hosts,
+            metrics: false,
         }
     }
 }
@@ -97,6 +98,7 @@ pub(super) struct RawSseServer {
     pub allow_hosts: Vec<String>,
     pub max_body_bytes: u64,
     pub ws_queue_messages: usize,
+    pub metrics: bool,
 }
 
 impl Default for RawSseServer {
@@ -116,6 +118,7 @@ impl Default for RawSseServer {
             allow_hosts: Vec::new(),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             ws_queue_messages: DEFAULT_WS_QUEUE_MESSAGES,
+            metrics: true,
         }
     }
 }
@@ -140,6 +143,7 @@ impl RawSseServer {
             body_timeout_ms: DEFAULT_BODY_TIMEOUT_MS,
             allow_origins: self.allow_origins,
             allow_hosts: self.allow_hosts,
+            metrics: self.metrics,
         }
     }
 }

@@ -94,6 +94,7 @@ pub(super) struct RawHttpServer {
     pub ws_queue_messages: usize,
     pub header_timeout_ms: u64,
     pub body_timeout_ms: u64,
+    pub metrics: bool,
 }
 
 impl Default for RawHttpServer {
@@ -117,6 +118,7 @@ impl Default for RawHttpServer {
             ws_queue_messages: DEFAULT_WS_QUEUE_MESSAGES,
             header_timeout_ms: DEFAULT_HEADER_TIMEOUT_MS,
             body_timeout_ms: DEFAULT_BODY_TIMEOUT_MS,
+            metrics: true,
         }
     }
 }
@@ -142,6 +144,7 @@ impl RawHttpServer {
             body_timeout_ms: self.body_timeout_ms,
             allow_origins: self.allow_origins,
             allow_hosts: self.allow_hosts,
+            metrics: self.metrics,
         }
     }
 }

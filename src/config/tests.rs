@@ -101,6 +101,7 @@ fn c2_w6_server_entry_defaults_are_napcats_and_ours() {
         body_timeout_ms: 60_000,
         allow_origins: Vec::new(),
         allow_hosts: Vec::new(),
+        metrics: true,
     };
     assert_eq!(HttpServer::default(), expected);
     assert_eq!(loaded.config.servers, [expected]);
@@ -364,7 +365,7 @@ fn c1_shipped_config_has_every_key_at_its_default_and_no_warnings() {
         ("/network/httpServers/0", &["name", "enable", "port", "host", "enableCors",
             "enableWebsocket", "messagePostFormat", "token", "debug", "heartInterval",
             "maxBodyBytes", "wsQueueMessages", "headerTimeoutMs", "bodyTimeoutMs", "allowOrigins",
-            "allowHosts"]),
+            "allowHosts", "metrics"]),
         ("/bot", &["selfId", "nickname"]),
         ("/plugins", &["dir", "watch", "cacheDir", "timeoutMs", "memoryMb", "maxResultBytes",
             "maxEventsPerCall", "kvQuotaMb", "rateLimitGapMs", "maxConcurrentCalls", "dataDir",

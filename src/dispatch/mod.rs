@@ -16,6 +16,7 @@ mod nested;
 pub mod quick;
 mod rate;
 mod route;
+mod scrape;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -28,6 +29,7 @@ use crate::config::{Bot, HostLimits};
 use crate::envelope::{ActionError, JsonText, Outcome};
 use crate::events::Identity;
 use crate::message::MessageLimits;
+use crate::metrics::{CallProbe, Cause, Metrics};
 use crate::plugin::{CallContext, CallError, Plugin};
 use crate::registry::Registry;
 
@@ -64,6 +66,9 @@ pub struct Dispatcher {
     stats: Stats,
     /// G1: where actions no plugin provides go, in gateway mode.
     upstream: Option<Arc<crate::upstream::Upstream>>,
+    /// O2, O3: where plugin calls are counted and timed; `None` when no server shows
+    /// metrics (O9).
+    metrics: Option<Arc<Metrics>>,
 }
 
 #[derive(Default)]
@@ -125,15 +130,27 @@ impl Dispatcher {
             },
             stats,
             upstream: None,
+            metrics: None,
         }
     }
 
-    /// The `self_id` stamped on events (E6).
+    /// The dispatcher counting plugin calls into `metrics` (O2, O3), when given.
+    pub fn with_metrics(mut self, metrics: Option<Arc<Metrics>>) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    /// The metrics plugin calls are counted into, if any server shows them (O9).
+    pub fn metrics(&self) -> Option<&Arc<Metrics>> {
+        self.metrics.as_ref()
+    }
+
     /// The bot's identity, shared with the event bus (E6).
     pub fn identity(&self) -> Arc<Identity> {
         self.identity.clone()
     }
 
+    /// The `self_id` stamped on events (E6).
     pub fn self_id(&self) -> i64 {
         self.identity.self_id()
     }
@@ -284,11 +301,30 @@ impl Dispatcher {
         &self,
         plugin: Arc<Plugin>,
         action: &str,
-        mut params: Map<String, Value>,
+        params: Map<String, Value>,
         nesting: Nesting,
     ) -> Handled {
         self.stats.in_flight.fetch_add(1, Ordering::Relaxed);
         let _in_flight = InFlight(&self.stats.in_flight);
+        // O2, O3: counted and timed however it ends (a cancelled call when dropped).
+        let mut probe = self.metrics.as_ref().map(|m| m.call(&plugin.name, action));
+        let handled = self
+            .run_plugin_probed(plugin, action, params, nesting, &mut probe)
+            .await;
+        if let Some(probe) = probe {
+            probe.finish(handled.outcome.retcode().0);
+        }
+        handled
+    }
+
+    async fn run_plugin_probed(
+        &self,
+        plugin: Arc<Plugin>,
+        action: &str,
+        mut params: Map<String, Value>,
+        nesting: Nesting,
+        probe: &mut Option<CallProbe>,
+    ) -> Handled {
         // M5: the slot first, then the message: a call waiting for its turn holds only the
         // params it arrived with, never their expansion into segments and JSON text.
         let _permit = match self.slot(&nesting).await {
@@ -313,7 +349,7 @@ impl Dispatcher {
         // formatter a few bytes at a time and cost several times as much.
         let text = serde_json::to_string(&params).unwrap_or_else(|_| String::from("{}"));
         drop(params);
-        let outcome = self.call_plugin(plugin, action, text, nesting).await;
+        let outcome = self.call_plugin(plugin, action, text, nesting, probe).await;
         Handled {
             outcome: outcome.unwrap_or_else(Outcome::Failed),
             plugin: Some(name),
@@ -358,11 +394,18 @@ impl Dispatcher {
         action: &str,
         params: String,
         nesting: Nesting,
+        probe: &mut Option<CallProbe>,
     ) -> Result<Outcome, ActionError> {
         let name = plugin.name.clone();
-        let data = self
-            .call_plugin_text(plugin, action, params, nesting)
-            .await?;
+        let data = match plugin.call(action, params, self.context(nesting)).await {
+            Ok(data) => data,
+            Err(error) => {
+                if let (Some(probe), Some(cause)) = (probe.as_mut(), cause(&error)) {
+                    probe.cause(cause);
+                }
+                return Err(call_error(error));
+            }
+        };
         match JsonText::new(data) {
             Ok(text) => Ok(Outcome::Json(text)),
             Err(data) => parse_data(&name, action, &data).map(Outcome::Data),
@@ -377,7 +420,14 @@ impl Dispatcher {
         nesting: Nesting,
     ) -> Result<String, ActionError> {
         // The caller holds the slot ([`Dispatcher::slot`]) for as long as this runs.
-        let context = CallContext {
+        plugin
+            .call(action, params, self.context(nesting))
+            .await
+            .map_err(call_error)
+    }
+
+    fn context(&self, nesting: Nesting) -> CallContext {
+        CallContext {
             self_id: Some(self.self_id()),
             deadline: nesting.deadline,
             origin: crate::events::Origin {
@@ -385,11 +435,7 @@ impl Dispatcher {
                 handlers: nesting.handlers,
             },
             timeout_ms: None,
-        };
-        plugin
-            .call(action, params, context)
-            .await
-            .map_err(call_error)
+        }
     }
 }
 
@@ -422,6 +468,21 @@ pub(super) fn parse_data(plugin: &str, action: &str, data: &str) -> Result<Value
             "plugin {plugin}: `{action}` returned data that is not JSON: {e}"
         ))
     })
+}
+
+/// O2: why the host ended a call, for the outcome it is counted under; `None` for the
+/// plugin's own error, counted by its retcode.
+fn cause(error: &CallError) -> Option<Cause> {
+    match error {
+        CallError::Returned { .. } => None,
+        CallError::Timeout { .. } => Some(Cause::Timeout),
+        CallError::Memory { .. } | CallError::TooBig { .. } | CallError::EventFlood { .. } => {
+            Some(Cause::Limit)
+        }
+        CallError::StackOverflow { .. }
+        | CallError::Trap { .. }
+        | CallError::Instantiate { .. } => Some(Cause::Trap),
+    }
 }
 
 fn call_error(error: CallError) -> ActionError {

@@ -54,7 +54,11 @@ impl Dispatcher {
             ..CallContext::default()
         };
         self.stats.calls.fetch_add(1, Ordering::Relaxed);
-        match plugin.serve_route(&label, request, context).await {
+        let served = plugin.serve_route(&label, request, context).await;
+        if let Some(metrics) = &self.metrics {
+            metrics.route_run(name, &route, served.is_ok());
+        }
+        match served {
             Ok(response) => RouteOutcome::Answered(response),
             Err(e) => {
                 self.stats.failed.fetch_add(1, Ordering::Relaxed);

@@ -44,6 +44,7 @@ pub use queue::{Frame, Queue};
 
 use crate::json;
 use crate::message::{PostFormat, try_render_event};
+use crate::metrics::{ConnectionKind, Metrics};
 use crate::sync;
 
 /// Why `emit-event` refused an event; the plugin reads this message.
@@ -64,6 +65,8 @@ pub struct EventBus {
     published: AtomicU64,
     /// The event handlers' chain (T1), once the host attached it.
     screen: OnceLock<Arc<dyn Screen>>,
+    /// O7: where connections count their clients and events.
+    metrics: Arc<Metrics>,
 }
 
 /// Where an event comes from, as the event handlers need to know it (T6): how deep in a chain
@@ -130,7 +133,19 @@ impl EventBus {
             next_id: AtomicU64::new(1),
             published: AtomicU64::new(0),
             screen: OnceLock::new(),
+            metrics: Arc::new(Metrics::new()),
         }
+    }
+
+    /// The bus counting into the host's `metrics` (O7) rather than a set of its own.
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    /// The host's metrics, which the connections fed by this bus count into (O7).
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
     }
 
     /// Attaches the event handlers' chain (T1). Once only; later calls are ignored.
@@ -157,6 +172,7 @@ impl EventBus {
             let mut event = parse(text)?;
             meta::stamp(&mut event, self.identity.self_id());
             self.published.fetch_add(1, Ordering::Relaxed);
+            self.metrics.published();
             screen.submit(Pending {
                 source: plugin.into(),
                 event,
@@ -169,11 +185,13 @@ impl EventBus {
             // not build it. A client subscribing now only sees later events anyway.
             check(text)?;
             self.published.fetch_add(1, Ordering::Relaxed);
+            self.metrics.published();
             return Ok(());
         }
         let mut event = parse(text)?;
         meta::stamp(&mut event, self.identity.self_id());
         self.published.fetch_add(1, Ordering::Relaxed);
+        self.metrics.published();
         self.deliver(plugin, &event);
         Ok(())
     }
@@ -182,18 +200,20 @@ impl EventBus {
     /// `capacity` deep. Its first frame is the lifecycle `connect` event (W3), queued before
     /// the subscriber can see anything else. Dropping the [`Subscription`] unsubscribes.
     pub fn subscribe(self: &Arc<Self>, format: PostFormat, capacity: usize) -> Subscription {
-        self.subscribe_as(format, true, capacity)
+        self.subscribe_as(ConnectionKind::WebSocketServer, format, true, capacity)
     }
 
-    /// [`EventBus::subscribe`] for a connection that receives the bot's own messages
-    /// (`message_sent` events) only when `report_self` (NapCat's `reportSelfMessage`).
+    /// [`EventBus::subscribe`] for a connection of `kind` (whose events are counted under it,
+    /// O7) that receives the bot's own messages (`message_sent` events) only when
+    /// `report_self` (NapCat's `reportSelfMessage`).
     pub fn subscribe_as(
         self: &Arc<Self>,
+        kind: ConnectionKind,
         format: PostFormat,
         report_self: bool,
         capacity: usize,
     ) -> Subscription {
-        let (queue, frames) = Queue::new(capacity);
+        let (queue, frames) = Queue::new(capacity, self.metrics.flow(kind));
         let connect = meta::lifecycle_connect(self.identity.self_id());
         self.add(format, report_self, queue, frames, Some(to_frame(&connect)))
     }
@@ -207,7 +227,7 @@ impl EventBus {
         report_self: bool,
         capacity: usize,
     ) -> Subscription {
-        let (queue, frames) = Queue::lossy(capacity);
+        let (queue, frames) = Queue::lossy(capacity, self.metrics.flow(ConnectionKind::HttpClient));
         self.add(format, report_self, queue, frames, None)
     }
 
@@ -303,13 +323,18 @@ pub struct Subscription {
 
 impl Subscription {
     /// The next frame to send. Never `None` while the subscription lives (it holds a sender).
+    /// Taking it counts it as delivered (O7), except on a lossy queue, whose owner says.
     pub async fn recv(&mut self) -> Option<Frame> {
-        self.frames.recv().await
+        let frame = self.frames.recv().await;
+        self.queue.taken(frame.is_some());
+        frame
     }
 
     /// The next frame if one is queued already.
     pub fn try_recv(&mut self) -> Option<Frame> {
-        self.frames.try_recv().ok()
+        let frame = self.frames.try_recv().ok();
+        self.queue.taken(frame.is_some());
+        frame
     }
 
     /// A handle on this subscriber's queue, to wait for [`Queue::fell_behind`] (W6) while the

@@ -15,6 +15,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use tokio::sync::{Notify, mpsc};
 
+use crate::metrics::Flow;
+
 /// One serialised event, shared by every subscriber of the same format.
 pub type Frame = Arc<str>;
 
@@ -31,23 +33,27 @@ struct Overflow {
     /// Lossy queues only: a full queue drops the one frame and counts it here.
     lossy: bool,
     dropped: AtomicU64,
+    /// O7: the host's delivered and dropped counters of the subscriber's connection kind.
+    flow: Flow,
 }
 
 impl Queue {
-    /// A queue holding at most `capacity` frames (at least one), and its receiving end.
-    pub fn new(capacity: usize) -> (Queue, mpsc::Receiver<Frame>) {
-        Self::with(capacity, false)
+    /// A queue holding at most `capacity` frames (at least one), and its receiving end;
+    /// what it delivers and drops is counted in `flow`.
+    pub fn new(capacity: usize, flow: Flow) -> (Queue, mpsc::Receiver<Frame>) {
+        Self::with(capacity, false, flow)
     }
 
     /// A queue that drops (and counts) the frames that find it full instead of falling behind.
-    pub fn lossy(capacity: usize) -> (Queue, mpsc::Receiver<Frame>) {
-        Self::with(capacity, true)
+    pub fn lossy(capacity: usize, flow: Flow) -> (Queue, mpsc::Receiver<Frame>) {
+        Self::with(capacity, true, flow)
     }
 
-    fn with(capacity: usize, lossy: bool) -> (Queue, mpsc::Receiver<Frame>) {
+    fn with(capacity: usize, lossy: bool, flow: Flow) -> (Queue, mpsc::Receiver<Frame>) {
         let (frames, receiver) = mpsc::channel(capacity.clamp(1, crate::config::WS_QUEUE_LIMIT));
         let overflow = Overflow {
             lossy,
+            flow,
             ..Overflow::default()
         };
         let queue = Queue {
@@ -62,6 +68,24 @@ impl Queue {
         self.overflow.dropped.load(Ordering::Relaxed)
     }
 
+    /// A frame was taken off the queue to be sent (`Subscription::recv`): delivered, unless
+    /// the queue is lossy, where the owner reports with [`Queue::sent`] or [`Queue::lost`].
+    pub(super) fn taken(&self, some: bool) {
+        if some && !self.overflow.lossy {
+            self.overflow.flow.delivered();
+        }
+    }
+
+    /// A lossy queue's owner delivered a frame it took (an `httpClients` POST succeeded).
+    pub fn sent(&self) {
+        self.overflow.flow.delivered();
+    }
+
+    /// A lossy queue's owner gave up on a frame it took (every try of a POST failed).
+    pub fn lost(&self) {
+        self.overflow.flow.dropped();
+    }
+
     /// Queues `frame`. False when the subscriber is gone or has fallen behind (this push, or
     /// an earlier one, found the queue full); the caller drops the subscriber.
     pub fn push(&self, frame: Frame) -> bool {
@@ -72,9 +96,11 @@ impl Queue {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) if self.overflow.lossy => {
                 self.overflow.dropped.fetch_add(1, Ordering::Relaxed);
+                self.overflow.flow.dropped();
                 true
             }
             Err(mpsc::error::TrySendError::Full(_)) => {
+                self.overflow.flow.dropped();
                 self.overflow.happened.store(true, Ordering::Release);
                 // `notify_one` keeps a permit when nobody waits yet, so the wake-up is not lost.
                 self.overflow.notify.notify_one();
@@ -100,7 +126,7 @@ mod tests {
 
     #[tokio::test]
     async fn w6_a_full_queue_refuses_for_good_and_signals() {
-        let (queue, mut frames) = Queue::new(2);
+        let (queue, mut frames) = Queue::new(2, Flow::default());
         assert!(queue.push("a".into()));
         assert!(queue.push("b".into()));
         assert!(!queue.push("c".into()), "the third frame overflows");
@@ -115,14 +141,14 @@ mod tests {
 
     #[test]
     fn a_queue_with_room_does_not_signal() {
-        let (queue, _frames) = Queue::new(4);
+        let (queue, _frames) = Queue::new(4, Flow::default());
         assert!(queue.push("a".into()));
         assert!(queue.fell_behind().now_or_never().is_none());
     }
 
     #[test]
     fn a_lossy_queue_drops_and_counts_only_what_did_not_fit() {
-        let (queue, mut frames) = Queue::lossy(2);
+        let (queue, mut frames) = Queue::lossy(2, Flow::default());
         assert!(queue.push("a".into()));
         assert!(queue.push("b".into()));
         assert!(queue.push("c".into()), "still subscribed");
@@ -137,7 +163,7 @@ mod tests {
 
     #[test]
     fn a_closed_queue_refuses() {
-        let (queue, frames) = Queue::new(4);
+        let (queue, frames) = Queue::new(4, Flow::default());
         drop(frames);
         assert!(!queue.push("a".into()));
     }

@@ -1,7 +1,7 @@
 //! The HTTP transport: one axum router per enabled `httpServers` entry (SPEC H1–H9, B4).
 //!
 //! Every path and method reaches [`handle`]: `/hooks/…` goes to webhook routes (`hooks`,
-//! T21–T25); elsewhere the action is the first path segment (H1), so
+//! T21–T25), `/metrics` to the host's metrics (`metrics`, O1); elsewhere the action is the first path segment (H1), so
 //! there is no route table to keep in sync with the plugins. The flow is auth → body →
 //! decode → [`Dispatcher::call`] → envelope; nothing here knows about wasm, WebSocket or CORS
 //! (composed around this router by [`crate::server`]). The body's size and deadline are
@@ -9,6 +9,7 @@
 
 pub mod body;
 mod hooks;
+pub mod metrics;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -52,6 +53,10 @@ async fn handle(State(server): State<Arc<HttpApi>>, request: Request) -> Respons
     // T23: webhook routes answer for themselves, without the OneBot token.
     if action == crate::config::routes::HOOKS {
         return hooks::serve(&server, parts, body, started).await;
+    }
+    // O1: the host's metrics, where the server shows them.
+    if action == metrics::PATH && server.config.metrics {
+        return metrics::serve(&server, &parts);
     }
 
     if server.token.check(&parts.headers, query).is_err() {

@@ -181,6 +181,14 @@ impl Kv {
         &self.path
     }
 
+    /// Bytes of keys and values `plugin` holds across its stores, as its quota counts them.
+    pub fn usage(&self, plugin: &str) -> Result<u64, KvError> {
+        let txn = self.db.begin_read().map_err(redb::Error::from)?;
+        let table = txn.open_table(USAGE).map_err(redb::Error::from)?;
+        let used = table.get(plugin).map_err(redb::Error::from)?;
+        Ok(used.map_or(0, |v| v.value()))
+    }
+
     pub fn get(&self, ns: &Namespace, key: &str) -> Result<Option<Vec<u8>>, KvError> {
         check_key(key)?;
         let entry = ns.entry(key);

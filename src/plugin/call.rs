@@ -160,6 +160,8 @@ impl Plugin {
         if instance.store.data().budget.ticks >= 2 {
             self.mark_heavy();
         }
+        self.stats
+            .memory(instance.store.data().budget.limiter.used_bytes());
         let stderr_tail = log_guest_output(&self.name, &instance.store.data().wasi.stdio);
         match result {
             Ok(value) => {

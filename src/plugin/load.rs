@@ -87,6 +87,7 @@ impl Plugin {
             "it is not called with events",
         );
         let compile_time = started.elapsed();
+        let stats = runtime.metrics().plugin(&name);
 
         let mut plugin = Plugin {
             name,
@@ -114,7 +115,8 @@ impl Plugin {
             idle: Mutex::new(Vec::new()),
             spare: Mutex::new(Vec::new()),
             in_flight: super::host::InFlight::default(),
-            refusals: super::host::Refusals::default(),
+            refusals: super::host::Refusals::counting(stats.clone()),
+            stats,
             heavy: AtomicBool::new(false),
         };
         let listed = runtime.executor().block_on(plugin.list_actions());
@@ -174,14 +176,24 @@ fn check_component_header(path: &Path, bytes: &[u8]) -> Result<(), LoadError> {
     })
 }
 
+/// The first path segments the host serves itself, with what it serves there: no action may
+/// take them (T20, O1).
+const RESERVED: [(&str, &str); 3] = [
+    (crate::config::routes::HOOKS, "webhook routes"),
+    (crate::metrics::PATH, "the host's metrics"),
+    ("dashboard", "the host's dashboard"),
+];
+
 /// Action names must be non-empty, free of `/` (they are URL path segments) and unique, and
-/// none may be `hooks`: `/hooks/` is where webhook routes are served (T20).
+/// none may be a [`RESERVED`] name: `/hooks/` is where webhook routes are served (T20),
+/// `/metrics` the host's metrics (O1).
 fn validate_actions(mut actions: Vec<String>) -> Result<Vec<String>, String> {
-    if actions.iter().any(|a| a == crate::config::routes::HOOKS) {
+    if let Some((name, what)) = RESERVED
+        .iter()
+        .find(|(name, _)| actions.iter().any(|a| a == name))
+    {
         return Err(format!(
-            "an action cannot be called `{}`: /{}/ is reserved for webhook routes",
-            crate::config::routes::HOOKS,
-            crate::config::routes::HOOKS
+            "an action cannot be called `{name}`: /{name}/ is reserved for {what}"
         ));
     }
     if let Some(bad) = actions
@@ -215,6 +227,25 @@ mod tests {
         assert_eq!(
             list(&["b", "a", "b", "hooks_x"]).expect("valid"),
             ["a", "b", "hooks_x"]
+        );
+    }
+
+    #[test]
+    fn t20_o1_reserved_names_are_refused_naming_what_is_served_there() {
+        for (name, what) in [
+            ("hooks", "webhook routes"),
+            ("metrics", "the host's metrics"),
+            ("dashboard", "the host's dashboard"),
+        ] {
+            let error = validate_actions(vec!["ok".into(), name.into()]).expect_err(name);
+            assert!(
+                error.contains(&format!("`{name}`")) && error.contains(what),
+                "{error}"
+            );
+        }
+        assert_eq!(
+            validate_actions(vec!["b".into(), "a".into(), "b".into()]),
+            Ok(vec!["a".to_owned(), "b".to_owned()])
         );
     }
 }

@@ -87,9 +87,23 @@ pub struct Plugin {
     in_flight: host::InFlight,
     /// The refusals of a capability it was not granted that were logged at WARN (once each).
     refusals: host::Refusals,
+    /// What its instances did (O5), shared with its other versions.
+    pub stats: Arc<crate::metrics::PluginStats>,
     /// Set once a call of this version ran for a whole epoch tick or failed in the host
     /// (timeout, memory, trap, …): from then on its calls run on the plugin executor.
     heavy: AtomicBool,
+}
+
+impl Plugin {
+    /// O5: the key-value bytes it holds and its quota, for a plugin granted stores in a
+    /// process that holds the database.
+    pub fn key_value_usage(&self) -> Option<(u64, u64)> {
+        if self.grants.key_value.is_empty() {
+            return None;
+        }
+        let used = self.runtime.kv()?.usage(&self.name).ok()?;
+        Some((used, self.limits.kv_quota_mb.saturating_mul(1 << 20)))
+    }
 }
 
 /// The interface of the world `plugin` that a plugin exports (SPEC P1).

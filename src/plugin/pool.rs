@@ -86,6 +86,11 @@ impl Plugin {
         }
     }
 
+    /// Warm instances idle now, ready for a call (O5).
+    pub fn idle_instances(&self) -> usize {
+        lock(&self.idle).len()
+    }
+
     pub(super) fn take_idle(&self) -> Option<Instance> {
         if self.warm.instances == 0 {
             return None;

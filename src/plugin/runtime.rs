@@ -26,6 +26,7 @@ use super::host::{
 };
 use crate::events::EventBus;
 use crate::kv::Kv;
+use crate::metrics::Metrics;
 
 /// How often the epoch advances: the resolution of call timeouts, and how long a busy guest
 /// runs before it yields to other work on its thread.
@@ -43,6 +44,8 @@ pub struct Runtime {
     key_value: KeyValue,
     outbound: Outbound,
     cache: Option<wasmtime::Cache>,
+    /// What plugins' loads and instances are counted into (O4, O5).
+    metrics: Arc<Metrics>,
     /// Where guests run. `None` only while dropping (see `Drop`).
     executor: Option<tokio::runtime::Runtime>,
 }
@@ -131,8 +134,25 @@ impl Runtime {
             key_value: KeyValue { kv },
             outbound: Outbound,
             cache,
+            metrics: Arc::new(Metrics::new()),
             executor: Some(executor().map_err(RuntimeError::Threads)?),
         })
+    }
+
+    /// The runtime counting into the host's `metrics` (O4, O5) rather than a set of its own.
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    /// What plugins' loads and instances are counted into.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// The key-value database, if this process holds it.
+    pub(super) fn kv(&self) -> Option<&Arc<Kv>> {
+        self.key_value.kv.as_ref()
     }
 
     /// The plugin executor, on which every guest call runs.

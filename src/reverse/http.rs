@@ -84,7 +84,11 @@ pub fn spawn(
             if client.token.is_empty() { "off" } else { "on" },
             client.report_self_message,
         );
-        tasks.spawn(run(endpoint, subscription, stopped.clone()));
+        // O7: an endpoint counts as a connected client of its kind while its task runs.
+        let connected = events
+            .metrics()
+            .connected(crate::metrics::ConnectionKind::HttpClient);
+        tasks.spawn(run(endpoint, subscription, connected, stopped.clone()));
     }
 }
 
@@ -101,6 +105,7 @@ struct Endpoint {
 async fn run(
     endpoint: Arc<Endpoint>,
     mut subscription: Subscription,
+    _connected: crate::metrics::Connected,
     mut stopped: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
     let queue = subscription.queue();
@@ -116,8 +121,13 @@ async fn run(
             biased;
             _ = stopped.wait_for(|stop| *stop) => break,
             Some(done) = in_flight.join_next(), if !in_flight.is_empty() => {
-                if let Ok(Err(e)) = done {
-                    drops.failed(e.to_string(), Instant::now());
+                match done {
+                    Ok(Ok(())) => queue.sent(),
+                    Ok(Err(e)) => {
+                        queue.lost();
+                        drops.failed(e.to_string(), Instant::now());
+                    }
+                    Err(_) => {}
                 }
             }
             () = sleep_until(due), if due.is_some() => drops.warn_if_due(Instant::now()),

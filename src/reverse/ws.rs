@@ -107,6 +107,7 @@ fn session(client: &WsClient) -> Session {
         queue_messages: client.ws_queue_messages,
         max_frame_bytes: client.max_body_bytes,
         debug: client.debug,
+        kind: crate::metrics::ConnectionKind::WebSocketClient,
     }
 }
 

@@ -31,6 +31,7 @@ use crate::config::{HttpServer, PostFormat};
 use crate::dispatch::Dispatcher;
 use crate::envelope::{ActionError, Envelope, Outcome};
 use crate::events::EventBus;
+use crate::metrics::ConnectionKind;
 
 /// What a client may do on its socket (W1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -70,6 +71,8 @@ pub struct Session {
     pub max_frame_bytes: u64,
     /// One log line per call.
     pub debug: bool,
+    /// Which connection kind its clients are counted under (O7).
+    pub kind: ConnectionKind,
 }
 
 impl Session {
@@ -83,6 +86,7 @@ impl Session {
             queue_messages: config.ws_queue_messages,
             max_frame_bytes: config.max_body_bytes,
             debug: config.debug,
+            kind: ConnectionKind::WebSocketServer,
         }
     }
 }

@@ -18,6 +18,7 @@ mod http;
 mod key_value;
 mod languages;
 mod memory;
+mod metrics;
 mod outbound;
 mod plugins;
 mod queues;

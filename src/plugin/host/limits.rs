@@ -47,6 +47,11 @@ pub struct CallLimiter {
 }
 
 impl CallLimiter {
+    /// The linear memory the instance holds now, all its memories together.
+    pub fn used_bytes(&self) -> u64 {
+        self.used_bytes as u64
+    }
+
     fn new(memory_mb: u64) -> Self {
         CallLimiter {
             cap_bytes: usize::try_from(memory_mb.saturating_mul(1 << 20)).unwrap_or(usize::MAX),

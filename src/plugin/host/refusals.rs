@@ -7,6 +7,7 @@
 
 use std::sync::{Arc, Mutex};
 
+use crate::metrics::PluginStats;
 use crate::sync::lock;
 
 /// How many distinct refusals a version remembers; past it, new ones are logged at debug
@@ -15,13 +16,25 @@ const REMEMBERED: usize = 64;
 
 /// Shared by all instances of one plugin version: (capability, name) pairs already warned
 /// about. A list, not a set: it is short, and a lookup by `&str` needs no allocation.
+/// Every refusal, first or not, is counted in the plugin's stats (O5).
 #[derive(Clone, Default)]
-pub struct Refusals(Arc<Mutex<Vec<(&'static str, String)>>>);
+pub struct Refusals(Arc<Mutex<Vec<(&'static str, String)>>>, Arc<PluginStats>);
 
 impl Refusals {
+    /// Refusals counted into `stats`.
+    pub fn counting(stats: Arc<PluginStats>) -> Self {
+        Refusals(Arc::default(), stats)
+    }
+
+    /// The plugin's stats, which its other capability units count into too (O5).
+    pub fn stats(&self) -> &Arc<PluginStats> {
+        &self.1
+    }
+
     /// True the first time `name` (a store, an action) of `capability` is refused for this
     /// version: log that one at WARN.
     pub fn first(&self, capability: &'static str, name: &str) -> bool {
+        self.1.refused(capability);
         let mut seen = lock(&self.0);
         if seen.len() >= REMEMBERED || seen.iter().any(|(c, n)| *c == capability && n == name) {
             return false;

@@ -34,6 +34,7 @@ use body::Capped;
 
 use super::{Capability, Guest, HostState};
 use crate::config::Grants;
+use crate::metrics::{OutboundOutcome, PluginStats};
 
 /// Longest wait for a connection (TCP and TLS), and for a free slot under [`MAX_IN_FLIGHT`].
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -83,6 +84,8 @@ struct Gate {
     deadline: Instant,
     in_flight: InFlight,
     body_cap: u64,
+    /// O5: requests counted by outcome.
+    stats: Arc<PluginStats>,
 }
 
 impl Capability for Outbound {
@@ -103,6 +106,7 @@ impl Capability for Outbound {
                 deadline: Instant::now(),
                 in_flight: guest.in_flight.clone(),
                 body_cap: guest.limits.max_result_bytes,
+                stats: guest.refusals.stats().clone(),
             },
         }
     }
@@ -149,6 +153,8 @@ impl WasiHttpHooks for Gate {
                 target.origin,
                 self.plugin
             );
+            self.stats.outbound(OutboundOutcome::Denied);
+            self.stats.refused("outbound");
             return Box::new(std::future::ready::<Exchange>(Err(
                 HttpError::HttpRequestDenied,
             )));
@@ -161,7 +167,8 @@ impl WasiHttpHooks for Gate {
             origin: target.origin,
         };
         let body_cap = self.body_cap;
-        Box::new(async move {
+        let stats = self.stats.clone();
+        let exchange = async move {
             let connect = limits.connect_timeout.unwrap_or(CONNECT_TIMEOUT);
             let slot = match tokio::time::timeout(connect, slots.acquire_owned()).await {
                 Ok(Ok(slot)) => slot,
@@ -208,7 +215,26 @@ impl WasiHttpHooks for Gate {
             });
             let exchange: Exchange = Ok((response, Box::new(io)));
             exchange
+        };
+        Box::new(async move {
+            let exchange = exchange.await;
+            stats.outbound(outcome(&exchange));
+            exchange
         })
+    }
+}
+
+/// O5: how a request that was allowed out ended, as far as its response head.
+fn outcome(exchange: &Exchange) -> OutboundOutcome {
+    match exchange {
+        Ok(_) => OutboundOutcome::Ok,
+        Err(HttpError::ConnectionLimitReached | HttpError::HttpResponseBodySize(_)) => {
+            OutboundOutcome::Limit
+        }
+        Err(HttpError::ConnectionTimeout | HttpError::HttpResponseTimeout) => {
+            OutboundOutcome::Timeout
+        }
+        Err(_) => OutboundOutcome::Error,
     }
 }
 

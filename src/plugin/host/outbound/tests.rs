@@ -21,6 +21,7 @@ fn gate(hosts: &[&str], left: Duration, in_flight: &InFlight) -> Gate {
         deadline: Instant::now() + left,
         in_flight: in_flight.clone(),
         body_cap: 1 << 20,
+        stats: Arc::default(),
     }
 }
 

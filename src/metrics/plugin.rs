@@ -1,0 +1,136 @@
+//! Per plugin (SPEC O5): what its instances did, across all its versions: outbound requests
+//! by outcome, capabilities refused for want of a grant, and the most linear memory one
+//! instance held. A plugin version takes its [`PluginStats`] at load and its capability units
+//! count into it.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::registry::Registry;
+
+/// What became of one outbound HTTP request (P4a–P4d).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OutboundOutcome {
+    /// A response head arrived (whatever its status).
+    Ok,
+    /// Not granted by `allowedOutboundHosts`: nothing left the host.
+    Denied,
+    /// A bound refused it: too many in flight, a body over `maxResultBytes`.
+    Limit,
+    /// No response head in time.
+    Timeout,
+    /// Anything else: DNS, connection refused, TLS, protocol.
+    Error,
+}
+
+const OUTCOMES: [OutboundOutcome; 5] = [
+    OutboundOutcome::Ok,
+    OutboundOutcome::Denied,
+    OutboundOutcome::Limit,
+    OutboundOutcome::Timeout,
+    OutboundOutcome::Error,
+];
+
+impl OutboundOutcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            OutboundOutcome::Ok => "ok",
+            OutboundOutcome::Denied => "denied",
+            OutboundOutcome::Limit => "limit",
+            OutboundOutcome::Timeout => "timeout",
+            OutboundOutcome::Error => "error",
+        }
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    plugin: Arc<str>,
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RefusalLabels {
+    plugin: Arc<str>,
+    capability: &'static str,
+}
+
+pub(super) struct Families {
+    outbound: Family<OutcomeLabels, Counter>,
+    refused: Family<RefusalLabels, Counter>,
+}
+
+impl Families {
+    pub fn register(registry: &mut Registry) -> Self {
+        let outbound = Family::default();
+        let refused = Family::default();
+        registry.register(
+            "onebot_plugin_outbound_requests",
+            "Outbound HTTP requests of a plugin, by outcome (ok, denied, limit, timeout, error)",
+            outbound.clone(),
+        );
+        registry.register(
+            "onebot_plugin_refused_grants",
+            "Uses of a capability a plugin was not granted (key-value, call-action, outbound)",
+            refused.clone(),
+        );
+        Families { outbound, refused }
+    }
+
+    pub fn stats(&self, plugin: &Arc<str>) -> PluginStats {
+        let outbound = OUTCOMES.map(|outcome| {
+            self.outbound.get_or_create_owned(&OutcomeLabels {
+                plugin: plugin.clone(),
+                outcome: outcome.as_str(),
+            })
+        });
+        PluginStats {
+            name: plugin.clone(),
+            outbound,
+            refused: Some(self.refused.clone()),
+            memory_peak: AtomicU64::new(0),
+        }
+    }
+}
+
+/// One plugin's counters. `Default` gives detached ones, counting into nothing scraped (unit
+/// tests, benchmarks).
+#[derive(Debug, Default)]
+pub struct PluginStats {
+    pub name: Arc<str>,
+    outbound: [Counter; 5],
+    refused: Option<Family<RefusalLabels, Counter>>,
+    memory_peak: AtomicU64,
+}
+
+impl PluginStats {
+    pub fn outbound(&self, outcome: OutboundOutcome) {
+        let index = OUTCOMES.iter().position(|o| *o == outcome).unwrap_or(0);
+        self.outbound[index].inc();
+    }
+
+    /// A capability (`key-value`, `call-action`, `outbound`) used without its grant.
+    pub fn refused(&self, capability: &'static str) {
+        if let Some(refused) = &self.refused {
+            refused
+                .get_or_create(&RefusalLabels {
+                    plugin: self.name.clone(),
+                    capability,
+                })
+                .inc();
+        }
+    }
+
+    /// An instance of the plugin held `bytes` of linear memory.
+    pub fn memory(&self, bytes: u64) {
+        self.memory_peak.fetch_max(bytes, Ordering::Relaxed);
+    }
+
+    /// The most linear memory one instance held since the host started.
+    pub fn memory_peak(&self) -> u64 {
+        self.memory_peak.load(Ordering::Relaxed)
+    }
+}
