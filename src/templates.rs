@@ -1,7 +1,9 @@
-//! `onebot-host new` (issue 5, issue 12): a plugin project from a template in `templates/`,
-//! which builds and answers on the first try. Each template has four actions: `echo` and `add`
-//! (plain computing), `greet` (reads the plugin's config) and `count` (key-value storage),
-//! and a sidecar `<prefix>.json5` granting the last two.
+//! `onebot-host new` (issue 5, issue 12, issue 22): a plugin project from a template in
+//! `templates/`, which builds and answers on the first try. Each template has five actions:
+//! `echo` and `add` (plain computing), `greet` (reads the plugin's config), `count` (key-value
+//! storage) and `stats`; an event handler that counts message events and a schedule `tick`
+//! that counts its runs (SPEC T1, T9), both reported by `stats`; and a sidecar
+//! `<prefix>.json5` granting the config, the store, the events and the schedule.
 //!
 //! The templates are compiled into the binary, so `new` works wherever the binary is. Each
 //! carries its own copy of the WIT (the JavaScript and Python toolchains read it) and the
@@ -24,8 +26,8 @@ pub enum Lang {
 /// `{{sdk}}` to fill in).
 type File = (&'static str, &'static str);
 
-/// The WIT of the world `capable-plugin`, for the toolchains that read it.
-const WIT: [File; 4] = [
+/// The WIT of the world `reactive-plugin`, for the toolchains that read it.
+const WIT: [File; 5] = [
     (
         "wit/onebot-plugin.wit",
         include_str!("../wit/onebot-plugin.wit"),
@@ -34,6 +36,7 @@ const WIT: [File; 4] = [
         "wit/capabilities.wit",
         include_str!("../wit/capabilities.wit"),
     ),
+    ("wit/triggers.wit", include_str!("../wit/triggers.wit")),
     (
         "wit/deps/config/store.wit",
         include_str!("../wit/deps/config/store.wit"),
@@ -44,7 +47,7 @@ const WIT: [File; 4] = [
     ),
 ];
 
-/// The grants of `greet` and `count`, written as `<prefix>.json5`.
+/// The grants of `greet`, `count` and `stats` and the triggers, written as `<prefix>.json5`.
 const SIDECAR: &str = include_str!("../templates/plugin.json5");
 
 const RUST: [File; 3] = [
@@ -128,12 +131,12 @@ pub fn new(name: &str, lang: Lang, dir: &Path) -> anyhow::Result<ExitCode> {
     let root = root.display();
     println!(
         "created {root} ({lang:?} plugin with actions {prefix}_echo, {prefix}_add, \
-         {prefix}_greet and {prefix}_count)"
+         {prefix}_greet, {prefix}_count and {prefix}_stats, an event handler and a schedule)"
     );
     println!("build:   cd {root} && {build}");
     println!(
         "install: cp {output} {sidecar_path} <your plugin folder>/   \
-         ({sidecar_path} grants greet and count their config and key-value store)"
+         ({sidecar_path} grants its config, key-value store, events and schedule)"
     );
     println!(
         "try:     onebot-host call {prefix}_add '{{\"a\":1,\"b\":2}}' --plugins <folder of {prefix}.wasm>"

@@ -11,7 +11,8 @@ const out = join(here, "{{prefix}}.wasm");
 // `sync`: onebot-host does not enable the component-model async ABI.
 const { component } = await componentize({
   witPath: join(here, "wit"),
-  world: "capable-plugin",
+  // Actions, capabilities, and the event and schedule handlers (wit/triggers.wit).
+  world: "reactive-plugin",
   jsSource: await readFile(source, "utf8"),
   jsPath: source,
   sync: true,

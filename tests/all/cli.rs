@@ -4,8 +4,11 @@
 use std::path::Path;
 use std::process::Command;
 
+use serde_json::{Value, json};
+
 use crate::bin::{Invocation, Running};
-use crate::harness::{Setup, envelope, failed, guest, ok_data, plugin_folder};
+use crate::harness::{Setup, envelope, failed, guest, ok_data, plugin_folder, wait_for};
+use crate::ws::client::{self, next_event};
 
 #[test]
 fn help_describes_the_config_flag() {
@@ -214,9 +217,9 @@ fn plugins_lists_actions_and_load_errors() {
 }
 
 /// Issue 5: `new` writes a plugin that builds and answers on the first try; issue 12: its
-/// sidecar grants what `greet` and `count` use.
-#[test]
-fn new_rust_template_builds_and_answers() {
+/// sidecar grants what `greet` and `count` use; issue 22: its event handler and schedule run.
+#[tokio::test]
+async fn new_rust_template_builds_and_answers() {
     let dir = tempfile::tempdir().expect("tmp");
     let out = Invocation::new()
         .args(["new", "tpl-check", "--dir"])
@@ -273,6 +276,7 @@ fn new_rust_template_builds_and_answers() {
     )
     .expect("copy the sidecar");
     template_capabilities("rust", "tpl_check", plugins.path());
+    template_triggers("rust", "tpl_check", plugins.path()).await;
 
     let out = Invocation::new().args(["new", "Bad Name"]).run();
     assert!(!out.status.success());
@@ -280,9 +284,10 @@ fn new_rust_template_builds_and_answers() {
 }
 
 /// Issue 5: the JavaScript and Python templates build with their own toolchains (npm,
-/// componentize-py from PyPI, both fetched on first use) and answer on the first try.
-#[test]
-fn new_js_and_python_templates_build_and_answer() {
+/// componentize-py from PyPI, both fetched on first use) and answer on the first try; issue
+/// 22: their event handler and schedule run.
+#[tokio::test]
+async fn new_js_and_python_templates_build_and_answer() {
     let dir = tempfile::tempdir().expect("tmp");
     let cases: [(&str, &str, &[&str]); 2] = [
         (
@@ -322,6 +327,7 @@ fn new_js_and_python_templates_build_and_answer() {
         assert_eq!(env["retcode"], 1400, "{lang}: {env}");
         // The project holds its sidecar beside the built .wasm.
         template_capabilities(lang, &prefix, &project);
+        template_triggers(lang, &prefix, &project).await;
     }
 }
 
@@ -336,6 +342,68 @@ fn template_capabilities(lang: &str, prefix: &str, plugins: &Path) {
         assert_eq!(code, Some(0), "{lang}: {env}");
         assert_eq!(ok_data(&env)["count"], n, "{lang}: run {n}");
     }
+}
+
+/// Issue 22 (SPEC T1, T5, T9): a template's event handler counts the message events it sees
+/// and passes them on unchanged, its schedule `tick` counts its runs, and `stats` reports
+/// both. The binary serves `folder`'s `<prefix>.wasm` beside mock-account, whose
+/// `mock_receive_private_msg` publishes a message event to a WebSocket bot, with the sidecar
+/// `new` wrote, `tick` edited to run every 100ms instead of every minute.
+async fn template_triggers(lang: &str, prefix: &str, folder: &Path) {
+    let sidecar = std::fs::read_to_string(folder.join(format!("{prefix}.json5"))).expect("sidecar");
+    let every_minute = r#"schedules: [{ name: "tick", every: "1m" }]"#;
+    assert!(sidecar.contains(every_minute), "{lang}: {sidecar}");
+    let sidecar = sidecar.replace(
+        every_minute,
+        r#"schedules: [{ name: "tick", every: "100ms" }]"#,
+    );
+    let wasm = folder.join(format!("{prefix}.wasm"));
+    let file = format!("{prefix}.wasm");
+    let plugins = [
+        ("mock_account.wasm", "mock-account.wasm"),
+        (wasm.to_str().expect("a UTF-8 path"), file.as_str()),
+    ];
+    let mut host = Running::launch(
+        &plugins,
+        |dir| {
+            let mock = include_str!("../../plugins/mock-account.json5");
+            std::fs::write(dir.join("mock-account.json5"), mock).expect("write sidecar");
+            std::fs::write(dir.join(format!("{prefix}.json5")), &sidecar).expect("write sidecar");
+            Setup::default()
+                .server("enableWebsocket: true")
+                .config_text(dir)
+        },
+        "info",
+        None,
+    );
+    let addr = host.addr("test");
+    let mut bot = client::subscribed(addr, "/").await;
+    let http = reqwest::Client::new();
+    let post = |action: String, params: Value| {
+        envelope(http.post(format!("http://{addr}/{action}")).json(&params))
+    };
+    let params = json!({ "user_id": 10001, "message": "hello" });
+    ok_data(&post("mock_receive_private_msg".into(), params).await);
+    let event = next_event(&mut bot).await;
+    assert_eq!(
+        (event["post_type"].as_str(), event["raw_message"].as_str()),
+        (Some("message"), Some("hello")),
+        "{lang}: the handler passed the message on unchanged: {event}"
+    );
+    // The handler ran before the bot got the event: its count is in. The ticks come.
+    let stats = wait_for(&format!("{lang}: a tick counted"), || async {
+        let data = ok_data(&post(format!("{prefix}_stats"), json!({})).await).clone();
+        assert_eq!(data["messages"], 1, "{lang}: one message seen: {data}");
+        (data["ticks"].as_i64() >= Some(1)).then_some(data)
+    })
+    .await;
+    let (_, log) = host.terminate();
+    let failed = |l: &String| l.contains("event handler failed") || l.contains("schedule failed");
+    assert!(
+        !log.iter().any(failed),
+        "{lang}: neither the handler nor the schedule failed ({stats}):\n{}",
+        log.join("\n")
+    );
 }
 
 /// C4: relative `plugins.dir` and `plugins.cacheDir` are relative to the config's folder,
