@@ -6,7 +6,8 @@
 //! `--reverse` for reverse WebSocket (`websocketClients`, RW2), and `--handlers N` for a chain
 //! of N pass-through event handlers (SPEC T1: copies of the example `keyword`, which passes
 //! every event that is not a `ping` message, with `events: ["*"]`; `--warm` gives them
-//! `warmInstances: 1`).
+//! `warmInstances: 1`; `--handler FILE` uses that component instead, e.g.
+//! `plugins/optional/js-filter.wasm` for a JavaScript handler).
 //!
 //! A host runs in this process on a free port with the `probe` test plugin; 100 clients
 //! (tokio-tungstenite) connect to `/` on the same machine, so the figures include the
@@ -51,6 +52,8 @@ struct Options {
     handlers: usize,
     /// `--warm`: the handlers keep a warm instance (P5) instead of a fresh one per event.
     warm: bool,
+    /// `--handler FILE`: the handler component; default the guests' `keyword.wasm`.
+    handler: Option<std::path::PathBuf>,
 }
 
 fn options() -> Options {
@@ -61,6 +64,7 @@ fn options() -> Options {
         reverse: false,
         handlers: 0,
         warm: false,
+        handler: None,
     };
     let args: Vec<String> = std::env::args().collect();
     options.reverse = args.iter().any(|arg| arg == "--reverse");
@@ -72,6 +76,7 @@ fn options() -> Options {
             "--events" => options.events = value().unwrap_or(options.events),
             "--samples" => options.samples = value().unwrap_or(options.samples),
             "--handlers" => options.handlers = value().unwrap_or(0) as usize,
+            "--handler" => options.handler = Some(pair[1].clone().into()),
             _ => {}
         }
     }
@@ -93,12 +98,13 @@ async fn run(options: Options) {
     std::fs::create_dir(&plugins).expect("plugin dir");
     let guests = std::path::Path::new(env!("ONEBOT_GUEST_DIR"));
     std::fs::copy(guests.join("probe.wasm"), plugins.join("probe.wasm")).expect("probe.wasm");
+    let handler = options
+        .handler
+        .clone()
+        .unwrap_or_else(|| guests.join("keyword.wasm"));
     for k in 1..=options.handlers {
-        std::fs::copy(
-            guests.join("keyword.wasm"),
-            plugins.join(format!("handler{k}.wasm")),
-        )
-        .expect("keyword.wasm");
+        std::fs::copy(&handler, plugins.join(format!("handler{k}.wasm")))
+            .unwrap_or_else(|e| panic!("{}: {e}", handler.display()));
         let warm = if options.warm { "warmInstances: 1" } else { "" };
         std::fs::write(
             plugins.join(format!("handler{k}.json5")),
