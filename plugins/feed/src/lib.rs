@@ -18,6 +18,7 @@
 mod parse;
 mod seen;
 
+use onebot_plugin::onebot::shorten;
 use onebot_plugin::{Error, Level, Result, call_action, config, http, json, log};
 
 use parse::Item;
@@ -191,17 +192,6 @@ fn message(item: &Item) -> String {
         (false, None) => title,
         (true, Some(link)) => link.clone(),
         (true, None) => format!("(untitled) {}", item.id),
-    }
-}
-
-/// `text` cut to `max` characters, the last of them `…` when it was longer.
-fn shorten(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        None => text.to_owned(),
-        Some(_) => {
-            let kept: String = text.chars().take(max - 1).collect();
-            format!("{kept}…")
-        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! A `push` event's payload, read as far as the message needs it, and the line posted for it:
 //! `<pusher> pushed <n> commit(s) to <repo>: <first message>`.
 
+use onebot_plugin::onebot::shorten;
 use serde::Deserialize;
 
 /// Longest first commit line posted, in characters; a longer one ends with `…`.
@@ -43,17 +44,6 @@ impl Push {
             self.repository.full_name,
             shorten(line, FIRST_LINE_CHARS)
         ))
-    }
-}
-
-/// `text` cut to `max` characters, the last of them `…` when it was longer.
-fn shorten(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        None => text.to_owned(),
-        Some(_) => {
-            let kept: String = text.chars().take(max - 1).collect();
-            format!("{kept}…")
-        }
     }
 }
 

@@ -1,4 +1,5 @@
-//! Typed params of common OneBot 11 actions, and message segments.
+//! Typed params of common OneBot 11 actions, message segments, and [`shorten`] for text that
+//! goes into a message.
 //!
 //! Ids accept what clients send: numbers, or numeric strings (HTTP query and form values are
 //! strings). The host always hands plugins `message` as an array of segments (SPEC M3).
@@ -106,4 +107,30 @@ pub struct NoParams {}
 #[derive(Clone, Debug, Serialize)]
 pub struct MessageId {
     pub message_id: i32,
+}
+
+/// `text` cut to `max` characters (at least 1), the last of them `…` when it was longer: for
+/// a title or a commit line put into a chat message.
+pub fn shorten(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        None => text.to_owned(),
+        Some(_) => {
+            let kept: String = text.chars().take(max.saturating_sub(1)).collect();
+            format!("{kept}…")
+        }
+    }
+}
+
+#[cfg(test)]
+mod shorten_tests {
+    use super::shorten;
+
+    #[test]
+    fn shorten_keeps_short_text_and_cuts_long_text_to_max_characters() {
+        assert_eq!(shorten("short", 200), "short");
+        assert_eq!(shorten(&"x".repeat(200), 200), "x".repeat(200));
+        let long = shorten(&"界".repeat(300), 200);
+        assert_eq!(long.chars().count(), 200);
+        assert!(long.ends_with('…'));
+    }
 }
