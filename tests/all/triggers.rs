@@ -34,6 +34,15 @@ async fn host_with(
     setup.start().await
 }
 
+/// A host whose only plugin is the probe as `ra`, its sidecar [`probe_sidecar`] with `extra`.
+async fn ra_host(extra: &str) -> TestHost {
+    host_with(
+        &[(PROBE, "ra.wasm")],
+        vec![("ra.json5", probe_sidecar("ra", extra))],
+    )
+    .await
+}
+
 /// Publishes `event` through the probe's action (a client's call: depth 0, no handler).
 async fn emit(host: &TestHost, event: Value) {
     ok_data(&host.post("probe_emit", json!({ "event": event })).await);
@@ -161,11 +170,7 @@ async fn t1_keyword_answers_ping_with_pong_in_the_same_chat() {
 
 #[tokio::test]
 async fn t1_t2_a_handler_passes_replaces_or_drops_only_the_post_types_it_names() {
-    let host = host_with(
-        &[(PROBE, "ra.wasm")],
-        vec![("ra.json5", probe_sidecar("ra", ""))],
-    )
-    .await;
+    let host = ra_host("").await;
     let mut bot = client::subscribed(client::addr(&host), "/").await;
     emit(
         &host,
@@ -226,11 +231,7 @@ async fn t3_handlers_run_by_priority_then_name() {
 
 #[tokio::test]
 async fn t4_a_failing_handler_leaves_the_event_as_it_was() {
-    let host = host_with(
-        &[(PROBE, "ra.wasm")],
-        vec![("ra.json5", probe_sidecar("ra", "timeoutMs: 300"))],
-    )
-    .await;
+    let host = ra_host("timeoutMs: 300").await;
     let mut bot = client::subscribed(client::addr(&host), "/").await;
     for (n, probe) in ["trap", "loop", "fail", "bad-replace"]
         .into_iter()
@@ -256,14 +257,7 @@ async fn t4_a_failing_handler_leaves_the_event_as_it_was() {
 
 #[tokio::test]
 async fn t4_on_error_drop_fails_closed() {
-    let host = host_with(
-        &[(PROBE, "ra.wasm")],
-        vec![(
-            "ra.json5",
-            probe_sidecar("ra", r#"timeoutMs: 300, onError: "drop""#),
-        )],
-    )
-    .await;
+    let host = ra_host(r#"timeoutMs: 300, onError: "drop""#).await;
     let mut bot = client::subscribed(client::addr(&host), "/").await;
     emit(&host, json!({ "post_type": "notice", "probe": "trap" })).await;
     emit(&host, json!({ "post_type": "notice", "probe": "loop" })).await;
@@ -315,14 +309,7 @@ async fn t6_events_a_handler_causes_never_come_back_to_it() {
 
 #[tokio::test]
 async fn t8_get_root_and_the_load_log_show_handlers() {
-    let host = host_with(
-        &[(PROBE, "ra.wasm")],
-        vec![(
-            "ra.json5",
-            probe_sidecar("ra", r#"priority: 3, onError: "drop""#),
-        )],
-    )
-    .await;
+    let host = ra_host(r#"priority: 3, onError: "drop""#).await;
     let root = host.get("/").await;
     let plugin = &ok_data(&root)["plugins"][0];
     assert_eq!(

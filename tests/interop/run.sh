@@ -82,9 +82,10 @@ RUST_LOG=${RUST_LOG:-info} "$bin" --config "$work/onebot.json5" 2>"$work/host.lo
 host_pid=$!
 
 # Port 0 picks a free port; the host logs which one ("listening on http://127.0.0.1:PORT").
+listening_port() { sed -n 's/.*listening on http:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$1" | head -n1; }
 port=
 for _ in $(seq 1 600); do
-    port=$(sed -n 's/.*listening on http:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$work/host.log" | head -n1)
+    port=$(listening_port "$work/host.log")
     [ -n "$port" ] && break
     kill -0 "$host_pid" 2>/dev/null || break
     sleep 0.1
@@ -131,7 +132,7 @@ JSON
     gateway_pid=$!
     gport=
     for _ in $(seq 1 600); do
-        gport=$(sed -n 's/.*listening on http:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$work/gateway.log" | head -n1)
+        gport=$(listening_port "$work/gateway.log")
         if [ -n "$gport" ] && curl -fsS -H "Authorization: Bearer $token" "http://127.0.0.1:$gport/" \
             | grep -q '"connected":true'; then
             break

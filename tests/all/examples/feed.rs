@@ -13,14 +13,13 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
-use serde_json::json;
 
+use super::{next_group_message, send_to_group};
 use crate::bin::{Invocation, Running};
-use crate::harness::{envelope, ok_data, shared_cache, wait_for};
-use crate::ws::client::{self, Client, next_event};
+use crate::harness::{shared_cache, wait_for};
+use crate::ws::client::{self, Client};
 
 /// The group the shipped sidecar sends to.
-const GROUP: i64 = 123_456_789;
 
 #[derive(Clone, Copy, Debug)]
 enum Format {
@@ -183,30 +182,10 @@ async fn two_more_polls(feed: &Feed) {
     .await;
 }
 
-/// The text of the next group message the account sends (its `message_sent` event).
-async fn next_group_message(bot: &mut Client) -> String {
-    loop {
-        let event = next_event(bot).await;
-        if event["post_type"] == "message_sent" {
-            assert_eq!(event["group_id"], GROUP, "{event}");
-            return event["message"][0]["data"]["text"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned();
-        }
-    }
-}
-
 /// Sends a marker to the group from the test and reads up to it: every message the plugin
 /// sent before is then read, so the marker coming next means it sent nothing more.
 async fn nothing_more_sent(addr: SocketAddr, bot: &mut Client) {
-    let answer = envelope(
-        reqwest::Client::new()
-            .post(format!("http://{addr}/send_group_msg"))
-            .json(&json!({ "group_id": GROUP, "message": "marker" })),
-    )
-    .await;
-    ok_data(&answer);
+    send_to_group(addr, "marker").await;
     assert_eq!(next_group_message(bot).await, "marker", "nothing else sent");
 }
 

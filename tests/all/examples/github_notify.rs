@@ -10,13 +10,13 @@ use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
 
+use super::{next_group_message, send_to_group};
 use crate::bin::{Invocation, Running};
-use crate::harness::{ok_data, shared_cache};
-use crate::ws::client::{self, Client, next_event};
+use crate::harness::shared_cache;
+use crate::ws::client;
 
 const SECRET: &str = "s3cret shared with GitHub";
 /// The group the shipped sidecar posts to.
-const GROUP: i64 = 123_456_789;
 const PUSH: &str = include_str!("push.json");
 const PUSHED: &str =
     "octocat pushed 2 commit(s) to octocat/Hello-World: Feed: read Atom links by rel=alternate";
@@ -93,32 +93,6 @@ async fn signed(addr: SocketAddr, event: &str, body: &str) -> (u16, String) {
     deliver(addr, event, "application/json", body, Some(&signature)).await
 }
 
-/// The text of the next group message the account sends (its `message_sent` event).
-async fn next_group_message(bot: &mut Client) -> String {
-    loop {
-        let event = next_event(bot).await;
-        if event["post_type"] == "message_sent" {
-            assert_eq!(event["group_id"], GROUP, "{event}");
-            return event["message"][0]["data"]["text"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned();
-        }
-    }
-}
-
-/// Sends `text` to the group from the test itself: once the bot sees it, it has seen every
-/// message sent before it (events keep their order).
-async fn marker(addr: SocketAddr, text: &str) {
-    let answer = crate::harness::envelope(
-        reqwest::Client::new()
-            .post(format!("http://{addr}/send_group_msg"))
-            .json(&json!({ "group_id": GROUP, "message": text })),
-    )
-    .await;
-    ok_data(&answer);
-}
-
 #[tokio::test]
 async fn t22_github_notify_answers_a_ping_and_posts_a_signed_push_to_the_group_once() {
     let (running, addr) = launch();
@@ -155,7 +129,7 @@ async fn t22_github_notify_answers_a_ping_and_posts_a_signed_push_to_the_group_o
     .await;
     assert_eq!(status, 415, "{text}");
     assert!(text.contains("application/json"), "{text}");
-    marker(addr, "marker").await;
+    send_to_group(addr, "marker").await;
     assert_eq!(next_group_message(&mut bot).await, "marker");
 
     let (status, _) = running.terminate();
@@ -196,7 +170,7 @@ async fn t23_a_bad_or_missing_signature_is_401_and_sends_nothing() {
     }
     let (status, _) = deliver(addr, "ping", "application/json", "{}", None).await;
     assert_eq!(status, 401, "a ping is checked too");
-    marker(addr, "marker").await;
+    send_to_group(addr, "marker").await;
     assert_eq!(
         next_group_message(&mut bot).await,
         "marker",
