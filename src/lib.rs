@@ -230,7 +230,7 @@ pub async fn start(config: Config) -> Result<Host, StartError> {
     } = open(&config).await?;
     let (stop, stopped) = tokio::sync::watch::channel(false);
     // T1: events go through the plugins that handle them before they are delivered.
-    let (_chain, worker) = triggers::Chain::attach(dispatcher.registry.clone(), &events);
+    let worker = triggers::Chain::attach(dispatcher.registry.clone(), &events);
     let mut servers = JoinSet::new();
     {
         let stopped = stopped.clone();

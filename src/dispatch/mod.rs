@@ -430,10 +430,7 @@ impl Dispatcher {
         CallContext {
             self_id: Some(self.self_id()),
             deadline: nesting.deadline,
-            origin: crate::events::Origin {
-                depth: nesting.depth,
-                handlers: nesting.handlers,
-            },
+            origin: nesting.origin,
             timeout_ms: None,
         }
     }
@@ -443,9 +440,9 @@ impl Dispatcher {
 /// client's call; and the event handlers whose calls led to it (T6).
 #[derive(Clone, Debug, Default)]
 pub(super) struct Nesting {
-    pub depth: u32,
     pub deadline: Option<Instant>,
-    pub handlers: Arc<[Arc<str>]>,
+    /// How deep the call is (0 for a client's) and the handlers that led to it (T6).
+    pub origin: crate::events::Origin,
     /// P11: a nested call its caller waits for, which runs in the caller's slot.
     pub in_callers_slot: bool,
     /// E5a: whose `_rate_limited` turn the call takes.

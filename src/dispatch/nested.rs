@@ -26,10 +26,10 @@ impl ActionCaller for Dispatcher {
                 }
                 Err(e) => return Err((1400, format!("params are not JSON: {e}"))),
             };
+            let depth = call.origin.depth;
             let nesting = Nesting {
-                depth: call.depth,
                 deadline: Some(call.deadline),
-                handlers: call.origin.handlers,
+                origin: call.origin,
                 // P11: the caller waits for the call, holding its slot meanwhile.
                 in_callers_slot: true,
                 // E5a: a plugin's `_rate_limited` calls take turns as one client.
@@ -39,7 +39,7 @@ impl ActionCaller for Dispatcher {
             tracing::debug!(
                 plugin = %call.caller,
                 action = %call.action,
-                depth = call.depth,
+                depth,
                 retcode = handled.outcome.retcode().0,
                 "nested call"
             );

@@ -25,7 +25,7 @@
 //! `crate::triggers`) and says it is active (some loaded plugin handles events), every
 //! published event, from any source, is handed to it instead of being delivered; the screen
 //! runs the handlers in order and delivers what they let through with
-//! [`EventBus::deliver_screened`]. Every event then takes that one path, so the order in which
+//! [`EventBus::deliver`]. Every event then takes that one path, so the order in which
 //! subscribers see events stays the order of publication.
 
 mod identity;
@@ -270,18 +270,14 @@ impl EventBus {
         self.lock().len()
     }
 
-    /// Delivers an event the handlers let through (T1): no further check, no stamp (the
-    /// handlers' chain stamps replacements itself).
-    pub fn deliver_screened(&self, source: &str, event: &Map<String, Value>) {
-        self.deliver(source, event);
-    }
-
     /// Fills `time` and `self_id` where an event lacks them (W5); for a handler's replacement.
     pub fn stamp(&self, event: &mut Map<String, Value>) {
         meta::stamp(event, self.identity.self_id());
     }
 
-    fn deliver(&self, plugin: &str, event: &Map<String, Value>) {
+    /// Offers a checked, stamped event to every subscriber; the screen (T1) calls it with what
+    /// the handlers let through (it stamps replacements itself, with [`EventBus::stamp`]).
+    pub fn deliver(&self, plugin: &str, event: &Map<String, Value>) {
         // Rendered lazily, at most once per format present among the subscribers (M4).
         let (mut array, mut string) = (None, None);
         let mut warned = false;

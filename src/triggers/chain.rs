@@ -32,20 +32,8 @@ pub struct Chain {
     queue: mpsc::Sender<Pending>,
     /// Where an event the queue has no room for is delivered at once (T7).
     bus: std::sync::Weak<EventBus>,
-    pub stats: Arc<Stats>,
-}
-
-/// What the chain did, for `GET /` and tests.
-#[derive(Debug, Default)]
-pub struct Stats {
-    /// Events that went through the chain and were delivered (as they were or replaced).
-    pub delivered: AtomicU64,
-    /// Events a handler dropped (or whose handler failed with `onError: "drop"`).
-    pub dropped: AtomicU64,
-    /// Events delivered without the handlers because the queue was full (T7).
-    pub overflowed: AtomicU64,
-    /// Handler calls that failed (trap, error, deadline, a bad replacement).
-    pub failures: AtomicU64,
+    /// Events delivered without the handlers because the queue was full (T7): paces the WARN.
+    overflowed: AtomicU64,
 }
 
 /// The chain's task: takes events in order and runs the handlers on them.
@@ -53,29 +41,24 @@ pub struct Worker {
     registry: Arc<Registry>,
     bus: Arc<EventBus>,
     events: mpsc::Receiver<Pending>,
-    stats: Arc<Stats>,
 }
 
 impl Chain {
-    /// Attaches a chain to `bus`; the returned [`Worker`] must be run for events to flow
-    /// while handlers are loaded.
-    pub fn attach(registry: Arc<Registry>, bus: &Arc<EventBus>) -> (Arc<Chain>, Worker) {
+    /// Attaches a chain to `bus` (which keeps it); the returned [`Worker`] must be run for
+    /// events to flow while handlers are loaded.
+    pub fn attach(registry: Arc<Registry>, bus: &Arc<EventBus>) -> Worker {
         let (queue, events) = mpsc::channel(QUEUE);
-        let stats = Arc::new(Stats::default());
-        let chain = Arc::new(Chain {
+        bus.set_screen(Arc::new(Chain {
             registry: Arc::downgrade(&registry),
             queue,
             bus: Arc::downgrade(bus),
-            stats: stats.clone(),
-        });
-        bus.set_screen(chain.clone());
-        let worker = Worker {
+            overflowed: AtomicU64::new(0),
+        }));
+        Worker {
             registry,
             bus: bus.clone(),
             events,
-            stats,
-        };
-        (chain, worker)
+        }
     }
 }
 
@@ -93,7 +76,7 @@ impl Screen for Chain {
                 mpsc::error::TrySendError::Full(pending)
                 | mpsc::error::TrySendError::Closed(pending),
             ) => {
-                let before = self.stats.overflowed.fetch_add(1, Ordering::Relaxed);
+                let before = self.overflowed.fetch_add(1, Ordering::Relaxed);
                 if before.is_power_of_two() || before == 0 {
                     tracing::warn!(
                         source = %pending.source,
@@ -104,7 +87,7 @@ impl Screen for Chain {
                     );
                 }
                 if let Some(bus) = self.bus.upgrade() {
-                    bus.deliver_screened(&pending.source, &pending.event);
+                    bus.deliver(&pending.source, &pending.event);
                 }
             }
         }
@@ -140,6 +123,8 @@ impl Worker {
         // T6: an event published `MAX_DEPTH` calls deep is delivered without handlers.
         if origin.depth < MAX_DEPTH {
             let handlers: Vec<Arc<Plugin>> = self.registry.snapshot().handlers().to_vec();
+            // The event as the handlers receive it: written once, again only when replaced.
+            let mut text: Option<String> = None;
             for handler in handlers {
                 let Some(post_type) = event.get("post_type").and_then(Value::as_str) else {
                     break;
@@ -147,36 +132,42 @@ impl Worker {
                 if !handler.handler.events.matches(post_type) || origin.caused_by(&handler.name) {
                     continue;
                 }
-                match self.run_one(&handler, &event, &origin).await {
+                // A map of JSON values always serialises.
+                let shown = text
+                    .get_or_insert_with(|| serde_json::to_string(&event).unwrap_or_default())
+                    .clone();
+                let self_id = event.get("self_id").and_then(Value::as_i64);
+                match self.run_one(&handler, shown, self_id, &origin).await {
                     Step::Pass => {}
-                    Step::Replace(new) => event = new,
+                    Step::Replace(new) => {
+                        event = new;
+                        text = None;
+                    }
                     Step::Drop => {
-                        self.stats.dropped.fetch_add(1, Ordering::Relaxed);
                         tracing::debug!(plugin = %handler.name, %source, "event dropped by its handler");
                         return;
                     }
                 }
             }
         }
-        self.stats.delivered.fetch_add(1, Ordering::Relaxed);
-        self.bus.deliver_screened(&source, &event);
+        self.bus.deliver(&source, &event);
     }
 
-    /// One handler's call on `event`, its failures turned into what T4 says they mean.
+    /// One handler's call on the event (`text`, the JSON the handler receives), its failures
+    /// turned into what T4 says they mean.
     async fn run_one(
         &self,
         handler: &Arc<Plugin>,
-        event: &Map<String, Value>,
+        text: String,
+        self_id: Option<i64>,
         origin: &Origin,
     ) -> Step {
         let context = CallContext {
-            self_id: event.get("self_id").and_then(Value::as_i64),
+            self_id,
             deadline: None,
             origin: origin.through(&handler.name),
             timeout_ms: None,
         };
-        // A map of JSON values always serialises.
-        let text = serde_json::to_string(event).unwrap_or_default();
         let failure = match handler.clone().handle_event(text, context).await {
             Ok(Verdict::Pass) => return Step::Pass,
             Ok(Verdict::Drop) => return Step::Drop,
@@ -189,7 +180,6 @@ impl Worker {
             },
             Err(e) => e.to_string(),
         };
-        self.stats.failures.fetch_add(1, Ordering::Relaxed);
         let on_error = handler.handler.on_error;
         let effect = match on_error {
             OnError::Pass => "the event goes on as it was",

@@ -107,24 +107,26 @@ impl Scheduler {
     }
 }
 
-/// When `when` is next due after `previous` (its last due time, or the version's start).
-fn next_due(when: &When, previous: Instant) -> Option<Instant> {
+/// When `when` is next due after `previous` (its last due time, or the version's start),
+/// and how many due times already passed in between without a tick (T11: skipped, not run).
+fn next_due(when: &When, previous: Instant) -> Option<(Instant, u64)> {
     match when {
         When::Every(period) => {
-            let mut next = previous + *period;
+            let next = previous + *period;
             let now = Instant::now();
-            if next < now {
-                // Late (a pause, a busy machine): the next one still ahead, not a burst.
-                let behind = (now - next).as_nanos() / period.as_nanos().max(1) + 1;
-                next += period.saturating_mul(u32::try_from(behind).unwrap_or(u32::MAX));
+            if next >= now {
+                return Some((next, 0));
             }
-            Some(next)
+            // Late (a pause, a busy machine): the next one still ahead, not a burst.
+            let missed = (now - next).as_nanos() / period.as_nanos().max(1) + 1;
+            let skip = u32::try_from(missed).unwrap_or(u32::MAX);
+            Some((next + period.saturating_mul(skip), u64::from(skip)))
         }
         When::Cron { .. } => {
             let now = chrono::Utc::now();
             let due = when.next_cron(now)?;
             let ahead = (due - now).to_std().unwrap_or(Duration::ZERO);
-            Some(Instant::now() + ahead)
+            Some((Instant::now() + ahead, 0))
         }
     }
 }
@@ -133,16 +135,9 @@ fn next_due(when: &When, previous: Instant) -> Option<Instant> {
 async fn tick(plugin: Arc<Plugin>, schedule: Schedule, shared: Arc<Shared>) {
     let mut previous = Instant::now();
     loop {
-        let Some(due) = next_due(&schedule.when, previous) else {
+        let Some((due, missed)) = next_due(&schedule.when, previous) else {
             plugin.note_schedule(&schedule.name, |s| s.next_due = None);
             return;
-        };
-        let missed = match &schedule.when {
-            When::Every(period) => {
-                let late = due.saturating_duration_since(previous + *period);
-                (late.as_nanos() / period.as_nanos().max(1)) as u64
-            }
-            When::Cron { .. } => 0,
         };
         let wall = SystemTime::now() + due.saturating_duration_since(Instant::now());
         plugin.note_schedule(&schedule.name, |s| {

@@ -26,15 +26,14 @@ use crate::plugin::bindings::onebot::plugin::types::ActionError;
 /// depth 1, and so on. Enough for real composition, small enough that recursion stops at once.
 pub const MAX_DEPTH: u32 = 8;
 
-/// One nested call: the action, its params (a JSON object's text), who calls, the depth of
-/// the call being made (1 for a plugin's first nested call), and when it must end.
+/// One nested call: the action, its params (a JSON object's text), who calls, when it must
+/// end, and where it sits: `origin.depth` is the depth of the call being made (1 for a
+/// plugin's first nested call), `origin.handlers` the handlers whose calls led to it (T6).
 pub struct NestedCall {
     pub caller: Arc<str>,
     pub action: String,
     pub params: String,
-    pub depth: u32,
     pub deadline: Instant,
-    /// The handlers whose calls led to this one (T6), passed on to what it publishes.
     pub origin: Origin,
 }
 
@@ -138,7 +137,6 @@ impl actions::Host for ActionsState {
             caller: self.plugin.clone(),
             action,
             params,
-            depth,
             deadline: self.deadline,
             origin: Origin {
                 depth,
@@ -170,8 +168,8 @@ mod tests {
             call: NestedCall,
         ) -> Pin<Box<dyn Future<Output = NestedResult> + Send>> {
             Box::pin(async move {
-                let depth = call.depth;
-                crate::sync::lock(&self.0).push((call.action, call.depth, call.deadline));
+                let depth = call.origin.depth;
+                crate::sync::lock(&self.0).push((call.action, depth, call.deadline));
                 Ok(format!("{{\"depth\":{depth}}}"))
             })
         }
