@@ -3,6 +3,7 @@
 //! commands in [`commands`].
 
 mod commands;
+mod logline;
 mod logwriter;
 mod templates;
 
@@ -88,13 +89,14 @@ fn main() -> ExitCode {
     };
     // Logs go to stderr, coloured only on a terminal, so they can be piped and grepped;
     // a thread of their own writes them, so logging costs a request thread no syscall.
-    let (log, sink) = logwriter::LogWriter::start();
+    let ansi = std::io::stderr().is_terminal();
+    let (log, sink) = logwriter::LogWriter::start(ansi);
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level)),
         )
         .with_writer(sink)
-        .with_ansi(std::io::stderr().is_terminal())
+        .with_ansi(ansi)
         .finish()
         .with(filter_fn(|meta| !may_hold_secrets(meta)))
         .init();

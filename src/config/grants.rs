@@ -8,7 +8,8 @@
 //! - `callActions`: the actions it may call, or `"*"` for all.
 //! - `allowedOutboundHosts`: `scheme://host[:port]` patterns for outbound HTTP. `*` stands for
 //!   any scheme, host or port; a host `*.example.com` matches its subdomains (not itself);
-//!   without a port, the scheme's default (80, 443).
+//!   without a port, the scheme's default (80 for http, 443 for https; with the scheme `*`,
+//!   each scheme's own: `*://host` is http on 80 and https on 443, P4a).
 //!
 //! A sidecar key replaces the config's for that key (not merged item by item): the sidecar
 //! beside the plugin is what its author wrote, the config is the operator's default. What a
@@ -215,8 +216,26 @@ pub struct HostPattern {
     /// `None` for `*`.
     scheme: Option<String>,
     host: HostMatch,
-    /// `None` for `*`.
-    port: Option<u16>,
+    port: PortMatch,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PortMatch {
+    /// `:*`.
+    Any,
+    /// A number, or left out with the scheme `http` (80) or `https` (443).
+    Is(u16),
+    /// Left out with the scheme `*`: each scheme's default port.
+    SchemeDefault,
+}
+
+/// The port a URL of `scheme` has when it names none.
+fn default_port(scheme: &str) -> Option<u16> {
+    match scheme.to_ascii_lowercase().as_str() {
+        "http" => Some(80),
+        "https" => Some(443),
+        _ => None,
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -259,15 +278,14 @@ impl HostPattern {
             }
         };
         let port = match port {
-            Some("*") => None,
-            Some(port) => Some(
+            Some("*") => PortMatch::Any,
+            Some(port) => PortMatch::Is(
                 port.parse::<u16>()
                     .map_err(|_| format!("port `{port}`: expected a number or *"))?,
             ),
-            None => match scheme.as_deref() {
-                Some("http") => Some(80),
-                Some("https") => Some(443),
-                _ => None,
+            None => match scheme.as_deref().and_then(default_port) {
+                Some(port) => PortMatch::Is(port),
+                None => PortMatch::SchemeDefault,
             },
         };
         let host = host.to_ascii_lowercase();
@@ -299,9 +317,16 @@ impl HostPattern {
             (Some(_), None) => false,
         };
         let port = match (self.port, other.port) {
-            (None, _) => true,
-            (Some(mine), Some(theirs)) => mine == theirs,
-            (Some(_), None) => false,
+            (PortMatch::Any, _) => true,
+            (PortMatch::Is(mine), PortMatch::Is(theirs)) => mine == theirs,
+            (PortMatch::SchemeDefault, PortMatch::SchemeDefault) => true,
+            // `http://h:80` is within `*://h`; `*://h:80` is not (it allows https on 80).
+            (PortMatch::SchemeDefault, PortMatch::Is(theirs)) => other
+                .scheme
+                .as_deref()
+                .and_then(default_port)
+                .is_some_and(|port| port == theirs),
+            (PortMatch::Is(_), _) | (PortMatch::SchemeDefault, PortMatch::Any) => false,
         };
         let host = match (&self.host, &other.host) {
             (HostMatch::Any, _) => true,
@@ -321,7 +346,11 @@ impl HostPattern {
         self.scheme
             .as_deref()
             .is_none_or(|s| s.eq_ignore_ascii_case(scheme))
-            && self.port.is_none_or(|p| p == port)
+            && match self.port {
+                PortMatch::Any => true,
+                PortMatch::Is(p) => p == port,
+                PortMatch::SchemeDefault => default_port(scheme) == Some(port),
+            }
             && match &self.host {
                 HostMatch::Any => true,
                 HostMatch::Exact(exact) => exact == host,

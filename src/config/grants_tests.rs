@@ -49,6 +49,12 @@ fn p4_host_patterns_match_scheme_host_and_port() {
     assert!(!allows("*://*.example.com:*", "http", "example.com", 1));
     assert!(!allows("*://*.example.com:*", "http", "evilexample.com", 1));
     assert!(allows("http://[::1]:8080", "http", "[::1]", 8080));
+    // P4a: `*://host` is each scheme on its default port, as for `http://` and `https://`.
+    assert!(allows("*://example.com", "http", "example.com", 80));
+    assert!(allows("*://example.com", "https", "example.com", 443));
+    assert!(!allows("*://example.com", "http", "example.com", 443));
+    assert!(!allows("*://example.com", "https", "example.com", 8443));
+    assert!(allows("*://example.com:*", "https", "example.com", 8443));
     for bad in [
         "api.example.com",
         "ftp://x",
@@ -102,6 +108,9 @@ fn p13_a_pattern_covers_the_patterns_it_allows_every_request_of() {
         ("https://*.example.com", "https://*.a.example.com"),
         ("http://127.0.0.1:*", "http://127.0.0.1:8080"),
         ("https://api.example.com", "https://API.example.com:443"),
+        ("*://example.com", "http://example.com"),
+        ("*://example.com", "https://example.com:443"),
+        ("*://*", "*://example.com"),
     ];
     for (ceiling, asked) in within {
         assert!(covers(ceiling, asked), "{asked} within {ceiling}");
@@ -114,6 +123,10 @@ fn p13_a_pattern_covers_the_patterns_it_allows_every_request_of() {
         ("https://*.example.com", "https://*"),
         ("http://127.0.0.1:8080", "http://127.0.0.1:*"),
         ("https://a.example.com", "https://*.a.example.com"),
+        ("*://example.com", "*://example.com:80"),
+        ("*://example.com", "http://example.com:8080"),
+        ("*://example.com", "*://example.com:*"),
+        ("http://example.com", "*://example.com"),
     ];
     for (ceiling, asked) in beyond {
         assert!(!covers(ceiling, asked), "{asked} beyond {ceiling}");

@@ -13,9 +13,11 @@
 //! OS has cached in the common case (microseconds), never wait for the writer, and see every
 //! acknowledged write.
 //!
-//! Limits ([`MAX_KEY_BYTES`], [`MAX_VALUE_BYTES`], a quota per plugin of key and value bytes
-//! across its stores given with each write (`kvQuotaMb`), [`MAX_LIST_KEYS`]) are checked before anything is written, and each
-//! refusal says what was too big and by how much.
+//! Limits ([`MAX_KEY_BYTES`], [`MAX_VALUE_BYTES`], a quota per plugin across its stores given
+//! with each write (`kvQuotaMb`), [`MAX_LIST_KEYS`]) are checked before anything is written,
+//! and each refusal says what was too big and by how much. The quota counts what an entry
+//! costs the file, not only its key and value ([`entry_size`], issue 20 item 6): before, a
+//! plugin could store a million empty values for a few MiB of quota.
 
 mod writer;
 
@@ -44,8 +46,27 @@ pub const FILE_NAME: &str = "kv.redb";
 
 /// Every entry: the namespace's prefix (see [`Namespace`]) then the plugin's key → value.
 const DATA: TableDefinition<&[u8], &[u8]> = TableDefinition::new("data");
-/// Bytes of keys and values each plugin holds, kept in step with `DATA` by every write.
-const USAGE: TableDefinition<&str, u64> = TableDefinition::new("usage");
+/// Bytes each plugin's entries count ([`entry_size`]), kept in step with `DATA` by every
+/// write. Named anew when what is counted changed: a database without it has its usage
+/// recounted from `DATA` when opened ([`OLD_USAGE`] goes).
+const USAGE: TableDefinition<&str, u64> = TableDefinition::new("usage_v2");
+/// The usage table of versions that counted only keys and values.
+const OLD_USAGE: &str = "usage";
+/// What one entry costs the database beyond its key, value and namespace: redb's offsets and
+/// page slack, rounded up. Counted so that many tiny entries cannot fill the disk.
+pub const ENTRY_OVERHEAD: u64 = 64;
+
+/// What an entry counts against its plugin's quota: its database key (the namespace, which
+/// names the plugin and the store, then the plugin's key), its value, and [`ENTRY_OVERHEAD`].
+pub(crate) fn entry_size(entry_len: usize, value_len: usize) -> u64 {
+    ENTRY_OVERHEAD + entry_len as u64 + value_len as u64
+}
+
+/// The plugin an entry of `DATA` belongs to, from its namespace prefix (see [`Namespace`]).
+fn entry_plugin(entry: &[u8]) -> Option<&str> {
+    let len = u32::from_be_bytes(entry.get(..4)?.try_into().ok()?) as usize;
+    std::str::from_utf8(entry.get(4..4 + len)?).ok()
+}
 
 /// Why a key-value operation failed. The capability unit puts the plugin and store in front.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -58,8 +79,9 @@ pub enum KvError {
     )]
     ValueTooBig { key: String, len: usize },
     #[error(
-        "writing key {key:?} would bring the plugin's keys and values to {would} bytes, over its \
-         quota of {quota} bytes (kvQuotaMb); delete keys it no longer needs"
+        "writing key {key:?} would bring the plugin's entries to {would} bytes (keys, values, \
+         store names and 64 bytes each), over its quota of {quota} bytes (kvQuotaMb); delete \
+         keys it no longer needs"
     )]
     Quota { key: String, would: u64, quota: u64 },
     #[error("the value at key {key:?} is not a decimal integer, so it cannot be incremented")]

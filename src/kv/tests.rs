@@ -162,27 +162,30 @@ async fn p8_keys_and_values_over_their_limits_are_refused() {
 }
 
 #[tokio::test]
-async fn p8_the_quota_counts_key_and_value_bytes_across_a_plugins_stores() {
+async fn p8_the_quota_counts_each_entry_whole_across_a_plugins_stores() {
     let (_dir, kv) = open();
     let (a, b) = (ns("p", "one"), ns("p", "two"));
-    let quota = 100;
+    // Each entry: 64 bytes, its namespace (4 + "p" + 4 + "one" = 12) and key ("k1": 2), its
+    // value.
+    assert_eq!(entry_size(14, 48), 126);
+    let quota = 300;
     kv.set(&a, "k1", vec![0; 48], quota)
         .await
-        .expect("50 bytes");
+        .expect("126 bytes");
     kv.set(&b, "k2", vec![0; 48], quota)
         .await
-        .expect("100 bytes");
+        .expect("252 bytes");
     let error = kv.set(&b, "k3", vec![0; 1], quota).await.expect_err("over");
     assert_eq!(
         error,
         KvError::Quota {
             key: "k3".into(),
-            would: 103,
-            quota: 100
+            would: 331,
+            quota: 300
         }
     );
     // Rewriting a value no bigger, or deleting, is always allowed, and frees room.
-    kv.set(&a, "k1", vec![1; 10], quota).await.expect("shrink");
+    kv.set(&a, "k1", Vec::new(), quota).await.expect("shrink");
     kv.set(&b, "k3", vec![0; 1], quota)
         .await
         .expect("room again");
@@ -194,6 +197,53 @@ async fn p8_the_quota_counts_key_and_value_bytes_across_a_plugins_stores() {
     kv.set(&ns("q", "one"), "k", vec![0; 90], quota)
         .await
         .expect("own quota");
+}
+
+/// Issue 20 item 6: empty values are not free. A quota of 8 KiB holds about a hundred, not
+/// thousands.
+#[tokio::test]
+async fn p8_tiny_entries_count_their_overhead() {
+    let (_dir, kv) = open();
+    let a = ns("p", "one");
+    let quota = 8 << 10;
+    let keys: Vec<String> = (0..1000).map(|i| format!("{i:03}")).collect();
+    let writes = keys.iter().map(|key| kv.set(&a, key, Vec::new(), quota));
+    let results = futures_util::future::join_all(writes).await;
+    let stored = results.iter().filter(|r| r.is_ok()).count();
+    // 64 + 12 + 3 = 79 bytes each.
+    assert_eq!(stored, (8 << 10) / 79);
+}
+
+/// A file whose usage counted only keys and values (before issue 20) has it counted anew,
+/// entry by entry, when opened.
+#[tokio::test]
+async fn p8_usage_of_an_older_file_is_recounted_at_open() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let a = ns("p", "one");
+    {
+        let kv = Kv::open(dir.path()).expect("open");
+        kv.set(&a, "k1", vec![0; 48], Q).await.expect("set");
+        kv.set(&a, "k2", vec![0; 48], Q).await.expect("set");
+    }
+    {
+        // Make it look like an older file: the old table with the old count, no new one.
+        let db = redb::Database::create(dir.path().join(FILE_NAME)).expect("db");
+        let txn = db.begin_write().expect("txn");
+        txn.delete_table(USAGE).expect("drop");
+        let old: TableDefinition<&str, u64> = TableDefinition::new(OLD_USAGE);
+        txn.open_table(old)
+            .expect("old")
+            .insert("p", 100)
+            .expect("old count");
+        txn.commit().expect("commit");
+    }
+    let kv = Kv::open(dir.path()).expect("reopen");
+    // Recounted: 2 × 126 = 252. With 300, one more byte-sized entry (79) does not fit.
+    let error = kv.set(&a, "k3", vec![0; 1], 300).await.expect_err("over");
+    assert!(
+        matches!(error, KvError::Quota { would: 331, .. }),
+        "{error:?}"
+    );
 }
 
 #[tokio::test]

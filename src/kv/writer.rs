@@ -11,7 +11,7 @@
 use std::sync::Arc;
 use std::sync::mpsc;
 
-use redb::{Database, Durability, ReadableTable, Table};
+use redb::{Database, Durability, ReadableTable, Table, TableDefinition, TableHandle};
 use tokio::sync::oneshot;
 
 use super::{DATA, KvError, USAGE, shown};
@@ -25,7 +25,7 @@ pub(super) struct Write {
     pub plugin: Arc<str>,
     /// The namespaced database key.
     pub entry: Vec<u8>,
-    /// The length of the plugin's own key, which is what its quota counts.
+    /// The length of the plugin's own key, at the end of `entry` (named in refusals).
     pub key_len: usize,
     pub op: Op,
     pub quota: u64,
@@ -51,8 +51,30 @@ type Usage<'t> = Table<'t, &'static str, u64>;
 
 pub(super) fn create_tables(db: &Database) -> Result<(), redb::Error> {
     let txn = db.begin_write()?;
-    txn.open_table(DATA)?;
-    txn.open_table(USAGE)?;
+    let counted = txn.list_tables()?.any(|table| table.name() == USAGE.name());
+    {
+        let data = txn.open_table(DATA)?;
+        let mut usage = txn.open_table(USAGE)?;
+        if !counted {
+            // A new file, or one whose usage counted only keys and values: count it anew.
+            let mut totals = std::collections::BTreeMap::<String, u64>::new();
+            for item in data.iter()? {
+                let (entry, value) = item?;
+                let entry = entry.value();
+                if let Some(plugin) = super::entry_plugin(entry) {
+                    *totals.entry(plugin.to_owned()).or_default() +=
+                        super::entry_size(entry.len(), value.value().len());
+                }
+            }
+            for (plugin, total) in totals {
+                usage.insert(plugin.as_str(), total)?;
+            }
+        }
+    }
+    if !counted {
+        let old: TableDefinition<&str, u64> = TableDefinition::new(super::OLD_USAGE);
+        txn.delete_table(old)?;
+    }
     txn.commit()?;
     Ok(())
 }
@@ -134,7 +156,7 @@ fn apply(
             if let Some(old) = current {
                 data.remove(write.entry.as_slice())?;
                 let used = used(usage, &write.plugin)?;
-                let freed = (write.key_len + old.len()) as u64;
+                let freed = super::entry_size(write.entry.len(), old.len());
                 usage.insert(&*write.plugin, used.saturating_sub(freed))?;
             }
             Ok(Ok(Done::Nothing))
@@ -181,8 +203,8 @@ fn put(
     current: Option<&[u8]>,
     value: &[u8],
 ) -> Result<Result<Done, KvError>, redb::Error> {
-    let old = current.map_or(0, |v| (write.key_len + v.len()) as u64);
-    let new = (write.key_len + value.len()) as u64;
+    let old = current.map_or(0, |v| super::entry_size(write.entry.len(), v.len()));
+    let new = super::entry_size(write.entry.len(), value.len());
     let used = used(usage, &write.plugin)?;
     let would = used.saturating_sub(old).saturating_add(new);
     if new > old && would > write.quota {

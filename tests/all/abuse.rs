@@ -4,14 +4,17 @@
 //!   WebSocket frames over the limit (W4, 1009);
 //! - `connections`: 10,000 idle connections, running out of file descriptors, 1,000 WebSocket
 //!   clients receiving heartbeats;
-//! - `secrets`: the token in no log line (H6), the warning for an open port without a token.
+//! - `secrets`: the token in no log line (H6), the warning for an open port without a token;
+//! - `log_lines`: no client or plugin text forges a log line (S3).
 //!
-//! `connections` and `secrets` run the real binary in its own process (`crate::bin`).
+//! `connections`, `secrets` and `log_lines` run the real binary in its own process
+//! (`crate::bin`).
 //!
 //! Figures (how long a slowloris client lasts, connections held) are printed; run with
 //! `--nocapture` to see them.
 
 mod connections;
+mod log_lines;
 mod secrets;
 
 use std::time::{Duration, Instant};

@@ -516,3 +516,36 @@ async fn p8_acknowledged_writes_survive_a_restart_and_kill_9() {
     assert_eq!(answer(ok_data(&got)), Ok(json!("v42")));
     drop(running);
 }
+
+/// Issue 20 item 6: the quota counts what each entry costs, not only its key and value: 64
+/// bytes, its namespace (4 + "alt" + 4 + "default" = 18 bytes) and key, and its value. Two
+/// values that fit 1 MiB as bare bytes (600,001 + 448,412) no longer do; the exact fit does.
+/// Against the real binary, as an operator runs it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn p8_the_quota_counts_each_entrys_overhead() {
+    let setup = Setup::with_plugins(&[("probe_alt.wasm", "alt.wasm")])
+        .sidecar("alt.json5", r#"{ keyValue: ["default"], kvQuotaMb: 1 }"#);
+    let mut running = Running::start(&setup, "info", None);
+    let base = format!("http://{}", running.addr("test"));
+    let client = reqwest::Client::new();
+    let set = |key: &'static str, bytes: u64| {
+        let request = call(
+            &client,
+            &base,
+            "alt_kv",
+            json!({"op": "set", "key": key, "repeat": bytes}),
+        );
+        async move { answer(ok_data(&request.await)) }
+    };
+    // "a": 64 + 19 + 600,000 = 600,083 bytes.
+    assert_eq!(set("a", 600_000).await, Ok(Value::Null));
+    let over = set("b", 448_411).await.expect_err("one byte over");
+    assert!(
+        over.contains("would bring the plugin's entries to 1048577 bytes")
+            && over.contains("quota of 1048576 bytes (kvQuotaMb)"),
+        "{over}"
+    );
+    assert_eq!(set("b", 448_410).await, Ok(Value::Null), "the exact fit");
+    let (status, log) = running.terminate();
+    assert!(status.success(), "{}", log.join("\n"));
+}

@@ -187,6 +187,52 @@ async fn p4a_a_refusal_is_logged_naming_plugin_action_origin_and_the_sidecar_key
     }
 }
 
+/// P4a: `*://host` without a port is http on 80 and https on 443, as the README says (it
+/// used to allow every port); P4e: user info in the URL (`x@host`) is refused before anything
+/// is resolved or sent, even to a granted origin. Against the real binary, as an operator
+/// runs it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn p4a_p4e_a_star_scheme_keeps_to_default_ports_and_user_info_is_refused() {
+    let (granted, seen_granted) = server().await;
+    let (other_port, seen_other) = server().await;
+    let setup = Setup::with_plugins(&[("fetch.wasm", "fetch.wasm")]).plugin_settings(&format!(
+        r#"grants: {{ fetch: {{ allowedOutboundHosts: ["*://127.0.0.1", "http://{granted}"] }} }}"#
+    ));
+    let mut running = Running::start(&setup, "onebot_host=info", None);
+    let base = format!("http://{}", running.addr("test"));
+    let fetch = |url: String| {
+        let request = reqwest::Client::new()
+            .post(format!("{base}/fetch"))
+            .json(&json!({ "url": url }));
+        async move { ok_data(&envelope(request).await).clone() }
+    };
+    // The origin granted with its port answers.
+    let seen = fetch(format!("http://{granted}/echo")).await;
+    assert_eq!(seen["status"], 200, "{seen}");
+    // `*://127.0.0.1` does not reach another port of that host.
+    let seen = fetch(format!("http://{other_port}/echo")).await;
+    assert!(
+        seen["error"].to_string().contains("HttpRequestDenied"),
+        "{seen}"
+    );
+    assert_eq!(seen_other.requests.load(Ordering::SeqCst), 0);
+    // User info, even in front of the granted origin: refused, nothing sent.
+    for userinfo in ["x", "user:secret"] {
+        let seen = fetch(format!("http://{userinfo}@{granted}/echo")).await;
+        assert!(
+            seen["error"].to_string().contains("HttpRequestDenied"),
+            "{seen}"
+        );
+    }
+    assert_eq!(seen_granted.requests.load(Ordering::SeqCst), 1);
+    let line = running.wait_for("carries user info");
+    assert!(
+        line.contains("plugin=fetch") && !line.contains("secret"),
+        "{line}"
+    );
+    running.wait_for(&format!("http://{other_port} is not granted"));
+}
+
 #[tokio::test]
 async fn p4b_redirects_are_not_followed_and_a_hop_to_a_host_not_granted_is_refused() {
     let (granted, seen_granted) = server().await;

@@ -136,6 +136,25 @@ impl WasiHttpHooks for Gate {
         options: Option<RequestOptions>,
         _fut: Io,
     ) -> Sent {
+        // P4e: credentials in the authority (`user:pass@host`) are refused before anything is
+        // resolved or sent: the grant names origins, and a plugin that means to authenticate
+        // says so in a header the operator can see in its code.
+        if request
+            .uri()
+            .authority()
+            .is_some_and(|a| a.as_str().contains('@'))
+        {
+            let host = request.uri().host().unwrap_or("");
+            tracing::warn!(
+                plugin = %self.plugin,
+                action = %self.action,
+                "outbound request refused: its URL carries user info (`…@{host}`); send \
+                 credentials in a header (Authorization) instead"
+            );
+            return Box::new(std::future::ready::<Exchange>(Err(
+                HttpError::HttpRequestDenied,
+            )));
+        }
         let target = Target::of(request.uri());
         if !self
             .grants

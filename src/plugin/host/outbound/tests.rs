@@ -68,6 +68,19 @@ async fn p4a_a_request_no_pattern_allows_is_denied_without_a_connection() {
 }
 
 #[tokio::test]
+async fn p4e_user_info_in_the_authority_is_denied_even_for_a_granted_host() {
+    let in_flight = InFlight::default();
+    let mut granted = gate(&["http://127.0.0.1:9"], Duration::from_secs(5), &in_flight);
+    for url in ["http://x@127.0.0.1:9/", "http://u:p@127.0.0.1:9/"] {
+        let denied = send(&mut granted, url).await;
+        assert!(
+            matches!(denied, Err(HttpError::HttpRequestDenied)),
+            "{url}: {denied:?}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn p4d_a_request_waits_for_a_slot_then_fails_clearly() {
     let in_flight = InFlight::default();
     let held = in_flight

@@ -50,7 +50,7 @@ impl Guest for Probe {
             "probe_trap" => panic!("probe trap"),
             "probe_spin" => guest_common::spin(),
             "probe_hog_memory" => guest_common::hog_memory(),
-            "probe_print" => Ok(print()),
+            "probe_print" => Ok(print(&params)),
             "probe_big" => Ok(guest_common::big(&params, 1_000_000)),
             "probe_emit" => emit(&params),
             "probe_sleep" => Ok(sleep(&params)),
@@ -83,10 +83,16 @@ fn fail(params: &Value) -> ActionError {
     error(retcode, message)
 }
 
-fn print() -> String {
+/// Prints and logs fixed lines; with `{"text": t}`, also logs `t` and prints it to stderr as
+/// given (control characters included, for the log-forging test).
+fn print(params: &Value) -> String {
     println!("probe stdout line");
     eprintln!("probe stderr line");
     log(Level::Warn, "probe log line");
+    if let Some(text) = params["text"].as_str() {
+        log(Level::Warn, text);
+        eprintln!("{text}");
+    }
     json!({ "printed": true }).to_string()
 }
 
