@@ -84,6 +84,30 @@ fn decode_form(body: &[u8]) -> Result<Map<String, Value>, BodyError> {
         .collect())
 }
 
+/// Bodies and frames of at least this many bytes are decoded off the runtime's workers (H4a).
+pub const LARGE: usize = 256 * 1024;
+
+/// How many large bodies or frames are decoded at once, host-wide: one per core. Parsing a
+/// 16 MB body takes about half a second; on a runtime worker it stalled every other client of
+/// that worker, and many at once held many decoded trees. Waiting bodies hold only their bytes.
+static LARGE_DECODES: std::sync::LazyLock<tokio::sync::Semaphore> =
+    std::sync::LazyLock::new(|| {
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        tokio::sync::Semaphore::new(cores)
+    });
+
+/// Runs `decode`, a decoder of a large body or frame, on tokio's blocking pool once one of
+/// [`LARGE_DECODES`]' turns is free (H4a).
+pub async fn off_workers<T: Send + 'static>(decode: impl FnOnce() -> T + Send + 'static) -> T {
+    // The semaphore is never closed, so a turn always comes.
+    let _turn = LARGE_DECODES.acquire().await.ok();
+    match tokio::task::spawn_blocking(decode).await {
+        Ok(decoded) => decoded,
+        // As if it had run here: a decoder's panic is the caller's, like any other.
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    }
+}
+
 /// A JSON or JSON5 body that must be an object; empty (or blank) means `{}` (H3, H4). Also
 /// what a WebSocket API frame is (W4), so both transports refuse the same text alike.
 pub fn decode_json(body: &[u8]) -> Result<Map<String, Value>, BodyError> {

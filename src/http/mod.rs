@@ -81,7 +81,7 @@ async fn handle(State(server): State<Arc<HttpApi>>, request: Request) -> Respons
         *response.status_mut() = StatusCode::UNSUPPORTED_MEDIA_TYPE;
         return response;
     }
-    let decoded = match decode_parts(&parts, &bytes) {
+    let decoded = match decode_request(&parts, bytes).await {
         Ok(decoded) => decoded,
         Err(e) => {
             tracing::debug!(server = %server.config.name, action, "bad request: {e}");
@@ -159,6 +159,24 @@ pub fn decode_parts(parts: &Parts, bytes: &[u8]) -> Result<Decoded, BodyError> {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
     body::decode(&parts.method, content_type, parts.uri.query(), bytes)
+}
+
+/// [`decode_parts`], on the blocking pool for a large body (H4a).
+async fn decode_request(parts: &Parts, bytes: Bytes) -> Result<Decoded, BodyError> {
+    if bytes.len() < body::LARGE {
+        return decode_parts(parts, &bytes);
+    }
+    let method = parts.method.clone();
+    let content_type = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let query = parts.uri.query().map(str::to_owned);
+    body::off_workers(move || {
+        body::decode(&method, content_type.as_deref(), query.as_deref(), &bytes)
+    })
+    .await
 }
 
 /// Reads the body, refusing it (H5) as soon as it is known to exceed `max` bytes: from the

@@ -4,11 +4,12 @@
 //! JSON is tried with `serde_json` first (fast, and what nearly every client sends); only text
 //! it rejects is tried as JSON5. Hostile input is an error, never a crash: nesting deeper than
 //! [`MAX_DEPTH`] is refused before json5 (which recurses without a limit) reads it, and bytes
-//! that are not UTF-8 are refused rather than silently replaced.
+//! that are not UTF-8 are refused rather than silently replaced, and a text of more than
+//! [`MAX_VALUES`] values is refused before either parser builds it (H4a).
 
 use serde_json::{Map, Value};
 
-use super::{MAX_DEPTH, too_deep};
+use super::{MAX_DEPTH, MAX_VALUES, too_deep, too_many_values};
 
 /// Why text is not a JSON object. Callers put their own prefix in front (HTTP and WebSocket
 /// say "Invalid JSON format: ", the seed's words).
@@ -24,12 +25,18 @@ pub enum DecodeError {
     TooDeep,
     #[error("the body is not UTF-8")]
     NotUtf8,
+    /// H4a: refused before it is parsed, so that its decoded tree is never built.
+    #[error("more than {MAX_VALUES} values (numbers, strings, arrays, objects); send fewer")]
+    TooManyValues,
 }
 
 /// Parses JSON or JSON5 `bytes` that must be one object; empty (or blank) means `{}` (H3).
 pub fn decode_object(bytes: &[u8]) -> Result<Map<String, Value>, DecodeError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(Map::new());
+    }
+    if too_many_values(bytes, MAX_VALUES) {
+        return Err(DecodeError::TooManyValues);
     }
     // serde_json first: it refuses nesting deeper than 127 levels by itself (within
     // MAX_DEPTH), so text it accepts needs no depth scan. Only text it refuses is scanned
@@ -70,6 +77,25 @@ mod tests {
                 "{text}"
             );
         }
+    }
+
+    #[test]
+    fn h4a_more_values_than_the_limit_are_refused_before_parsing() {
+        let many = |n: usize| format!("{{\"pad\":[{}1]}}", "1,".repeat(n));
+        assert!(decode(&many(MAX_VALUES - 2)).is_ok());
+        assert_eq!(decode(&many(MAX_VALUES)), Err(DecodeError::TooManyValues));
+        // Commas inside strings and comments are not values.
+        let text = format!(
+            "{{s: '{}', /* {} */ n: 1}}",
+            ",".repeat(MAX_VALUES),
+            ",".repeat(9)
+        );
+        assert!(decode(&text).is_ok());
+        assert!(
+            DecodeError::TooManyValues
+                .to_string()
+                .contains(&MAX_VALUES.to_string())
+        );
     }
 
     #[test]

@@ -58,25 +58,53 @@ pub const MAX_DEPTH: usize = 128;
 
 /// Where JSON or JSON5 `text` first nests deeper than `limit`: the byte offset of the `{` or `[`
 /// that opens level `limit + 1`, or `None` when it never does. Brackets inside strings and
-/// comments do not count.
+/// comments do not count (see [`structure`]).
+pub fn too_deep(text: &[u8], limit: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    structure(text, |at, byte| {
+        match byte {
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        (depth > limit).then_some(at)
+    })
+}
+
+/// The most values a body or frame may hold (SPEC H4a). A decoded value costs 32 to 100
+/// bytes however few bytes it was written in (`1,` is two), so a 16 MB array of small numbers
+/// once took 300 MB to decode; below this bound a body's decoded tree stays within about
+/// 25 MiB plus its strings. A message at its segment limit (M5) holds about 50,000.
+pub const MAX_VALUES: usize = 262_144;
+
+/// Whether JSON or JSON5 `text` holds more than `limit` values, counted without parsing: one
+/// per `,` and one per `{` or `[` outside strings and comments (an over-count by the
+/// containers, never an under-count of what a parser builds). A text shorter than `limit`
+/// bytes cannot, so it is not scanned.
+pub fn too_many_values(text: &[u8], limit: usize) -> bool {
+    if text.len() <= limit {
+        return false;
+    }
+    let mut values = 0usize;
+    structure(text, |_, byte| {
+        values += usize::from(matches!(byte, b',' | b'{' | b'['));
+        (values > limit).then_some(())
+    })
+    .is_some()
+}
+
+/// Calls `visit` with the offset and byte of each byte of `text` outside strings and
+/// comments, until it returns `Some`.
 ///
-/// The scan must never skip a bracket a parser would recurse into, so it ends a `//` comment at
+/// A scan must never skip a byte a parser would read as structure, so a `//` comment ends at
 /// every line terminator json5 knows (`\n`, `\r`, U+2028, U+2029), not only at `\n`. Skipping
 /// too little is harmless (over-counting only refuses earlier); a string or comment the parser
 /// reads differently (an unterminated one, a raw newline in a string) is a syntax error for the
 /// parser at or before the point where the scan and the parser part ways.
-pub fn too_deep(text: &[u8], limit: usize) -> Option<usize> {
-    let mut depth = 0usize;
+fn structure<T>(text: &[u8], mut visit: impl FnMut(usize, u8) -> Option<T>) -> Option<T> {
     let mut i = 0;
     while i < text.len() {
         match text[i] {
-            b'{' | b'[' => {
-                depth += 1;
-                if depth > limit {
-                    return Some(i);
-                }
-            }
-            b'}' | b']' => depth = depth.saturating_sub(1),
             quote @ (b'"' | b'\'') => {
                 i += 1;
                 while i < text.len() && text[i] != quote {
@@ -95,7 +123,11 @@ pub fn too_deep(text: &[u8], limit: usize) -> Option<usize> {
                 }
                 i += 1;
             }
-            _ => {}
+            byte => {
+                if let Some(found) = visit(i, byte) {
+                    return Some(found);
+                }
+            }
         }
         i += 1;
     }

@@ -57,7 +57,14 @@ pub fn decode(bytes: &[u8]) -> Result<Frame, (FrameError, Option<Value>)> {
 pub async fn answer(endpoint: &Endpoint, client: ClientKey, bytes: &[u8]) -> String {
     let session = &endpoint.session;
     let started = Instant::now();
-    let frame = match decode(bytes) {
+    let decoded = if bytes.len() < crate::http::body::LARGE {
+        decode(bytes)
+    } else {
+        // H4a: off the workers; the copy costs far less than the parse it moves.
+        let owned = bytes.to_vec();
+        crate::http::body::off_workers(move || decode(&owned)).await
+    };
+    let frame = match decoded {
         Ok(frame) => frame,
         Err((e, echo)) => {
             tracing::debug!(server = %session.name, "bad WebSocket frame: {e}");

@@ -238,3 +238,48 @@ async fn w4_hostile_frames_are_1400_and_the_socket_stays_open() {
     assert_eq!(reply["echo"], 5);
     host.stop().await;
 }
+
+/// H4a, W4: a body or frame of more than 262,144 values is refused with 1400 before it is
+/// parsed (a 16 MB array of `1,` once took 300 MB to decode), in JSON and JSON5 alike; a large
+/// body or frame within the limit (decoded off the async workers) is answered as before.
+#[tokio::test]
+async fn h4a_too_many_values_are_1400_before_parsing_and_large_bodies_still_work() {
+    let host = ws_host("heartInterval: 0").await;
+    let pad = format!("[{}1]", "1,".repeat(300_000));
+    for body in [
+        format!(r#"{{"user_id":1,"pad":{pad}}}"#),
+        format!("{{user_id: 1, pad: {pad}}}"),
+    ] {
+        let env = post_bytes(&host, "/probe_echo", Some("application/json"), body.into()).await;
+        assert_eq!(
+            failed(&env, 1400),
+            "Invalid JSON format: more than 262144 values (numbers, strings, arrays, objects); \
+             send fewer"
+        );
+    }
+    let mut socket = connect(addr(&host), "/api").await;
+    let frame = format!(r#"{{"action":"probe_echo","params":{{"pad":{pad}}},"echo":1}}"#);
+    let reply = ws_reply(&mut socket, Message::text(frame)).await;
+    assert!(
+        failed(&reply, 1400).contains("more than 262144 values"),
+        "{reply}"
+    );
+
+    // 200,000 values and a megabyte of text: within the limit, answered whole.
+    let pad = format!("[{}1]", "1,".repeat(199_999));
+    let text = "x".repeat(1 << 20);
+    let body = format!(r#"{{"pad":{pad},"text":"{text}"}}"#);
+    let env = post_bytes(&host, "/probe_echo", Some("application/json"), body.into()).await;
+    let params = &ok_data(&env)["params"];
+    assert_eq!(params["pad"].as_array().map(Vec::len), Some(200_000));
+    assert_eq!(params["text"].as_str().map(str::len), Some(1 << 20));
+    let frame = format!(r#"{{"action":"probe_echo","params":{{"text":"{text}"}},"echo":2}}"#);
+    let reply = ws_reply(&mut socket, Message::text(frame)).await;
+    assert_eq!(reply["echo"], 2);
+    assert_eq!(
+        ok_data(&reply)["params"]["text"].as_str().map(str::len),
+        Some(1 << 20)
+    );
+    assert_alive(&host).await;
+    host.stop().await;
+}
