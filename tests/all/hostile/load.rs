@@ -28,10 +28,16 @@ const FLOOR: Duration = Duration::from_millis(3);
 /// Measurements per fixture before it counts as over the bound.
 const ATTEMPTS: usize = 3;
 
-/// (action, params, what its answers must contain).
+/// (action, params, what its answers must contain: one of the `|`-separated causes). A memory
+/// bomb on a loaded machine may reach its deadline before its memory cap: either is a failure
+/// within its limits.
 const FIXTURES: [(&str, &str, &str); 6] = [
     ("hostile_loop", "{}", "timed out after"),
-    ("hostile_memory", "{}", "exceeded its memory limit"),
+    (
+        "hostile_memory",
+        "{}",
+        "exceeded its memory limit|timed out after",
+    ),
     ("hostile_stack", "{}", "overflowed its stack"),
     ("hostile_big", r#"{"bytes": 2000000}"#, "maxResultBytes"),
     ("hostile_flood", "{}", "maxEventsPerCall"),
@@ -148,7 +154,10 @@ impl Attacker {
                 let request = request.try_clone().expect("a plain body clones");
                 let env = crate::harness::envelope(request).await;
                 let message = crate::harness::failed(&env, 1200);
-                assert!(message.contains(&cause), "{message}");
+                assert!(
+                    cause.split('|').any(|cause| message.contains(cause)),
+                    "{message}"
+                );
                 count.fetch_add(1, Ordering::SeqCst);
                 flag.store(false, Ordering::SeqCst);
             }
