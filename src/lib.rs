@@ -207,6 +207,7 @@ async fn open_with(config: &Config, kv: Option<Arc<kv::Kv>>) -> Result<Core, Sta
             &config.limits,
         )
         .with_upstream(upstream)
+        .with_events(events.clone())
         // O9: per-call metrics are kept only where some server can show them.
         .with_metrics(config.keeps_metrics().then_some(metrics)),
     );

@@ -49,6 +49,9 @@ impl Dispatcher {
                         "rate_limited_waiting": self.rate.waiting(),
                         "plugins": snapshot.plugins.len(),
                         "uptime_s": uptime,
+                        // E6a: connections receiving events now, so a bridge plugin can leave
+                        // messages on its platform while no bot listens.
+                        "event_subscribers": self.events.as_ref().map_or(0, |e| e.subscribers()),
                     },
                 }))
             }

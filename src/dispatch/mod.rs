@@ -69,6 +69,8 @@ pub struct Dispatcher {
     /// O2, O3: where plugin calls are counted and timed; `None` when no server shows
     /// metrics (O9).
     metrics: Option<Arc<Metrics>>,
+    /// E6a: the bus whose subscribers `get_status` counts.
+    events: Option<Arc<crate::events::EventBus>>,
 }
 
 #[derive(Default)]
@@ -131,7 +133,14 @@ impl Dispatcher {
             stats,
             upstream: None,
             metrics: None,
+            events: None,
         }
+    }
+
+    /// The dispatcher whose `get_status` counts `events`' subscribers (E6a).
+    pub fn with_events(mut self, events: Arc<crate::events::EventBus>) -> Self {
+        self.events = Some(events);
+        self
     }
 
     /// The dispatcher counting plugin calls into `metrics` (O2, O3), when given.

@@ -14,7 +14,7 @@ use futures_util::SinkExt;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::{self, Message};
 
-use crate::harness::{Setup, failed, ok_data};
+use crate::harness::{Setup, failed, ok_data, wait_for};
 use client::{
     addr, call, connect, next_event, next_json, next_reply, send, subscribed, try_connect,
     until_closed, ws_host,
@@ -39,6 +39,32 @@ async fn w3_lifecycle_first_then_heartbeats_every_interval() {
         assert_eq!(beat["self_id"], 10000);
         assert!(beat["time"].is_i64());
     }
+    host.stop().await;
+}
+
+/// E6a: `get_status` counts the connections that receive events now: universal clients, not
+/// `/api` ones, and one fewer once a client has gone.
+#[tokio::test]
+async fn e6a_get_status_counts_the_connections_receiving_events() {
+    let host = ws_host("heartInterval: 0").await;
+    let addr = addr(&host);
+    let subscribers = || async {
+        ok_data(&host.post("get_status", json!({})).await)["stat"]["event_subscribers"].clone()
+    };
+    assert_eq!(subscribers().await, 0, "nobody connected");
+    let first = subscribed(addr, "/").await;
+    let _second = subscribed(addr, "/event").await;
+    let _api = connect(addr, "/api").await;
+    assert_eq!(
+        subscribers().await,
+        2,
+        "two universal clients; /api receives no events"
+    );
+    drop(first);
+    wait_for("event_subscribers back to 1", || async {
+        (subscribers().await == 1).then_some(())
+    })
+    .await;
     host.stop().await;
 }
 
