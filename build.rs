@@ -33,13 +33,14 @@ const WORKSPACES: [&str; 9] = [
 ];
 /// Where the guests' inputs live: the workspaces and their crates, path dependencies included
 /// (a change in one of them must rebuild the guests that use it).
-const INPUT_DIRS: [&str; 16] = [
+const INPUT_DIRS: [&str; 17] = [
     "plugins",
     "plugins/mock-account",
     "plugins/forward",
     "plugins/keyword",
     "plugins/feed",
     "plugins/github-notify",
+    "plugins/matrix",
     "sdk/rust",
     "tests/guests/common",
     "tests/guests/probe",
