@@ -135,6 +135,14 @@ fn report_room(
     let mut messages = Vec::new();
     if let (true, Some(prev)) = (room.limited, &room.prev_batch) {
         messages = backfill(matrix, &room.room_id, prev, since)?;
+        log(
+            Level::Info,
+            &format!(
+                "matrix: {} had more news than one sync carries: {} earlier message(s) read back",
+                room.room_id,
+                messages.len()
+            ),
+        );
     }
     messages.extend(room.events.iter().cloned());
     for message in messages.iter().filter(|m| m.forwarded()) {
