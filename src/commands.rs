@@ -15,11 +15,14 @@ use onebot_host::dispatch::ActionRequest;
 use onebot_host::envelope::{Envelope, Outcome};
 
 /// Serves until Ctrl-C or SIGTERM.
-pub async fn serve(config_path: &Path) -> anyhow::Result<ExitCode> {
+pub async fn serve(
+    config_path: &Path,
+    log: Option<onebot_host::logtail::LogTail>,
+) -> anyhow::Result<ExitCode> {
     let config = load_config(config_path, None)?;
     // Every connection holds a file descriptor; a default soft limit of 1024 would cap them.
     onebot_host::server::listen::raise_fd_limit();
-    onebot_host::run(config, shutdown_signal()).await?;
+    onebot_host::run(config, log, shutdown_signal()).await?;
     Ok(ExitCode::SUCCESS)
 }
 

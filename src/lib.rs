@@ -7,6 +7,8 @@
 //! goes back through [`plugin::ActionCaller`], a trait the dispatcher implements).
 //! Rule ids in comments (H1, W3, P5, …) are those of `docs/SPEC.md`.
 //!
+//! - [`dashboard`]: `/dashboard`, the web page over the same data (and the log tail,
+//!   [`logtail`]), on servers that enable it.
 //! - [`server`]: one enabled server → one listener: the WebSocket upgrade, CORS and HTTP
 //!   layered into one app, and the accept loop with its per-connection limits.
 //! - [`ws`]: WebSocket: handshake, API frames, events out to clients; one connection loop
@@ -46,6 +48,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod dashboard;
 pub mod dispatch;
 pub mod envelope;
 pub mod events;
@@ -53,6 +56,7 @@ pub mod http;
 pub mod json;
 pub mod kv;
 pub mod loader;
+pub mod logtail;
 pub mod message;
 pub mod metrics;
 pub mod plugin;
@@ -224,6 +228,11 @@ async fn open_with(config: &Config, kv: Option<Arc<kv::Kv>>) -> Result<Core, Sta
 
 /// Loads the plugins, binds every enabled server, and starts serving.
 pub async fn start(config: Config) -> Result<Host, StartError> {
+    start_with(config, None).await
+}
+
+/// [`start`], with the process's log tail for the dashboards' log page (D5).
+pub async fn start_with(config: Config, log: Option<logtail::LogTail>) -> Result<Host, StartError> {
     let Core {
         dispatcher,
         events,
@@ -258,17 +267,37 @@ pub async fn start(config: Config) -> Result<Host, StartError> {
     }
 
     let bound = server::bind(&config.servers).await?;
-    let addrs = bound.iter().map(|(_, addr)| *addr).collect();
+    let addrs: Vec<SocketAddr> = bound.iter().map(|(_, addr)| *addr).collect();
     // W7: one byte budget for every WebSocket connection, forward and reverse.
     let pending = Arc::new(ws::budget::Pending::new(&config.limits));
+    // D1: one dashboard for every server that shows it.
+    let dashboard = config.servers.iter().any(|s| s.dashboard).then(|| {
+        Arc::new(dashboard::Dashboard::new(
+            &config,
+            &addrs,
+            dispatcher.clone(),
+            events.clone(),
+            log,
+        ))
+    });
+    if let Some(dashboard) = &dashboard {
+        let (dashboard, stopped) = (dashboard.clone(), stopped.clone());
+        servers.spawn(async move {
+            dashboard.run(stopped).await;
+            Ok(())
+        });
+    }
     server::serve(
         &mut servers,
         &config.servers,
         bound,
-        &dispatcher,
-        &events,
-        &stopped,
-        &pending,
+        &server::Shared {
+            dispatcher: dispatcher.clone(),
+            events: events.clone(),
+            shutdown: stopped.clone(),
+            pending: pending.clone(),
+            dashboard,
+        },
     );
     reverse::ws::spawn(
         &mut servers,
@@ -297,12 +326,14 @@ pub async fn start(config: Config) -> Result<Host, StartError> {
     })
 }
 
-/// Runs the host until `shutdown` completes, then stops it gracefully.
+/// Runs the host until `shutdown` completes, then stops it gracefully. `log` is the
+/// process's log tail, for the dashboards' log page (D5).
 pub async fn run(
     config: Config,
+    log: Option<logtail::LogTail>,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<(), StartError> {
-    let host = start(config).await?;
+    let host = start_with(config, log).await?;
     shutdown.await;
     tracing::info!("shutting down");
     host.stop().await;

@@ -91,6 +91,8 @@ fn main() -> ExitCode {
     // a thread of their own writes them, so logging costs a request thread no syscall.
     let ansi = std::io::stderr().is_terminal();
     let (log, sink) = logwriter::LogWriter::start(ansi);
+    // D5: the dashboards' log page sees what the log prints, behind the same filters.
+    let tail = onebot_host::logtail::LogTail::new();
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level)),
@@ -99,6 +101,7 @@ fn main() -> ExitCode {
         .with_ansi(ansi)
         .finish()
         .with(filter_fn(|meta| !may_hold_secrets(meta)))
+        .with(tail.clone())
         .init();
 
     let runtime = match tokio::runtime::Runtime::new() {
@@ -110,7 +113,7 @@ fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
-        None => runtime.block_on(commands::serve(&cli.config)),
+        None => runtime.block_on(commands::serve(&cli.config, Some(tail))),
         Some(Command::Call {
             action,
             params,

@@ -36,6 +36,8 @@ pub struct SseApi {
     pub report_self: bool,
     pub queue_messages: usize,
     pub shutdown: watch::Receiver<bool>,
+    /// What its clients are counted as (O7): `sse`, or `dashboard` for a dashboard's page.
+    pub kind: ConnectionKind,
 }
 
 /// `GET /_events`; every other path is left to the router it is merged with.
@@ -43,7 +45,8 @@ pub fn router(api: Arc<SseApi>) -> Router {
     Router::new().route(PATH, get(stream)).with_state(api)
 }
 
-async fn stream(State(api): State<Arc<SseApi>>, request: Request) -> Response {
+/// The stream of `api`'s events for one client, once its token is checked.
+pub async fn stream(State(api): State<Arc<SseApi>>, request: Request) -> Response {
     if api
         .token
         .check(request.headers(), request.uri().query())
@@ -55,12 +58,12 @@ async fn stream(State(api): State<Arc<SseApi>>, request: Request) -> Response {
     }
     tracing::info!(server = %api.name, "event stream client connected");
     let subscription = api.events.subscribe_as(
-        ConnectionKind::Sse,
+        api.kind,
         api.post_format,
         api.report_self,
         api.queue_messages,
     );
-    let connected = api.events.metrics().connected(ConnectionKind::Sse);
+    let connected = api.events.metrics().connected(api.kind);
     Sse::new(frames(subscription, connected, api.clone()))
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response()

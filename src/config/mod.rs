@@ -33,7 +33,7 @@ pub use network::{HttpClient, WsClient};
 use raw::{RawFile, RawHttpServer};
 pub use sidecar::{PluginSettings, SidecarBase, Warm, parse_sidecar};
 pub use trust::Trust;
-pub use upstream::{DEFAULT_UPSTREAM_TIMEOUT_MS, Upstream};
+pub use upstream::{DEFAULT_UPSTREAM_TIMEOUT_MS, Upstream, shown as shown_url};
 use validate::CacheEnv;
 
 /// NapCat accepts bodies up to 5000 MB (seed page); we allow configuring that much, no more.
@@ -101,6 +101,9 @@ pub struct HttpServer {
     pub allow_hosts: Vec<String>,
     /// `metrics` (ours, O1): whether `GET /metrics` is served; never on `websocketServers`.
     pub metrics: bool,
+    /// `dashboard` (ours, D1): whether `/dashboard` is served; by default only on a server
+    /// bound to a loopback address; never on `websocketServers`.
+    pub dashboard: bool,
 }
 
 impl Default for HttpServer {
@@ -137,15 +140,33 @@ impl fmt::Debug for HttpServer {
             .field("allow_origins", &self.allow_origins)
             .field("allow_hosts", &self.allow_hosts)
             .field("metrics", &self.metrics)
+            .field("dashboard", &self.dashboard)
             .finish()
     }
 }
 
 impl Config {
-    /// O9: whether any server shows metrics; without one, calls are not timed or counted.
+    /// O9: whether any server shows metrics (`GET /metrics` or the dashboard); without one,
+    /// calls are not timed or counted.
     pub fn keeps_metrics(&self) -> bool {
-        self.servers.iter().any(|s| s.metrics)
+        self.servers.iter().any(|s| s.metrics || s.dashboard)
     }
+}
+
+/// Whether a server's `host` binds to loopback only: `localhost`, `*.localhost`, or a
+/// loopback address (`[::1]` with or without brackets).
+pub fn binds_loopback(host: &str) -> bool {
+    let host = host.trim();
+    let host = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    let host = host.strip_suffix('.').unwrap_or(host).to_ascii_lowercase();
+    host == "localhost"
+        || host.ends_with(".localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.to_canonical().is_loopback())
 }
 
 /// The `network` list a listener comes from.

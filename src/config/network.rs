@@ -76,6 +76,7 @@ impl RawWsServer {
             allow_origins: self.allow_origins,
             allow_hosts: self.allow_hosts,
             metrics: false,
+            dashboard: false,
         }
     }
 }
@@ -99,6 +100,7 @@ pub(super) struct RawSseServer {
     pub max_body_bytes: u64,
     pub ws_queue_messages: usize,
     pub metrics: bool,
+    pub dashboard: Option<bool>,
 }
 
 impl Default for RawSseServer {
@@ -119,12 +121,17 @@ impl Default for RawSseServer {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             ws_queue_messages: DEFAULT_WS_QUEUE_MESSAGES,
             metrics: true,
+            dashboard: None,
         }
     }
 }
 
 impl RawSseServer {
     pub fn into_server(self) -> HttpServer {
+        // D1: on by default only where nothing but this machine can reach it.
+        let dashboard = self
+            .dashboard
+            .unwrap_or_else(|| super::binds_loopback(&self.host));
         HttpServer {
             name: self.name,
             host: self.host,
@@ -144,6 +151,7 @@ impl RawSseServer {
             allow_origins: self.allow_origins,
             allow_hosts: self.allow_hosts,
             metrics: self.metrics,
+            dashboard,
         }
     }
 }

@@ -95,6 +95,8 @@ pub(super) struct RawHttpServer {
     pub header_timeout_ms: u64,
     pub body_timeout_ms: u64,
     pub metrics: bool,
+    /// Absent: on when `host` is a loopback address (D1).
+    pub dashboard: Option<bool>,
 }
 
 impl Default for RawHttpServer {
@@ -119,6 +121,7 @@ impl Default for RawHttpServer {
             header_timeout_ms: DEFAULT_HEADER_TIMEOUT_MS,
             body_timeout_ms: DEFAULT_BODY_TIMEOUT_MS,
             metrics: true,
+            dashboard: None,
         }
     }
 }
@@ -126,6 +129,10 @@ impl Default for RawHttpServer {
 impl RawHttpServer {
     /// The listening server this entry describes; `enable` has done its job by now.
     pub fn into_server(self) -> HttpServer {
+        // D1: on by default only where nothing but this machine can reach it.
+        let dashboard = self
+            .dashboard
+            .unwrap_or_else(|| super::binds_loopback(&self.host));
         HttpServer {
             name: self.name,
             host: self.host,
@@ -145,6 +152,7 @@ impl RawHttpServer {
             allow_origins: self.allow_origins,
             allow_hosts: self.allow_hosts,
             metrics: self.metrics,
+            dashboard,
         }
     }
 }

@@ -102,6 +102,7 @@ fn c2_w6_server_entry_defaults_are_napcats_and_ours() {
         allow_origins: Vec::new(),
         allow_hosts: Vec::new(),
         metrics: true,
+        dashboard: true,
     };
     assert_eq!(HttpServer::default(), expected);
     assert_eq!(loaded.config.servers, [expected]);
@@ -365,7 +366,7 @@ fn c1_shipped_config_has_every_key_at_its_default_and_no_warnings() {
         ("/network/httpServers/0", &["name", "enable", "port", "host", "enableCors",
             "enableWebsocket", "messagePostFormat", "token", "debug", "heartInterval",
             "maxBodyBytes", "wsQueueMessages", "headerTimeoutMs", "bodyTimeoutMs", "allowOrigins",
-            "allowHosts", "metrics"]),
+            "allowHosts", "metrics", "dashboard"]),
         ("/bot", &["selfId", "nickname"]),
         ("/plugins", &["dir", "watch", "cacheDir", "timeoutMs", "memoryMb", "maxResultBytes",
             "maxEventsPerCall", "kvQuotaMb", "rateLimitGapMs", "maxConcurrentCalls", "dataDir",
@@ -432,5 +433,40 @@ fn issue15_clients_and_extra_servers_take_napcats_defaults_and_are_checked() {
     for (text, key) in refused {
         let error = parse(text, Path::new(PATH)).expect_err(text).to_string();
         assert!(error.contains(key), "{text}: {error}");
+    }
+}
+
+#[test]
+fn d1_the_dashboard_is_on_by_default_only_on_loopback() {
+    for (fields, on) in [
+        (r#"host: "127.0.0.1""#, true),
+        (r#"host: "localhost""#, true),
+        (r#"host: "::1""#, true),
+        (r#"host: "[::1]""#, true),
+        (r#"host: "0.0.0.0""#, false),
+        (r#"host: "192.168.1.5""#, false),
+        (r#"host: "0.0.0.0", dashboard: true"#, true),
+        (r#"host: "127.0.0.1", dashboard: false"#, false),
+    ] {
+        let loaded = parse_ok(&with_servers(&format!("{{ enable: true, {fields} }}")));
+        assert_eq!(loaded.config.servers[0].dashboard, on, "{fields}");
+    }
+    let sse = parse_ok(r#"{ network: { httpSseServers: [{ enable: true, host: "0.0.0.0" }] } }"#);
+    assert!(!sse.config.servers[0].dashboard);
+    let ws = parse_ok(r#"{ network: { websocketServers: [{ enable: true }] } }"#);
+    assert!(!ws.config.servers[0].dashboard && !ws.config.servers[0].metrics);
+}
+
+#[test]
+fn o9_d1_metrics_are_kept_while_a_server_shows_them_or_the_dashboard() {
+    for (fields, kept) in [
+        ("", true),
+        ("metrics: false", true),
+        ("dashboard: false", true),
+        ("metrics: false, dashboard: false", false),
+        (r#"host: "0.0.0.0", metrics: false"#, false),
+    ] {
+        let loaded = parse_ok(&with_servers(&format!("{{ enable: true, {fields} }}")));
+        assert_eq!(loaded.config.keeps_metrics(), kept, "{fields}");
     }
 }

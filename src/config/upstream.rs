@@ -57,7 +57,8 @@ impl Upstream {
     }
 }
 
-fn shown(url: &str) -> String {
+/// A URL without its query and user info, which may hold a token: what logs and pages show.
+pub fn shown(url: &str) -> String {
     let Ok(uri) = url.parse::<Uri>() else {
         return String::from("(invalid URL)");
     };

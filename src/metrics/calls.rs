@@ -5,6 +5,7 @@
 //! only touches atomics and the histogram's lock: no allocation and no label hashing on the
 //! way, so that keeping metrics costs a warm call next to nothing (measured in BENCHMARKS.md).
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -100,8 +101,9 @@ impl Families {
         }
     }
 
-    /// The handles of one action, made the first time it is called.
-    pub fn action(&self, plugin: &Arc<str>, action: &str) -> ActionStats {
+    /// The handles of one action, made the first time it is called; it counts into `totals`
+    /// too.
+    pub fn action(&self, plugin: &Arc<str>, action: &str, totals: &Arc<Totals>) -> ActionStats {
         let labels = ActionLabels {
             plugin: plugin.clone(),
             action: action.into(),
@@ -125,6 +127,7 @@ impl Families {
             in_flight: self.in_flight.get_or_create_owned(&labels),
             calls: self.calls.clone(),
             labels,
+            totals: totals.clone(),
         }
     }
 }
@@ -142,6 +145,32 @@ pub(super) struct ActionStats {
     in_flight: Gauge,
     calls: Family<CallLabels, Counter>,
     labels: ActionLabels,
+    totals: Arc<Totals>,
+}
+
+/// Plugin calls and those that did not end ok, over every action: the dashboard's calls/s
+/// and errors/s (D3).
+#[derive(Debug, Default)]
+pub struct Totals {
+    calls: AtomicU64,
+    errors: AtomicU64,
+}
+
+impl Totals {
+    /// (calls, errors) since the host started.
+    pub fn read(&self) -> (u64, u64) {
+        (
+            self.calls.load(Ordering::Relaxed),
+            self.errors.load(Ordering::Relaxed),
+        )
+    }
+
+    fn count(&self, ok: bool) {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        if !ok {
+            self.errors.fetch_add(1, Ordering::Relaxed);
+        }
+    }
 }
 
 impl ActionStats {
@@ -198,6 +227,7 @@ impl CallProbe {
     pub fn finish(mut self, retcode: i32) {
         self.finished = true;
         let stats = &self.stats;
+        stats.totals.count(self.cause.is_none() && retcode == 0);
         match (self.cause, retcode) {
             (Some(Cause::Timeout), _) => stats.timeout.inc(),
             (Some(Cause::Trap), _) => stats.trap.inc(),
@@ -212,6 +242,7 @@ impl Drop for CallProbe {
     fn drop(&mut self) {
         if !self.finished {
             self.stats.cancelled.inc();
+            self.stats.totals.count(false);
         }
         self.stats
             .duration

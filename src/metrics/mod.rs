@@ -30,13 +30,15 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
-pub use calls::{CallProbe, Cause, MAX_RETCODES};
+pub use calls::{CallProbe, Cause, MAX_RETCODES, Totals};
 pub use plugin::{OutboundOutcome, PluginStats};
 
 use crate::sync;
 
 /// The first path segment of `GET /metrics` (O1); no plugin action may take this name.
 pub const PATH: &str = "metrics";
+/// The first path segment of the dashboard (D1), reserved with [`PATH`].
+pub const DASHBOARD_PATH: &str = "dashboard";
 
 /// The `Content-Type` of [`Metrics::render`]'s text: Prometheus's text format 0.0.4.
 pub const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
@@ -67,6 +69,7 @@ pub struct Metrics {
     delivered: Family<KindLabel, Counter>,
     dropped: Family<KindLabel, Counter>,
     published: Counter,
+    totals: Arc<Totals>,
 }
 
 impl Default for Metrics {
@@ -142,7 +145,13 @@ impl Metrics {
             delivered,
             dropped,
             published,
+            totals: Arc::default(),
         }
+    }
+
+    /// Plugin calls and errors since the host started, over every action (D3).
+    pub fn totals(&self) -> (u64, u64) {
+        self.totals.read()
     }
 
     /// Starts timing one call of `action` on `plugin` (O3): counted in flight until the
@@ -158,7 +167,7 @@ impl Metrics {
                 .entry(plugin.clone())
                 .or_default()
                 .entry(action.into())
-                .or_insert_with(|| Arc::new(self.calls.action(plugin, action)))
+                .or_insert_with(|| Arc::new(self.calls.action(plugin, action, &self.totals)))
                 .clone()
         });
         CallProbe::start(stats)
@@ -277,6 +286,8 @@ pub enum ConnectionKind {
     Sse,
     /// An `httpClients` endpoint events are POSTed to.
     HttpClient,
+    /// A dashboard page's live events (D4).
+    Dashboard,
 }
 
 impl ConnectionKind {
@@ -286,6 +297,7 @@ impl ConnectionKind {
             ConnectionKind::WebSocketClient => "websocket_client",
             ConnectionKind::Sse => "sse",
             ConnectionKind::HttpClient => "http_client",
+            ConnectionKind::Dashboard => "dashboard",
         }
     }
 }

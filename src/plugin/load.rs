@@ -181,7 +181,7 @@ fn check_component_header(path: &Path, bytes: &[u8]) -> Result<(), LoadError> {
 const RESERVED: [(&str, &str); 3] = [
     (crate::config::routes::HOOKS, "webhook routes"),
     (crate::metrics::PATH, "the host's metrics"),
-    ("dashboard", "the host's dashboard"),
+    (crate::metrics::DASHBOARD_PATH, "the host's dashboard"),
 ];
 
 /// Action names must be non-empty, free of `/` (they are URL path segments) and unique, and
@@ -235,7 +235,7 @@ mod tests {
         for (name, what) in [
             ("hooks", "webhook routes"),
             ("metrics", "the host's metrics"),
-            ("dashboard", "the host's dashboard"),
+            (crate::metrics::DASHBOARD_PATH, "the host's dashboard"),
         ] {
             let error = validate_actions(vec!["ok".into(), name.into()]).expect_err(name);
             assert!(

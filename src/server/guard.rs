@@ -82,7 +82,7 @@ impl Guard {
                 .map(|o| normal_origin(o))
                 .collect(),
             any_origin: star(&config.allow_origins),
-            loopback: is_loopback_host(&config.host),
+            loopback: crate::config::binds_loopback(&config.host),
             hosts: config.allow_hosts.iter().map(|h| normal_host(h)).collect(),
             any_host: star(&config.allow_hosts),
         }
@@ -182,11 +182,6 @@ fn is_loopback_name(name: &str) -> bool {
         || name
             .parse::<IpAddr>()
             .is_ok_and(|ip| ip.to_canonical().is_loopback())
-}
-
-/// Whether a server's configured `host` binds to loopback only.
-fn is_loopback_host(host: &str) -> bool {
-    is_loopback_name(&normal_host(host))
 }
 
 #[cfg(test)]

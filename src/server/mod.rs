@@ -31,6 +31,7 @@ use tokio::task::JoinSet;
 
 use crate::auth::Token;
 use crate::config::{HttpServer, ServerKind};
+use crate::dashboard::{Dashboard, DashboardApi};
 use crate::dispatch::Dispatcher;
 use crate::envelope::{ActionError, Envelope, Outcome};
 use crate::events::EventBus;
@@ -49,18 +50,30 @@ pub struct BindError {
     pub source: std::io::Error,
 }
 
+/// What every server of the host shares.
+#[derive(Clone)]
+pub struct Shared {
+    pub dispatcher: Arc<Dispatcher>,
+    pub events: Arc<EventBus>,
+    /// Turning `true` closes the WebSocket clients (1001) and stops the listeners.
+    pub shutdown: watch::Receiver<bool>,
+    /// The host's WebSocket byte budget (W7).
+    pub pending: Arc<Pending>,
+    /// The dashboard, when some server shows it (D1).
+    pub dashboard: Option<Arc<Dashboard>>,
+}
+
 /// The router of one server: HTTP for every path (H1), CORS when `enableCors` (H7),
-/// WebSocket upgrades taken before either when `enableWebsocket` (W1), and the browser guard
-/// (B1–B3) before all of them. `shutdown` turning
-/// `true` closes its WebSocket clients (1001); `pending` is the host's WebSocket byte budget
-/// (W7), shared by every server.
-pub fn app(
-    config: &HttpServer,
-    dispatcher: Arc<Dispatcher>,
-    events: Arc<EventBus>,
-    shutdown: watch::Receiver<bool>,
-    pending: Arc<Pending>,
-) -> Router {
+/// WebSocket upgrades taken before either when `enableWebsocket` (W1), the dashboard when
+/// `dashboard` (D1), and the browser guard (B1–B3) before all of them.
+pub fn app(config: &HttpServer, shared: Shared) -> Router {
+    let Shared {
+        dispatcher,
+        events,
+        shutdown,
+        pending,
+        dashboard,
+    } = shared;
     let token = Token::new(&config.token);
     let mut router = match config.kind {
         ServerKind::Http => http::router(Arc::new(HttpApi {
@@ -76,6 +89,7 @@ pub fn app(
             report_self: config.report_self_message,
             queue_messages: config.ws_queue_messages,
             shutdown: shutdown.clone(),
+            kind: crate::metrics::ConnectionKind::Sse,
         }))
         .merge(http::router(Arc::new(HttpApi {
             dispatcher: dispatcher.clone(),
@@ -85,6 +99,18 @@ pub fn app(
         // Only upgrades are served (by the layer below); anything else is told so.
         ServerKind::WebSocket => Router::new().fallback(upgrade_required),
     };
+    // D1: the dashboard's routes before the API's catch-all, on HTTP servers that show it.
+    if let Some(dashboard) =
+        dashboard.filter(|_| config.dashboard && config.kind != ServerKind::WebSocket)
+    {
+        router = crate::dashboard::router(Arc::new(DashboardApi {
+            dashboard,
+            token: token.clone(),
+            server: config.clone(),
+            shutdown: shutdown.clone(),
+        }))
+        .merge(router);
+    }
     if config.enable_cors {
         router = router.layer(axum::middleware::from_fn(cors::layer));
     }
@@ -148,17 +174,14 @@ pub async fn bind(servers: &[HttpServer]) -> Result<Vec<(TcpListener, SocketAddr
     Ok(bound)
 }
 
-/// Serves each bound server's [`app`] on its listener, in `servers`, until `stop` turns
-/// `true`. Logs what each listens on, and warns about a server reachable from other machines
-/// without a token.
+/// Serves each bound server's [`app`] on its listener, in `servers`, until `shared.shutdown`
+/// turns `true`. Logs what each listens on, and warns about a server reachable from other
+/// machines without a token.
 pub fn serve(
     servers: &mut JoinSet<std::io::Result<()>>,
     configs: &[HttpServer],
     bound: Vec<(TcpListener, SocketAddr)>,
-    dispatcher: &Arc<Dispatcher>,
-    events: &Arc<EventBus>,
-    stop: &watch::Receiver<bool>,
-    pending: &Arc<Pending>,
+    shared: &Shared,
 ) {
     for (server, (listener, addr)) in configs.iter().zip(bound) {
         tracing::info!(
@@ -169,6 +192,9 @@ pub fn serve(
             if server.enable_cors { "on" } else { "off" },
             if server.enable_websocket { "on" } else { "off" },
         );
+        if server.dashboard && server.kind != ServerKind::WebSocket {
+            tracing::info!(server = %server.name, "dashboard at http://{addr}/dashboard");
+        }
         if server.token.is_empty() && !addr.ip().to_canonical().is_loopback() {
             tracing::warn!(
                 server = %server.name,
@@ -177,14 +203,8 @@ pub fn serve(
                  on this server, or listen on 127.0.0.1"
             );
         }
-        let app = app(
-            server,
-            dispatcher.clone(),
-            events.clone(),
-            stop.clone(),
-            pending.clone(),
-        );
-        let (server, stop) = (server.clone(), stop.clone());
+        let app = app(server, shared.clone());
+        let (server, stop) = (server.clone(), shared.shutdown.clone());
         servers.spawn(async move { listen::serve(listener, app, &server, stop).await });
     }
 }

@@ -10,6 +10,7 @@ mod bounds;
 mod browser;
 mod capabilities;
 mod cli;
+mod dashboard;
 mod examples;
 mod gateway;
 mod harness;

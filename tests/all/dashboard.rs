@@ -1,0 +1,230 @@
+//! `/dashboard` (SPEC D1–D7) over real HTTP: the page and its files, the JSON only it needs, its
+//! event stream, and who may read them. The page itself is driven in a real browser by
+//! tests/browser (D2–D5 as a user sees them).
+
+use serde_json::{Value, json};
+
+use crate::harness::{Setup, TestHost, failed, ok_data};
+
+const TOKEN: &str = "dash-token";
+
+async fn host(server: &str) -> TestHost {
+    Setup::default()
+        .server(&format!(r#"token: "{TOKEN}", {server}"#))
+        .start()
+        .await
+}
+
+async fn get(host: &TestHost, path: &str, token: Option<&str>) -> reqwest::Response {
+    let mut request = host.client.get(host.url(path));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    request.send().await.expect("sent")
+}
+
+#[tokio::test]
+async fn d1_d7_the_page_is_served_on_loopback_without_the_token_and_cannot_be_framed() {
+    let host = host("").await;
+    for (path, kind) in [
+        ("/dashboard", "text/html"),
+        ("/dashboard/", "text/html"),
+        ("/dashboard/app.js", "text/javascript"),
+        ("/dashboard/style.css", "text/css"),
+    ] {
+        let response = get(&host, path, None).await;
+        assert_eq!(response.status(), 200, "{path}");
+        let headers = response.headers();
+        assert!(
+            headers["content-type"]
+                .to_str()
+                .expect("ascii")
+                .starts_with(kind)
+        );
+        let csp = headers["content-security-policy"].to_str().expect("ascii");
+        assert!(csp.contains("frame-ancestors 'none'") && csp.contains("connect-src 'self'"));
+        assert_eq!(headers["x-frame-options"], "DENY");
+    }
+    let page = get(&host, "/dashboard", None)
+        .await
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        page.contains("/dashboard/app.js") && !page.contains("http"),
+        "D2: nothing from elsewhere"
+    );
+    assert_eq!(get(&host, "/dashboard/nope", None).await.status(), 404);
+    host.stop().await;
+}
+
+/// D1: `dashboard: false`, and a server bound to every address without the key, leave
+/// `/dashboard` to dispatch like any other path (1404); O9/D4: with `metrics: false` the page
+/// still reads the metrics, through its own path.
+#[tokio::test]
+async fn d1_not_served_when_off_or_by_default_off_loopback() {
+    let off = Setup::default()
+        .server(&format!(r#"token: "{TOKEN}", dashboard: false"#))
+        .network(&format!(
+            r#"httpSseServers: [{{ name: "open", enable: true, host: "0.0.0.0", port: 0, token: "{TOKEN}" }}]"#
+        ))
+        .start()
+        .await;
+    let open_port = off.host.as_ref().expect("running").addrs[1].port();
+    for base in [off.base.clone(), format!("http://127.0.0.1:{open_port}")] {
+        for path in ["/dashboard", "/dashboard/api/metrics"] {
+            let envelope: Value = off
+                .client
+                .get(format!("{base}{path}?access_token={TOKEN}"))
+                .send()
+                .await
+                .expect("sent")
+                .json()
+                .await
+                .expect("an envelope");
+            failed(&envelope, 1404);
+        }
+    }
+    off.stop().await;
+
+    let no_metrics = host("metrics: false").await;
+    failed(
+        &no_metrics
+            .get(&format!("/metrics?access_token={TOKEN}"))
+            .await,
+        1404,
+    );
+    let text = get(&no_metrics, "/dashboard/api/metrics", Some(TOKEN))
+        .await
+        .text()
+        .await
+        .expect("text");
+    assert!(text.contains("onebot_registry_generation"), "{text}");
+    no_metrics.stop().await;
+}
+
+#[tokio::test]
+async fn d3_d5_d6_the_page_data_needs_the_token() {
+    let host = Setup::default()
+        .server(&format!(r#"token: "{TOKEN}""#))
+        .network(r#"websocketClients: [{ name: "bot", enable: true, url: "ws://127.0.0.1:9/x?access_token=secret-in-url", token: "ws-secret" }]"#)
+        .start()
+        .await;
+    for path in [
+        "/dashboard/api/history",
+        "/dashboard/api/log",
+        "/dashboard/api/connections",
+        "/dashboard/api/metrics",
+        "/dashboard/events",
+    ] {
+        for token in [None, Some("wrong")] {
+            let response = get(&host, path, token).await;
+            assert_eq!(response.status(), 403, "{path} {token:?}");
+            let envelope: Value = response.json().await.expect("envelope");
+            failed(&envelope, 1403);
+        }
+    }
+    let history: Value = get(&host, "/dashboard/api/history", Some(TOKEN))
+        .await
+        .json()
+        .await
+        .expect("json");
+    let history = ok_data(&history);
+    assert!(history["started_ms"].as_u64().is_some_and(|t| t > 0));
+    assert_eq!(
+        history["samples"][0].as_array().map(Vec::len),
+        Some(3),
+        "{history}"
+    );
+    let log: Value = get(&host, "/dashboard/api/log?level=info", Some(TOKEN))
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        ok_data(&log)["kept"],
+        false,
+        "D5: a host started as a library keeps no tail"
+    );
+    let connections: Value = get(&host, "/dashboard/api/connections", Some(TOKEN))
+        .await
+        .json()
+        .await
+        .expect("json");
+    let connections = ok_data(&connections);
+    let server = &connections["servers"][0];
+    assert_eq!(server["token"], true);
+    assert_eq!(server["dashboard"], true);
+    assert_eq!(
+        connections["websocketClients"][0]["url"],
+        "ws://127.0.0.1:9/x"
+    );
+    let text = connections.to_string();
+    assert!(
+        !text.contains(TOKEN) && !text.contains("ws-secret") && !text.contains("secret-in-url"),
+        "D6: no token, nor a URL's query: {text}"
+    );
+    host.stop().await;
+}
+
+#[tokio::test]
+async fn d4_the_event_stream_carries_plugin_events() {
+    let host = host("").await;
+    let response = get(&host, "/dashboard/events", Some(TOKEN)).await;
+    assert_eq!(response.status(), 200);
+    let mut response = response;
+    let mut seen = String::new();
+    while !seen.contains("lifecycle") {
+        let chunk = response.chunk().await.expect("ok").expect("a chunk");
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    let emitted = host
+        .client
+        .post(host.url("/probe_emit"))
+        .bearer_auth(TOKEN)
+        .json(&json!({"event": {"post_type": "notice", "notice_type": "dash_probe"}}))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(emitted.status(), 200);
+    while !seen.contains("dash_probe") {
+        let chunk = response.chunk().await.expect("ok").expect("a chunk");
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(seen.contains("data: {"), "server-sent events: {seen}");
+    let metrics = get(&host, "/metrics", Some(TOKEN))
+        .await
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains("onebot_connection_clients{kind=\"dashboard\"} 1"),
+        "{metrics}"
+    );
+    host.stop().await;
+}
+
+#[tokio::test]
+async fn b1_d7_another_sites_page_cannot_read_the_dashboard() {
+    let host = host("").await;
+    for path in ["/dashboard", "/dashboard/api/history"] {
+        let response = host
+            .client
+            .get(host.url(path))
+            .bearer_auth(TOKEN)
+            .header("origin", "http://evil.example")
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(response.status(), 403, "{path}");
+        let framed = host
+            .client
+            .get(host.url(path))
+            .header("sec-fetch-site", "cross-site")
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(framed.status(), 403, "{path}");
+    }
+    host.stop().await;
+}
