@@ -45,13 +45,26 @@ impl Plugin {
         if !self.heavy.load(Ordering::Relaxed) {
             return self.call_here(action, params, context).await;
         }
-        let plugin = self.clone();
-        let owned_action = action.to_owned();
-        let mut run = AbortOnDrop(
-            self.runtime
-                .executor()
-                .spawn(async move { plugin.call_here(&owned_action, params, context).await }),
-        );
+        let action = action.to_owned();
+        self.placed(|plugin| async move { plugin.call_here(&action, params, context).await })
+            .await
+    }
+
+    /// Runs `work` (a call of any export: an action, an event handler, a schedule, a route)
+    /// here, or on the plugin executor once this version is heavy (see [`Plugin::call`]), so
+    /// that a runaway trigger competes under the OS scheduler like a runaway action.
+    pub(super) async fn placed<T, F>(
+        self: &Arc<Self>,
+        work: impl FnOnce(Arc<Self>) -> F,
+    ) -> Result<T, CallError>
+    where
+        T: Send + 'static,
+        F: Future<Output = Result<T, CallError>> + Send + 'static,
+    {
+        if !self.heavy.load(Ordering::Relaxed) {
+            return work(self.clone()).await;
+        }
+        let mut run = AbortOnDrop(self.runtime.executor().spawn(work(self.clone())));
         // If the caller goes away (its client hung up), the guard cancels the call, as
         // dropping it would have if it ran inline: the caller's slot (maxConcurrentCalls)
         // and the instance are released together.

@@ -7,6 +7,8 @@
 //! `bodyTimeoutMs`); the response is collected whole before it is sent, so a guest that fails
 //! half-way through its body answers 500, not a truncated 200.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use wasmtime::component::InstancePre;
@@ -50,7 +52,7 @@ impl Plugin {
     /// Hands `request` to the plugin's `wasi:http/incoming-handler` (T22) and returns its
     /// answer, within the plugin's limits (T24). `label` names the call in logs and errors.
     pub async fn serve_route(
-        &self,
+        self: &Arc<Self>,
         label: &str,
         request: RouteRequest,
         context: CallContext,
@@ -64,24 +66,29 @@ impl Plugin {
         let cap = self.limits.max_result_bytes;
         let plugin = self.name.clone();
         let label_owned = label.to_owned();
+        let label = label.to_owned();
         let answer = self
-            .with_instance(label, &context, move |store, instance, _handle| {
-                Box::pin(async move {
-                    let guest = indices.load(&mut *store, &instance)?;
-                    let (sender, receiver) = tokio::sync::oneshot::channel();
-                    let mut http = store.data_mut().http();
-                    let request =
-                        http.new_incoming_request(Scheme::Http, request.map(Full::new))?;
-                    let out = http.new_response_outparam(sender)?;
-                    // The body is read while the guest writes it: a body larger than the
-                    // host's buffer would otherwise wait for a reader that is not there yet.
-                    let (called, answer) = tokio::join!(
-                        guest.call_handle(&mut *store, request, out),
-                        collect(receiver, cap)
-                    );
-                    called?;
-                    Ok(answer)
-                })
+            .placed(|plugin| async move {
+                plugin
+                    .with_instance(&label, &context, move |store, instance, _handle| {
+                        Box::pin(async move {
+                            let guest = indices.load(&mut *store, &instance)?;
+                            let (sender, receiver) = tokio::sync::oneshot::channel();
+                            let mut http = store.data_mut().http();
+                            let request =
+                                http.new_incoming_request(Scheme::Http, request.map(Full::new))?;
+                            let out = http.new_response_outparam(sender)?;
+                            // The body is read while the guest writes it: a body larger than the
+                            // host's buffer would otherwise wait for a reader that is not there yet.
+                            let (called, answer) = tokio::join!(
+                                guest.call_handle(&mut *store, request, out),
+                                collect(receiver, cap)
+                            );
+                            called?;
+                            Ok(answer)
+                        })
+                    })
+                    .await
             })
             .await?;
         answer.map_err(|reason| CallError::Trap {

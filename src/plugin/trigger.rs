@@ -112,9 +112,13 @@ impl Plugin {
             });
         };
         let answer = self
-            .with_instance(HANDLE_EVENT, &context, move |store, instance, _handle| {
-                let guest = indices.load(&mut *store, &instance);
-                Box::pin(async move { guest?.call_handle_event(store, &event).await })
+            .placed(|plugin| async move {
+                plugin
+                    .with_instance(HANDLE_EVENT, &context, move |store, instance, _handle| {
+                        let guest = indices.load(&mut *store, &instance);
+                        Box::pin(async move { guest?.call_handle_event(store, &event).await })
+                    })
+                    .await
             })
             .await?;
         let cap = self.limits.max_result_bytes;
@@ -147,7 +151,11 @@ impl Plugin {
     /// Calls the plugin's schedule handler with `name` (T9), within `context.timeout_ms` when
     /// set (the schedule's own deadline, T12). An `Err` from the guest is
     /// [`CallError::Returned`].
-    pub async fn run_schedule(&self, name: &str, context: CallContext) -> Result<(), CallError> {
+    pub async fn run_schedule(
+        self: &Arc<Self>,
+        name: &str,
+        context: CallContext,
+    ) -> Result<(), CallError> {
         let Some(indices) = self.schedule_handler.clone() else {
             return Err(CallError::Instantiate {
                 plugin: self.name.clone(),
@@ -157,9 +165,13 @@ impl Plugin {
         let label = format!("schedule {name}");
         let owned = name.to_owned();
         let answer = self
-            .with_instance(&label, &context, move |store, instance, _handle| {
-                let guest = indices.load(&mut *store, &instance);
-                Box::pin(async move { guest?.call_run_schedule(store, &owned).await })
+            .placed(|plugin| async move {
+                plugin
+                    .with_instance(&label, &context, move |store, instance, _handle| {
+                        let guest = indices.load(&mut *store, &instance);
+                        Box::pin(async move { guest?.call_run_schedule(store, &owned).await })
+                    })
+                    .await
             })
             .await?;
         answer.map_err(|message| CallError::Returned {

@@ -3,7 +3,8 @@
 //! sidecar; `config: { name }` tells it which one it is.
 //!
 //! What its handler does is chosen by the event's text (or its `probe` field):
-//! - `drop` → drop it; `trap` → panic; `loop` → spin past the deadline; `fail` → an error;
+//! - `drop` → drop it; `trap` → panic; `loop` → spin past the deadline; `bomb` → allocate
+//!   past the memory limit; `fail` → an error;
 //! - `bad-replace` → a replacement that is not an event;
 //! - `reply` → answer it through `send_msg` (granted in the sidecar), then pass;
 //! - `re-emit` → publish a copy of the event through the action `probe_emit`, then pass
@@ -34,12 +35,8 @@ fn on_event(event: Event) -> Result<Verdict> {
         "drop" => return Ok(Verdict::Drop),
         "trap" => panic!("react-probe traps on purpose"),
         "fail" => return Err(Error::failed("react-probe fails on purpose")),
-        "loop" => {
-            let mut n: u64 = 0;
-            loop {
-                n = std::hint::black_box(n.wrapping_add(1));
-            }
-        }
+        "loop" => spin(),
+        "bomb" => bomb(),
         "bad-replace" => return Ok(Verdict::Replace(json!([1, 2, 3]))),
         "reply" => {
             reply(&event, "pong")?;
@@ -61,10 +58,32 @@ fn on_event(event: Event) -> Result<Verdict> {
     Ok(Verdict::Pass)
 }
 
+/// Spins until the host stops it (its deadline).
+fn spin() -> ! {
+    let mut n: u64 = 0;
+    loop {
+        n = std::hint::black_box(n.wrapping_add(1));
+    }
+}
+
+/// Allocates until the host stops it (its memory limit).
+fn bomb() -> ! {
+    let mut held: Vec<Vec<u8>> = Vec::new();
+    loop {
+        held.push(vec![1u8; 1 << 20]);
+        std::hint::black_box(&held);
+    }
+}
+
+/// Schedules `loop` and `bomb` run away (spin, allocate) only while armed by `probe_arm`, so
+/// a benchmark can measure other calls with and without them in one host.
 fn on_schedule(schedule: &str) -> Result<()> {
     let store = Store::open("default");
     store.increment(&format!("schedule:{schedule}"), 1)?;
     match schedule {
+        "loop" | "bomb" if store.get(&format!("armed:{schedule}"))?.is_none() => Ok(()),
+        "loop" => spin(),
+        "bomb" => bomb(),
         "fail" => Err(Error::failed("react-probe's schedule fails on purpose")),
         "slow" => {
             // Records an overlap if another run of this schedule is still going (T11).
@@ -91,6 +110,23 @@ struct Emit {
 
 fn probe_emit(p: Emit) -> Result<Value> {
     emit_event(&p.event)?;
+    Ok(Value::Null)
+}
+
+#[derive(serde::Deserialize)]
+struct Arm {
+    schedule: String,
+    on: bool,
+}
+
+/// Arms or disarms the runaway schedule `loop` or `bomb`.
+fn probe_arm(p: Arm) -> Result<Value> {
+    let store = Store::open("default");
+    let key = format!("armed:{}", p.schedule);
+    match p.on {
+        true => store.set(&key, b"1")?,
+        false => store.delete(&key)?,
+    }
     Ok(Value::Null)
 }
 
@@ -135,6 +171,7 @@ onebot_plugin::plugin! {
     "send_group_msg" => send_group_msg,
     "probe_emit" => probe_emit,
     "probe_seen" => probe_seen,
+    "probe_arm" => probe_arm,
     on_event => on_event,
     schedule => on_schedule,
 }
