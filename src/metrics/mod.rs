@@ -1,4 +1,4 @@
-//! What the host counts, for `GET /metrics` and the dashboard (SPEC O1–O9, issue 25).
+//! What the host counts, for `GET /metrics` and the dashboard (SPEC O1–O10, issue 25).
 //!
 //! A leaf: it knows no other module of the host. The modules that do the work count into it
 //! through small handles ([`CallProbe`], [`PluginStats`], [`Flow`], [`Connected`]); the
@@ -31,7 +31,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
 pub use calls::{CallProbe, Cause, MAX_RETCODES, Totals};
-pub use plugin::{OutboundOutcome, PluginStats};
+pub use plugin::{HandlerOutcome, OutboundOutcome, PluginStats};
 
 use crate::sync;
 

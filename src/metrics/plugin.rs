@@ -1,7 +1,8 @@
-//! Per plugin (SPEC O5): what its instances did, across all its versions: outbound requests
-//! by outcome, capabilities refused for want of a grant, and the most linear memory one
-//! instance held. A plugin version takes its [`PluginStats`] at load and its capability units
-//! count into it.
+//! Per plugin (SPEC O5, O10): what its instances did, across all its versions: outbound
+//! requests by outcome, capabilities refused for want of a grant, the most linear memory one
+//! instance held, and its triggers' runs (event handler, schedules) by outcome with the
+//! schedule ticks skipped. A plugin version takes its [`PluginStats`] at load and its capability
+//! units and the triggers' tasks count into it.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -58,9 +59,53 @@ struct RefusalLabels {
     capability: &'static str,
 }
 
+/// What became of one event handler call (T1, T4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HandlerOutcome {
+    Pass,
+    Replace,
+    Drop,
+    /// An error, trap, timeout, or a replacement that is not an event (T4), whatever
+    /// `onError` then made of the event.
+    Failed,
+}
+
+impl HandlerOutcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            HandlerOutcome::Pass => "pass",
+            HandlerOutcome::Replace => "replace",
+            HandlerOutcome::Drop => "drop",
+            HandlerOutcome::Failed => "failed",
+        }
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ScheduleLabels {
+    plugin: Arc<str>,
+    schedule: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ScheduleRunLabels {
+    plugin: Arc<str>,
+    schedule: String,
+    outcome: &'static str,
+}
+
+/// The trigger families (O10), shared by every plugin's stats.
+#[derive(Clone, Debug, Default)]
+struct Triggers {
+    handler: Family<OutcomeLabels, Counter>,
+    schedule: Family<ScheduleRunLabels, Counter>,
+    skipped: Family<ScheduleLabels, Counter>,
+}
+
 pub(super) struct Families {
     outbound: Family<OutcomeLabels, Counter>,
     refused: Family<RefusalLabels, Counter>,
+    triggers: Triggers,
 }
 
 impl Families {
@@ -77,7 +122,27 @@ impl Families {
             "Uses of a capability a plugin was not granted (key-value, call-action, outbound)",
             refused.clone(),
         );
-        Families { outbound, refused }
+        let triggers = Triggers::default();
+        registry.register(
+            "onebot_handler_runs",
+            "Event handler calls of a plugin, by outcome (pass, replace, drop, failed)",
+            triggers.handler.clone(),
+        );
+        registry.register(
+            "onebot_schedule_runs",
+            "Runs of a plugin's schedule, by outcome (ok, failed)",
+            triggers.schedule.clone(),
+        );
+        registry.register(
+            "onebot_schedule_skipped_ticks",
+            "Due times of a schedule not run: the previous run was still going, or they passed",
+            triggers.skipped.clone(),
+        );
+        Families {
+            outbound,
+            refused,
+            triggers,
+        }
     }
 
     pub fn stats(&self, plugin: &Arc<str>) -> PluginStats {
@@ -92,6 +157,7 @@ impl Families {
             outbound,
             refused: Some(self.refused.clone()),
             memory_peak: AtomicU64::new(0),
+            triggers: Some(self.triggers.clone()),
         }
     }
 }
@@ -104,6 +170,7 @@ pub struct PluginStats {
     outbound: [Counter; 5],
     refused: Option<Family<RefusalLabels, Counter>>,
     memory_peak: AtomicU64,
+    triggers: Option<Triggers>,
 }
 
 impl PluginStats {
@@ -132,5 +199,47 @@ impl PluginStats {
     /// The most linear memory one instance held since the host started.
     pub fn memory_peak(&self) -> u64 {
         self.memory_peak.load(Ordering::Relaxed)
+    }
+
+    /// O10: one event handler call and what came of it.
+    pub fn handler_run(&self, outcome: HandlerOutcome) {
+        if let Some(triggers) = &self.triggers {
+            triggers
+                .handler
+                .get_or_create(&OutcomeLabels {
+                    plugin: self.name.clone(),
+                    outcome: outcome.as_str(),
+                })
+                .inc();
+        }
+    }
+
+    /// O10: one run of `schedule`, and whether it ended ok.
+    pub fn schedule_run(&self, schedule: &str, ok: bool) {
+        if let Some(triggers) = &self.triggers {
+            triggers
+                .schedule
+                .get_or_create(&ScheduleRunLabels {
+                    plugin: self.name.clone(),
+                    schedule: schedule.to_owned(),
+                    outcome: if ok { "ok" } else { "failed" },
+                })
+                .inc();
+        }
+    }
+
+    /// O10: `ticks` due times of `schedule` skipped (T11).
+    pub fn schedule_skipped(&self, schedule: &str, ticks: u64) {
+        if let Some(triggers) = &self.triggers
+            && ticks > 0
+        {
+            triggers
+                .skipped
+                .get_or_create(&ScheduleLabels {
+                    plugin: self.name.clone(),
+                    schedule: schedule.to_owned(),
+                })
+                .inc_by(ticks);
+        }
     }
 }

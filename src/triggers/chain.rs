@@ -16,6 +16,7 @@ use tokio::sync::mpsc;
 
 use crate::config::triggers::OnError;
 use crate::events::{EventBus, Origin, Pending, Screen};
+use crate::metrics::HandlerOutcome;
 use crate::plugin::{CallContext, MAX_DEPTH, Plugin, Verdict};
 use crate::registry::Registry;
 
@@ -168,11 +169,19 @@ impl Worker {
             origin: origin.through(&handler.name),
             timeout_ms: None,
         };
+        let ran = |outcome| handler.stats.handler_run(outcome);
         let failure = match handler.clone().handle_event(text, context).await {
-            Ok(Verdict::Pass) => return Step::Pass,
-            Ok(Verdict::Drop) => return Step::Drop,
+            Ok(Verdict::Pass) => {
+                ran(HandlerOutcome::Pass);
+                return Step::Pass;
+            }
+            Ok(Verdict::Drop) => {
+                ran(HandlerOutcome::Drop);
+                return Step::Drop;
+            }
             Ok(Verdict::Replace(text)) => match crate::events::parse(&text) {
                 Ok(mut new) => {
+                    ran(HandlerOutcome::Replace);
                     self.bus.stamp(&mut new);
                     return Step::Replace(new);
                 }
@@ -180,6 +189,7 @@ impl Worker {
             },
             Err(e) => e.to_string(),
         };
+        ran(HandlerOutcome::Failed);
         let on_error = handler.handler.on_error;
         let effect = match on_error {
             OnError::Pass => "the event goes on as it was",

@@ -144,11 +144,13 @@ async fn tick(plugin: Arc<Plugin>, schedule: Schedule, shared: Arc<Shared>) {
             s.next_due = Some(wall);
             s.skipped += missed;
         });
+        plugin.stats.schedule_skipped(&schedule.name, missed);
         tokio::time::sleep_until(due).await;
         previous = due;
         let key = (plugin.name.clone(), schedule.name.clone());
         if !lock(&shared.running).insert(key.clone()) {
             plugin.note_schedule(&schedule.name, |s| s.skipped += 1);
+            plugin.stats.schedule_skipped(&schedule.name, 1);
             tracing::debug!(plugin = %plugin.name, schedule = %schedule.name, "tick skipped: the previous run is still going");
             continue;
         }
@@ -183,7 +185,9 @@ async fn run(
         timeout_ms: Some(timeout_ms),
         ..CallContext::default()
     };
-    match plugin.run_schedule(&schedule.name, context).await {
+    let ran = plugin.run_schedule(&schedule.name, context).await;
+    plugin.stats.schedule_run(&schedule.name, ran.is_ok());
+    match ran {
         Ok(()) => tracing::debug!(plugin = %plugin.name, schedule = %schedule.name, "schedule ran"),
         Err(e) => {
             plugin.note_schedule(&schedule.name, |s| s.failures += 1);

@@ -296,3 +296,73 @@ async fn o6_webhook_route_runs_are_counted_by_route_and_outcome() {
     );
     host.stop().await;
 }
+
+/// O10: each event handler outcome, each schedule outcome and skipped ticks move their own
+/// series. The fixture react-probe decides by the event's `probe` field (drop, fail,
+/// bad-replace) or a `chain` (replace); its schedule `fail` fails, `slow` outlasts its period.
+#[tokio::test]
+async fn o10_handler_and_schedule_runs_are_counted_by_outcome_with_skipped_ticks() {
+    let host = Setup::with_plugins(&[("react_probe.wasm", "rp.wasm")])
+        .sidecar(
+            "rp.json5",
+            r#"{ events: ["notice"], config: { name: "rp" }, keyValue: ["default"],
+                 schedules: [{ name: "ok", every: "100ms" }, { name: "fail", every: "100ms" },
+                             { name: "slow", every: "100ms" }] }"#,
+        )
+        .server(&format!(r#"token: "{TOKEN}""#))
+        .start()
+        .await;
+    for event in [
+        json!({"post_type": "notice", "notice_type": "o10", "probe": "pass"}),
+        json!({"post_type": "notice", "notice_type": "o10", "chain": []}),
+        json!({"post_type": "notice", "notice_type": "o10", "probe": "drop"}),
+        json!({"post_type": "notice", "notice_type": "o10", "probe": "fail"}),
+        json!({"post_type": "notice", "notice_type": "o10", "probe": "bad-replace"}),
+    ] {
+        let emitted = host
+            .client
+            .post(host.url("/probe_emit"))
+            .bearer_auth(TOKEN)
+            .json(&json!({ "event": event }))
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(emitted.status(), 200);
+    }
+    let handler =
+        |outcome: &str| format!("onebot_handler_runs_total{{plugin=\"rp\",outcome=\"{outcome}\"}}");
+    let schedule = |name: &str, outcome: &str| {
+        format!(
+            "onebot_schedule_runs_total{{plugin=\"rp\",schedule=\"{name}\",outcome=\"{outcome}\"}}"
+        )
+    };
+    let skipped = "onebot_schedule_skipped_ticks_total{plugin=\"rp\",schedule=\"slow\"}";
+    let text = wait_for("every trigger series to move", || async {
+        let text = scrape(&host).await;
+        let handled: f64 = ["pass", "replace", "drop", "failed"]
+            .iter()
+            .map(|o| value(&text, &handler(o)))
+            .sum();
+        (handled == 5.0
+            && value(&text, &schedule("ok", "ok")) >= 1.0
+            && value(&text, &schedule("fail", "failed")) >= 1.0
+            && value(&text, skipped) >= 1.0)
+            .then_some(text)
+    })
+    .await;
+    for (outcome, expected) in [
+        ("pass", 1.0),
+        ("replace", 1.0),
+        ("drop", 1.0),
+        ("failed", 2.0),
+    ] {
+        assert_eq!(
+            value(&text, &handler(outcome)),
+            expected,
+            "{outcome}: {text}"
+        );
+    }
+    assert_eq!(value(&text, &schedule("ok", "failed")), 0.0, "{text}");
+    assert_eq!(value(&text, &schedule("fail", "ok")), 0.0, "{text}");
+    host.stop().await;
+}
