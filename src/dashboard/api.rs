@@ -85,12 +85,23 @@ async fn log(State(api): State<Arc<DashboardApi>>, request: Request) -> Response
     data(json!({"kept": true, "next": tail.next_seq(), "lines": lines}))
 }
 
-/// D6: every server and client entry, and the upstream, with its state.
+/// D6: every server and client entry, the reverse WebSocket entries and the upstream with
+/// their state.
 async fn connections(State(api): State<Arc<DashboardApi>>, request: Request) -> Response {
     if let Some(refused) = refusal(&api, &request) {
         return refused;
     }
     let mut entries = api.dashboard.entries.clone();
+    // Each websocketClients entry's state, matched by name in config order.
+    let mut links = api.dashboard.events.metrics().links().into_iter();
+    if let Some(clients) = entries["websocketClients"].as_array_mut() {
+        for client in clients {
+            let name = client["name"].as_str().unwrap_or_default().to_owned();
+            if let Some((_, state)) = links.find(|(n, _)| *n == name) {
+                client["state"] = state.describe();
+            }
+        }
+    }
     entries["upstream"] = api
         .dashboard
         .dispatcher

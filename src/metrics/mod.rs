@@ -17,6 +17,7 @@
 //! - `process` — resident memory, CPU seconds, file descriptors, read from `/proc` at scrape.
 
 mod calls;
+mod links;
 mod plugin;
 mod process;
 
@@ -31,6 +32,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
 pub use calls::{CallProbe, Cause, MAX_RETCODES, Totals};
+pub use links::LinkState;
 pub use plugin::{HandlerOutcome, OutboundOutcome, PluginStats};
 
 use crate::sync;
@@ -70,6 +72,8 @@ pub struct Metrics {
     dropped: Family<KindLabel, Counter>,
     published: Counter,
     totals: Arc<Totals>,
+    /// Each `websocketClients` entry's state by name, in config order (D6).
+    links: Mutex<Vec<(String, Arc<LinkState>)>>,
 }
 
 impl Default for Metrics {
@@ -146,7 +150,20 @@ impl Metrics {
             dropped,
             published,
             totals: Arc::default(),
+            links: Mutex::default(),
         }
+    }
+
+    /// D6: the state of the `websocketClients` entry `name`, kept from now on.
+    pub fn link(&self, name: &str) -> Arc<LinkState> {
+        let state = Arc::new(LinkState::default());
+        sync::lock(&self.links).push((name.to_owned(), state.clone()));
+        state
+    }
+
+    /// D6: every `websocketClients` entry's state, in config order.
+    pub fn links(&self) -> Vec<(String, Arc<LinkState>)> {
+        sync::lock(&self.links).clone()
     }
 
     /// Plugin calls and errors since the host started, over every action (D3).

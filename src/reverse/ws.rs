@@ -117,6 +117,8 @@ async fn keep_up(link: Link) {
     let url = link.url.clone();
     let every = link.reconnect.as_millis();
     let mut shutdown = link.endpoint.shutdown.clone();
+    // D6: what the dashboard shows of this entry.
+    let state = link.endpoint.events.metrics().link(&name);
     // Whether the outage now going on has been reported.
     let mut in_outage = false;
     loop {
@@ -127,6 +129,7 @@ async fn keep_up(link: Link) {
         };
         match dialled {
             Ok(socket) => {
+                state.connected();
                 if std::mem::take(&mut in_outage) {
                     tracing::info!(client = %name, "connected to {url} again");
                 } else {
@@ -137,6 +140,7 @@ async fn keep_up(link: Link) {
                 if matches!(end, End::ShuttingDown) {
                     return;
                 }
+                state.down(format!("connection lost: {end}"));
                 tracing::warn!(
                     client = %name,
                     "connection to {url} lost: {end}; reconnecting every {every} ms"
@@ -144,9 +148,11 @@ async fn keep_up(link: Link) {
                 in_outage = true;
             }
             Err(error) if in_outage => {
+                state.down(error.to_string());
                 tracing::debug!(client = %name, "still cannot connect to {url}: {error}");
             }
             Err(error) => {
+                state.down(error.to_string());
                 tracing::warn!(
                     client = %name,
                     "cannot connect to {url}: {error}; retrying every {every} ms"

@@ -4,7 +4,8 @@
 
 use serde_json::{Value, json};
 
-use crate::harness::{Setup, TestHost, failed, ok_data};
+use crate::harness::{Setup, TestHost, failed, ok_data, wait_for};
+use crate::reverse_ws::bot::Bot;
 
 const TOKEN: &str = "dash-token";
 
@@ -226,5 +227,62 @@ async fn b1_d7_another_sites_page_cannot_read_the_dashboard() {
             .expect("sent");
         assert_eq!(framed.status(), 403, "{path}");
     }
+    host.stop().await;
+}
+
+/// The connections page's data, with the token.
+async fn connections(host: &TestHost) -> Value {
+    let envelope: Value = get(host, "/dashboard/api/connections", Some(TOKEN))
+        .await
+        .json()
+        .await
+        .expect("json");
+    ok_data(&envelope).clone()
+}
+
+/// D6: each `websocketClients` entry shows whether it is connected, since when, how often it
+/// connected, and why it last went down, without its token.
+#[tokio::test]
+async fn d6_reverse_websocket_entries_show_their_state() {
+    let mut bot = Bot::listen().await;
+    let host = Setup::default()
+        .server(&format!(r#"token: "{TOKEN}""#))
+        .network(&format!(
+            r#"websocketClients: [
+                {{ name: "up", enable: true, url: "{}", token: "ws-secret", reconnectInterval: 100 }},
+                {{ name: "refused", enable: true, url: "ws://127.0.0.1:9/", reconnectInterval: 100 }}]"#,
+            bot.url("/onebot")
+        ))
+        .start()
+        .await;
+    let connection = bot.next_connection().await;
+    let state = wait_for("both entries' state", || async {
+        let entries = connections(&host).await;
+        let clients = entries["websocketClients"].clone();
+        (clients[0]["state"]["connected"] == true && clients[1]["state"]["last_error"].is_string())
+            .then_some(clients)
+    })
+    .await;
+    assert_eq!(state[0]["name"], "up");
+    assert_eq!(state[0]["state"]["connects"], 1);
+    assert!(
+        state[0]["state"]["connected_since"]
+            .as_u64()
+            .is_some_and(|t| t > 0)
+    );
+    assert_eq!(state[1]["state"]["connected"], false, "{state}");
+    assert_eq!(state[1]["state"]["connects"], 0);
+    assert!(!state.to_string().contains("ws-secret"), "{state}");
+
+    drop(connection);
+    let down = wait_for("the lost connection to show", || async {
+        let up = connections(&host).await["websocketClients"][0]["state"].clone();
+        up["last_error"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("connection lost"))
+            .then_some(up)
+    })
+    .await;
+    assert!(down["connects"].as_u64().is_some_and(|n| n >= 1), "{down}");
     host.stop().await;
 }

@@ -5,8 +5,8 @@
 //
 // Checks, each as a user sees it: the page asks for the token, and a wrong one shows a clear
 // message and no data; the right one shows the overview, the plugins (version, grants, actions,
-// per-action calls), the connections and the log; the playground sends send_private_msg and shows
-// the envelope and its time; an event emitted by mock_receive_private_msg appears in live
+// per-action calls, a failed reload's error), the connections and the log; the playground
+// sends send_private_msg and shows the envelope and its time; an event emitted by mock_receive_private_msg appears in live
 // events (and pause and the filter work); replacing a plugin file shows its new version
 // without reloading the page; a page of another origin can neither read the dashboard's data
 // nor call an action through the host. Screenshots go to target/browser/.
@@ -250,6 +250,13 @@ async function run(host, plugins, browser) {
     return text !== oldVersion ? text : null;
   });
   check(newVersion.startsWith(shown), `shown version ${shown}, file's ${newVersion}`);
+  check(loads === 0, "the page was reloaded");
+
+  step = "D4: a reload that fails shows its error on the plugin, which keeps serving";
+  fs.writeFileSync(file + ".tmp", Buffer.from("not a component"));
+  fs.renameSync(file + ".tmp", file);
+  await mock.locator("p.failure", { hasText: "Last reload failed" }).waitFor();
+  check((await mock.locator(".version").textContent()) === shown, "the serving version changed");
   check(loads === 0, "the page was reloaded");
 
   step = "D4: live events show an event mock_receive_private_msg emitted; pause and filter work";

@@ -279,6 +279,7 @@ async function refreshOverview() {
 function drawChart(svg, rates) {
   const ns = "http://www.w3.org/2000/svg";
   svg.replaceChildren();
+  if (rates.length === 1) rates = [[rates[0][0] - 1, rates[0][1], rates[0][2]], rates[0]];
   if (rates.length < 2) return;
   const max = Math.max(1, ...rates.map((r) => r[1]));
   const t0 = rates[0][0];
@@ -322,6 +323,12 @@ async function refreshPlugins() {
       ),
     );
     box.append(el("p", "Grants: " + grantsText(plugin.grants), "meta"));
+    // A file that failed to load while this version kept serving (P2): its last reload's error.
+    for (const failure of health.failures) {
+      if (failure.file === plugin.file || failure.file.startsWith(plugin.file.replace(/\.wasm$/, "."))) {
+        box.append(el("p", "Last reload failed (this version keeps serving): " + failure.error, "failure mono"));
+      }
+    }
     if (plugin.triggers && plugin.triggers.length) {
       box.append(el("p", "Triggers: " + plugin.triggers.join("; "), "meta"));
     }
@@ -394,10 +401,19 @@ async function refreshConnections() {
   );
   list.append(el("p", "WebSocket clients of the servers: " + flow("websocket_server"), "meta"));
   list.append(el("p", "Event streams (httpSseServers): " + flow("sse") + "; dashboards: " + flow("dashboard"), "meta"));
+  const linkState = (state) => {
+    if (!state) return ["starting", "–", "0", "–"];
+    return [
+      state.connected ? "connected" : "down",
+      state.connected_since ? new Date(state.connected_since * 1000).toLocaleString() : "–",
+      String(state.connects),
+      state.last_error || "–",
+    ];
+  };
   section(
     "Reverse WebSocket (websocketClients)",
-    ["name", "url", "token", "format"],
-    entries.websocketClients.map((c) => [c.name, c.url, c.token ? "set" : "none", c.format]),
+    ["name", "url", "token", "format", "state", "since", "connects", "last error"],
+    entries.websocketClients.map((c) => [c.name, c.url, c.token ? "set" : "none", c.format, ...linkState(c.state)]),
   );
   list.append(el("p", flow("websocket_client"), "meta"));
   section(
