@@ -2,7 +2,7 @@
 // plugins/js-filter run build; plugins/build does it). `--out FILE` writes elsewhere.
 //
 // It goes to plugins/optional/, outside the default plugin folder: a handler that rewrites
-// every bot's messages is something to choose, not a default (README "Plugins that react").
+// every bot's messages is something to choose, not a default (docs/triggers.md).
 // Engine: QuickJS through componentize-qjs, as js-text (see build.mjs there for why).
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";

@@ -1,4 +1,4 @@
-// js-filter: the JavaScript example event handler (README "Plugins that react"), a component
+// js-filter: the JavaScript example event handler (docs/triggers.md), a component
 // of the world `reactive-plugin` in wit/triggers.wit, built by build.mjs beside this file.
 //
 // Before the bot sees a message event, every word its sidecar lists in `config.words`

@@ -1,7 +1,7 @@
 // Builds plugin.js into the component ../js-text.wasm (run: npm --prefix plugins/js-text run build).
 //
 // Engine: QuickJS through componentize-qjs (a 1.6 MB component that the host compiles ~6x
-// faster than StarlingMonkey's 12 MB; see the README's measurements). `--engine starlingmonkey`
+// faster than StarlingMonkey's 12 MB; see the measurements in docs/languages.md). `--engine starlingmonkey`
 // builds the same source with @bytecodealliance/componentize-js instead, for comparison; it is
 // not a dependency, install it first with `npm --prefix plugins/js-text i --no-save
 // @bytecodealliance/componentize-js@0.23.0 @bytecodealliance/preview2-shim@0.25.0` (with the
@@ -38,7 +38,7 @@ if (args.engine === "quickjs") {
 } else if (args.engine === "starlingmonkey") {
   const { componentize } = await import("@bytecodealliance/componentize-js");
   // Without http and fetch-event the component imports no wasi:http: the example makes no
-  // requests (the host offers wasi:http, to the origins a sidecar grants; README "Outbound HTTP").
+  // requests (the host offers wasi:http, to the origins a sidecar grants; docs/capabilities.md, "Outbound HTTP").
   ({ component } = await componentize({
     sourcePath: source,
     witPath: wit,

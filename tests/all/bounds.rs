@@ -3,8 +3,8 @@
 //! and bytes that are not UTF-8 are each answered 1400 with a message that says what is wrong,
 //! never a stack overflow, and the host keeps answering afterwards.
 //!
-//! Each input here is also a seed or a finding of the fuzz targets in `fuzz/` (see the README's
-//! "Fuzzing" section).
+//! Each input here is also a seed or a finding of the fuzz targets in `fuzz/` (see docs/development.md,
+//! "Fuzzing").
 
 use futures_util::SinkExt;
 use serde_json::{Value, json};

@@ -230,7 +230,7 @@ fn text(text: &str) -> Value {
     json!([{ "type": "text", "data": { "text": text } }])
 }
 
-/// SPEC T1 (README "Plugins that react"): js-filter, with its shipped sidecar (`words:
+/// SPEC T1 (docs/triggers.md): js-filter, with its shipped sidecar (`words:
 /// "spam,scam"`), masks the listed words in each message event's text before the bot sees
 /// it, whatever their case, inside Chinese text but not inside a longer Latin word; keeps
 /// the other segments; drops a message of nothing but listed words; passes the rest as

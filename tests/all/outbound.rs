@@ -187,7 +187,7 @@ async fn p4a_a_refusal_is_logged_naming_plugin_action_origin_and_the_sidecar_key
     }
 }
 
-/// P4a: `*://host` without a port is http on 80 and https on 443, as the README says (it
+/// P4a: `*://host` without a port is http on 80 and https on 443, as docs/capabilities.md says (it
 /// used to allow every port); P4e: user info in the URL (`x@host`) is refused before anything
 /// is resolved or sent, even to a granted origin. Against the real binary, as an operator
 /// runs it.

@@ -1,5 +1,5 @@
 //! feed: posts each new item of an RSS 2.0 or Atom feed to a QQ group, the schedule example of
-//! onebot-host (README "Examples"). Each run of its sidecar's schedule:
+//! onebot-host (docs/triggers.md, "Example: feed"). Each run of its sidecar's schedule:
 //!
 //! 1. reads its config: `url` (the feed), `group_id`, and optionally `max_per_poll`;
 //! 2. GETs the feed through outbound HTTP (the sidecar's `allowedOutboundHosts`), following

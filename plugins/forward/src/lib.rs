@@ -2,7 +2,7 @@
 //! upstream OneBot 11 HTTP API (another onebot-host, NapCat, go-cqhttp, …) and passing its
 //! answer back: the upstream's `data` on success, its retcode and message on failure.
 //!
-//! It is the example of outbound HTTP (docs/capabilities-http.md): it reaches the upstream
+//! It is the example of outbound HTTP (docs/capabilities.md, "Outbound HTTP"): it reaches the upstream
 //! through the standard `wasi:http/outgoing-handler` (the `wasip2` crate's bindings), which
 //! the host allows only to the origins in the plugin's `allowedOutboundHosts`. Its settings
 //! come from `wasi:config/store` (sidecar `config`):

@@ -1,5 +1,5 @@
 //! github-notify: posts GitHub pushes to a QQ group, the webhook-route example of onebot-host
-//! (README "Webhook routes"). Its sidecar's `routes: ["/github"]` makes every HTTP server of
+//! (docs/triggers.md, "Webhook routes"). Its sidecar's `routes: ["/github"]` makes every HTTP server of
 //! the host hand `/hooks/github-notify/github` to [`github`]:
 //!
 //! 1. The delivery is authenticated before anything else is read: `X-Hub-Signature-256` must

@@ -1,4 +1,4 @@
-//! keyword: the example event handler (README "Plugins that react"). A private or group
+//! keyword: the example event handler (docs/triggers.md). A private or group
 //! message whose text is exactly `ping` is answered `pong` in the same chat, through
 //! `send_msg`; every event goes on to the bot unchanged.
 //!
