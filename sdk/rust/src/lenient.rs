@@ -1,9 +1,9 @@
 //! Params as clients send them (SPEC P7a): a query string or a form makes every value a
 //! string (`GET /hello_add?a=1&b=2` gives `{"a":"1","b":"2"}`), and NapCat accepts those for
 //! every action. So where an action's params type wants a number, a decimal string is read as
-//! that number, and where it wants a bool, `"true"`/`"false"`/`"1"`/`"0"` (and the numbers 1
-//! and 0) are read as that bool. Nothing else is coerced: a number where a string is wanted
-//! is still refused, and so is `"1.5"` for an integer.
+//! that number, and where it wants a bool, `"true"`/`"false"`/`"1"`/`"0"` are read as that
+//! bool. Nothing else is coerced: JSON numbers and bools decode exactly as before (a number
+//! where a bool or a string is wanted is still refused), and so is `"1.5"` for an integer.
 //!
 //! Only used when the strict decoding failed, so a well-typed call pays nothing for it.
 
@@ -75,17 +75,9 @@ impl<'de> Deserializer<'de> for Lenient<'de> {
     }
 
     fn deserialize_bool<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
-        let flag = match self.0 {
-            Value::String(s) => match s.as_str() {
-                "true" | "1" => Some(true),
-                "false" | "0" => Some(false),
-                _ => None,
-            },
-            Value::Number(n) => match n.as_u64() {
-                Some(1) => Some(true),
-                Some(0) => Some(false),
-                _ => None,
-            },
+        let flag = match self.text() {
+            Some("true" | "1") => Some(true),
+            Some("false" | "0") => Some(false),
             _ => None,
         };
         match flag {
@@ -237,6 +229,8 @@ mod tests {
             (json!({"a": "x"}), "i64"),
             (json!({"b": "-1"}), "u32"),
             (json!({"flag": "yes"}), "bool"),
+            (json!({"flag": 1}), "bool"),
+            (json!({"ratio": true}), "f64"),
             (json!({"name": 5}), "a string"),
         ] {
             let mut value = json!({"a": 1, "b": 2, "ratio": 1, "flag": false, "name": "n",
