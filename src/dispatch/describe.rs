@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use super::{Dispatcher, FALLBACKS};
+use super::{Dispatcher, HostAction};
 use crate::config::{ActionGrant, Grants};
 
 impl Dispatcher {
@@ -45,9 +45,9 @@ impl Dispatcher {
                 })
             })
             .collect();
-        for fallback in FALLBACKS {
-            if snapshot.provider(fallback).is_none() {
-                actions.push(json!({"action": fallback, "plugin": null, "version": null}));
+        for host in HostAction::ALL.map(HostAction::name) {
+            if snapshot.provider(host).is_none() {
+                actions.push(json!({"action": host, "plugin": null, "version": null}));
             }
         }
         let failures: Vec<Value> = self

@@ -2,12 +2,13 @@
 //! when no plugin provides them, and the bot's `self_id`, asked of the plugin that provides
 //! `get_login_info` whenever the plugin set changes.
 
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
-use super::{Dispatcher, Nesting, parse_data};
-use crate::envelope::{ActionError, JsonText, Outcome};
+use super::{Dispatcher, HostAction, Nesting, parse_data};
+use crate::envelope::{JsonText, Outcome};
 
 /// E6: `get_version_info`'s answer never changes, so it is written once, as JSON text.
 const VERSION_INFO: JsonText = JsonText::from_static(concat!(
@@ -19,44 +20,53 @@ const VERSION_INFO: JsonText = JsonText::from_static(concat!(
 ));
 
 impl Dispatcher {
-    /// E6: the host's own answers, used when no plugin provides these actions.
-    pub(super) fn fallback(&self, action: &str) -> Outcome {
-        match action {
-            "get_version_info" => Outcome::Json(VERSION_INFO),
-            "get_login_info" => Outcome::Data(json!({
+    /// E6, E7: the host's own answer to `host`, used when no plugin provides it.
+    pub(super) async fn host_answer(
+        self: &Arc<Self>,
+        host: HostAction,
+        params: Map<String, Value>,
+        nesting: Nesting,
+    ) -> Outcome {
+        match host {
+            HostAction::VersionInfo => Outcome::Json(VERSION_INFO),
+            HostAction::LoginInfo => Outcome::Data(json!({
                 "user_id": self.bot.self_id,
                 "nickname": self.bot.nickname,
             })),
-            "get_status" => {
-                let snapshot = self.registry.snapshot();
-                let uptime = self
-                    .stats
-                    .started
-                    .get()
-                    .and_then(|s| s.elapsed().ok())
-                    .map_or(0, |d| d.as_secs());
-                Outcome::Data(json!({
-                    "online": true,
-                    "good": true,
-                    "stat": {
-                        "calls": self.stats.calls.load(Ordering::Relaxed),
-                        "calls_failed": self.stats.failed.load(Ordering::Relaxed),
-                        "calls_in_flight": self.stats.in_flight.load(Ordering::Relaxed),
-                        // Issue 20 item 4: what waits, so a backlog can be watched.
-                        "calls_waiting": self.stats.waiting.load(Ordering::Relaxed),
-                        "async_backlog": self.async_backlog_size
-                            - self.async_backlog.available_permits(),
-                        "rate_limited_waiting": self.rate.waiting(),
-                        "plugins": snapshot.plugins.len(),
-                        "uptime_s": uptime,
-                        // E6a: connections receiving events now, so a bridge plugin can leave
-                        // messages on its platform while no bot listens.
-                        "event_subscribers": self.events.as_ref().map_or(0, |e| e.subscribers()),
-                    },
-                }))
-            }
-            _ => Outcome::Failed(ActionError::unknown_action(action)),
+            HostAction::Status => self.status(),
+            // E7: calls other actions, which may be forwarded.
+            HostAction::QuickOperation => self.quick_operation(params, nesting).await,
         }
+    }
+
+    /// E6: `get_status`, with the host's counters (issue 20 item 4, E6a).
+    fn status(&self) -> Outcome {
+        let snapshot = self.registry.snapshot();
+        let uptime = self
+            .stats
+            .started
+            .get()
+            .and_then(|s| s.elapsed().ok())
+            .map_or(0, |d| d.as_secs());
+        Outcome::Data(json!({
+            "online": true,
+            "good": true,
+            "stat": {
+                "calls": self.stats.calls.load(Ordering::Relaxed),
+                "calls_failed": self.stats.failed.load(Ordering::Relaxed),
+                "calls_in_flight": self.stats.in_flight.load(Ordering::Relaxed),
+                // Issue 20 item 4: what waits, so a backlog can be watched.
+                "calls_waiting": self.stats.waiting.load(Ordering::Relaxed),
+                "async_backlog": self.async_backlog_size
+                    - self.async_backlog.available_permits(),
+                "rate_limited_waiting": self.rate.waiting(),
+                "plugins": snapshot.plugins.len(),
+                "uptime_s": uptime,
+                // E6a: connections receiving events now, so a bridge plugin can leave
+                // messages on its platform while no bot listens.
+                "event_subscribers": self.events.as_ref().map_or(0, |e| e.subscribers()),
+            },
+        }))
     }
 
     /// E6: asks the plugin providing `get_login_info` for the bot's `user_id`, falling back to

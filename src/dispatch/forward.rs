@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use super::{Dispatcher, FALLBACKS, Handled, Nesting, quick};
+use super::{Dispatcher, Handled, Nesting};
 use crate::envelope::{ActionError, Outcome};
 use crate::upstream::Upstream;
 
@@ -27,12 +27,6 @@ impl Dispatcher {
 
     pub(super) fn upstream_connected(&self) -> bool {
         self.upstream.as_ref().is_some_and(|u| u.is_connected())
-    }
-
-    /// Whether the host answers `action` itself: the quick operation always (it calls other
-    /// actions, which may be forwarded), the other fallbacks while no upstream is connected.
-    pub(super) fn host_answers(&self, action: &str) -> bool {
-        action == quick::ACTION || (FALLBACKS.contains(&action) && !self.upstream_connected())
     }
 
     /// G2, G3: `action` with the client's params, exactly as decoded, to the upstream; its

@@ -1,13 +1,11 @@
 //! Dispatch: one action call in, one [`Outcome`] out (SPEC E4–E6, H8). HTTP and WebSocket
-//! both call only [`Dispatcher::call`].
+//! both call only [`Dispatcher::call_from`] (or [`Dispatcher::call`]).
 //!
-//! Order of lookup: the exact name on a plugin, then a host fallback (`get_version_info`,
-//! `get_status`, `get_login_info`, and `.handle_quick_operation` in `quick`), then the `_async`
-//! and `_rate_limited` suffixes applied to the base name, then the upstream in gateway mode
-//! (`forward`, G2), else 1404. With an upstream connected, it answers the fallbacks but the
-//! quick operation. Plugin calls run on the
-//! executor (wasm yields at every epoch tick), at most `max_concurrent_calls` at once (each
-//! holds a pooled instance slot); further calls wait.
+//! An action's name becomes a [`routing::Route`] once (`routing`: a plugin's action, the
+//! host's own [`routing::HostAction`], an `_async` or `_rate_limited` call of a served name,
+//! or the upstream in gateway mode, else 1404), and [`Dispatcher::call_in`] executes it.
+//! Plugin calls run at most `max_concurrent_calls` at once (each holds a pooled instance
+//! slot); further calls wait.
 
 mod describe;
 mod fallback;
@@ -16,6 +14,7 @@ mod nested;
 pub mod quick;
 mod rate;
 mod route;
+mod routing;
 mod scrape;
 
 use std::sync::Arc;
@@ -35,6 +34,7 @@ use crate::registry::Registry;
 
 pub use rate::ClientKey;
 pub use route::RouteOutcome;
+pub use routing::{HostAction, Route, Target};
 
 /// One action call as the transports decoded it; `echo` stays with the transport.
 #[derive(Clone, Debug, PartialEq)]
@@ -100,13 +100,6 @@ impl Handled {
     }
 }
 
-pub const FALLBACKS: [&str; 4] = [
-    "get_version_info",
-    "get_status",
-    "get_login_info",
-    quick::ACTION,
-];
-
 impl Dispatcher {
     pub fn new(
         registry: Arc<Registry>,
@@ -164,19 +157,10 @@ impl Dispatcher {
         self.identity.self_id()
     }
 
+    /// A call from a client the host cannot tell apart from others.
     pub async fn call(self: &Arc<Self>, request: ActionRequest) -> Handled {
         let ActionRequest { action, params } = request;
-        self.call_action(&action, params).await
-    }
-
-    /// [`Dispatcher::call`] with the action borrowed, from a caller the host cannot tell
-    /// apart from others.
-    pub async fn call_action(
-        self: &Arc<Self>,
-        action: &str,
-        params: Map<String, Value>,
-    ) -> Handled {
-        self.call_from(ClientKey::ANONYMOUS, action, params).await
+        self.call_from(ClientKey::ANONYMOUS, &action, params).await
     }
 
     /// A client's call; `client` says whose turn a `_rate_limited` call waits for (E5a).
@@ -193,46 +177,41 @@ impl Dispatcher {
         self.call_in(action, params, nesting).await
     }
 
-    /// A call at any depth: a client's (`Nesting::default()`), or one a plugin made (P4).
+    /// A call at any depth: a client's (`Nesting::default()`), or one a plugin made (P4):
+    /// routed once (E4), then executed.
     pub(super) async fn call_in(
         self: &Arc<Self>,
         action: &str,
         params: Map<String, Value>,
         nesting: Nesting,
     ) -> Handled {
-        // One snapshot lookup for the common case (a plugin's action, or a fallback); the
-        // snapshot itself is not held across the call, only the plugin version it named.
-        let provider = self.registry.snapshot().provider(action).cloned();
-        let handled = if let Some(plugin) = provider {
-            self.run_plugin(plugin, action, params, nesting).await
-        } else if self.host_answers(action) {
-            Handled {
-                outcome: self.host_answer(action, params, nesting).await,
-                plugin: None,
-            }
-        } else if let Some(base) = action.strip_suffix("_async").filter(|b| self.provides(b)) {
-            Handled {
+        let handled = match self.routing(action) {
+            Route::Now(target) => self.run_target(target, action, params, nesting).await,
+            Route::Async(base) => Handled {
                 outcome: self.run_in_background(base, params, nesting),
                 plugin: None,
+            },
+            Route::RateLimited(base) => {
+                // E5a: this client's turn, then the gap after the previous call of any client.
+                let turn = self.rate.turn(nesting.client).await;
+                let handled = self.run(base, params, nesting).await;
+                drop(turn);
+                handled
             }
-        } else if let Some(base) = action
-            .strip_suffix("_rate_limited")
-            .filter(|b| self.provides(b))
-        {
-            // E5a: this client's turn, then the gap after the previous call of any client.
-            let turn = self.rate.turn(nesting.client).await;
-            let handled = self.run(base, params, nesting).await;
-            drop(turn);
-            handled
-        } else {
-            // G2: to the upstream if there is one, else 1404.
-            self.forward(action, params, nesting).await
         };
         self.stats.calls.fetch_add(1, Ordering::Relaxed);
         if handled.outcome.retcode() != crate::envelope::Retcode::OK {
             self.stats.failed.fetch_add(1, Ordering::Relaxed);
         }
         handled
+    }
+
+    /// `action`'s route now: one snapshot of the plugin set, not held across the call (only
+    /// the plugin version it names is).
+    fn routing<'a>(&self, action: &'a str) -> Route<'a, Arc<Plugin>> {
+        let snapshot = self.registry.snapshot();
+        let provider = |name: &str| snapshot.provider(name).cloned();
+        Route::of(action, provider, self.upstream_connected())
     }
 
     /// E5, E5b, P11: `base` runs in the background once the backlog has room for it, else
@@ -267,45 +246,41 @@ impl Dispatcher {
         Outcome::Accepted
     }
 
-    fn provides(&self, action: &str) -> bool {
-        FALLBACKS.contains(&action)
-            || self.registry.snapshot().provider(action).is_some()
-            || self.upstream_connected()
-    }
-
-    /// Runs `action` on whichever serves it when it starts: a plugin, else a fallback, else
-    /// the upstream (G5).
+    /// Runs `action` on whichever serves it when it starts (G5): the base of an `_async` or
+    /// `_rate_limited` call.
     async fn run(
         self: &Arc<Self>,
         action: &str,
         params: Map<String, Value>,
         nesting: Nesting,
     ) -> Handled {
-        let provider = self.registry.snapshot().provider(action).cloned();
-        match provider {
-            Some(plugin) => self.run_plugin(plugin, action, params, nesting).await,
-            None if self.host_answers(action) => Handled {
-                outcome: self.host_answer(action, params, nesting).await,
-                plugin: None,
-            },
-            None => self.forward(action, params, nesting).await,
-        }
+        let target = {
+            let snapshot = self.registry.snapshot();
+            let provider = |name: &str| snapshot.provider(name).cloned();
+            Target::of(action, provider, self.upstream_connected())
+        };
+        self.run_target(target, action, params, nesting).await
     }
 
-    /// A host fallback: the quick operation, which calls other actions, or a constant answer.
-    async fn host_answer(
+    async fn run_target(
         self: &Arc<Self>,
+        target: Target<Arc<Plugin>>,
         action: &str,
         params: Map<String, Value>,
         nesting: Nesting,
-    ) -> Outcome {
-        if action == quick::ACTION {
-            self.quick_operation(params, nesting).await
-        } else {
-            self.fallback(action)
+    ) -> Handled {
+        match target {
+            Target::Plugin(plugin) => self.run_plugin(plugin, action, params, nesting).await,
+            Target::Host(host) => Handled {
+                outcome: self.host_answer(host, params, nesting).await,
+                plugin: None,
+            },
+            Target::Forward => self.forward(action, params, nesting).await,
         }
     }
 
+    /// A plugin's action: counted (in flight; O2, O3 however it ends, a cancelled call when
+    /// dropped) around [`Dispatcher::run_plugin_in_slot`].
     async fn run_plugin(
         &self,
         plugin: Arc<Plugin>,
@@ -315,10 +290,9 @@ impl Dispatcher {
     ) -> Handled {
         self.stats.in_flight.fetch_add(1, Ordering::Relaxed);
         let _in_flight = InFlight(&self.stats.in_flight);
-        // O2, O3: counted and timed however it ends (a cancelled call when dropped).
         let mut probe = self.metrics.as_ref().map(|m| m.call(&plugin.name, action));
         let handled = self
-            .run_plugin_probed(plugin, action, params, nesting, &mut probe)
+            .run_plugin_in_slot(plugin, action, params, nesting, probe.as_mut())
             .await;
         if let Some(probe) = probe {
             probe.finish(handled.outcome.retcode().0);
@@ -326,41 +300,52 @@ impl Dispatcher {
         handled
     }
 
-    async fn run_plugin_probed(
+    /// A plugin's action in a `maxConcurrentCalls` slot, its `message` normalised (M3, M5),
+    /// its `data` checked but not rebuilt: it goes into the envelope as the plugin wrote it.
+    async fn run_plugin_in_slot(
         &self,
         plugin: Arc<Plugin>,
         action: &str,
         mut params: Map<String, Value>,
         nesting: Nesting,
-        probe: &mut Option<CallProbe>,
+        probe: Option<&mut CallProbe>,
     ) -> Handled {
+        let refused = |error| Handled {
+            outcome: Outcome::Failed(error),
+            plugin: None,
+        };
         // M5: the slot first, then the message: a call waiting for its turn holds only the
         // params it arrived with, never their expansion into segments and JSON text.
         let _permit = match self.slot(&nesting).await {
             Ok(permit) => permit,
-            Err(error) => {
-                return Handled {
-                    outcome: Outcome::Failed(error),
-                    plugin: None,
-                };
-            }
+            Err(error) => return refused(error),
         };
         // M3: plugins always receive `message` as an array of segments (M5: within the
-        // configured limits). The host's own fallbacks read no params, so they skip this.
+        // configured limits). The host's own actions read no params, so they skip this.
         if let Err(e) = crate::message::normalize_params_within(&mut params, self.message_limits) {
-            return Handled {
-                outcome: Outcome::Failed(ActionError::bad_request(e.to_string())),
-                plugin: None,
-            };
+            return refused(ActionError::bad_request(e.to_string()));
         }
-        let name = plugin.name.clone();
         // Written straight into a byte buffer: `Value`'s `Display` goes through the
         // formatter a few bytes at a time and cost several times as much.
         let text = serde_json::to_string(&params).unwrap_or_else(|_| String::from("{}"));
         drop(params);
-        let outcome = self.call_plugin(plugin, action, text, nesting, probe).await;
+        let name = plugin.name.clone();
+        let outcome = match plugin.call(action, text, self.context(nesting)).await {
+            Ok(data) => match JsonText::new(data) {
+                Ok(text) => Outcome::Json(text),
+                Err(data) => {
+                    parse_data(&name, action, &data).map_or_else(Outcome::Failed, Outcome::Data)
+                }
+            },
+            Err(error) => {
+                if let (Some(probe), Some(cause)) = (probe, cause(&error)) {
+                    probe.cause(cause);
+                }
+                Outcome::Failed(call_error(error))
+            }
+        };
         Handled {
-            outcome: outcome.unwrap_or_else(Outcome::Failed),
+            outcome,
             plugin: Some(name),
         }
     }
@@ -393,32 +378,6 @@ impl Dispatcher {
         Ok(Some(permit.map_err(|_| {
             ActionError::failed("the host is shutting down")
         })?))
-    }
-
-    /// Calls `plugin` and returns its `data` as JSON text, checked but not rebuilt: it goes
-    /// into the envelope as the plugin wrote it.
-    async fn call_plugin(
-        &self,
-        plugin: Arc<Plugin>,
-        action: &str,
-        params: String,
-        nesting: Nesting,
-        probe: &mut Option<CallProbe>,
-    ) -> Result<Outcome, ActionError> {
-        let name = plugin.name.clone();
-        let data = match plugin.call(action, params, self.context(nesting)).await {
-            Ok(data) => data,
-            Err(error) => {
-                if let (Some(probe), Some(cause)) = (probe.as_mut(), cause(&error)) {
-                    probe.cause(cause);
-                }
-                return Err(call_error(error));
-            }
-        };
-        match JsonText::new(data) {
-            Ok(text) => Ok(Outcome::Json(text)),
-            Err(data) => parse_data(&name, action, &data).map(Outcome::Data),
-        }
     }
 
     pub(super) async fn call_plugin_text(
