@@ -12,11 +12,11 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use onebot_host::auth::Token;
-use onebot_host::envelope::{ActionError, Envelope, Outcome};
-use onebot_host::http::{action_name, decode_parts, read_body, reply};
+use onebot_host::envelope::{Envelope, Outcome, Refusal};
+use onebot_host::http::{action_name, decode_parts, read_body};
 use serde_json::{Value, json};
 
 /// The host's defaults for the settings its pre-dispatch steps read.
@@ -33,26 +33,20 @@ async fn handle(State(settings): State<Arc<Settings>>, request: Request) -> Resp
     let action = action_name(parts.uri.path()).to_owned();
     let query = parts.uri.query();
     if settings.token.check(&parts.headers, query).is_err() {
-        return reply(Envelope::new(Outcome::Failed(ActionError::auth()), None));
+        return Refusal::Token.into_response();
     }
     let bytes = match read_body(body, &parts.headers, settings.max_body_bytes).await {
         Ok(bytes) => bytes,
-        Err(response) => return response,
+        Err(refusal) => return refusal.into_response(),
     };
     let decoded = match decode_parts(&parts, &bytes) {
         Ok(decoded) => decoded,
-        Err(e) => {
-            let outcome = Outcome::Failed(ActionError::bad_request(e.to_string()));
-            return reply(Envelope::new(outcome, None));
-        }
+        Err(e) => return Refusal::BadRequest(e.to_string()).into_response(),
     };
     // The host moves the action and params into an `ActionRequest` here; keep them alive
     // as far as that so the work is not optimised away.
     std::hint::black_box((action, decoded.params));
-    reply(Envelope::new(
-        Outcome::Data(settings.data.clone()),
-        decoded.echo,
-    ))
+    Envelope::new(Outcome::Data(settings.data.clone()), decoded.echo).into_response()
 }
 
 fn main() -> ExitCode {

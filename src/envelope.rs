@@ -4,11 +4,17 @@
 //! (data, `async`, an [`ActionError`], or an upstream's reply [`Relayed`]), and [`Envelope::new`] renders it with the caller's
 //! echo. Keeping this in one place is what makes HTTP and WebSocket answer identically.
 //!
+//! Over HTTP, an [`Envelope`] is an axum response (HTTP 200, H9), and a request refused before
+//! any action ran is a [`Refusal`], whose status and envelope are built in one place for HTTP,
+//! WebSocket handshakes, the event stream, metrics and the dashboard alike.
+//!
 //! [`Envelope::to_json`] writes the six fields directly rather than through a derived
 //! `Serialize` (same bytes, fewer steps: it is on every reply's path), and splices a
 //! [`JsonText`] `data` in as it is instead of building a tree only to print it again.
 
 use std::borrow::Cow;
+
+use axum::http::{HeaderValue, StatusCode, header};
 
 use serde::ser::{Serialize, SerializeStruct, Serializer};
 use serde_json::Value;
@@ -145,6 +151,105 @@ impl Outcome {
             Outcome::Failed(error) => error.retcode,
             Outcome::Relayed(reply) => Retcode(reply.retcode),
         }
+    }
+}
+
+/// H9: every OneBot-level outcome is HTTP 200 with a JSON envelope.
+impl axum::response::IntoResponse for Envelope {
+    fn into_response(self) -> axum::response::Response {
+        json_response(StatusCode::OK, &self)
+    }
+}
+
+fn json_response(status: StatusCode, envelope: &Envelope) -> axum::response::Response {
+    let mut response = axum::response::Response::new(envelope.to_json_bytes().into());
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+/// Why a transport refused a request before any action ran. Each answer is an envelope with
+/// no echo, as JSON; the variant decides its HTTP status and retcode.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// H6: an API call without the right token: HTTP 200 and 1403 (the seed's table).
+    Token,
+    /// W2, O1, the event stream, the dashboard's data: without the right token, HTTP 403
+    /// and 1403, so that a handshake fails and a scraper marks its target down.
+    Forbidden,
+    /// B3: a browser's `Origin` or `Host` is not allowed; the message names the key to set.
+    Browser(String),
+    /// B4: a browser's body typed other than JSON or form: HTTP 415 and 1400.
+    BrowserBody(&'static str),
+    /// H5: a body over `maxBodyBytes`: HTTP 413 and 1400; the rest is never read, so the
+    /// connection is closed.
+    TooLarge { max: u64 },
+    /// The body did not arrive within `bodyTimeoutMs`: HTTP 408 and 1400, connection closed.
+    TooSlow { ms: u64 },
+    /// H4: a body that could not be read or decoded: HTTP 200 and 1400.
+    BadRequest(String),
+    /// A plain HTTP request to a `websocketServers` entry: HTTP 426 and 1400.
+    UpgradeRequired,
+}
+
+impl Refusal {
+    /// The HTTP status and the failure the envelope carries.
+    fn parts(self) -> (StatusCode, ActionError) {
+        match self {
+            Refusal::Token => (StatusCode::OK, ActionError::auth()),
+            Refusal::Forbidden => (StatusCode::FORBIDDEN, ActionError::auth()),
+            Refusal::Browser(message) => (
+                StatusCode::FORBIDDEN,
+                ActionError::new(Retcode::AUTH, message),
+            ),
+            Refusal::BrowserBody(message) => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                ActionError::bad_request(message),
+            ),
+            Refusal::TooLarge { max } => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                ActionError::bad_request(format!(
+                    "request body is larger than maxBodyBytes ({max} bytes)"
+                )),
+            ),
+            Refusal::TooSlow { ms } => (
+                StatusCode::REQUEST_TIMEOUT,
+                ActionError::bad_request(format!(
+                    "request body not received within bodyTimeoutMs ({ms} ms)"
+                )),
+            ),
+            Refusal::BadRequest(message) => (StatusCode::OK, ActionError::bad_request(message)),
+            Refusal::UpgradeRequired => (
+                StatusCode::UPGRADE_REQUIRED,
+                ActionError::bad_request(
+                    "this is a WebSocket server: connect with a WebSocket client",
+                ),
+            ),
+        }
+    }
+}
+
+impl axum::response::IntoResponse for Refusal {
+    fn into_response(self) -> axum::response::Response {
+        // A body that was not read to its end: closing is cheaper than draining it.
+        let close = matches!(self, Refusal::TooLarge { .. } | Refusal::TooSlow { .. });
+        let upgrade = self == Refusal::UpgradeRequired;
+        let (status, error) = self.parts();
+        let mut response = json_response(status, &Envelope::new(Outcome::Failed(error), None));
+        if close {
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        if upgrade {
+            response
+                .headers_mut()
+                .insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+        }
+        response
     }
 }
 

@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -20,7 +19,7 @@ use tokio::sync::watch;
 
 use crate::auth::Token;
 use crate::config::PostFormat;
-use crate::envelope::{ActionError, Envelope, Outcome};
+use crate::envelope::Refusal;
 use crate::events::{EventBus, Subscription};
 use crate::metrics::{Connected, ConnectionKind};
 
@@ -53,8 +52,7 @@ pub async fn stream(State(api): State<Arc<SseApi>>, request: Request) -> Respons
         .is_err()
     {
         tracing::info!(server = %api.name, "event stream refused: token verify failed");
-        let envelope = Envelope::new(Outcome::Failed(ActionError::auth()), None);
-        return (StatusCode::FORBIDDEN, envelope.to_json()).into_response();
+        return Refusal::Forbidden.into_response();
     }
     tracing::info!(server = %api.name, "event stream client connected");
     let subscription = api.events.subscribe_as(

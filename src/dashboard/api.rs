@@ -8,15 +8,15 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, header};
+use axum::response::IntoResponse;
 use axum::response::Response;
 use axum::routing::get;
 use serde_json::{Value, json};
 use tracing::Level;
 
 use super::{DashboardApi, not_found};
-use crate::envelope::{ActionError, Envelope, Outcome};
-use crate::http::reply;
+use crate::envelope::{Envelope, Outcome, Refusal};
 use crate::json::query::pairs_lossy;
 use crate::logtail;
 
@@ -46,13 +46,11 @@ fn refusal(api: &DashboardApi, request: &Request) -> Option<Response> {
         return None;
     }
     tracing::debug!(server = %api.server.name, "dashboard request refused: token verify failed");
-    let mut response = reply(Envelope::new(Outcome::Failed(ActionError::auth()), None));
-    *response.status_mut() = StatusCode::FORBIDDEN;
-    Some(response)
+    Some(Refusal::Forbidden.into_response())
 }
 
 fn data(value: Value) -> Response {
-    reply(Envelope::new(Outcome::Data(value), None))
+    Envelope::new(Outcome::Data(value), None).into_response()
 }
 
 /// D3: calls and errors sampled over the last minutes.

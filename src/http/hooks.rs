@@ -13,10 +13,11 @@ use std::time::{Duration, Instant};
 use axum::body::Body;
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 
-use super::{HttpApi, read_body, too_slow};
+use super::{HttpApi, read_body};
 use crate::dispatch::RouteOutcome;
+use crate::envelope::Refusal;
 
 /// Serves one request whose path starts with `/hooks/` (or is `/hooks`).
 pub(super) async fn serve(
@@ -33,8 +34,11 @@ pub(super) async fn serve(
     let read = read_body(body, &parts.headers, server.config.max_body_bytes);
     let bytes = match tokio::time::timeout_at((started + deadline).into(), read).await {
         Ok(Ok(bytes)) => bytes,
-        Ok(Err(response)) => return response,
-        Err(_) => return too_slow(server.config.body_timeout_ms),
+        Ok(Err(refusal)) => return refusal.into_response(),
+        Err(_) => {
+            let ms = server.config.body_timeout_ms;
+            return Refusal::TooSlow { ms }.into_response();
+        }
     };
     // wasi:http gives the guest an authority; a client without `Host` (HTTP/1.0) gets ours.
     if !parts.headers.contains_key(header::HOST) {

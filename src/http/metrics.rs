@@ -7,10 +7,11 @@
 use axum::body::Body;
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::IntoResponse;
 use axum::response::Response;
 
-use super::{HttpApi, reply};
-use crate::envelope::{ActionError, Envelope, Outcome};
+use super::HttpApi;
+use crate::envelope::Refusal;
 
 pub use crate::metrics::PATH;
 
@@ -21,9 +22,7 @@ pub(super) fn serve(server: &HttpApi, parts: &Parts) -> Response {
         .is_err()
     {
         tracing::debug!(server = %server.config.name, "metrics scrape refused: token verify failed");
-        let mut response = reply(Envelope::new(Outcome::Failed(ActionError::auth()), None));
-        *response.status_mut() = StatusCode::FORBIDDEN;
-        return response;
+        return Refusal::Forbidden.into_response();
     }
     // `None` only if no server shows metrics, and this one does: never, but answer sanely.
     let Some(text) = server.dispatcher.render_metrics() else {

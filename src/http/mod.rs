@@ -19,8 +19,8 @@ use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
-use axum::response::Response;
+use axum::http::{HeaderMap, Method, header};
+use axum::response::{IntoResponse, Response};
 use bytes::BytesMut;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 
@@ -29,7 +29,7 @@ pub use body::{BodyError, Decoded, decode, decode_json};
 use crate::auth::Token;
 use crate::config::HttpServer;
 use crate::dispatch::{ClientKey, Dispatcher, Handled};
-use crate::envelope::{ActionError, Envelope, Outcome};
+use crate::envelope::{Envelope, Outcome, Refusal};
 
 /// What the HTTP side of one server needs: the shared dispatcher, the server's settings
 /// (body limits, `debug`, its name for the log) and its token, hashed once (H6).
@@ -61,32 +61,31 @@ async fn handle(State(server): State<Arc<HttpApi>>, request: Request) -> Respons
 
     if server.token.check(&parts.headers, query).is_err() {
         tracing::debug!(server = %server.config.name, action, "token verify failed");
-        return reply(Envelope::new(Outcome::Failed(ActionError::auth()), None));
+        return Refusal::Token.into_response();
     }
     // Slowloris with a body: the whole body must arrive in time, however it is trickled.
     let deadline = Duration::from_millis(server.config.body_timeout_ms);
     let read = read_body(body, &parts.headers, server.config.max_body_bytes);
     let bytes = match tokio::time::timeout_at((started + deadline).into(), read).await {
         Ok(Ok(bytes)) => bytes,
-        Ok(Err(response)) => return response,
+        Ok(Err(refusal)) => return refusal.into_response(),
         Err(_) => {
             tracing::debug!(server = %server.config.name, action, "request body timed out");
-            return too_slow(server.config.body_timeout_ms);
+            return Refusal::TooSlow {
+                ms: server.config.body_timeout_ms,
+            }
+            .into_response();
         }
     };
     if let Err(message) = browser_body(&parts, &bytes) {
         tracing::debug!(server = %server.config.name, action, "{message}");
-        let outcome = Outcome::Failed(ActionError::bad_request(message));
-        let mut response = reply(Envelope::new(outcome, None));
-        *response.status_mut() = StatusCode::UNSUPPORTED_MEDIA_TYPE;
-        return response;
+        return Refusal::BrowserBody(message).into_response();
     }
     let decoded = match decode_request(&parts, bytes).await {
         Ok(decoded) => decoded,
         Err(e) => {
             tracing::debug!(server = %server.config.name, action, "bad request: {e}");
-            let outcome = Outcome::Failed(ActionError::bad_request(e.to_string()));
-            return reply(Envelope::new(outcome, None));
+            return Refusal::BadRequest(e.to_string()).into_response();
         }
     };
 
@@ -109,7 +108,7 @@ async fn handle(State(server): State<Arc<HttpApi>>, request: Request) -> Respons
     if server.config.debug {
         handled.log(&server.config.name, "http", action, started);
     }
-    reply(Envelope::new(handled.outcome, decoded.echo))
+    Envelope::new(handled.outcome, decoded.echo).into_response()
 }
 
 /// H1: `/send_msg`, `/send_msg/` and `/send_msg/x` all name `send_msg`; `/` names nothing.
@@ -182,13 +181,13 @@ async fn decode_request(parts: &Parts, bytes: Bytes) -> Result<Decoded, BodyErro
 /// Reads the body, refusing it (H5) as soon as it is known to exceed `max` bytes: from the
 /// `Content-Length` in `headers` up front, or while streaming, never after buffering all of
 /// it. Public for the load benchmark's baseline, like [`action_name`].
-pub async fn read_body(body: Body, headers: &HeaderMap, max: u64) -> Result<Bytes, Response> {
+pub async fn read_body(body: Body, headers: &HeaderMap, max: u64) -> Result<Bytes, Refusal> {
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > max) {
-        return Err(too_large(max));
+        return Err(Refusal::TooLarge { max });
     }
     let limit = usize::try_from(max).unwrap_or(usize::MAX);
     let mut body = Limited::new(body, limit);
@@ -202,13 +201,8 @@ pub async fn read_body(body: Body, headers: &HeaderMap, max: u64) -> Result<Byte
                 Ok(data) => data,
                 Err(_) => continue,
             },
-            Err(e) if e.is::<LengthLimitError>() => return Err(too_large(max)),
-            Err(e) => {
-                let outcome = Outcome::Failed(ActionError::bad_request(format!(
-                    "cannot read the body: {e}"
-                )));
-                return Err(reply(Envelope::new(outcome, None)));
-            }
+            Err(e) if e.is::<LengthLimitError>() => return Err(Refusal::TooLarge { max }),
+            Err(e) => return Err(Refusal::BadRequest(format!("cannot read the body: {e}"))),
         };
         match (&mut joined, first.take()) {
             (Some(joined), _) => joined.extend_from_slice(&data),
@@ -225,45 +219,6 @@ pub async fn read_body(body: Body, headers: &HeaderMap, max: u64) -> Result<Byte
         Some(joined) => joined.freeze(),
         None => first.unwrap_or_default(),
     })
-}
-
-/// H5: a body over `maxBodyBytes`, refused while reading.
-fn too_large(max: u64) -> Response {
-    unread_body(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        format!("request body is larger than maxBodyBytes ({max} bytes)"),
-    )
-}
-
-/// The body did not arrive within `bodyTimeoutMs`: 408.
-pub(super) fn too_slow(ms: u64) -> Response {
-    unread_body(
-        StatusCode::REQUEST_TIMEOUT,
-        format!("request body not received within bodyTimeoutMs ({ms} ms)"),
-    )
-}
-
-/// A 1400 envelope with `status` for a body that was not read to its end. The connection is
-/// closed: what is left of the body is never read, and closing is cheaper than draining it.
-fn unread_body(status: StatusCode, message: String) -> Response {
-    let outcome = Outcome::Failed(ActionError::bad_request(message));
-    let mut response = reply(Envelope::new(outcome, None));
-    *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(header::CONNECTION, HeaderValue::from_static("close"));
-    response
-}
-
-/// H9: every OneBot-level outcome is HTTP 200 with a JSON envelope.
-/// Public for the load benchmark's baseline, like [`action_name`].
-pub fn reply(envelope: Envelope) -> Response {
-    let mut response = Response::new(Body::from(envelope.to_json_bytes()));
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    response
 }
 
 #[cfg(test)]

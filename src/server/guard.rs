@@ -24,13 +24,13 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::middleware::Next;
+use axum::response::IntoResponse;
 use axum::response::Response;
 
 use crate::config::HttpServer;
-use crate::envelope::{ActionError, Envelope, Outcome, Retcode};
-use crate::http;
+use crate::envelope::Refusal;
 
 /// The browser rules of one server, built once when it starts.
 #[derive(Debug)]
@@ -126,10 +126,7 @@ impl Guard {
     /// The 403 a refusal gets (B3): an envelope naming the key to set.
     pub fn refuse(&self, refused: &Refused) -> Response {
         tracing::info!(server = %self.server, "browser request refused: {refused}");
-        let error = ActionError::new(Retcode::AUTH, refused.to_string());
-        let mut response = http::reply(Envelope::new(Outcome::Failed(error), None));
-        *response.status_mut() = StatusCode::FORBIDDEN;
-        response
+        Refusal::Browser(refused.to_string()).into_response()
     }
 }
 

@@ -22,8 +22,8 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
+use axum::response::IntoResponse;
 use axum::response::Response;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -33,7 +33,7 @@ use crate::auth::Token;
 use crate::config::{HttpServer, ServerKind};
 use crate::dashboard::{Dashboard, DashboardApi};
 use crate::dispatch::Dispatcher;
-use crate::envelope::{ActionError, Envelope, Outcome};
+use crate::envelope::Refusal;
 use crate::events::EventBus;
 use crate::http::{self, HttpApi};
 use crate::sse::{self, SseApi};
@@ -136,15 +136,7 @@ pub fn app(config: &HttpServer, shared: Shared) -> Router {
 
 /// A plain HTTP request to a `websocketServers` entry.
 async fn upgrade_required() -> Response {
-    let outcome = Outcome::Failed(ActionError::bad_request(
-        "this is a WebSocket server: connect with a WebSocket client",
-    ));
-    let mut response = http::reply(Envelope::new(outcome, None));
-    *response.status_mut() = StatusCode::UPGRADE_REQUIRED;
-    response
-        .headers_mut()
-        .insert(header::UPGRADE, HeaderValue::from_static("websocket"));
-    response
+    Refusal::UpgradeRequired.into_response()
 }
 
 async fn intercept(State(api): State<Arc<WsApi>>, request: Request, next: Next) -> Response {

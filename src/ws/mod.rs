@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{ConnectInfo, FromRequestParts, Request};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 
 pub use connection::{CLOSE_TIMEOUT, End, MAX_BATCH, MAX_IN_FLIGHT, Socket, serve};
@@ -29,7 +29,7 @@ pub use connection::{CLOSE_TIMEOUT, End, MAX_BATCH, MAX_IN_FLIGHT, Socket, serve
 use crate::auth::Token;
 use crate::config::{HttpServer, PostFormat};
 use crate::dispatch::Dispatcher;
-use crate::envelope::{ActionError, Envelope, Outcome};
+use crate::envelope::Refusal;
 use crate::events::EventBus;
 use crate::metrics::ConnectionKind;
 
@@ -131,7 +131,7 @@ pub async fn upgrade(api: Arc<WsApi>, request: Request) -> Response {
     let session = &api.endpoint.session;
     if api.token.check(&parts.headers, parts.uri.query()).is_err() {
         tracing::info!(server = %session.name, ?peer, "WebSocket refused: token verify failed");
-        return refused();
+        return Refusal::Forbidden.into_response();
     }
     let upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
         Ok(upgrade) => upgrade,
@@ -153,24 +153,10 @@ pub async fn upgrade(api: Arc<WsApi>, request: Request) -> Response {
         })
 }
 
-/// W2: a bad or missing token refuses the upgrade with HTTP 403; the body is the envelope an
-/// HTTP call would get, for whoever reads it.
-fn refused() -> Response {
-    let envelope = Envelope::new(Outcome::Failed(ActionError::auth()), None);
-    (
-        StatusCode::FORBIDDEN,
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        )],
-        envelope.to_json(),
-    )
-        .into_response()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::http::HeaderValue;
 
     #[test]
     fn w1_role_is_decided_by_the_first_path_segment() {
