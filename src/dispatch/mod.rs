@@ -25,7 +25,7 @@ use serde_json::{Map, Value};
 use tokio::sync::{Semaphore, SemaphorePermit};
 
 use crate::config::{Bot, HostLimits};
-use crate::envelope::{ActionError, JsonText, Outcome};
+use crate::envelope::{ActionError, JsonText, Outcome, Retcode};
 use crate::events::Identity;
 use crate::message::MessageLimits;
 use crate::metrics::{CallProbe, Cause, Metrics};
@@ -454,8 +454,8 @@ fn call_error(error: CallError) -> ActionError {
     match error {
         // A plugin that fails with retcode 0 would produce a `failed` envelope claiming
         // success; such a reply becomes a plain 1200.
-        CallError::Returned { retcode, message } if retcode != 0 => {
-            ActionError::new(crate::envelope::Retcode(retcode), message)
+        CallError::Returned { retcode, message } if retcode != Retcode::OK => {
+            ActionError::new(retcode, message)
         }
         // The host stopped the call (a limit, a trap): the operator should hear of it, not
         // only the caller. The message names the plugin, the action and the cause.

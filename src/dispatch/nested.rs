@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::{Dispatcher, Nesting};
-use crate::envelope::Outcome;
+use crate::envelope::{ActionError, Outcome, Retcode};
 use crate::plugin::{ActionCaller, NestedCall, NestedResult};
 
 /// P4: a plugin's call of another action goes through the same path as a client's, at its
@@ -22,9 +22,15 @@ impl ActionCaller for Dispatcher {
                 Ok(Value::Object(params)) => params,
                 Ok(other) => {
                     let kind = crate::json::kind(&other);
-                    return Err((1400, format!("params must be a JSON object, got {kind}")));
+                    return Err(ActionError::bad_request(format!(
+                        "params must be a JSON object, got {kind}"
+                    )));
                 }
-                Err(e) => return Err((1400, format!("params are not JSON: {e}"))),
+                Err(e) => {
+                    return Err(ActionError::bad_request(format!(
+                        "params are not JSON: {e}"
+                    )));
+                }
             };
             let depth = call.origin.depth;
             let nesting = Nesting {
@@ -47,10 +53,12 @@ impl ActionCaller for Dispatcher {
                 Outcome::Data(data) => Ok(data.to_string()),
                 Outcome::Json(text) => Ok(text.as_str().to_owned()),
                 Outcome::Accepted => Ok("null".to_owned()),
-                Outcome::Failed(error) => Err((error.retcode.0, error.message)),
+                Outcome::Failed(error) => Err(error),
                 // G5: the upstream's answer, as a plugin's call sees any other.
                 Outcome::Relayed(reply) if reply.retcode == 0 => Ok(reply.data.as_str().to_owned()),
-                Outcome::Relayed(reply) => Err((reply.retcode, reply.message)),
+                Outcome::Relayed(reply) => {
+                    Err(ActionError::new(Retcode(reply.retcode), reply.message))
+                }
             }
         })
     }

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use super::host::{HostState, Stdio};
 use super::{CallError, Plugin, bindings, runtime};
+use crate::envelope::Retcode;
 
 /// Where a call sits: the bot it is for, and for a call another plugin made (P4
 /// `callActions`), how deep the chain is and when the outermost call must end.
@@ -111,7 +112,7 @@ impl Plugin {
             Ok(data) => Ok(data),
             Err(e) if e.message.len() as u64 > cap => Err(too_big(e.message.len())),
             Err(e) => Err(CallError::Returned {
-                retcode: e.retcode,
+                retcode: Retcode(e.retcode),
                 message: e.message,
             }),
         }

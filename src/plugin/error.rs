@@ -1,6 +1,7 @@
 //! Why a plugin did not load or a call failed (SPEC P2, P5, E4): each error names the plugin
 //! (or file), the action and the cause, and says what to fix where there is something to fix.
 
+use crate::envelope::Retcode;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -31,7 +32,7 @@ pub enum LoadError {
 pub enum CallError {
     /// The plugin itself answered with an error; its retcode and message pass through.
     #[error("{message}")]
-    Returned { retcode: i32, message: String },
+    Returned { retcode: Retcode, message: String },
     #[error("plugin {plugin}: `{action}` timed out after {timeout_ms} ms")]
     Timeout {
         plugin: Arc<str>,

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use super::{CallContext, CallError, EVENT_INTERFACE, Plugin, SCHEDULE_INTERFACE, bindings};
+use crate::envelope::Retcode;
 use crate::sync::lock;
 
 /// What a handler decided about an event (T1).
@@ -135,7 +136,7 @@ impl Plugin {
             }
             Ok(bindings::Verdict::Replace(text)) => Ok(Verdict::Replace(text)),
             Err(message) => Err(CallError::Returned {
-                retcode: 1200,
+                retcode: Retcode::FAILED,
                 message,
             }),
         }
@@ -175,7 +176,7 @@ impl Plugin {
             })
             .await?;
         answer.map_err(|message| CallError::Returned {
-            retcode: 1200,
+            retcode: Retcode::FAILED,
             message,
         })
     }

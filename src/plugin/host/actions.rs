@@ -18,6 +18,7 @@ use wasmtime::component::{HasSelf, Linker};
 
 use super::{Capability, Guest, HostState, Refusals};
 use crate::config::Grants;
+use crate::envelope::Retcode;
 use crate::events::Origin;
 use crate::plugin::bindings::onebot::plugin::actions;
 use crate::plugin::bindings::onebot::plugin::types::ActionError;
@@ -39,7 +40,7 @@ pub struct NestedCall {
 
 /// The answer to a nested call: the `data` JSON text, or the failed envelope's retcode and
 /// message.
-pub type NestedResult = Result<String, (i32, String)>;
+pub type NestedResult = Result<String, crate::envelope::ActionError>;
 
 /// What calls an action on a plugin's behalf. Implemented by the dispatcher.
 pub trait ActionCaller: Send + Sync + 'static {
@@ -99,7 +100,10 @@ impl Capability for Actions {
 
 impl actions::Host for ActionsState {
     async fn call(&mut self, action: String, params: String) -> Result<String, ActionError> {
-        let refuse = |retcode: i32, message: String| ActionError { retcode, message };
+        let refuse = |retcode: Retcode, message: String| ActionError {
+            retcode: retcode.0,
+            message,
+        };
         if !self.grants.call_actions.allows(&action) {
             let message = format!(
                 "plugin {}: calling `{action}` is not granted; add it to `callActions` in {}.json5 \
@@ -115,7 +119,7 @@ impl actions::Host for ActionsState {
             } else {
                 tracing::debug!(plugin = %self.plugin, %action, "call-action refused: not granted");
             }
-            return Err(refuse(1403, message));
+            return Err(refuse(Retcode::AUTH, message));
         }
         let depth = self.origin.depth + 1;
         if depth > MAX_DEPTH {
@@ -125,11 +129,11 @@ impl actions::Host for ActionsState {
                 self.plugin
             );
             tracing::warn!(plugin = %self.plugin, %action, depth, "call-action refused: too deep");
-            return Err(refuse(1200, message));
+            return Err(refuse(Retcode::FAILED, message));
         }
         let Some(caller) = self.caller.get().and_then(Weak::upgrade) else {
             return Err(refuse(
-                1200,
+                Retcode::FAILED,
                 "the host is not serving calls (starting or stopping)".into(),
             ));
         };
@@ -146,7 +150,7 @@ impl actions::Host for ActionsState {
         caller
             .call_nested(call)
             .await
-            .map_err(|(retcode, message)| refuse(retcode, message))
+            .map_err(|error| refuse(error.retcode, error.message))
     }
 }
 
