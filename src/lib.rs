@@ -5,19 +5,19 @@
 //! A request flows one way, top to bottom: each module uses only modules listed below it
 //! (the dispatcher reaches plugins through the registry, and a plugin that calls an action
 //! goes back through [`plugin::ActionCaller`], a trait the dispatcher implements).
+//! `tests/all/layers.rs` fails when code reaches a module listed above its own.
 //! Rule ids in comments (H1, W3, P5, …) are those of `docs/SPEC.md`.
 //!
-//! - [`dashboard`]: `/dashboard`, the web page over the same data (and the log tail,
-//!   [`logtail`]), on servers that enable it.
 //! - [`server`]: one enabled server → one listener: the WebSocket upgrade, CORS and HTTP
 //!   layered into one app, and the accept loop with its per-connection limits.
+//! - [`dashboard`]: `/dashboard`, the web page over the same data, on servers that enable it.
+//! - [`reverse`]: the connections the host makes: events POSTed to `httpClients` endpoints
+//!   (their answers' quick operations run through the dispatcher), and `websocketClients`
+//!   dialled and served by [`ws`]'s loop.
 //! - [`ws`]: WebSocket: handshake, API frames, events out to clients; one connection loop
 //!   for any socket.
 //! - [`http`]: the HTTP transport: body, decode, envelope out.
 //! - [`sse`]: `GET /_events` on an `httpSseServers` entry: events as server-sent events.
-//! - [`reverse`]: the connections the host makes: events POSTed to `httpClients` endpoints
-//!   (their answers' quick operations run through the dispatcher), and `websocketClients`
-//!   dialled and served by [`ws`]'s loop.
 //! - [`auth`]: the access token, one check for HTTP and the WebSocket handshake.
 //! - [`watch`]: file events → debounced loader runs (hot reload).
 //! - [`dispatch`]: one call in, one [`envelope::Outcome`] out; suffixes, fallbacks, limits;
@@ -42,6 +42,8 @@
 //!   JSON types are named in errors.
 //! - [`metrics`]: what the host counts (calls, plugins, connections, the process) for
 //!   `GET /metrics` and the dashboard; every module above counts into it.
+//! - [`logtail`]: the last log lines, kept for the dashboard's log page.
+//! - [`dial`]: dialling a WebSocket server, for `websocketClients` and the upstream.
 //! - [`sync`]: locks that survive a panic elsewhere.
 //!
 //! [`start`] wires them together and binds every listener; [`run`] also waits for shutdown.
@@ -49,6 +51,7 @@
 pub mod auth;
 pub mod config;
 pub mod dashboard;
+pub mod dial;
 pub mod dispatch;
 pub mod envelope;
 pub mod events;

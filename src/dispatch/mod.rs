@@ -206,12 +206,16 @@ impl Dispatcher {
         handled
     }
 
-    /// `action`'s route now: one snapshot of the plugin set, not held across the call (only
-    /// the plugin version it names is).
+    /// `action`'s route now (E4).
     fn routing<'a>(&self, action: &'a str) -> Route<'a, Arc<Plugin>> {
+        Route::of(action, self.providers(), self.upstream_connected())
+    }
+
+    /// Who provides a name in the plugin set of now: one snapshot, dropped with the lookup,
+    /// so only the plugin version a call finds is held across the call.
+    fn providers(&self) -> impl Fn(&str) -> Option<Arc<Plugin>> + use<> {
         let snapshot = self.registry.snapshot();
-        let provider = |name: &str| snapshot.provider(name).cloned();
-        Route::of(action, provider, self.upstream_connected())
+        move |name| snapshot.provider(name).cloned()
     }
 
     /// E5, E5b, P11: `base` runs in the background once the backlog has room for it, else
@@ -254,11 +258,7 @@ impl Dispatcher {
         params: Map<String, Value>,
         nesting: Nesting,
     ) -> Handled {
-        let target = {
-            let snapshot = self.registry.snapshot();
-            let provider = |name: &str| snapshot.provider(name).cloned();
-            Target::of(action, provider, self.upstream_connected())
-        };
+        let target = Target::of(action, self.providers(), self.upstream_connected());
         self.run_target(target, action, params, nesting).await
     }
 

@@ -13,7 +13,7 @@
 //! - **Reconnecting** (RW3): when a dial fails or the connection ends, the next dial is
 //!   `reconnectInterval` ms later, for as long as the host runs. One WARN per outage, naming
 //!   the URL and the reason; later failed dials of the same outage are DEBUG; one INFO when
-//!   connected again. A dial that gets no answer gives up after [`DIAL_TIMEOUT`].
+//!   connected again. A dial that gets no answer gives up after [`crate::dial::DIAL_TIMEOUT`].
 //! - **Shutdown** (RW4): the host's stop signal ends every task, whether it is dialling,
 //!   waiting to redial, or connected (then the bot gets close code 1001).
 //!
@@ -26,31 +26,14 @@ use std::time::Duration;
 use axum::http::HeaderValue;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
-use tokio_tungstenite::tungstenite;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use super::socket::Dialled;
 use crate::config::WsClient;
+use crate::dial::DialError;
 use crate::dispatch::Dispatcher;
 use crate::events::EventBus;
 use crate::ws::{self, End, Endpoint, Role, Session};
-
-/// What the host calls itself in the handshake's `User-Agent`.
-pub const USER_AGENT: &str = concat!("onebot-host/", env!("CARGO_PKG_VERSION"));
-/// How long one dial (TCP connect and WebSocket handshake) may take.
-pub const DIAL_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Why a dial failed; the reason in the outage's WARN line. Never holds the token.
-#[derive(Debug, thiserror::Error)]
-pub enum DialError {
-    #[error("{0}")]
-    WebSocket(#[from] tungstenite::Error),
-    #[error("no answer within {} s", DIAL_TIMEOUT.as_secs())]
-    Timeout,
-    #[error("the token cannot be sent in a header (control characters?): fix `token`")]
-    BadToken,
-}
 
 /// One `websocketClients` entry at run time: where to dial, with what, and the endpoint its
 /// connections are served with.
@@ -168,30 +151,19 @@ async fn keep_up(link: Link) {
     }
 }
 
-/// One dial: TCP connect and the WebSocket handshake with RW1's headers, within
-/// [`DIAL_TIMEOUT`]. Frames are bounded by `maxBodyBytes`, as on a forward socket.
+/// One dial with RW1's headers; frames are bounded by `maxBodyBytes`, as on a forward socket.
 async fn dial(
     link: &Link,
 ) -> Result<Dialled<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>, DialError> {
-    let mut request = link.url.as_str().into_client_request()?;
     let self_id = link.endpoint.dispatcher.self_id();
-    let headers = request.headers_mut();
-    headers.insert("x-self-id", HeaderValue::from(self_id));
-    headers.insert("x-client-role", HeaderValue::from_static("Universal"));
-    headers.insert("user-agent", HeaderValue::from_static(USER_AGENT));
-    if !link.token.is_empty() {
-        let mut bearer = HeaderValue::from_str(&format!("Bearer {}", link.token))
-            .map_err(|_| DialError::BadToken)?;
-        bearer.set_sensitive(true);
-        headers.insert("authorization", bearer);
-    }
+    let headers = [
+        ("x-self-id", HeaderValue::from(self_id)),
+        ("x-client-role", HeaderValue::from_static("Universal")),
+    ];
     let limit = usize::try_from(link.endpoint.session.max_frame_bytes).unwrap_or(usize::MAX);
     let config = WebSocketConfig::default()
         .max_message_size(Some(limit))
         .max_frame_size(Some(limit));
-    let connect = tokio_tungstenite::connect_async_with_config(request, Some(config), true);
-    let (stream, _response) = tokio::time::timeout(DIAL_TIMEOUT, connect)
-        .await
-        .map_err(|_| DialError::Timeout)??;
-    Ok(Dialled::new(stream))
+    let socket = crate::dial::dial(&link.url, &link.token, &headers, Some(config)).await?;
+    Ok(Dialled::new(socket))
 }

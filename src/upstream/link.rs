@@ -10,17 +10,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::http::HeaderValue;
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Message};
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use super::Upstream;
-use crate::reverse::ws::{DIAL_TIMEOUT, DialError, USER_AGENT};
+use crate::dial::{self, DialError};
 
 /// The first wait before redialling; it doubles after each failed dial.
 pub const FIRST_RETRY: Duration = Duration::from_millis(250);
@@ -29,7 +26,7 @@ pub const LAST_RETRY: Duration = Duration::from_secs(5);
 /// Call frames queued for the socket before a caller waits (within its deadline).
 const QUEUE: usize = 1024;
 
-type Socket = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
+type Socket = dial::Dialled;
 
 /// One turn of a connection's loop.
 enum Step {
@@ -116,23 +113,9 @@ async fn keep_up(upstream: Arc<Upstream>, mut stop: watch::Receiver<bool>) {
     }
 }
 
-/// One dial: TCP connect and the handshake, with the token as a bearer header, within
-/// [`DIAL_TIMEOUT`].
+/// One dial of the upstream, with its token.
 async fn dial(upstream: &Upstream) -> Result<Socket, DialError> {
-    let mut request = upstream.config.url.as_str().into_client_request()?;
-    let headers = request.headers_mut();
-    headers.insert("user-agent", HeaderValue::from_static(USER_AGENT));
-    if !upstream.config.token.is_empty() {
-        let mut bearer = HeaderValue::from_str(&format!("Bearer {}", upstream.config.token))
-            .map_err(|_| DialError::BadToken)?;
-        bearer.set_sensitive(true);
-        headers.insert("authorization", bearer);
-    }
-    let connect = tokio_tungstenite::connect_async(request);
-    let (socket, _response) = tokio::time::timeout(DIAL_TIMEOUT, connect)
-        .await
-        .map_err(|_| DialError::Timeout)??;
-    Ok(socket)
+    dial::dial(&upstream.config.url, &upstream.config.token, &[], None).await
 }
 
 /// Serves one connection until it ends or the host stops.

@@ -18,6 +18,7 @@ mod hostile;
 mod http;
 mod key_value;
 mod languages;
+mod layers;
 mod memory;
 mod metrics;
 mod outbound;
