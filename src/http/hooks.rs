@@ -1,6 +1,6 @@
 //! Webhook routes on every `httpServers` entry (SPEC T21–T25): `/hooks/<plugin>/<path>`, any
 //! method, handed to the plugin's `wasi:http/incoming-handler` through
-//! [`Dispatcher::route`].
+//! [`crate::dispatch::Dispatcher::route`].
 //!
 //! No OneBot token is asked for (T23): GitHub, Gitea or Telegram cannot send it, so the
 //! plugin authenticates the sender itself. The body is read under the server's
