@@ -21,7 +21,7 @@ use crate::auth::Token;
 use crate::config::PostFormat;
 use crate::envelope::Refusal;
 use crate::events::{EventBus, Subscription};
-use crate::metrics::{Connected, ConnectionKind};
+use crate::metrics::{Connected, ConnectionKind, EntryStats};
 
 /// The path of the event stream.
 pub const PATH: &str = "/_events";
@@ -37,6 +37,9 @@ pub struct SseApi {
     pub shutdown: watch::Receiver<bool>,
     /// What its clients are counted as (O7): `sse`, or `dashboard` for a dashboard's page.
     pub kind: ConnectionKind,
+    /// The server entry its clients and events are counted under too (D6); none for a
+    /// dashboard's page, which is counted only as kind `dashboard`.
+    pub entry: Option<Arc<EntryStats>>,
 }
 
 /// `GET /_events`; every other path is left to the router it is merged with.
@@ -57,11 +60,15 @@ pub async fn stream(State(api): State<Arc<SseApi>>, request: Request) -> Respons
     tracing::info!(server = %api.name, "event stream client connected");
     let subscription = api.events.subscribe_as(
         api.kind,
+        api.entry.clone(),
         api.post_format,
         api.report_self,
         api.queue_messages,
     );
-    let connected = api.events.metrics().connected(api.kind);
+    let connected = api
+        .events
+        .metrics()
+        .connected_to(api.kind, api.entry.as_ref());
     Sse::new(frames(subscription, connected, api.clone()))
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response()

@@ -83,22 +83,23 @@ async fn log(State(api): State<Arc<DashboardApi>>, request: Request) -> Response
     data(json!({"kept": true, "next": tail.next_seq(), "lines": lines}))
 }
 
-/// D6: every server and client entry, the reverse WebSocket entries and the upstream with
-/// their state.
+/// D6: every server and client entry with its counters, the reverse WebSocket entries and
+/// the upstream with their state.
 async fn connections(State(api): State<Arc<DashboardApi>>, request: Request) -> Response {
     if let Some(refused) = refusal(&api, &request) {
         return refused;
     }
     let mut entries = api.dashboard.entries.clone();
-    // Each websocketClients entry's state, matched by name in config order.
-    let mut links = api.dashboard.events.metrics().links().into_iter();
-    if let Some(clients) = entries["websocketClients"].as_array_mut() {
-        for client in clients {
-            let name = client["name"].as_str().unwrap_or_default().to_owned();
-            if let Some((_, state)) = links.find(|(n, _)| *n == name) {
-                client["state"] = state.describe();
-            }
-        }
+    let metrics = api.dashboard.events.metrics();
+    let links = metrics.links().into_iter();
+    attach(&mut entries, "websocketClients", "state", links, |s| {
+        s.describe()
+    });
+    for section in ["servers", "websocketClients", "httpClients"] {
+        let counters = metrics.entries(section).into_iter();
+        attach(&mut entries, section, "counters", counters, |s| {
+            s.describe()
+        });
     }
     entries["upstream"] = api
         .dashboard
@@ -108,6 +109,26 @@ async fn connections(State(api): State<Arc<DashboardApi>>, request: Request) -> 
         .cloned()
         .unwrap_or(Value::Null);
     data(entries)
+}
+
+/// Sets `key` on each entry of `entries[section]` to what `describe` makes of its item in
+/// `items`, matched by name in config order (names may repeat: each item is used once).
+fn attach<T>(
+    entries: &mut Value,
+    section: &str,
+    key: &str,
+    mut items: impl Iterator<Item = (String, T)>,
+    describe: impl Fn(&T) -> Value,
+) {
+    let Some(list) = entries[section].as_array_mut() else {
+        return;
+    };
+    for entry in list {
+        let name = entry["name"].as_str().unwrap_or_default().to_owned();
+        if let Some((_, item)) = items.find(|(n, _)| *n == name) {
+            entry[key] = describe(&item);
+        }
+    }
 }
 
 /// D4: the metrics the page computes rates and percentiles from (O3–O8), as `GET /metrics`

@@ -161,6 +161,7 @@ pub fn router(api: Arc<DashboardApi>) -> Router {
         queue_messages: api.server.ws_queue_messages,
         shutdown: api.shutdown.clone(),
         kind: ConnectionKind::Dashboard,
+        entry: None,
     });
     let page = Router::new()
         .route("/dashboard", get(|| async { asset(INDEX, "text/html") }))

@@ -44,7 +44,7 @@ pub use queue::{Frame, Queue};
 
 use crate::json;
 use crate::message::{PostFormat, try_render_event};
-use crate::metrics::{ConnectionKind, Metrics};
+use crate::metrics::{ConnectionKind, EntryStats, Metrics};
 use crate::sync;
 
 /// Why `emit-event` refused an event; the plugin reads this message.
@@ -200,34 +200,46 @@ impl EventBus {
     /// `capacity` deep. Its first frame is the lifecycle `connect` event (W3), queued before
     /// the subscriber can see anything else. Dropping the [`Subscription`] unsubscribes.
     pub fn subscribe(self: &Arc<Self>, format: PostFormat, capacity: usize) -> Subscription {
-        self.subscribe_as(ConnectionKind::WebSocketServer, format, true, capacity)
+        self.subscribe_as(
+            ConnectionKind::WebSocketServer,
+            None,
+            format,
+            true,
+            capacity,
+        )
     }
 
     /// [`EventBus::subscribe`] for a connection of `kind` (whose events are counted under it,
-    /// O7) that receives the bot's own messages (`message_sent` events) only when
+    /// O7, and under its server or client `entry` when it has one, D6) that receives the bot's own messages (`message_sent` events) only when
     /// `report_self` (NapCat's `reportSelfMessage`).
     pub fn subscribe_as(
         self: &Arc<Self>,
         kind: ConnectionKind,
+        entry: Option<Arc<EntryStats>>,
         format: PostFormat,
         report_self: bool,
         capacity: usize,
     ) -> Subscription {
-        let (queue, frames) = Queue::new(capacity, self.metrics.flow(kind));
+        let (queue, frames) = Queue::new(capacity, self.metrics.flow_to(kind, entry));
         let connect = meta::lifecycle_connect(self.identity.self_id());
         self.add(format, report_self, queue, frames, Some(to_frame(&connect)))
     }
 
     /// A subscriber for an `httpClients` endpoint: no lifecycle event (there is no
     /// connection), and a lossy queue ([`Queue::lossy`]) that drops and counts what does not
-    /// fit rather than unsubscribing, since an endpoint cannot be disconnected.
+    /// fit rather than unsubscribing, since an endpoint cannot be disconnected. Counted under
+    /// the endpoint's `entry` too (D6).
     pub fn subscribe_lossy(
         self: &Arc<Self>,
+        entry: Arc<EntryStats>,
         format: PostFormat,
         report_self: bool,
         capacity: usize,
     ) -> Subscription {
-        let (queue, frames) = Queue::lossy(capacity, self.metrics.flow(ConnectionKind::HttpClient));
+        let flow = self
+            .metrics
+            .flow_to(ConnectionKind::HttpClient, Some(entry));
+        let (queue, frames) = Queue::lossy(capacity, flow);
         self.add(format, report_self, queue, frames, None)
     }
 

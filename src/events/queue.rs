@@ -83,7 +83,7 @@ impl Queue {
 
     /// A lossy queue's owner gave up on a frame it took (every try of a POST failed).
     pub fn lost(&self) {
-        self.overflow.flow.dropped();
+        self.overflow.flow.failed();
     }
 
     /// Queues `frame`. False when the subscriber is gone or has fallen behind (this push, or

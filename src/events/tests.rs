@@ -163,11 +163,18 @@ fn report_self_message_filters_only_the_bots_own_messages() {
     let bus = Arc::new(EventBus::new(Arc::new(Identity::new(1))));
     let mut quiet = bus.subscribe_as(
         ConnectionKind::WebSocketServer,
+        None,
         PostFormat::Array,
         false,
         16,
     );
-    let mut all = bus.subscribe_as(ConnectionKind::WebSocketServer, PostFormat::Array, true, 16);
+    let mut all = bus.subscribe_as(
+        ConnectionKind::WebSocketServer,
+        None,
+        PostFormat::Array,
+        true,
+        16,
+    );
     let sent = r#"{"post_type":"message_sent","message_type":"private","message":"hi"}"#;
     let notice = r#"{"post_type":"notice","notice_type":"x"}"#;
     bus.publish("p", sent).expect("valid");

@@ -32,7 +32,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
 pub use calls::{CallProbe, Cause, MAX_RETCODES, Totals};
-pub use links::LinkState;
+pub use links::{EntryStats, LinkState};
 pub use plugin::{HandlerOutcome, OutboundOutcome, PluginStats};
 
 use crate::sync;
@@ -74,6 +74,8 @@ pub struct Metrics {
     totals: Arc<Totals>,
     /// Each `websocketClients` entry's state by name, in config order (D6).
     links: Mutex<Vec<(String, Arc<LinkState>)>>,
+    /// Each server and client entry's counters by section and name, in config order (D6).
+    entries: Mutex<Vec<(&'static str, String, Arc<EntryStats>)>>,
 }
 
 impl Default for Metrics {
@@ -151,6 +153,7 @@ impl Metrics {
             published,
             totals: Arc::default(),
             links: Mutex::default(),
+            entries: Mutex::default(),
         }
     }
 
@@ -164,6 +167,24 @@ impl Metrics {
     /// D6: every `websocketClients` entry's state, in config order.
     pub fn links(&self) -> Vec<(String, Arc<LinkState>)> {
         sync::lock(&self.links).clone()
+    }
+
+    /// D6: the counters of the entry `name` of `section` (`servers`, `websocketClients` or
+    /// `httpClients`), kept from now on; its connections and queues count into it through
+    /// [`Metrics::connected_to`] and [`Metrics::flow_to`].
+    pub fn entry(&self, section: &'static str, name: &str) -> Arc<EntryStats> {
+        let stats = Arc::new(EntryStats::default());
+        sync::lock(&self.entries).push((section, name.to_owned(), stats.clone()));
+        stats
+    }
+
+    /// D6: every entry of `section`'s counters, in config order.
+    pub fn entries(&self, section: &str) -> Vec<(String, Arc<EntryStats>)> {
+        sync::lock(&self.entries)
+            .iter()
+            .filter(|(s, _, _)| *s == section)
+            .map(|(_, name, stats)| (name.clone(), stats.clone()))
+            .collect()
     }
 
     /// Plugin calls and errors since the host started, over every action (D3).
@@ -227,17 +248,31 @@ impl Metrics {
 
     /// O7: one connected client of `kind`, counted until the guard is dropped.
     pub fn connected(&self, kind: ConnectionKind) -> Connected {
+        self.connected_to(kind, None)
+    }
+
+    /// [`Metrics::connected`], counted in its `entry`'s clients too (D6) when it has one.
+    pub fn connected_to(&self, kind: ConnectionKind, entry: Option<&Arc<EntryStats>>) -> Connected {
         let gauge = self.clients.get_or_create_owned(&KindLabel { kind });
         gauge.inc();
-        Connected(gauge)
+        if let Some(entry) = entry {
+            entry.connect();
+        }
+        Connected(gauge, entry.cloned())
     }
 
     /// O7: the delivered and dropped counters of the clients of `kind`.
     pub fn flow(&self, kind: ConnectionKind) -> Flow {
+        self.flow_to(kind, None)
+    }
+
+    /// [`Metrics::flow`], counted in its `entry`'s counters too (D6) when it has one.
+    pub fn flow_to(&self, kind: ConnectionKind, entry: Option<Arc<EntryStats>>) -> Flow {
         let label = KindLabel { kind };
         Flow {
             delivered: self.delivered.get_or_create_owned(&label),
             dropped: self.dropped.get_or_create_owned(&label),
+            entry,
         }
     }
 
@@ -330,29 +365,51 @@ struct KindLabel {
     kind: ConnectionKind,
 }
 
-/// One connected client, counted in `onebot_connection_clients` while it lives.
-pub struct Connected(Gauge);
+/// One connected client, counted in `onebot_connection_clients` (and its entry's clients,
+/// D6) while it lives.
+pub struct Connected(Gauge, Option<Arc<EntryStats>>);
 
 impl Drop for Connected {
     fn drop(&mut self) {
         self.0.dec();
+        if let Some(entry) = &self.1 {
+            entry.disconnect();
+        }
     }
 }
 
-/// The event counters of one connection kind; clones count into the same series.
+/// The event counters of one connection kind, and of one entry when it has one (D6); clones
+/// count into the same series.
 #[derive(Clone, Debug, Default)]
 pub struct Flow {
     delivered: Counter,
     dropped: Counter,
+    entry: Option<Arc<EntryStats>>,
 }
 
 impl Flow {
     pub fn delivered(&self) {
         self.delivered.inc();
+        if let Some(entry) = &self.entry {
+            entry.delivered();
+        }
     }
 
+    /// An event that found the client's queue full.
     pub fn dropped(&self) {
         self.dropped.inc();
+        if let Some(entry) = &self.entry {
+            entry.dropped();
+        }
+    }
+
+    /// An event the client took but could not deliver (`httpClients`: every try failed):
+    /// dropped for its kind (O7), failed for its entry (D6).
+    pub fn failed(&self) {
+        self.dropped.inc();
+        if let Some(entry) = &self.entry {
+            entry.failed();
+        }
     }
 }
 

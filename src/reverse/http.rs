@@ -28,6 +28,7 @@ use crate::config::HttpClient;
 use crate::dispatch::{ClientKey, Dispatcher, quick};
 use crate::envelope::Outcome;
 use crate::events::{EventBus, Frame, Subscription};
+use crate::metrics::EntryStats;
 use drops::Drops;
 use post::{Answer, PostError, Poster};
 
@@ -49,18 +50,23 @@ pub fn spawn(
     stopped: &watch::Receiver<bool>,
 ) {
     for client in clients {
+        // D6: this entry's POSTs, for the dashboard's connections page.
+        let stats = events.metrics().entry("httpClients", &client.name);
         let uri = match client.url.parse::<hyper::Uri>() {
             Ok(uri) if uri.host().is_some() => uri,
             Ok(_) => {
                 tracing::error!(endpoint = %client.name, "httpClients endpoint not started: its url {:?} has no host", client.url);
+                stats.error("not started: its url has no host".to_owned());
                 continue;
             }
             Err(e) => {
                 tracing::error!(endpoint = %client.name, "httpClients endpoint not started: its url {:?} is not a URL: {e}", client.url);
+                stats.error("not started: its url is not a URL".to_owned());
                 continue;
             }
         };
         let subscription = events.subscribe_lossy(
+            stats.clone(),
             client.message_post_format,
             client.report_self_message,
             client.queue_events,
@@ -75,6 +81,7 @@ pub fn spawn(
                 CONCURRENT_POSTS,
             ),
             dispatcher: dispatcher.clone(),
+            stats: stats.clone(),
         });
         tracing::info!(
             endpoint = %client.name,
@@ -87,7 +94,7 @@ pub fn spawn(
         // O7: an endpoint counts as a connected client of its kind while its task runs.
         let connected = events
             .metrics()
-            .connected(crate::metrics::ConnectionKind::HttpClient);
+            .connected_to(crate::metrics::ConnectionKind::HttpClient, Some(&stats));
         tasks.spawn(run(endpoint, subscription, connected, stopped.clone()));
     }
 }
@@ -98,6 +105,8 @@ struct Endpoint {
     debug: bool,
     poster: Poster,
     dispatcher: Arc<Dispatcher>,
+    /// D6: when a POST last succeeded, and the last failure.
+    stats: Arc<EntryStats>,
 }
 
 /// The endpoint's task: frames from the queue into POSTs, at most [`CONCURRENT_POSTS`] at
@@ -122,9 +131,13 @@ async fn run(
             _ = stopped.wait_for(|stop| *stop) => break,
             Some(done) = in_flight.join_next(), if !in_flight.is_empty() => {
                 match done {
-                    Ok(Ok(())) => queue.sent(),
+                    Ok(Ok(())) => {
+                        queue.sent();
+                        endpoint.stats.succeeded();
+                    }
                     Ok(Err(e)) => {
                         queue.lost();
+                        endpoint.stats.error(e.to_string());
                         drops.failed(e.to_string(), Instant::now());
                     }
                     Err(_) => {}

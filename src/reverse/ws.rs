@@ -61,7 +61,7 @@ pub fn spawn(
             endpoint: Arc::new(Endpoint {
                 dispatcher: dispatcher.clone(),
                 events: events.clone(),
-                session: session(client),
+                session: session(client, events),
                 shutdown: stop.clone(),
                 pending: pending.clone(),
             }),
@@ -81,7 +81,7 @@ pub fn spawn(
 }
 
 /// The connection settings of one entry, as the connection loop takes them.
-fn session(client: &WsClient) -> Session {
+fn session(client: &WsClient, events: &EventBus) -> Session {
     Session {
         name: client.name.clone(),
         heart_interval_ms: client.heart_interval_ms,
@@ -91,6 +91,8 @@ fn session(client: &WsClient) -> Session {
         max_frame_bytes: client.max_body_bytes,
         debug: client.debug,
         kind: crate::metrics::ConnectionKind::WebSocketClient,
+        // D6: this entry's events, for the dashboard's connections page.
+        entry: Some(events.metrics().entry("websocketClients", &client.name)),
     }
 }
 

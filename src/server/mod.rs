@@ -75,6 +75,8 @@ pub fn app(config: &HttpServer, shared: Shared) -> Router {
         dashboard,
     } = shared;
     let token = Token::new(&config.token);
+    // D6: this entry's clients and events, for the dashboard's connections page.
+    let entry = events.metrics().entry("servers", &config.name);
     let mut router = match config.kind {
         ServerKind::Http => http::router(Arc::new(HttpApi {
             dispatcher: dispatcher.clone(),
@@ -90,6 +92,7 @@ pub fn app(config: &HttpServer, shared: Shared) -> Router {
             queue_messages: config.ws_queue_messages,
             shutdown: shutdown.clone(),
             kind: crate::metrics::ConnectionKind::Sse,
+            entry: Some(entry.clone()),
         }))
         .merge(http::router(Arc::new(HttpApi {
             dispatcher: dispatcher.clone(),
@@ -119,7 +122,7 @@ pub fn app(config: &HttpServer, shared: Shared) -> Router {
             endpoint: Arc::new(Endpoint {
                 dispatcher,
                 events,
-                session: Session::of_server(config),
+                session: Session::of_server(config, Some(entry)),
                 shutdown,
                 pending,
             }),

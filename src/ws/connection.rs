@@ -93,13 +93,17 @@ pub async fn serve<S: Socket>(socket: S, endpoint: Arc<Endpoint>, role: Role, pe
     let session = &endpoint.session;
     let name = session.name.clone();
     tracing::info!(server = %name, %peer, ?role, "WebSocket client connected");
-    let _connected = endpoint.events.metrics().connected(session.kind);
+    let _connected = endpoint
+        .events
+        .metrics()
+        .connected_to(session.kind, session.entry.as_ref());
 
     let (mut sink, stream) = socket.split();
     // W1, W3: only universal clients subscribe; the lifecycle event is already queued.
     let mut subscription = (role == Role::Universal).then(|| {
         endpoint.events.subscribe_as(
             session.kind,
+            session.entry.clone(),
             session.post_format,
             session.report_self,
             session.queue_messages,

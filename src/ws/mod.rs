@@ -31,7 +31,7 @@ use crate::config::{HttpServer, PostFormat};
 use crate::dispatch::Dispatcher;
 use crate::envelope::Refusal;
 use crate::events::EventBus;
-use crate::metrics::ConnectionKind;
+use crate::metrics::{ConnectionKind, EntryStats};
 
 /// What a client may do on its socket (W1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,11 +73,14 @@ pub struct Session {
     pub debug: bool,
     /// Which connection kind its clients are counted under (O7).
     pub kind: ConnectionKind,
+    /// The server or client entry its clients and events are counted under too (D6).
+    pub entry: Option<Arc<EntryStats>>,
 }
 
 impl Session {
-    /// The WebSocket settings of an `httpServers` entry with `enableWebsocket`.
-    pub fn of_server(config: &HttpServer) -> Session {
+    /// The WebSocket settings of an `httpServers` entry with `enableWebsocket`, counted
+    /// under `entry` (D6).
+    pub fn of_server(config: &HttpServer, entry: Option<Arc<EntryStats>>) -> Session {
         Session {
             name: config.name.clone(),
             heart_interval_ms: config.heart_interval_ms,
@@ -87,6 +90,7 @@ impl Session {
             max_frame_bytes: config.max_body_bytes,
             debug: config.debug,
             kind: ConnectionKind::WebSocketServer,
+            entry,
         }
     }
 }

@@ -2,9 +2,11 @@
 //! event stream, and who may read them. The page itself is driven in a real browser by
 //! tests/browser (D2–D5 as a user sees them).
 
+use futures_util::StreamExt;
 use serde_json::{Value, json};
 
 use crate::harness::{Setup, TestHost, failed, ok_data, wait_for};
+use crate::reverse_http::endpoint::{Endpoint, client, dead_url};
 use crate::reverse_ws::bot::Bot;
 
 const TOKEN: &str = "dash-token";
@@ -259,8 +261,10 @@ async fn d6_reverse_websocket_entries_show_their_state() {
     let state = wait_for("both entries' state", || async {
         let entries = connections(&host).await;
         let clients = entries["websocketClients"].clone();
-        (clients[0]["state"]["connected"] == true && clients[1]["state"]["last_error"].is_string())
-            .then_some(clients)
+        (clients[0]["state"]["connected"] == true
+            && clients[0]["counters"]["delivered"].as_u64() >= Some(1)
+            && clients[1]["state"]["last_error"].is_string())
+        .then_some(clients)
     })
     .await;
     assert_eq!(state[0]["name"], "up");
@@ -272,6 +276,10 @@ async fn d6_reverse_websocket_entries_show_their_state() {
     );
     assert_eq!(state[1]["state"]["connected"], false, "{state}");
     assert_eq!(state[1]["state"]["connects"], 0);
+    assert_eq!(
+        state[1]["counters"]["delivered"], 0,
+        "D6: nothing to a refused URL"
+    );
     assert!(!state.to_string().contains("ws-secret"), "{state}");
 
     drop(connection);
@@ -284,5 +292,93 @@ async fn d6_reverse_websocket_entries_show_their_state() {
     })
     .await;
     assert!(down["connects"].as_u64().is_some_and(|n| n >= 1), "{down}");
+    host.stop().await;
+}
+
+/// D6: each `httpClients` entry shows its events posted and failed, when a POST last
+/// succeeded and the last error; each server entry its connected clients and the events it
+/// delivered to them. Neither the signing token, the server's token nor the URL's query is
+/// in the page's data.
+#[tokio::test]
+async fn d6_http_client_and_server_entries_show_their_counters() {
+    let mut bot = Endpoint::quiet().await;
+    let accepting = format!("{}?key=url-secret", bot.url);
+    let host = Setup::default()
+        .server(&format!(r#"token: "{TOKEN}", enableWebsocket: true"#))
+        .network(&format!(
+            "httpClients: [{}, {}]",
+            client("bot", &accepting, r#"token: "sign-secret""#),
+            client("gone", &dead_url(), ""),
+        ))
+        .start()
+        .await;
+    let addr = host.host.as_ref().expect("running").addrs[0];
+    let (mut socket, _) =
+        tokio_tungstenite::connect_async(format!("ws://{addr}/?access_token={TOKEN}"))
+            .await
+            .expect("WebSocket connects");
+    let lifecycle = socket.next().await.expect("a frame").expect("ok");
+    assert!(lifecycle.to_text().expect("text").contains("lifecycle"));
+    let emitted = host
+        .client
+        .post(host.url("/probe_emit"))
+        .bearer_auth(TOKEN)
+        .json(&json!({"event": {"post_type": "notice", "notice_type": "poke"}}))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(emitted.status(), 200);
+    assert_eq!(bot.next().await.event["notice_type"], "poke");
+    let event = socket.next().await.expect("a frame").expect("ok");
+    assert!(event.to_text().expect("text").contains("poke"));
+
+    let entries = wait_for("one endpoint posting, one failing", || async {
+        let entries = connections(&host).await;
+        let clients = &entries["httpClients"];
+        (clients[0]["counters"]["delivered"].as_u64() >= Some(1)
+            && clients[1]["counters"]["failed"].as_u64() >= Some(1))
+        .then_some(entries)
+    })
+    .await;
+    let (posting, failing) = (&entries["httpClients"][0], &entries["httpClients"][1]);
+    assert_eq!(posting["name"], "bot");
+    assert_eq!(posting["url"], bot.url, "D6: the URL without its query");
+    assert_eq!(posting["counters"]["delivered"], 1, "{posting}");
+    assert_eq!(posting["counters"]["failed"], 0, "{posting}");
+    assert!(
+        posting["counters"]["last_success"]
+            .as_u64()
+            .is_some_and(|t| t > 0)
+    );
+    assert!(posting["counters"]["last_error"].is_null(), "{posting}");
+    assert_eq!(failing["name"], "gone");
+    assert_eq!(failing["counters"]["delivered"], 0, "{failing}");
+    assert_eq!(failing["counters"]["failed"], 1, "{failing}");
+    assert!(failing["counters"]["last_success"].is_null(), "{failing}");
+    assert!(
+        failing["counters"]["last_error"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("no connection")),
+        "{failing}"
+    );
+
+    let server = &entries["servers"][0];
+    assert_eq!(server["name"], "test");
+    assert_eq!(server["counters"]["clients"], 1, "{server}");
+    assert_eq!(
+        server["counters"]["delivered"], 2,
+        "the lifecycle event and the poke: {server}"
+    );
+    assert_eq!(server["counters"]["dropped"], 0, "{server}");
+    let text = entries.to_string();
+    for secret in ["url-secret", "sign-secret", TOKEN] {
+        assert!(!text.contains(secret), "{secret} shown: {text}");
+    }
+
+    drop(socket);
+    wait_for("the WebSocket client to be counted out", || async {
+        (connections(&host).await["servers"][0]["counters"]["clients"] == 0).then_some(())
+    })
+    .await;
     host.stop().await;
 }

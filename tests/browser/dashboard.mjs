@@ -5,7 +5,8 @@
 //
 // Checks, each as a user sees it: the page asks for the token, and a wrong one shows a clear
 // message and no data; the right one shows the overview, the plugins (version, grants, actions,
-// per-action calls, a failed reload's error), the connections and the log; the playground
+// per-action calls, a failed reload's error), the connections (each entry's state and counters: a
+// WebSocket client on the server, an httpClients entry posting, one failing) and the log; the playground
 // sends send_private_msg and shows the envelope and its time; an event emitted by mock_receive_private_msg appears in live
 // events (and pause and the filter work); replacing a plugin file shows its new version
 // without reloading the page; a page of another origin can neither read the dashboard's data
@@ -28,6 +29,7 @@ const chromiumPath = process.env.CHROMIUM || "/usr/bin/chromium";
 const shots = path.join(root, "target/browser");
 const TIMEOUT_MS = 20000;
 const TOKEN = "browser-" + Math.random().toString(36).slice(2);
+const URL_SECRET = "url-secret-" + Math.random().toString(36).slice(2);
 
 let step = "start";
 function check(condition, message) {
@@ -53,13 +55,20 @@ function pluginFolder(dir) {
   return folder;
 }
 
-async function startHost(dir, plugins) {
+/** `httpClients` for the host: one to `bot` (which takes every event), one to a closed port. */
+function httpClients(bot, deadPort) {
+  return `httpClients: [
+    { name: "bot-endpoint", enable: true, url: "${bot}/onebot?key=${URL_SECRET}", token: "${URL_SECRET}-sign" },
+    { name: "gone-endpoint", enable: true, url: "http://127.0.0.1:${deadPort}/" }]`;
+}
+
+async function startHost(dir, plugins, network) {
   const config = path.join(dir, "onebot.json5");
   fs.writeFileSync(
     config,
     `{
   network: { httpServers: [{ name: "dashboard-test", enable: true, host: "127.0.0.1", port: 0,
-    token: "${TOKEN}", enableWebsocket: true }] },
+    token: "${TOKEN}", enableWebsocket: true }], ${network} },
   plugins: { dir: ${JSON.stringify(plugins)}, cacheDir: ${JSON.stringify(path.join(root, "target/browser-cache"))},
     dataDir: ${JSON.stringify(path.join(dir, "data"))},
     ceilings: { keyword: { callActions: ["send_msg"] } } },
@@ -146,16 +155,71 @@ function startForeignSite(hostBase) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// A bot's side: an httpClients endpoint, a port nothing listens on, a WebSocket client
+
+/** An endpoint that answers every POSTed event with 204 and counts them. */
+function startBotEndpoint() {
+  const bot = { posts: 0 };
+  bot.server = http.createServer((request, response) => {
+    request.resume();
+    request.on("end", () => {
+      bot.posts += 1;
+      response.writeHead(204);
+      response.end();
+    });
+  });
+  return new Promise((resolve) =>
+    bot.server.listen(0, "127.0.0.1", () => resolve(Object.assign(bot, { base: "http://127.0.0.1:" + bot.server.address().port }))),
+  );
+}
+
+/** A port bound and released: nothing listens on it. */
+function closedPort() {
+  return new Promise((resolve) => {
+    const server = http.createServer();
+    server.listen(0, "127.0.0.1", () => {
+      const port = server.address().port;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** A WebSocket client of the host (the handshake by hand: Node 20 has no WebSocket client);
+ * resolves with its socket once the host accepted it. */
+function connectWebSocket(port) {
+  return new Promise((resolve, reject) => {
+    const request = http.request({
+      host: "127.0.0.1",
+      port,
+      path: "/",
+      headers: {
+        Connection: "Upgrade",
+        Upgrade: "websocket",
+        "Sec-WebSocket-Version": "13",
+        "Sec-WebSocket-Key": Buffer.from(Math.random().toString(36).slice(2, 18).padEnd(16, "x")).toString("base64"),
+        Authorization: "Bearer " + TOKEN,
+      },
+    });
+    request.on("upgrade", (_response, socket) => resolve(socket));
+    request.on("response", (response) => reject(new Error("WebSocket refused: HTTP " + response.statusCode)));
+    request.on("error", reject);
+    request.end();
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
 // The checks
 
 async function main() {
   fs.mkdirSync(shots, { recursive: true });
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "onebot-dashboard-"));
   const plugins = pluginFolder(dir);
-  const host = await startHost(dir, plugins);
+  const bot = await startBotEndpoint();
+  const deadPort = await closedPort();
+  const host = await startHost(dir, plugins, httpClients(bot.base, deadPort));
   const browser = await chromium.launch({ executablePath: chromiumPath, headless: true });
   try {
-    await run(host, plugins, browser);
+    await run(host, plugins, browser, bot);
   } catch (error) {
     console.error(`FAILED at "${step}": ${error.message}`);
     console.error("host log (last 40 lines):\n" + host.log().split("\n").slice(-40).join("\n"));
@@ -163,11 +227,12 @@ async function main() {
   } finally {
     await browser.close();
     host.child.kill();
+    bot.server.close();
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 
-async function run(host, plugins, browser) {
+async function run(host, plugins, browser, bot) {
   const context = await browser.newContext({ viewport: { width: 1100, height: 760 } });
   const page = await context.newPage();
   page.setDefaultTimeout(TIMEOUT_MS);
@@ -284,6 +349,21 @@ async function run(host, plugins, browser) {
   await page.locator("#connections-list td", { hasText: "127.0.0.1:" + host.port }).waitFor();
   await page.locator("#connections-list p", { hasText: /dashboards: 1 connected/ }).waitFor();
   check(!(await page.locator("#connections-list").textContent()).includes(TOKEN), "the token is shown");
+
+  step = "D6: each entry's own state and counters: a WebSocket client on the server, one httpClients entry posting, one failing";
+  const socket = await connectWebSocket(host.port);
+  const row = (name) => page.locator("#connections-list tr", { has: page.locator("td", { hasText: name }) });
+  await row("dashboard-test").locator("td", { hasText: /^1 client$/ }).waitFor();
+  await row("bot-endpoint").locator("td", { hasText: /^ok$/ }).waitFor();
+  const posted = Number(await row("bot-endpoint").locator("td").nth(5).textContent());
+  check(posted >= 1 && posted <= bot.posts, "bot-endpoint shows " + posted + " events posted, it got " + bot.posts);
+  await row("gone-endpoint").locator("td", { hasText: /^failing$/ }).waitFor();
+  await row("gone-endpoint").locator("td", { hasText: /^no connection after 3 tries/ }).waitFor();
+  const listed = await page.locator("#connections-list").textContent();
+  check(!listed.includes(URL_SECRET), "a URL's query or a signing token is shown");
+  await page.screenshot({ path: path.join(shots, "connections.png") });
+  socket.destroy();
+  await row("dashboard-test").locator("td", { hasText: /^0 clients$/ }).waitFor();
 
   step = "D5: the log tail shows the host's lines, and the level filter hides info lines";
   await page.click("nav button[data-page=log]");

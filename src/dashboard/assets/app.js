@@ -394,10 +394,17 @@ async function refreshConnections() {
     sum(metrics, "onebot_events_delivered_total", { kind }) + " events delivered · " +
     sum(metrics, "onebot_events_dropped_total", { kind }) + " dropped";
   const yes = (b) => (b ? "on" : "off");
+  const when = (unix) => (unix ? new Date(unix * 1000).toLocaleString() : "–");
+  // D6: each entry's own counters (a server's dashboards are not among its clients).
+  const serverFlow = (s) => {
+    const c = s.counters;
+    if (!c || !(s.websocket || s.events)) return ["–", "–", "–"];
+    return [c.clients + (c.clients === 1 ? " client" : " clients"), String(c.delivered), String(c.dropped)];
+  };
   section(
     "Servers",
-    ["name", "list", "listening on", "token", "websocket", "cors", "metrics", "dashboard", "format"],
-    entries.servers.map((s) => [s.name, s.section, s.listen, s.token ? "set" : "none", yes(s.websocket), yes(s.cors), yes(s.metrics), yes(s.dashboard), s.format]),
+    ["name", "list", "listening on", "token", "websocket", "cors", "metrics", "dashboard", "format", "connected", "events delivered", "dropped"],
+    entries.servers.map((s) => [s.name, s.section, s.listen, s.token ? "set" : "none", yes(s.websocket), yes(s.cors), yes(s.metrics), yes(s.dashboard), s.format, ...serverFlow(s)]),
   );
   list.append(el("p", "WebSocket clients of the servers: " + flow("websocket_server"), "meta"));
   list.append(el("p", "Event streams (httpSseServers): " + flow("sse") + "; dashboards: " + flow("dashboard"), "meta"));
@@ -405,21 +412,27 @@ async function refreshConnections() {
     if (!state) return ["starting", "–", "0", "–"];
     return [
       state.connected ? "connected" : "down",
-      state.connected_since ? new Date(state.connected_since * 1000).toLocaleString() : "–",
+      when(state.connected_since),
       String(state.connects),
       state.last_error || "–",
     ];
   };
+  const linkFlow = (c) => (c ? [String(c.delivered), String(c.dropped)] : ["0", "0"]);
   section(
     "Reverse WebSocket (websocketClients)",
-    ["name", "url", "token", "format", "state", "since", "connects", "last error"],
-    entries.websocketClients.map((c) => [c.name, c.url, c.token ? "set" : "none", c.format, ...linkState(c.state)]),
+    ["name", "url", "token", "format", "state", "since", "connects", "last error", "events delivered", "dropped"],
+    entries.websocketClients.map((c) => [c.name, c.url, c.token ? "set" : "none", c.format, ...linkState(c.state), ...linkFlow(c.counters)]),
   );
   list.append(el("p", flow("websocket_client"), "meta"));
+  const posts = (c) => {
+    if (!c) return ["–", "0", "0", "0", "–", "–"];
+    const state = c.last_error && (c.last_error_at || 0) >= (c.last_success || 0) ? "failing" : c.last_success ? "ok" : "idle";
+    return [state, String(c.delivered), String(c.failed), String(c.dropped), when(c.last_success), c.last_error || "–"];
+  };
   section(
     "HTTP POST (httpClients)",
-    ["name", "url", "signature", "format"],
-    entries.httpClients.map((c) => [c.name, c.url, c.token ? "on" : "off", c.format]),
+    ["name", "url", "signature", "format", "state", "events posted", "failed", "dropped (queue full)", "last success", "last error"],
+    entries.httpClients.map((c) => [c.name, c.url, c.token ? "on" : "off", c.format, ...posts(c.counters)]),
   );
   list.append(el("p", flow("http_client"), "meta"));
   const up = entries.upstream;
