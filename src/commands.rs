@@ -58,44 +58,40 @@ pub async fn plugins(config_path: &Path, plugins: Option<PathBuf>) -> anyhow::Re
     let config = load_config(config_path, plugins)?;
     let dispatcher = onebot_host::open_beside_a_server(&config).await?.dispatcher;
     let described = dispatcher.describe();
-    let list = |key: &str| described[key].as_array().cloned().unwrap_or_default();
-    let (loaded, actions, failures) = (list("plugins"), list("actions"), list("failures"));
-    if loaded.is_empty() && failures.is_empty() {
+    if described.plugins.is_empty() && described.failures.is_empty() {
         println!("no plugins in {}", config.plugins.dir.display());
     }
-    let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
-    let number = |v: &Value| v.as_f64().unwrap_or_default();
-    for plugin in &loaded {
-        let name = text(&plugin["name"]);
-        let how = if plugin["cache_hit"] == true {
+    for plugin in &described.plugins {
+        let how = if plugin.cache_hit {
             "cached"
         } else {
             "compiled"
         };
         println!(
-            "{name}  {}  {} KB  {how} in {:.1} ms  timeout {} ms  memory {} MiB{}",
-            text(&plugin["version"]),
-            (number(&plugin["size"]) as u64).div_ceil(1024),
-            number(&plugin["compile_ms"]),
-            plugin["timeout_ms"],
-            plugin["memory_mb"],
-            match plugin["warm_instances"].as_u64().unwrap_or(0) {
+            "{}  {}  {} KB  {how} in {:.1} ms  timeout {} ms  memory {} MiB{}",
+            plugin.name,
+            plugin.version,
+            plugin.size.div_ceil(1024),
+            plugin.compile_ms,
+            plugin.timeout_ms,
+            plugin.memory_mb,
+            match plugin.warm_instances {
                 0 => String::new(),
                 n => format!("  warm x{n}"),
             },
         );
-        println!("    {}", text(&plugin["file"]));
-        for trigger in plugin["triggers"].as_array().into_iter().flatten() {
-            println!("    {}", text(trigger));
+        println!("    {}", plugin.file);
+        for trigger in &plugin.triggers {
+            println!("    {trigger}");
         }
-        for action in plugin["actions"].as_array().into_iter().flatten() {
-            let action = text(action);
-            let serving = actions
+        for action in &plugin.actions {
+            let serving = described
+                .actions
                 .iter()
-                .find(|a| a["action"] == action.as_str())
-                .map(|a| text(&a["plugin"]));
+                .find(|a| a.action == *action)
+                .and_then(|a| a.plugin.as_deref());
             match serving {
-                Some(winner) if winner != name => {
+                Some(winner) if winner != plugin.name => {
                     println!("    - {action}  (served by {winner} instead)")
                 }
                 _ => println!("    - {action}"),
@@ -103,22 +99,16 @@ pub async fn plugins(config_path: &Path, plugins: Option<PathBuf>) -> anyhow::Re
         }
     }
     // G4: gateway mode. This command does not dial the upstream: it says where it is.
-    if let Some(upstream) = described["upstream"].as_object() {
+    if let Some(upstream) = &described.upstream {
         println!(
             "upstream  {}  (gateway mode: actions no plugin provides go there; this command does \
              not connect to it, GET / on a running host shows its state)",
-            upstream
-                .get("url")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
+            upstream.url
         );
     }
-    for failure in &failures {
-        println!(
-            "FAILED {}\n    {}",
-            text(&failure["file"]),
-            text(&failure["error"])
-        );
+    let failures = &described.failures;
+    for failure in failures {
+        println!("FAILED {}\n    {}", failure.file, failure.error);
     }
     Ok(if failures.is_empty() {
         ExitCode::SUCCESS

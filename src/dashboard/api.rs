@@ -101,13 +101,7 @@ async fn connections(State(api): State<Arc<DashboardApi>>, request: Request) -> 
             s.describe()
         });
     }
-    entries["upstream"] = api
-        .dashboard
-        .dispatcher
-        .describe()
-        .get("upstream")
-        .cloned()
-        .unwrap_or(Value::Null);
+    entries["upstream"] = json!(api.dashboard.dispatcher.upstream().map(|u| u.describe()));
     data(entries)
 }
 

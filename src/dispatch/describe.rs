@@ -1,89 +1,159 @@
-//! What is running, as one JSON value (SPEC H1): the host, its plugins with their limits and
+//! What is running, as one typed, serialisable [`Description`] (SPEC H1): the host, its plugins with their limits and
 //! grants, every action with who serves it, and the files that failed to load. `GET /`
 //! answers it and `onebot-host plugins` prints it, so the two never disagree.
 
-use serde_json::{Value, json};
+use serde::Serialize;
 
 use super::{Dispatcher, HostAction};
 use crate::config::{ActionGrant, Grants};
+use crate::upstream::UpstreamInfo;
+
+/// What runs (H1): the `data` of `GET /`, and what `onebot-host plugins` prints.
+#[derive(Debug, Clone, Serialize)]
+pub struct Description {
+    pub app_name: &'static str,
+    pub app_version: &'static str,
+    pub self_id: i64,
+    /// The registry's snapshot number: it grows by one at every change of the plugin set.
+    pub generation: u64,
+    pub plugins: Vec<PluginInfo>,
+    /// Every action with who serves it: the plugins', then the host's own that no plugin
+    /// provides (`plugin` and `version` null).
+    pub actions: Vec<ActionInfo>,
+    /// The files that failed to load, with why.
+    pub failures: Vec<FailureInfo>,
+    /// G4: null without an upstream.
+    pub upstream: Option<UpstreamInfo>,
+}
+
+/// One loaded plugin version.
+#[derive(Debug, Clone, Serialize)]
+pub struct PluginInfo {
+    pub name: String,
+    pub file: String,
+    pub version: String,
+    pub actions: Vec<String>,
+    /// Bytes of the `.wasm`.
+    pub size: u64,
+    /// Unix seconds.
+    pub loaded_at: u64,
+    pub compile_ms: f64,
+    pub cache_hit: bool,
+    pub timeout_ms: u64,
+    pub memory_mb: u64,
+    pub warm_instances: u32,
+    pub grants: GrantsInfo,
+    /// T8: what starts it besides its actions, one line each.
+    pub triggers: Vec<String>,
+}
+
+/// A plugin's grants (P4): the config keys but never their values, which may be secrets.
+#[derive(Debug, Clone, Serialize)]
+pub struct GrantsInfo {
+    pub config: Vec<String>,
+    /// P12: the environment variables read into `config`, by name.
+    pub env: Vec<String>,
+    #[serde(rename = "keyValue")]
+    pub key_value: Vec<String>,
+    #[serde(rename = "callActions")]
+    pub call_actions: Vec<String>,
+    #[serde(rename = "allowedOutboundHosts")]
+    pub allowed_outbound_hosts: Vec<String>,
+}
+
+/// Who serves an action.
+#[derive(Debug, Clone, Serialize)]
+pub struct ActionInfo {
+    pub action: String,
+    /// `None` for the host's own action.
+    pub plugin: Option<String>,
+    pub version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub loaded_at: Option<u64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FailureInfo {
+    pub file: String,
+    pub error: String,
+}
 
 impl Dispatcher {
-    /// The health page's `data` (H1).
-    pub fn describe(&self) -> Value {
+    /// What runs now (H1).
+    pub fn describe(&self) -> Description {
         let snapshot = self.registry.snapshot();
-        let plugins: Vec<Value> = snapshot
+        let plugins = snapshot
             .plugins
             .values()
-            .map(|p| {
-                json!({
-                    "name": &*p.name,
-                    "file": p.path.display().to_string(),
-                    "version": p.version,
-                    "actions": p.actions,
-                    "size": p.size,
-                    "loaded_at": unix(p.loaded_at),
-                    "compile_ms": p.compile_time.as_secs_f64() * 1e3,
-                    "cache_hit": p.cache_hit,
-                    "timeout_ms": p.limits.timeout_ms,
-                    "memory_mb": p.limits.memory_mb,
-                    "warm_instances": p.warm.instances,
-                    "grants": grants(&p.grants),
-                    // T8: what starts it besides its actions.
-                    "triggers": p.trigger_summary(),
-                })
+            .map(|p| PluginInfo {
+                name: p.name.to_string(),
+                file: p.path.display().to_string(),
+                version: p.version.clone(),
+                actions: p.actions.clone(),
+                size: p.size,
+                loaded_at: unix(p.loaded_at),
+                compile_ms: p.compile_time.as_secs_f64() * 1e3,
+                cache_hit: p.cache_hit,
+                timeout_ms: p.limits.timeout_ms,
+                memory_mb: p.limits.memory_mb,
+                warm_instances: p.warm.instances,
+                grants: grants(&p.grants),
+                triggers: p.trigger_summary(),
             })
             .collect();
-        let mut actions: Vec<Value> = snapshot
+        let mut actions: Vec<ActionInfo> = snapshot
             .actions()
             .into_iter()
-            .map(|(action, p)| {
-                json!({
-                    "action": action,
-                    "plugin": &*p.name,
-                    "version": p.version,
-                    "loaded_at": unix(p.loaded_at),
-                })
+            .map(|(action, p)| ActionInfo {
+                action: action.to_string(),
+                plugin: Some(p.name.to_string()),
+                version: Some(p.version.clone()),
+                loaded_at: Some(unix(p.loaded_at)),
             })
             .collect();
         for host in HostAction::ALL.map(HostAction::name) {
             if snapshot.provider(host).is_none() {
-                actions.push(json!({"action": host, "plugin": null, "version": null}));
+                actions.push(ActionInfo {
+                    action: host.to_owned(),
+                    plugin: None,
+                    version: None,
+                    loaded_at: None,
+                });
             }
         }
-        let failures: Vec<Value> = self
+        let failures = self
             .registry
             .failures()
             .into_iter()
-            .map(|(file, error)| json!({"file": file.display().to_string(), "error": error}))
+            .map(|(file, error)| FailureInfo {
+                file: file.display().to_string(),
+                error,
+            })
             .collect();
-        json!({
-            "app_name": env!("CARGO_PKG_NAME"),
-            "app_version": env!("CARGO_PKG_VERSION"),
-            "self_id": self.self_id(),
-            "generation": snapshot.generation,
-            "plugins": plugins,
-            "actions": actions,
-            "failures": failures,
-            // G4: null without an upstream.
-            "upstream": self.upstream.as_ref().map(|u| u.describe()),
-        })
+        Description {
+            app_name: env!("CARGO_PKG_NAME"),
+            app_version: env!("CARGO_PKG_VERSION"),
+            self_id: self.self_id(),
+            generation: snapshot.generation,
+            plugins,
+            actions,
+            failures,
+            upstream: self.upstream.as_ref().map(|u| u.describe()),
+        }
     }
 }
 
-/// A plugin's grants (P4): the config keys but never their values, which may be secrets.
-fn grants(grants: &Grants) -> Value {
-    let call_actions = match &grants.call_actions {
-        ActionGrant::All => json!(["*"]),
-        ActionGrant::Only(names) => json!(names),
-    };
-    json!({
-        "config": grants.config.keys().collect::<Vec<_>>(),
-        // P12: the environment variables read into `config`, by name.
-        "env": grants.env,
-        "keyValue": grants.key_value,
-        "callActions": call_actions,
-        "allowedOutboundHosts": grants.outbound.iter().map(|p| &p.text).collect::<Vec<_>>(),
-    })
+fn grants(grants: &Grants) -> GrantsInfo {
+    GrantsInfo {
+        config: grants.config.keys().cloned().collect(),
+        env: grants.env.iter().cloned().collect(),
+        key_value: grants.key_value.clone(),
+        call_actions: match &grants.call_actions {
+            ActionGrant::All => vec!["*".to_owned()],
+            ActionGrant::Only(names) => names.clone(),
+        },
+        allowed_outbound_hosts: grants.outbound.iter().map(|p| p.text.clone()).collect(),
+    }
 }
 
 fn unix(at: std::time::SystemTime) -> u64 {

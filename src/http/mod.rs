@@ -91,7 +91,9 @@ async fn handle(State(server): State<Arc<HttpApi>>, request: Request) -> Respons
 
     let handled = if action.is_empty() {
         Handled {
-            outcome: Outcome::Data(server.dispatcher.describe()),
+            outcome: Outcome::Data(
+                serde_json::to_value(server.dispatcher.describe()).unwrap_or_default(),
+            ),
             plugin: None,
         }
     } else {

@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use tokio::sync::{mpsc, oneshot};
 
 pub use link::spawn;
@@ -152,16 +152,16 @@ impl Upstream {
     }
 
     /// G4: what `GET /` and `onebot-host plugins` show of the upstream.
-    pub fn describe(&self) -> Value {
+    pub fn describe(&self) -> UpstreamInfo {
         let since = sync::lock(&self.link).as_ref().map(|l| l.since);
-        json!({
-            "url": self.shown,
-            "connected": since.is_some(),
-            "connected_since": since.map(unix),
-            "self_id": self.self_id(),
-            "actions_forwarded": self.forwarded.load(Ordering::Relaxed),
-            "events_received": self.events_received.load(Ordering::Relaxed),
-        })
+        UpstreamInfo {
+            url: self.shown.clone(),
+            connected: since.is_some(),
+            connected_since: since.map(unix),
+            self_id: self.self_id(),
+            actions_forwarded: self.forwarded.load(Ordering::Relaxed),
+            events_received: self.events_received.load(Ordering::Relaxed),
+        }
     }
 
     /// A connection is up: calls may go out on `frames`.
@@ -250,4 +250,17 @@ impl Drop for Waiting<'_> {
 fn unix(at: SystemTime) -> u64 {
     at.duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
+}
+
+/// G4: the upstream as `GET /` and `onebot-host plugins` show it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct UpstreamInfo {
+    /// The URL as configured, without a token.
+    pub url: String,
+    pub connected: bool,
+    /// Unix seconds.
+    pub connected_since: Option<u64>,
+    pub self_id: Option<i64>,
+    pub actions_forwarded: u64,
+    pub events_received: u64,
 }
