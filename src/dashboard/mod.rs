@@ -33,7 +33,7 @@ use serde_json::{Value, json};
 use tokio::sync::watch;
 
 use crate::auth::Token;
-use crate::config::{Config, HttpServer, ServerKind, shown_url};
+use crate::config::{Config, HttpServer, PostFormat, ServerKind, shown_url};
 use crate::dispatch::Dispatcher;
 use crate::events::EventBus;
 use crate::logtail::LogTail;
@@ -233,29 +233,21 @@ fn entries(config: &Config, addrs: &[SocketAddr]) -> Value {
             })
         })
         .collect();
-    let ws_clients: Vec<Value> = config
-        .ws_clients
-        .iter()
-        .map(|c| {
-            json!({
-                "name": c.name,
-                "url": shown_url(&c.url),
-                "token": !c.token.is_empty(),
-                "format": c.message_post_format,
-            })
+    // A client entry, dialled or POSTed to: its name, where (no secret), whether it sends a
+    // token, and its event format.
+    let client = |name: &str, url: &str, token: &str, format: &PostFormat| {
+        json!({
+            "name": name,
+            "url": shown_url(url),
+            "token": !token.is_empty(),
+            "format": format,
         })
+    };
+    let ws_clients: Vec<Value> = (config.ws_clients.iter())
+        .map(|c| client(&c.name, &c.url, &c.token, &c.message_post_format))
         .collect();
-    let http_clients: Vec<Value> = config
-        .http_clients
-        .iter()
-        .map(|c| {
-            json!({
-                "name": c.name,
-                "url": shown_url(&c.url),
-                "token": !c.token.is_empty(),
-                "format": c.message_post_format,
-            })
-        })
+    let http_clients: Vec<Value> = (config.http_clients.iter())
+        .map(|c| client(&c.name, &c.url, &c.token, &c.message_post_format))
         .collect();
     json!({
         "servers": servers,
