@@ -15,6 +15,7 @@ use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use onebot_host::auth::Token;
+use onebot_host::config::Secret;
 use onebot_host::envelope::{Envelope, Outcome, Refusal};
 use onebot_host::http::{action_name, decode_parts, read_body};
 use serde_json::{Value, json};
@@ -59,7 +60,7 @@ fn main() -> ExitCode {
         }
     };
     let settings = Arc::new(Settings {
-        token: Token::new(&args.next().unwrap_or_default()),
+        token: Token::new(&Secret::from(args.next().unwrap_or_default())),
         max_body_bytes: 16 * 1024 * 1024,
         data: json!({ "message_id": 1_298_810_323 }),
     });

@@ -13,20 +13,22 @@ use axum::http::header::AUTHORIZATION;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use crate::config::Secret;
 use crate::json::query;
 
 /// A missing or wrong token. Deliberately says nothing about what was sent.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Denied;
 
-/// A server's configured token, hashed once when the server starts rather than on every
-/// request. `Debug` shows nothing of it.
+/// A server's configured token ([`Secret`]), hashed once when the server starts rather than on
+/// every request. `Debug` shows nothing of it.
 #[derive(Clone)]
 pub struct Token(Option<[u8; 32]>);
 
 impl Token {
     /// An empty `expected` means no token: every request passes.
-    pub fn new(expected: &str) -> Self {
+    pub fn new(expected: &Secret) -> Self {
+        let expected = expected.expose();
         Token((!expected.is_empty()).then(|| Sha256::digest(expected.as_bytes()).into()))
     }
 
@@ -54,7 +56,7 @@ impl std::fmt::Debug for Token {
 
 /// Checks a request's credentials against `expected`; an empty `expected` means no token.
 pub fn check(expected: &str, headers: &HeaderMap, query: Option<&str>) -> Result<(), Denied> {
-    Token::new(expected).check(headers, query)
+    Token::new(&Secret::from(expected)).check(headers, query)
 }
 
 /// The last `access_token` in the query. Read lossily ([`query::pairs_lossy`]): a token that

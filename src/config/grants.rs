@@ -16,28 +16,27 @@
 //! sidecar may name and grant itself is bounded by the operator (`super::trust`, P12, P13).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
 use std::path::Path;
 
 use serde::Deserialize;
 
-use super::ConfigError;
+use super::{ConfigError, Secret};
 
 /// The grants as written, before `${VAR}` and host patterns are checked.
 #[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
 #[serde(default, rename_all = "camelCase", expecting = "an object")]
 pub struct RawGrants {
-    pub config: Option<BTreeMap<String, String>>,
+    /// Values as written: already secret when literal, and `${VAR}` names a secret's source.
+    pub config: Option<BTreeMap<String, Secret>>,
     pub key_value: Option<Vec<String>>,
     pub call_actions: Option<Vec<String>>,
     pub allowed_outbound_hosts: Option<Vec<String>>,
 }
 
-/// Grants checked but not yet combined: `None` is a key the file left out. `Debug` shows
-/// the `config` keys but not their values, which may be secrets.
-#[derive(Clone, Default, PartialEq, Eq)]
+/// Grants checked but not yet combined: `None` is a key the file left out.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PartialGrants {
-    pub config: Option<BTreeMap<String, String>>,
+    pub config: Option<BTreeMap<String, Secret>>,
     /// The environment variables whose values are in `config` (names only).
     pub env: BTreeSet<String>,
     pub key_value: Option<Vec<String>>,
@@ -64,43 +63,11 @@ impl PartialGrants {
     }
 }
 
-impl fmt::Debug for PartialGrants {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let config = self.config.as_ref().map(|c| c.keys().collect::<Vec<_>>());
-        debug_grants(
-            f,
-            "PartialGrants",
-            &config,
-            &self.key_value,
-            &self.call_actions,
-            &self.outbound,
-        )
-    }
-}
-
-/// The `Debug` of grants: the `config` keys, never their values.
-fn debug_grants(
-    f: &mut fmt::Formatter<'_>,
-    name: &str,
-    config: &dyn fmt::Debug,
-    key_value: &dyn fmt::Debug,
-    call_actions: &dyn fmt::Debug,
-    outbound: &dyn fmt::Debug,
-) -> fmt::Result {
-    f.debug_struct(name)
-        .field("config", config)
-        .field("key_value", key_value)
-        .field("call_actions", call_actions)
-        .field("outbound", outbound)
-        .finish()
-}
-
-/// What one plugin may use beyond computing, logging and emitting events. `Debug` shows the
-/// `config` keys but not their values, which may be secrets.
-#[derive(Clone, Default, PartialEq, Eq)]
+/// What one plugin may use beyond computing, logging and emitting events.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Grants {
-    /// `config`, with `${VAR}` resolved.
-    pub config: BTreeMap<String, String>,
+    /// `config`, with `${VAR}` resolved; each value a [`Secret`], so `Debug` shows the keys only.
+    pub config: BTreeMap<String, Secret>,
     /// The environment variables `config` holds the values of: named in the load log, so the
     /// operator sees what each plugin learnt (never the values).
     pub env: BTreeSet<String>,
@@ -139,20 +106,6 @@ impl Grants {
             out.push(format!("allowedOutboundHosts [{}]", hosts.join(", ")));
         }
         out
-    }
-}
-
-impl fmt::Debug for Grants {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let config = self.config.keys().collect::<Vec<_>>();
-        debug_grants(
-            f,
-            "Grants",
-            &config,
-            &self.key_value,
-            &self.call_actions,
-            &self.outbound,
-        )
     }
 }
 
@@ -382,12 +335,12 @@ pub fn resolve(
                 let invalid_value = |m| invalid(format!("config.{key}"), m);
                 // Every variable is judged before any is read: a refusal never depends on
                 // whether (or to what) another variable is set.
-                for name in variables(&value) {
+                for name in variables(value.expose()) {
                     allow(name).map_err(invalid_value)?;
                     names.insert(name.to_owned());
                 }
-                let resolved = expand(&value, env).map_err(invalid_value)?;
-                config.insert(key, resolved);
+                let resolved = expand(value.expose(), env).map_err(invalid_value)?;
+                config.insert(key, Secret::from(resolved));
             }
             Some(config)
         }

@@ -15,6 +15,7 @@ mod listeners;
 mod network;
 mod raw;
 pub mod routes;
+mod secret;
 mod sidecar;
 #[cfg(test)]
 mod tests;
@@ -31,6 +32,7 @@ pub use grants::{ActionGrant, Grants, HostPattern, PartialGrants};
 pub use limits::HostLimits;
 pub use network::{HttpClient, WsClient};
 use raw::{RawFile, RawHttpServer};
+pub use secret::Secret;
 pub use sidecar::{PluginSettings, SidecarBase, Warm, parse_sidecar};
 pub use trust::Trust;
 pub use upstream::{DEFAULT_UPSTREAM_TIMEOUT_MS, Upstream, shown as shown_url};
@@ -66,8 +68,8 @@ pub struct Config {
     pub upstream: Option<Upstream>,
 }
 
-/// One `network.httpServers[]` entry that will listen (C2). `Debug` hides the token (H6).
-#[derive(Clone, PartialEq, Eq)]
+/// One `network.httpServers[]` entry that will listen (C2).
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HttpServer {
     pub name: String,
     pub host: String,
@@ -80,7 +82,7 @@ pub struct HttpServer {
     /// `reportSelfMessage`: whether its event clients get the bot's own messages
     /// (`message_sent`). NapCat's default is off; `httpServers` keep them on, as before.
     pub report_self_message: bool,
-    pub token: String,
+    pub token: Secret,
     pub debug: bool,
     /// `heartInterval`; 0 turns heartbeats off (W3).
     pub heart_interval_ms: u64,
@@ -110,38 +112,6 @@ impl Default for HttpServer {
     /// The C2 defaults, except that a server built in code is one that listens.
     fn default() -> Self {
         RawHttpServer::default().into_server()
-    }
-}
-
-impl fmt::Debug for HttpServer {
-    /// By hand, so that logging a `Config` never prints the token (H6).
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let token = if self.token.is_empty() {
-            ""
-        } else {
-            "<redacted>"
-        };
-        f.debug_struct("HttpServer")
-            .field("name", &self.name)
-            .field("host", &self.host)
-            .field("port", &self.port)
-            .field("kind", &self.kind)
-            .field("enable_cors", &self.enable_cors)
-            .field("enable_websocket", &self.enable_websocket)
-            .field("message_post_format", &self.message_post_format)
-            .field("report_self_message", &self.report_self_message)
-            .field("token", &token)
-            .field("debug", &self.debug)
-            .field("heart_interval_ms", &self.heart_interval_ms)
-            .field("max_body_bytes", &self.max_body_bytes)
-            .field("ws_queue_messages", &self.ws_queue_messages)
-            .field("header_timeout_ms", &self.header_timeout_ms)
-            .field("body_timeout_ms", &self.body_timeout_ms)
-            .field("allow_origins", &self.allow_origins)
-            .field("allow_hosts", &self.allow_hosts)
-            .field("metrics", &self.metrics)
-            .field("dashboard", &self.dashboard)
-            .finish()
     }
 }
 

@@ -3,15 +3,13 @@
 //! `httpClients` and `websocketClients` the connections the host makes to the bot. Field names
 //! and defaults are NapCat's, so its `onebot11_<uin>.json` moves over unchanged.
 
-use std::fmt;
-
 use serde::Deserialize;
 
 use super::raw::{
     DEFAULT_BODY_TIMEOUT_MS, DEFAULT_HEADER_TIMEOUT_MS, DEFAULT_HEART_INTERVAL_MS, DEFAULT_HOST,
     DEFAULT_MAX_BODY_BYTES, DEFAULT_WS_QUEUE_MESSAGES,
 };
-use super::{HttpServer, PostFormat, ServerKind};
+use super::{HttpServer, PostFormat, Secret, ServerKind};
 
 /// `network.websocketServers[]`: a WebSocket server on a port of its own.
 #[derive(Deserialize)]
@@ -25,7 +23,7 @@ pub(super) struct RawWsServer {
     pub report_self_message: bool,
     /// NapCat's; events are always pushed here.
     pub enable_force_push_event: bool,
-    pub token: String,
+    pub token: Secret,
     pub debug: bool,
     pub allow_origins: Vec<String>,
     pub allow_hosts: Vec<String>,
@@ -44,7 +42,7 @@ impl Default for RawWsServer {
             message_post_format: PostFormat::Array,
             report_self_message: false,
             enable_force_push_event: true,
-            token: String::new(),
+            token: Secret::default(),
             debug: false,
             allow_origins: Vec::new(),
             allow_hosts: Vec::new(),
@@ -93,7 +91,7 @@ pub(super) struct RawSseServer {
     pub enable_websocket: bool,
     pub message_post_format: PostFormat,
     pub report_self_message: bool,
-    pub token: String,
+    pub token: Secret,
     pub debug: bool,
     pub allow_origins: Vec<String>,
     pub allow_hosts: Vec<String>,
@@ -114,7 +112,7 @@ impl Default for RawSseServer {
             enable_websocket: false,
             message_post_format: PostFormat::Array,
             report_self_message: false,
-            token: String::new(),
+            token: Secret::default(),
             debug: false,
             allow_origins: Vec::new(),
             allow_hosts: Vec::new(),
@@ -165,7 +163,7 @@ pub(super) struct RawHttpClient {
     pub url: String,
     pub message_post_format: PostFormat,
     pub report_self_message: bool,
-    pub token: String,
+    pub token: Secret,
     pub debug: bool,
     /// Ours: events waiting for this endpoint; more are dropped (counted and logged).
     pub queue_events: usize,
@@ -181,7 +179,7 @@ impl Default for RawHttpClient {
             url: "http://localhost:8080".to_owned(),
             message_post_format: PostFormat::Array,
             report_self_message: false,
-            token: String::new(),
+            token: Secret::default(),
             debug: false,
             queue_events: DEFAULT_WS_QUEUE_MESSAGES,
             timeout_ms: 5_000,
@@ -199,7 +197,7 @@ pub(super) struct RawWsClient {
     pub message_post_format: PostFormat,
     pub report_self_message: bool,
     pub reconnect_interval: u64,
-    pub token: String,
+    pub token: Secret,
     pub debug: bool,
     pub heart_interval: u64,
     pub max_body_bytes: u64,
@@ -215,7 +213,7 @@ impl Default for RawWsClient {
             message_post_format: PostFormat::Array,
             report_self_message: false,
             reconnect_interval: 5_000,
-            token: String::new(),
+            token: Secret::default(),
             debug: false,
             heart_interval: DEFAULT_HEART_INTERVAL_MS,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
@@ -224,8 +222,8 @@ impl Default for RawWsClient {
     }
 }
 
-/// One enabled `httpClients` entry: every event is POSTed to `url`. `Debug` hides the token.
-#[derive(Clone, PartialEq, Eq)]
+/// One enabled `httpClients` entry: every event is POSTed to `url`.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HttpClient {
     pub name: String,
     /// An `http://` URL (checked at load).
@@ -233,15 +231,14 @@ pub struct HttpClient {
     pub message_post_format: PostFormat,
     pub report_self_message: bool,
     /// The HMAC-SHA1 secret for `X-Signature`; empty = no signature.
-    pub token: String,
+    pub token: Secret,
     pub debug: bool,
     pub queue_events: usize,
     pub timeout_ms: u64,
 }
 
 /// One enabled `websocketClients` entry: the host dials `url` and keeps the connection up.
-/// `Debug` hides the token.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WsClient {
     pub name: String,
     /// A `ws://` URL (checked at load).
@@ -250,45 +247,11 @@ pub struct WsClient {
     pub report_self_message: bool,
     pub reconnect_interval_ms: u64,
     /// Sent as `Authorization: Bearer <token>`; empty = none.
-    pub token: String,
+    pub token: Secret,
     pub debug: bool,
     pub heart_interval_ms: u64,
     pub max_body_bytes: u64,
     pub ws_queue_messages: usize,
-}
-
-fn redacted(token: &str) -> &'static str {
-    if token.is_empty() { "" } else { "<redacted>" }
-}
-
-impl fmt::Debug for HttpClient {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("HttpClient")
-            .field("name", &self.name)
-            .field("url", &self.url)
-            .field("message_post_format", &self.message_post_format)
-            .field("report_self_message", &self.report_self_message)
-            .field("token", &redacted(&self.token))
-            .field("debug", &self.debug)
-            .field("queue_events", &self.queue_events)
-            .field("timeout_ms", &self.timeout_ms)
-            .finish()
-    }
-}
-
-impl fmt::Debug for WsClient {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("WsClient")
-            .field("name", &self.name)
-            .field("url", &self.url)
-            .field("message_post_format", &self.message_post_format)
-            .field("report_self_message", &self.report_self_message)
-            .field("reconnect_interval_ms", &self.reconnect_interval_ms)
-            .field("token", &redacted(&self.token))
-            .field("debug", &self.debug)
-            .field("heart_interval_ms", &self.heart_interval_ms)
-            .finish()
-    }
 }
 
 impl RawHttpClient {

@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use super::grants::RawGrants;
 use super::network::{RawHttpClient, RawSseServer, RawWsClient, RawWsServer};
-use super::{HttpServer, PostFormat, ServerKind};
+use super::{HttpServer, PostFormat, Secret, ServerKind};
 
 pub(super) const DEFAULT_SERVER_NAME: &str = "http-server";
 pub(super) const DEFAULT_HOST: &str = "127.0.0.1";
@@ -49,8 +49,7 @@ pub(super) const CACHE_FOLDER_NAME: &str = "onebot-host";
 /// The `plugins.cacheDir` value that turns the compile cache off.
 pub(super) const CACHE_OFF: &str = "off";
 
-/// The whole file. Serde names the type in type errors, hence the `expecting` texts. No `Debug`
-/// on these: `RawHttpServer` holds the token (H6).
+/// The whole file. Serde names the type in type errors, hence the `expecting` texts.
 #[derive(Default, Deserialize)]
 #[serde(default, expecting = "an object")]
 pub(super) struct RawFile {
@@ -85,7 +84,7 @@ pub(super) struct RawHttpServer {
     pub enable_websocket: bool,
     pub message_post_format: PostFormat,
     pub report_self_message: bool,
-    pub token: String,
+    pub token: Secret,
     pub debug: bool,
     pub allow_origins: Vec<String>,
     pub allow_hosts: Vec<String>,
@@ -111,7 +110,7 @@ impl Default for RawHttpServer {
             enable_websocket: false,
             message_post_format: PostFormat::Array,
             report_self_message: true,
-            token: String::new(),
+            token: Secret::default(),
             debug: false,
             allow_origins: Vec::new(),
             allow_hosts: Vec::new(),
@@ -239,7 +238,7 @@ pub(super) struct RawSidecar {
     pub on_error: Option<String>,
     pub schedules: Option<Vec<super::triggers::RawSchedule>>,
     // The grants (`super::grants`), each absent unless granted.
-    pub config: Option<BTreeMap<String, String>>,
+    pub config: Option<BTreeMap<String, Secret>>,
     pub key_value: Option<Vec<String>>,
     pub call_actions: Option<Vec<String>>,
     pub allowed_outbound_hosts: Option<Vec<String>>,

@@ -92,7 +92,7 @@ fn c2_w6_server_entry_defaults_are_napcats_and_ours() {
         enable_websocket: false,
         message_post_format: PostFormat::Array,
         report_self_message: true,
-        token: String::new(),
+        token: Secret::default(),
         debug: false,
         heart_interval_ms: 30_000,
         max_body_bytes: 16 * 1024 * 1024,
@@ -134,7 +134,7 @@ fn c2_c3_every_key_is_read_and_only_enabled_servers_kept_in_file_order() {
     let b = &config.servers[0];
     assert_eq!((b.host.as_str(), b.port, b.enable_cors, b.enable_websocket), ("0.0.0.0", 0, false, true));
     assert_eq!((b.message_post_format, b.message_post_format.as_str()), (PostFormat::String, "string"));
-    assert_eq!((b.token.as_str(), b.debug, b.heart_interval_ms), ("s3cret", true, 0));
+    assert_eq!((b.token.expose(), b.debug, b.heart_interval_ms), ("s3cret", true, 0));
     assert_eq!((b.max_body_bytes, b.ws_queue_messages), (MAX_BODY_BYTES_LIMIT, 1));
     assert_eq!((b.header_timeout_ms, b.body_timeout_ms), (100, 86_400_000));
     // H6: the token never reaches a log line, not even through `{:?}` of the config.
@@ -150,7 +150,7 @@ fn c2_c3_every_key_is_read_and_only_enabled_servers_kept_in_file_order() {
         max_concurrent_calls: 64,
         data_dir: PathBuf::from("/srv/data"),
         grants: BTreeMap::from([("echo".to_owned(), PartialGrants {
-            config: Some(BTreeMap::from([("a".to_owned(), "x$".to_owned())])),
+            config: Some(BTreeMap::from([("a".to_owned(), "x$".into())])),
             key_value: Some(vec!["default".to_owned()]),
             ..PartialGrants::default()
         })]),
@@ -469,4 +469,37 @@ fn o9_d1_metrics_are_kept_while_a_server_shows_them_or_the_dashboard() {
         let loaded = parse_ok(&with_servers(&format!("{{ enable: true, {fields} }}")));
         assert_eq!(loaded.config.keeps_metrics(), kept, "{fields}");
     }
+}
+
+/// H6, S1: `Debug` of a whole config (what a `{config:?}` in a log line prints) holds no token
+/// of any list and no plugin config value, literal or read from a `${VAR}`.
+#[test]
+#[rustfmt::skip]
+fn h6_debug_of_a_config_shows_no_secret() {
+    let text = r#"{
+      network: {
+        httpServers: [{ enable: true, port: 0, token: "http-s3cret" }],
+        websocketServers: [{ enable: true, port: 0, token: "ws-s3cret" }],
+        httpSseServers: [{ enable: true, port: 0, token: "sse-s3cret" }],
+        httpClients: [{ enable: true, url: "http://127.0.0.1:8080", token: "post-s3cret" }],
+        websocketClients: [{ enable: true, url: "ws://127.0.0.1:8082", token: "dial-s3cret" }],
+      },
+      upstream: { url: "ws://127.0.0.1:3001", token: "upstream-s3cret" },
+      plugins: { grants: { echo: { config: { literal: "grant-s3cret" } } } },
+    }"#;
+    let mut config = parse_ok(text).config;
+    // A `${VAR}` value, read from a stand-in environment: the process's is never touched.
+    let raw = grants::RawGrants {
+        config: Some(BTreeMap::from([("key".to_owned(), "${API_KEY}".into())])),
+        ..grants::RawGrants::default()
+    };
+    let env = |name: &str| (name == "API_KEY").then(|| "env-s3cret".to_owned());
+    let resolved = grants::resolve(raw, Path::new(PATH), "", &env, &grants::any_variable)
+        .expect("valid");
+    let combined = resolved.clone().over(None);
+    assert_eq!(combined.config["key"].expose(), "env-s3cret");
+    config.plugins.grants.insert("env".to_owned(), resolved);
+    let shown = format!("{config:?} {combined:?}");
+    assert!(!shown.contains("s3cret"), "{shown}");
+    assert_eq!(shown.matches("<redacted>").count(), 9, "{shown}");
 }

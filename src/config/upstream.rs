@@ -13,7 +13,7 @@ use std::path::Path;
 use axum::http::Uri;
 use serde::Deserialize;
 
-use super::ConfigError;
+use super::{ConfigError, Secret};
 
 /// How long a client's forwarded call may wait for the upstream's answer, unless
 /// `upstream.timeoutMs` says otherwise (a plugin's nested call has its caller's deadline).
@@ -24,7 +24,7 @@ pub const DEFAULT_UPSTREAM_TIMEOUT_MS: u64 = 30_000;
 #[serde(default, rename_all = "camelCase", expecting = "an object")]
 pub(super) struct RawUpstream {
     pub url: String,
-    pub token: String,
+    pub token: Secret,
     pub timeout_ms: u64,
 }
 
@@ -32,7 +32,7 @@ impl Default for RawUpstream {
     fn default() -> Self {
         Self {
             url: String::new(),
-            token: String::new(),
+            token: Secret::default(),
             timeout_ms: DEFAULT_UPSTREAM_TIMEOUT_MS,
         }
     }
@@ -44,7 +44,7 @@ pub struct Upstream {
     /// The URL as written (it is what is dialled).
     pub url: String,
     /// Sent as `Authorization: Bearer <token>`; empty sends none. `${VAR}`s resolved.
-    pub token: String,
+    pub token: Secret,
     /// The longest a client's forwarded call waits for the answer.
     pub timeout_ms: u64,
 }
@@ -72,14 +72,7 @@ impl fmt::Debug for Upstream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Upstream")
             .field("url", &self.shown_url())
-            .field(
-                "token",
-                &if self.token.is_empty() {
-                    ""
-                } else {
-                    "<redacted>"
-                },
-            )
+            .field("token", &self.token)
             .field("timeout_ms", &self.timeout_ms)
             .finish()
     }
@@ -138,7 +131,7 @@ pub(super) fn validate(
             "has no host; expected e.g. \"ws://127.0.0.1:3001\"".to_owned(),
         ));
     }
-    let token = super::grants::expand(&raw.token, env).map_err(|m| invalid("token", m))?;
+    let token = super::grants::expand(raw.token.expose(), env).map_err(|m| invalid("token", m))?;
     if !(1..=super::MILLIS_LIMIT).contains(&raw.timeout_ms) {
         let limit = super::MILLIS_LIMIT;
         let got = raw.timeout_ms;
@@ -149,7 +142,7 @@ pub(super) fn validate(
     }
     Ok(Upstream {
         url: raw.url,
-        token,
+        token: token.into(),
         timeout_ms: raw.timeout_ms,
     })
 }
@@ -165,7 +158,7 @@ mod tests {
     fn run(url: &str, token: &str) -> Result<Upstream, String> {
         let raw = RawUpstream {
             url: url.to_owned(),
-            token: token.to_owned(),
+            token: token.into(),
             timeout_ms: DEFAULT_UPSTREAM_TIMEOUT_MS,
         };
         validate(raw, Path::new("/c/onebot.json5"), &env).map_err(|e| e.to_string())
@@ -176,7 +169,7 @@ mod tests {
     fn g1_good_section_resolves_the_token() {
         let up = run("ws://127.0.0.1:3001", "${NAPCAT_TOKEN}").expect("valid");
         assert_eq!(up.url, "ws://127.0.0.1:3001");
-        assert_eq!(up.token, "s3cret");
+        assert_eq!(up.token.expose(), "s3cret");
         assert!(
             !format!("{up:?}").contains("s3cret"),
             "Debug hides the token"
@@ -210,7 +203,7 @@ mod tests {
     fn g4_shown_url_has_no_secrets() {
         let up = Upstream {
             url: "ws://user:pw@127.0.0.1:3001/onebot?access_token=s3cret".to_owned(),
-            token: String::new(),
+            token: Secret::default(),
             timeout_ms: 1,
         };
         assert_eq!(up.shown_url(), "ws://127.0.0.1:3001/onebot");

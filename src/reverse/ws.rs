@@ -29,7 +29,7 @@ use tokio::task::JoinSet;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use super::socket::Dialled;
-use crate::config::WsClient;
+use crate::config::{Secret, WsClient};
 use crate::dial::DialError;
 use crate::dispatch::Dispatcher;
 use crate::events::EventBus;
@@ -39,7 +39,7 @@ use crate::ws::{self, End, Endpoint, Role, Session};
 /// connections are served with.
 struct Link {
     url: String,
-    token: String,
+    token: Secret,
     reconnect: Duration,
     endpoint: Arc<Endpoint>,
 }
@@ -166,6 +166,6 @@ async fn dial(
     let config = WebSocketConfig::default()
         .max_message_size(Some(limit))
         .max_frame_size(Some(limit));
-    let socket = crate::dial::dial(&link.url, &link.token, &headers, Some(config)).await?;
+    let socket = crate::dial::dial(&link.url, link.token.expose(), &headers, Some(config)).await?;
     Ok(Dialled::new(socket))
 }

@@ -115,7 +115,13 @@ async fn keep_up(upstream: Arc<Upstream>, mut stop: watch::Receiver<bool>) {
 
 /// One dial of the upstream, with its token.
 async fn dial(upstream: &Upstream) -> Result<Socket, DialError> {
-    dial::dial(&upstream.config.url, &upstream.config.token, &[], None).await
+    dial::dial(
+        &upstream.config.url,
+        upstream.config.token.expose(),
+        &[],
+        None,
+    )
+    .await
 }
 
 /// Serves one connection until it ends or the host stops.

@@ -34,7 +34,7 @@ impl Capability for Config {
 
 impl store::Host for ConfigState {
     fn get(&mut self, key: String) -> Result<Option<String>, store::Error> {
-        Ok(self.grants.config.get(&key).cloned())
+        Ok(self.grants.config.get(&key).map(|v| v.expose().to_owned()))
     }
 
     fn get_all(&mut self) -> Result<Vec<(String, String)>, store::Error> {
@@ -42,7 +42,7 @@ impl store::Host for ConfigState {
             .grants
             .config
             .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
+            .map(|(k, v)| (k.clone(), v.expose().to_owned()))
             .collect())
     }
 }
@@ -79,10 +79,7 @@ mod tests {
     #[test]
     fn p6_config_answers_the_granted_values() {
         let mut config = state(Grants {
-            config: BTreeMap::from([
-                ("a".to_owned(), "1".to_owned()),
-                ("b".to_owned(), "2".to_owned()),
-            ]),
+            config: BTreeMap::from([("a".to_owned(), "1".into()), ("b".to_owned(), "2".into())]),
             ..Grants::default()
         });
         assert_eq!(

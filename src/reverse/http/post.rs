@@ -22,6 +22,8 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use sha1::Sha1;
 
+use crate::config::Secret;
+
 /// Tries per event, the first included.
 pub const ATTEMPTS: u32 = 3;
 /// The wait before the second try; doubled before each later one.
@@ -54,12 +56,12 @@ pub struct Answer {
 pub struct Poster {
     client: Client<HttpConnector, Full<Bytes>>,
     uri: hyper::Uri,
-    token: String,
+    token: Secret,
     timeout: Duration,
 }
 
 impl Poster {
-    pub fn new(uri: hyper::Uri, token: String, timeout: Duration, connections: usize) -> Self {
+    pub fn new(uri: hyper::Uri, token: Secret, timeout: Duration, connections: usize) -> Self {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
         connector.set_connect_timeout(Some(timeout));
@@ -77,7 +79,7 @@ impl Poster {
 
     /// POSTs `body`, retrying as the module says; the answer, or why the event was dropped.
     pub async fn deliver(&self, body: Bytes, self_id: i64) -> Result<Answer, PostError> {
-        let signature = (!self.token.is_empty()).then(|| signature(&self.token, &body));
+        let signature = (!self.token.is_empty()).then(|| signature(self.token.expose(), &body));
         let mut backoff = BACKOFF;
         let mut attempt = 1;
         loop {
