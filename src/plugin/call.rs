@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
-use super::host::{HostState, Stdio};
+use super::host::{CallStart, HostState, Stdio};
 use super::{CallError, Plugin, bindings, runtime};
 use crate::envelope::Retcode;
 
@@ -154,10 +154,11 @@ impl Plugin {
             Some(instance) => instance,
             None => self.instantiate(action, deadline, &context.origin).await?,
         };
-        instance
-            .store
-            .data_mut()
-            .begin_call(action, deadline, &context.origin);
+        instance.store.data_mut().begin_call(&CallStart {
+            action,
+            deadline,
+            origin: &context.origin,
+        });
         instance.store.set_epoch_deadline(1);
         // A guest that computes traps at its deadline (the epoch callback); one that waits in
         // a host call (a WASI sleep) is cancelled here, one tick later.
@@ -217,19 +218,9 @@ impl Plugin {
     ) -> CallError {
         let plugin = self.name.clone();
         let action = action.to_owned();
-        if store.data().budget.limiter.exceeded {
-            return CallError::Memory {
-                plugin,
-                action,
-                memory_mb: self.limits.memory_mb,
-            };
-        }
-        if store.data().onebot.exceeded {
-            return CallError::EventFlood {
-                plugin,
-                action,
-                cap: self.limits.max_events_per_call,
-            };
+        // A unit that stopped the call (out of memory, too many events) names the cause.
+        if let Some(failure) = store.data().failure(&plugin, &action) {
+            return failure;
         }
         match error.downcast_ref::<wasmtime::Trap>() {
             Some(wasmtime::Trap::Interrupt) => return self.timed_out(&action),

@@ -42,7 +42,11 @@ impl Plugin {
             }),
         };
         let mut store = self.runtime.store(state);
-        store.data_mut().begin_call(action, deadline, origin);
+        store.data_mut().begin_call(&host::CallStart {
+            action,
+            deadline,
+            origin,
+        });
         let started = match within(
             (deadline + runtime::TICK).into(),
             self.pre.instantiate_async(&mut store),

@@ -19,11 +19,8 @@ use wasmtime::{
     Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, UpdateDeadline,
 };
 
-use super::host::actions::{ActionCaller, CallerSlot};
-use super::host::{
-    Actions, Budget, Capability, Config as ConfigUnit, Guest, HostState, KeyValue, Onebot,
-    Outbound, Wasi,
-};
+use super::host::actions::ActionCaller;
+use super::host::{Guest, HostState, Shared};
 use crate::events::EventBus;
 use crate::kv::Kv;
 use crate::metrics::Metrics;
@@ -36,13 +33,8 @@ pub const TICK: Duration = Duration::from_millis(2);
 pub struct Runtime {
     pub(super) engine: Engine,
     pub(super) linker: Linker<HostState>,
-    /// The capability units (`super::host`): what each instance is given.
-    wasi: Wasi,
-    onebot: Onebot,
-    config: ConfigUnit,
-    actions: Actions,
-    key_value: KeyValue,
-    outbound: Outbound,
+    /// What the capability units (`super::host`) share, which each instance is given a part of.
+    shared: Shared,
     cache: Option<wasmtime::Cache>,
     /// What plugins' loads and instances are counted into (O4, O5).
     metrics: Arc<Metrics>,
@@ -113,26 +105,17 @@ impl Runtime {
         let engine = Engine::new(&config).map_err(|e| RuntimeError::Engine(e.to_string()))?;
 
         let mut linker = Linker::new(&engine);
-        let linked = Wasi::add_to_linker(&mut linker)
-            .and_then(|()| Onebot::add_to_linker(&mut linker))
-            .and_then(|()| ConfigUnit::add_to_linker(&mut linker))
-            .and_then(|()| Actions::add_to_linker(&mut linker))
-            .and_then(|()| KeyValue::add_to_linker(&mut linker))
-            .and_then(|()| Outbound::add_to_linker(&mut linker));
-        linked.map_err(|e| RuntimeError::Engine(e.to_string()))?;
+        HostState::add_to_linker(&mut linker).map_err(|e| RuntimeError::Engine(e.to_string()))?;
 
         start_epoch_ticker(&engine)?;
         Ok(Runtime {
             engine,
             linker,
-            wasi: Wasi,
-            onebot: Onebot { events },
-            config: ConfigUnit,
-            actions: Actions {
-                caller: CallerSlot::default(),
+            shared: Shared {
+                events,
+                kv,
+                caller: Default::default(),
             },
-            key_value: KeyValue { kv },
-            outbound: Outbound,
             cache,
             metrics: Arc::new(Metrics::new()),
             executor: Some(executor().map_err(RuntimeError::Threads)?),
@@ -152,7 +135,7 @@ impl Runtime {
 
     /// The key-value database, if this process holds it.
     pub(super) fn kv(&self) -> Option<&Arc<Kv>> {
-        self.key_value.kv.as_ref()
+        self.shared.kv.as_ref()
     }
 
     /// The plugin executor, on which every guest call runs.
@@ -167,7 +150,7 @@ impl Runtime {
     /// Hands the runtime what answers plugins' nested calls (the dispatcher, built after the
     /// runtime). Only the first call counts; until then nested calls are refused.
     pub fn set_action_caller(&self, caller: Weak<dyn ActionCaller>) {
-        let _ = self.actions.caller.set(caller);
+        let _ = self.shared.caller.set(caller);
     }
 
     /// Cache hits so far; the loader compares before and after a compile to report a hit.
@@ -179,16 +162,7 @@ impl Runtime {
     /// plugin's limits and grants. A plugin keeps the data of finished stores and hands it to its next
     /// fresh instance (see `Plugin::recycle`), as building it is a good part of a store's cost.
     pub(super) fn state(&self, guest: &Guest<'_>) -> HostState {
-        HostState {
-            table: wasmtime::component::ResourceTable::new(),
-            wasi: self.wasi.prepare(guest),
-            onebot: self.onebot.prepare(guest),
-            config: self.config.prepare(guest),
-            actions: self.actions.prepare(guest),
-            key_value: self.key_value.prepare(guest),
-            outbound: self.outbound.prepare(guest),
-            budget: Budget::new(guest.limits.memory_mb),
-        }
+        HostState::new(&self.shared, guest)
     }
 
     /// A store for one instance around `state`, with the memory limiter and the epoch

@@ -16,8 +16,7 @@ use std::time::Instant;
 
 use wasmtime::component::{HasSelf, Linker};
 
-use super::{Capability, Guest, HostState, Refusals};
-use crate::config::Grants;
+use super::{CallStart, Capability, Getter, Grantee, Guest, HostState, Refused, Shared};
 use crate::envelope::Retcode;
 use crate::events::Origin;
 use crate::plugin::bindings::onebot::plugin::actions;
@@ -53,48 +52,40 @@ pub trait ActionCaller: Send + Sync + 'static {
 /// Where the runtime finds the dispatcher, once the host has built it.
 pub type CallerSlot = Arc<OnceLock<Weak<dyn ActionCaller>>>;
 
-/// Nested calls for plugins granted `callActions`.
-pub struct Actions {
-    pub caller: CallerSlot,
-}
+/// Nested calls for plugins granted `callActions`, through [`Shared::caller`].
+pub struct Actions;
 
 /// One instance's side: the plugin's grant, and the depth and deadline of its current call.
 pub struct ActionsState {
-    plugin: Arc<str>,
-    grants: Arc<Grants>,
+    grantee: Grantee,
     caller: CallerSlot,
     /// Where the current call sits: its depth, and the handlers that led to it (T6).
     origin: Origin,
     deadline: Instant,
-    refusals: Refusals,
-}
-
-impl ActionsState {
-    /// Before each call on this instance: where in a chain it runs and when it must end.
-    pub fn begin_call(&mut self, origin: &Origin, deadline: Instant) {
-        if self.origin != *origin {
-            self.origin = origin.clone();
-        }
-        self.deadline = deadline;
-    }
 }
 
 impl Capability for Actions {
     type State = ActionsState;
 
-    fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
-        actions::add_to_linker::<HostState, HasSelf<ActionsState>>(linker, |s| &mut s.actions)
+    fn add_to_linker(linker: &mut Linker<HostState>, get: Getter<Self>) -> wasmtime::Result<()> {
+        actions::add_to_linker::<_, HasSelf<ActionsState>>(linker, get)
     }
 
-    fn prepare(&self, guest: &Guest<'_>) -> ActionsState {
+    fn prepare(shared: &Shared, guest: &Guest<'_>) -> ActionsState {
         ActionsState {
-            plugin: guest.name.clone(),
-            grants: guest.grants.clone(),
-            caller: self.caller.clone(),
+            grantee: guest.grantee(),
+            caller: shared.caller.clone(),
             origin: Origin::default(),
             deadline: Instant::now(),
-            refusals: guest.refusals.clone(),
         }
+    }
+
+    /// Where in a chain the call runs and when it must end: a nested call it makes carries both.
+    fn begin_call(state: &mut ActionsState, call: &CallStart<'_>) {
+        if state.origin != *call.origin {
+            state.origin = call.origin.clone();
+        }
+        state.deadline = call.deadline;
     }
 }
 
@@ -104,31 +95,22 @@ impl actions::Host for ActionsState {
             retcode: retcode.0,
             message,
         };
-        if !self.grants.call_actions.allows(&action) {
+        let plugin = &self.grantee.plugin;
+        if !self.grantee.grants.call_actions.allows(&action) {
             let message = format!(
-                "plugin {}: calling `{action}` is not granted; add it to `callActions` in {}.json5 \
-                 (or `\"*\"` for every action)",
-                self.plugin, self.plugin
+                "plugin {plugin}: calling `{action}` is not granted; add it to `callActions` in \
+                 {plugin}.json5 (or `\"*\"` for every action)"
             );
-            if self.refusals.first("call-action", &action) {
-                tracing::warn!(
-                    plugin = %self.plugin,
-                    %action,
-                    "call-action refused: not granted (its later refusals are logged at debug)"
-                );
-            } else {
-                tracing::debug!(plugin = %self.plugin, %action, "call-action refused: not granted");
-            }
+            let message = self.grantee.refuse(Refused::Action(&action), message);
             return Err(refuse(Retcode::AUTH, message));
         }
         let depth = self.origin.depth + 1;
         if depth > MAX_DEPTH {
             let message = format!(
-                "plugin {}: calling `{action}` would nest {depth} calls deep, past the limit of \
-                 {MAX_DEPTH} (a plugin calling itself through other actions?)",
-                self.plugin
+                "plugin {plugin}: calling `{action}` would nest {depth} calls deep, past the limit of \
+                 {MAX_DEPTH} (a plugin calling itself through other actions?)"
             );
-            tracing::warn!(plugin = %self.plugin, %action, depth, "call-action refused: too deep");
+            tracing::warn!(%plugin, %action, depth, "call-action refused: too deep");
             return Err(refuse(Retcode::FAILED, message));
         }
         let Some(caller) = self.caller.get().and_then(Weak::upgrade) else {
@@ -138,7 +120,7 @@ impl actions::Host for ActionsState {
             ));
         };
         let call = NestedCall {
-            caller: self.plugin.clone(),
+            caller: plugin.clone(),
             action,
             params,
             deadline: self.deadline,
@@ -160,7 +142,8 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::config::{ActionGrant, Limits};
+    use crate::config::{ActionGrant, Grants, Limits};
+    use crate::plugin::host::prepared;
 
     /// Answers every call with its own depth, and remembers the calls it saw.
     #[derive(Default)]
@@ -179,40 +162,40 @@ mod tests {
         }
     }
 
-    fn state(grant: ActionGrant, caller: &Arc<dyn ActionCaller>) -> ActionsState {
-        let slot = CallerSlot::default();
-        let _ = slot.set(Arc::downgrade(caller));
-        let name: Arc<str> = "alt".into();
-        let grants = Arc::new(Grants {
+    /// The state of plugin `alt` granted `grant`, its nested calls answered by `caller`.
+    fn state(grant: ActionGrant, caller: Option<&Arc<dyn ActionCaller>>) -> ActionsState {
+        let shared = Shared::for_tests();
+        if let Some(caller) = caller {
+            let _ = shared.caller.set(Arc::downgrade(caller));
+        }
+        let grants = Grants {
             call_actions: grant,
             ..Grants::default()
-        });
-        Actions { caller: slot }.prepare(&Guest {
-            name: &name,
-            limits: &Limits::default(),
-            grants: &grants,
-            in_flight: &Default::default(),
-            refusals: &Default::default(),
-        })
+        };
+        prepared::<Actions>(&shared, "alt", &Limits::default(), grants)
     }
 
     #[tokio::test]
     async fn p4_calls_are_refused_unless_granted_and_carry_depth_and_deadline() {
         let recorder = Arc::new(Recorder::default());
         let caller: Arc<dyn ActionCaller> = recorder.clone();
-        let mut only = state(ActionGrant::Only(vec!["get_status".into()]), &caller);
+        let mut only = state(ActionGrant::Only(vec!["get_status".into()]), Some(&caller));
         let refused = actions::Host::call(&mut only, "send_msg".into(), "{}".into()).await;
         let error = refused.expect_err("not granted");
         assert_eq!(error.retcode, 1403);
         assert!(error.message.contains("callActions") && error.message.contains("alt.json5"));
 
         let deadline = Instant::now() + Duration::from_secs(1);
-        only.begin_call(
-            &Origin {
-                depth: 3,
-                ..Origin::default()
+        Actions::begin_call(
+            &mut only,
+            &CallStart {
+                action: "a",
+                deadline,
+                origin: &Origin {
+                    depth: 3,
+                    ..Origin::default()
+                },
             },
-            deadline,
         );
         let answer = actions::Host::call(&mut only, "get_status".into(), "{}".into()).await;
         assert_eq!(answer.ok().as_deref(), Some("{\"depth\":4}"));
@@ -224,13 +207,17 @@ mod tests {
     async fn p4_a_call_past_the_depth_limit_is_refused_before_it_is_made() {
         let recorder = Arc::new(Recorder::default());
         let caller: Arc<dyn ActionCaller> = recorder.clone();
-        let mut all = state(ActionGrant::All, &caller);
-        all.begin_call(
-            &Origin {
-                depth: MAX_DEPTH,
-                ..Origin::default()
+        let mut all = state(ActionGrant::All, Some(&caller));
+        Actions::begin_call(
+            &mut all,
+            &CallStart {
+                action: "a",
+                deadline: Instant::now(),
+                origin: &Origin {
+                    depth: MAX_DEPTH,
+                    ..Origin::default()
+                },
             },
-            Instant::now(),
         );
         let error = actions::Host::call(&mut all, "x".into(), "{}".into())
             .await
@@ -244,21 +231,7 @@ mod tests {
 
     #[tokio::test]
     async fn p4_without_a_dispatcher_calls_fail_cleanly() {
-        let name: Arc<str> = "alt".into();
-        let grants = Arc::new(Grants {
-            call_actions: ActionGrant::All,
-            ..Grants::default()
-        });
-        let mut state = Actions {
-            caller: CallerSlot::default(),
-        }
-        .prepare(&Guest {
-            name: &name,
-            limits: &Limits::default(),
-            grants: &grants,
-            in_flight: &Default::default(),
-            refusals: &Default::default(),
-        });
+        let mut state = state(ActionGrant::All, None);
         let error = actions::Host::call(&mut state, "x".into(), "{}".into())
             .await
             .expect_err("no dispatcher");

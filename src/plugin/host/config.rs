@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use wasmtime::component::{HasSelf, Linker};
 
-use super::{Capability, Guest, HostState};
+use super::{Capability, Getter, Guest, HostState, Shared};
 use crate::config::Grants;
 use crate::plugin::bindings::wasi::config::store;
 
@@ -21,11 +21,11 @@ pub struct ConfigState {
 impl Capability for Config {
     type State = ConfigState;
 
-    fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
-        store::add_to_linker::<HostState, HasSelf<ConfigState>>(linker, |s| &mut s.config)
+    fn add_to_linker(linker: &mut Linker<HostState>, get: Getter<Self>) -> wasmtime::Result<()> {
+        store::add_to_linker::<_, HasSelf<ConfigState>>(linker, get)
     }
 
-    fn prepare(&self, guest: &Guest<'_>) -> ConfigState {
+    fn prepare(_shared: &Shared, guest: &Guest<'_>) -> ConfigState {
         ConfigState {
             grants: guest.grants.clone(),
         }
@@ -53,17 +53,10 @@ mod tests {
 
     use super::*;
     use crate::config::Limits;
+    use crate::plugin::host::prepared;
 
     fn state(grants: Grants) -> ConfigState {
-        let name: Arc<str> = "p".into();
-        let grants = Arc::new(grants);
-        Config.prepare(&Guest {
-            name: &name,
-            limits: &Limits::default(),
-            grants: &grants,
-            in_flight: &Default::default(),
-            refusals: &Default::default(),
-        })
+        prepared::<Config>(&Shared::for_tests(), "p", &Limits::default(), grants)
     }
 
     #[test]

@@ -10,41 +10,34 @@ use std::sync::Arc;
 
 use wasmtime::component::{HasSelf, Linker};
 
-use super::{Capability, Guest, HostState, Refusals};
-use crate::config::Grants;
+use super::{Capability, Getter, Grantee, Guest, HostState, Refused, Shared};
 use crate::kv::{Kv, KvError, Namespace};
 use crate::plugin::bindings::onebot::plugin::key_value;
 
-/// Key-value storage for plugins granted `keyValue`; `kv` is `None` in a runtime without the
-/// database (a CLI command while a server holds it, benchmarks, unit tests), where every store
-/// answers that it is unavailable.
-pub struct KeyValue {
-    pub kv: Option<Arc<Kv>>,
-}
+/// Key-value storage for plugins granted `keyValue`, in [`Shared::kv`]: `None` in a runtime
+/// without the database (a CLI command while a server holds it, benchmarks, unit tests),
+/// where every store answers that it is unavailable.
+pub struct KeyValue;
 
 /// One instance's side: who it is, what it was granted, and its quota.
 pub struct KeyValueState {
-    plugin: Arc<str>,
-    grants: Arc<Grants>,
+    grantee: Grantee,
     kv: Option<Arc<Kv>>,
     quota: u64,
-    refusals: Refusals,
 }
 
 impl Capability for KeyValue {
     type State = KeyValueState;
 
-    fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
-        key_value::add_to_linker::<HostState, HasSelf<KeyValueState>>(linker, |s| &mut s.key_value)
+    fn add_to_linker(linker: &mut Linker<HostState>, get: Getter<Self>) -> wasmtime::Result<()> {
+        key_value::add_to_linker::<_, HasSelf<KeyValueState>>(linker, get)
     }
 
-    fn prepare(&self, guest: &Guest<'_>) -> KeyValueState {
+    fn prepare(shared: &Shared, guest: &Guest<'_>) -> KeyValueState {
         KeyValueState {
-            plugin: guest.name.clone(),
-            grants: guest.grants.clone(),
-            kv: self.kv.clone(),
+            grantee: guest.grantee(),
+            kv: shared.kv.clone(),
             quota: guest.limits.kv_quota_mb.saturating_mul(1 << 20),
-            refusals: guest.refusals.clone(),
         }
     }
 }
@@ -54,45 +47,39 @@ type Answer<T> = Result<T, String>;
 impl KeyValueState {
     /// The database and the namespace of `store`, if the plugin was granted it.
     fn open(&self, store: &str) -> Result<(&Kv, Namespace), String> {
-        if !self.grants.key_value.iter().any(|label| label == store) {
-            if self.refusals.first("key-value", store) {
-                tracing::warn!(
-                    plugin = %self.plugin,
-                    store,
-                    "key-value refused: not granted (add `keyValue: [\"{store}\"]` to its \
-                     sidecar; this store's later refusals are logged at debug)"
-                );
-            } else {
-                tracing::debug!(plugin = %self.plugin, store, "key-value refused: not granted");
-            }
-            return Err(format!(
-                "plugin {}: key-value store \"{store}\" is not granted; add `keyValue: [\"{store}\"]` \
-                 to its sidecar {}.json5",
-                self.plugin, self.plugin
-            ));
+        let plugin = &self.grantee.plugin;
+        if !self
+            .grantee
+            .grants
+            .key_value
+            .iter()
+            .any(|label| label == store)
+        {
+            let message = format!(
+                "plugin {plugin}: key-value store \"{store}\" is not granted; add `keyValue: \
+                 [\"{store}\"]` to its sidecar {plugin}.json5"
+            );
+            return Err(self.grantee.refuse(Refused::Store(store), message));
         }
         let Some(kv) = &self.kv else {
             return Err(format!(
-                "plugin {}: key-value store \"{store}\": the key-value database is not open in \
-                 this process (another onebot-host holds it? see the warning in the log)",
-                self.plugin
+                "plugin {plugin}: key-value store \"{store}\": the key-value database is not open \
+                 in this process (another onebot-host holds it? see the warning in the log)"
             ));
         };
-        Ok((kv, Namespace::new(&self.plugin, store)))
+        Ok((kv, Namespace::new(plugin, store)))
     }
 
     /// The message a plugin gets for a failed operation, naming it and the store.
     fn failed(&self, store: &str, error: KvError) -> String {
+        let plugin = &self.grantee.plugin;
         match &error {
             KvError::Database(_) | KvError::Closed => {
-                tracing::error!(plugin = %self.plugin, store, "key-value: {error}");
+                tracing::error!(%plugin, store, "key-value: {error}");
             }
-            _ => tracing::debug!(plugin = %self.plugin, store, "key-value refused: {error}"),
+            _ => tracing::debug!(%plugin, store, "key-value refused: {error}"),
         }
-        format!(
-            "plugin {}: key-value store \"{store}\": {error}",
-            self.plugin
-        )
+        format!("plugin {plugin}: key-value store \"{store}\": {error}")
     }
 }
 
@@ -152,22 +139,20 @@ impl key_value::Host for KeyValueState {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Limits;
+    use crate::config::{Grants, Limits};
+    use crate::plugin::host::prepared;
     use key_value::Host as _;
 
     fn state(kv: Option<Arc<Kv>>, plugin: &str, labels: &[&str]) -> KeyValueState {
-        let name: Arc<str> = plugin.into();
-        let grants = Arc::new(Grants {
+        let grants = Grants {
             key_value: labels.iter().map(|l| (*l).to_owned()).collect(),
             ..Grants::default()
-        });
-        KeyValue { kv }.prepare(&Guest {
-            name: &name,
-            limits: &Limits::default(),
-            grants: &grants,
-            in_flight: &Default::default(),
-            refusals: &Default::default(),
-        })
+        };
+        let shared = Shared {
+            kv,
+            ..Shared::for_tests()
+        };
+        prepared::<KeyValue>(&shared, plugin, &Limits::default(), grants)
     }
 
     #[tokio::test]

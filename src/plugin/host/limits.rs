@@ -1,9 +1,18 @@
-//! The per-call budget (SPEC P5): the deadline the epoch callback enforces (`timeoutMs`),
-//! the ticks a call has seen, and the memory limiter (`memoryMb`). Every plugin has one.
+//! The per-call budget unit (SPEC P5): the deadline the epoch callback enforces
+//! (`timeoutMs`), the ticks a call has seen, and the memory limiter (`memoryMb`). Every
+//! plugin has one; it imports nothing, the runtime's store reads it (`Runtime::store`).
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use wasmtime::ResourceLimiter;
+use wasmtime::component::Linker;
+
+use super::{CallStart, Capability, Getter, Guest, HostState, Shared};
+use crate::plugin::CallError;
+
+/// The per-call budget for every plugin, from its `limits`.
+pub struct CallLimits;
 
 /// One instance's limits for its current call.
 pub struct Budget {
@@ -12,26 +21,45 @@ pub struct Budget {
     /// Epoch ticks the current call has seen; two or more means it ran a whole tick.
     pub ticks: u32,
     pub limiter: CallLimiter,
+    /// The plugin's `memoryMb`, which its out-of-memory error names.
+    memory_mb: u64,
 }
 
-impl Budget {
-    pub fn new(memory_mb: u64) -> Self {
+impl Capability for CallLimits {
+    type State = Budget;
+
+    /// Nothing to import: the budget is enforced from outside the guest.
+    fn add_to_linker(_linker: &mut Linker<HostState>, _get: Getter<Self>) -> wasmtime::Result<()> {
+        Ok(())
+    }
+
+    fn prepare(_shared: &Shared, guest: &Guest<'_>) -> Budget {
         Budget {
             deadline: Instant::now(),
             ticks: 0,
-            limiter: CallLimiter::new(memory_mb),
+            limiter: CallLimiter::new(guest.limits.memory_mb),
+            memory_mb: guest.limits.memory_mb,
         }
     }
 
-    pub fn begin_call(&mut self, deadline: Instant) {
-        self.deadline = deadline;
-        self.ticks = 0;
+    fn begin_call(budget: &mut Budget, call: &CallStart<'_>) {
+        budget.deadline = call.deadline;
+        budget.ticks = 0;
     }
 
-    /// A fresh instance on a finished store's data: its memories start from zero.
-    pub fn recycle(&mut self) {
-        self.limiter.used_bytes = 0;
-        self.limiter.exceeded = false;
+    /// A fresh instance on a finished store's data: its memories start from zero (the old
+    /// instance's went back to the pool with it).
+    fn recycle(budget: &mut Budget) {
+        budget.limiter.used_bytes = 0;
+        budget.limiter.exceeded = false;
+    }
+
+    fn failure(budget: &Budget, plugin: &Arc<str>, action: &str) -> Option<CallError> {
+        budget.limiter.exceeded.then(|| CallError::Memory {
+            plugin: plugin.clone(),
+            action: action.to_owned(),
+            memory_mb: budget.memory_mb,
+        })
     }
 }
 

@@ -3,21 +3,30 @@
 //!
 //! A unit implements [`Capability`]: its imports are added to the engine's linker once
 //! ([`Capability::add_to_linker`]), and each instance gets the unit's own part of the store's
-//! data, built from what the plugin was granted ([`Capability::prepare`]). Every capability
-//! is denied unless a unit grants it: a unit that is not granted adds no state and answers
-//! its imports with an error naming the plugin and the sidecar key to add.
+//! data, built from what the host shares with every unit ([`Shared`]) and what the plugin
+//! was granted ([`Capability::prepare`]). Before each call every unit resets its part
+//! ([`Capability::begin_call`]); after a failed call each may name the cause
+//! ([`Capability::failure`]). Every capability is denied unless a unit grants it: a unit
+//! that is not granted adds no state and answers its imports with an error naming the plugin
+//! and the sidecar key to add, through [`Grantee::refuse`], which warns the operator once
+//! per plugin version, capability and name.
 //!
-//! - `wasi` — WASI with nothing in it (no files, environment, args or network), stdout and
-//!   stderr captured for the log (`stdio`).
-//! - `onebot` — the `onebot:plugin/host` imports: `log` and `emit-event`.
-//! - `limits` — the per-call budget: deadline, epoch ticks, memory limiter.
-//! - `config` — `wasi:config/store` with the plugin's granted values.
-//! - `actions` — calling other actions through [`actions::ActionCaller`], a trait the
-//!   dispatcher above implements (no upward import).
-//! - `key_value` — `onebot:plugin/key-value`: the plugin's granted stores in the host's
-//!   database ([`crate::kv`]).
-//! - `outbound` — `wasi:http/outgoing-handler`, each request checked against the plugin's
-//!   `allowedOutboundHosts` and bounded in time, size and number in flight.
+//! The `units!` list below generates the rest, once for all units: [`HostState`] (a store's
+//! data, one field per unit) with [`HostState::add_to_linker`], [`HostState::new`],
+//! [`HostState::begin_call`], [`HostState::recycle`] and [`HostState::failure`].
+//!
+//! # Adding a unit
+//!
+//! 1. Write its file, say `host/clock.rs`: a type implementing [`Capability`], its `State`,
+//!    and the bindings' `Host` trait on that state (the `config` unit, [`Config`], is the
+//!    smallest example). Its `add_to_linker` hands the getter it is given to the bindings'
+//!    `add_to_linker`; a grant it checks is a key of [`crate::config::Grants`], and a refusal
+//!    goes through [`Grantee::refuse`].
+//! 2. Add `mod clock;` and one line `clock: clock::Clock,` to `units!`.
+//!
+//! Nothing else names the units: the runtime links, prepares and resets them all through
+//! [`HostState`]. A unit that needs something of the host's that no unit has used yet gets
+//! it as a field of [`Shared`], which the runtime fills.
 
 pub mod actions;
 mod config;
@@ -32,21 +41,35 @@ mod wasi;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::events::Origin;
-
 use wasmtime::component::{Linker, ResourceTable};
 use wasmtime_wasi::{WasiCtxView, WasiView};
 
 pub use actions::Actions;
 pub use config::Config;
 pub use key_value::KeyValue;
-pub use limits::Budget;
+pub use limits::CallLimits;
 pub use onebot::Onebot;
 pub use outbound::{InFlight, Outbound};
-pub use refusals::Refusals;
+pub use refusals::{Grantee, Refusals, Refused};
 pub use wasi::{Stdio, Wasi};
 
 use crate::config::{Grants, Limits};
+use crate::events::{EventBus, Origin};
+use crate::kv::Kv;
+use crate::plugin::CallError;
+use actions::CallerSlot;
+
+/// What the host shares with every unit, built once by the runtime: each unit takes what it
+/// needs into an instance's state ([`Capability::prepare`]).
+pub struct Shared {
+    /// Where plugins' events go (the `onebot` unit).
+    pub events: Arc<EventBus>,
+    /// The database behind `keyValue` stores; `None` where this process does not hold it.
+    pub kv: Option<Arc<Kv>>,
+    /// What answers nested calls (the `actions` unit): the dispatcher, once built on the
+    /// runtime.
+    pub caller: CallerSlot,
+}
 
 /// The plugin a unit prepares an instance for: its name (which tags its logs and errors),
 /// its limits and its grants, from the config and its sidecar, and what all instances of
@@ -59,46 +82,129 @@ pub struct Guest<'a> {
     pub refusals: &'a Refusals,
 }
 
+impl Guest<'_> {
+    /// The plugin as a unit that checks its grants holds it.
+    pub fn grantee(&self) -> Grantee {
+        Grantee {
+            plugin: self.name.clone(),
+            grants: self.grants.clone(),
+            refusals: self.refusals.clone(),
+        }
+    }
+}
+
+/// The start of one call on an instance (fresh or warm): what a unit's per-call state is
+/// reset from.
+pub struct CallStart<'a> {
+    /// What runs: an action, or a trigger's label (`handle-event`, `schedule <name>`); for
+    /// the log.
+    pub action: &'a str,
+    /// When the call must end.
+    pub deadline: Instant,
+    /// Where it sits: `origin.depth` calls deep in a chain of nested calls; what it
+    /// publishes or calls carries `origin` (T6).
+    pub origin: &'a Origin,
+}
+
+/// Where a unit's state sits in a store's data: handed to [`Capability::add_to_linker`], so
+/// a unit never names [`HostState`]'s fields.
+pub type Getter<U> = fn(&mut HostState) -> &mut <U as Capability>::State;
+
 /// One capability unit: imports added to the linker once, and per instance a state of its own.
 pub trait Capability {
     /// This unit's part of a store's data.
     type State: Send + 'static;
-    /// Adds the unit's imports to the linker shared by every plugin.
-    fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()>;
-    /// The state of one instance of `guest`.
-    fn prepare(&self, guest: &Guest<'_>) -> Self::State;
+    /// Adds the unit's imports to the linker shared by every plugin; `get` finds the unit's
+    /// state in a store's data.
+    fn add_to_linker(linker: &mut Linker<HostState>, get: Getter<Self>) -> wasmtime::Result<()>;
+    /// The state of one instance of `guest`, from what the host shares.
+    fn prepare(shared: &Shared, guest: &Guest<'_>) -> Self::State;
+    /// Resets the per-call part of `state` before a call. Most units keep nothing per call.
+    fn begin_call(state: &mut Self::State, call: &CallStart<'_>) {
+        let _ = (state, call);
+    }
+    /// Readies `state` for a fresh instance on a finished store's data (see
+    /// [`HostState::recycle`]). Most units keep nothing of an instance.
+    fn recycle(state: &mut Self::State) {
+        let _ = state;
+    }
+    /// Why the call of `action` that just failed failed, if this unit stopped it (out of
+    /// memory, too many events): the error the caller gets instead of the bare trap.
+    fn failure(state: &Self::State, plugin: &Arc<str>, action: &str) -> Option<CallError> {
+        let _ = (state, plugin, action);
+        None
+    }
 }
 
-/// The data of one instance's `Store`: each unit's state, and the resource table they share.
-pub struct HostState {
-    pub table: ResourceTable,
-    pub wasi: <Wasi as Capability>::State,
-    pub onebot: <Onebot as Capability>::State,
-    pub config: <Config as Capability>::State,
-    pub actions: <Actions as Capability>::State,
-    pub key_value: <KeyValue as Capability>::State,
-    pub outbound: <Outbound as Capability>::State,
-    pub budget: Budget,
+/// Generates, from one line per unit (`field: Type`), everything that goes through all the
+/// units: [`HostState`] and its methods.
+macro_rules! units {
+    ($($(#[$doc:meta])* $field:ident: $unit:ty,)*) => {
+        /// The data of one instance's `Store`: each unit's state, and the resource table they
+        /// share.
+        pub struct HostState {
+            pub table: ResourceTable,
+            $($(#[$doc])* pub $field: <$unit as Capability>::State,)*
+        }
+
+        impl HostState {
+            /// Adds every unit's imports to `linker`.
+            pub fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+                $(<$unit as Capability>::add_to_linker(linker, |s| &mut s.$field)?;)*
+                Ok(())
+            }
+
+            /// The data of a fresh store for `guest`: each unit's state, built from the
+            /// plugin's limits and grants.
+            pub fn new(shared: &Shared, guest: &Guest<'_>) -> Self {
+                HostState {
+                    table: ResourceTable::new(),
+                    $($field: <$unit as Capability>::prepare(shared, guest),)*
+                }
+            }
+
+            /// Resets every unit's per-call state before `call` on this instance.
+            pub fn begin_call(&mut self, call: &CallStart<'_>) {
+                $(<$unit as Capability>::begin_call(&mut self.$field, call);)*
+            }
+
+            /// Readies the host's side of a finished store for a new, fresh instance: the
+            /// guest's resources (streams and the like) go with the old resource table, and
+            /// each unit drops what was the old instance's.
+            pub fn recycle(&mut self) {
+                self.table = ResourceTable::new();
+                $(<$unit as Capability>::recycle(&mut self.$field);)*
+            }
+
+            /// Why a failed call of `action` failed, as the first unit (in the order of
+            /// `units!`) that stopped it says.
+            pub fn failure(&self, plugin: &Arc<str>, action: &str) -> Option<CallError> {
+                None$(.or_else(|| <$unit as Capability>::failure(&self.$field, plugin, action)))*
+            }
+        }
+    };
 }
 
-impl HostState {
-    /// Readies the host's side of a finished store for a new, fresh instance: the guest's
-    /// resources (streams and the like) go with the old resource table, and the memory count
-    /// starts from zero (the old instance's memories went back to the pool with it).
-    pub fn recycle(&mut self) {
-        self.table = ResourceTable::new();
-        self.budget.recycle();
-    }
-
-    /// Resets the per-call budgets before a call of `action` on this instance (fresh or
-    /// warm): it must end by `deadline`, runs `origin.depth` calls deep in a chain of nested
-    /// calls, and what it publishes or calls carries `origin` (T6).
-    pub fn begin_call(&mut self, action: &str, deadline: Instant, origin: &Origin) {
-        self.budget.begin_call(deadline);
-        self.onebot.begin_call(origin);
-        self.actions.begin_call(origin, deadline);
-        self.outbound.begin_call(action, deadline);
-    }
+units! {
+    /// WASI with nothing in it (no files, environment, args or network), stdout and stderr
+    /// captured for the log.
+    wasi: Wasi,
+    /// The per-call budget: deadline, epoch ticks, memory limiter. Before `onebot`: a call
+    /// out of memory reports that first.
+    budget: CallLimits,
+    /// The `onebot:plugin/host` imports: `log` and `emit-event`.
+    onebot: Onebot,
+    /// `wasi:config/store` with the plugin's granted values.
+    config: Config,
+    /// Calling other actions through [`actions::ActionCaller`], a trait the dispatcher above
+    /// implements (no upward import).
+    actions: Actions,
+    /// `onebot:plugin/key-value`: the plugin's granted stores in the host's database
+    /// ([`crate::kv`]).
+    key_value: KeyValue,
+    /// `wasi:http/outgoing-handler`, each request checked against the plugin's
+    /// `allowedOutboundHosts` and bounded in time, size and number in flight.
+    outbound: Outbound,
 }
 
 impl WasiView for HostState {
@@ -106,6 +212,39 @@ impl WasiView for HostState {
         WasiCtxView {
             ctx: &mut self.wasi.ctx,
             table: &mut self.table,
+        }
+    }
+}
+
+/// A unit's state for an instance of plugin `name`, as the units' tests build it: the rest
+/// of the host left out (no database, a dispatcher only where `shared` sets one).
+#[cfg(test)]
+pub fn prepared<U: Capability>(
+    shared: &Shared,
+    name: &str,
+    limits: &Limits,
+    grants: Grants,
+) -> U::State {
+    U::prepare(
+        shared,
+        &Guest {
+            name: &name.into(),
+            limits,
+            grants: &Arc::new(grants),
+            in_flight: &InFlight::default(),
+            refusals: &Refusals::default(),
+        },
+    )
+}
+
+#[cfg(test)]
+impl Shared {
+    /// What tests share: an event bus nothing listens to, no database, no dispatcher.
+    pub fn for_tests() -> Self {
+        Shared {
+            events: Arc::new(EventBus::new(Arc::new(crate::events::Identity::new(1)))),
+            kv: None,
+            caller: CallerSlot::default(),
         }
     }
 }

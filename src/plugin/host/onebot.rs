@@ -6,14 +6,13 @@ use std::sync::Arc;
 
 use wasmtime::component::{HasSelf, Linker};
 
-use super::{Capability, Guest, HostState};
+use super::{CallStart, Capability, Getter, Guest, HostState, Shared};
 use crate::events::{EventBus, Origin};
+use crate::plugin::CallError;
 use crate::plugin::bindings::{self, Level};
 
-/// Logging and events for every plugin; shares the host's event bus.
-pub struct Onebot {
-    pub events: Arc<EventBus>,
-}
+/// Logging and events for every plugin, to the host's event bus ([`Shared::events`]).
+pub struct Onebot;
 
 /// One instance's side: who it is, and this call's event count.
 pub struct OnebotState {
@@ -23,44 +22,45 @@ pub struct OnebotState {
     emitted: u32,
     max_events: u32,
     /// Set when the current call went past `maxEventsPerCall`, so its error can say so.
-    pub exceeded: bool,
+    exceeded: bool,
     /// Where the current call sits for the event handlers (T6): its events carry it.
     origin: Origin,
-}
-
-impl OnebotState {
-    pub fn begin_call(&mut self, origin: &Origin) {
-        self.emitted = 0;
-        self.exceeded = false;
-        if self.origin != *origin {
-            self.origin = origin.clone();
-        }
-    }
 }
 
 impl Capability for Onebot {
     type State = OnebotState;
 
-    fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
-        bindings::onebot::plugin::types::add_to_linker::<HostState, HasSelf<OnebotState>>(
-            linker,
-            |s| &mut s.onebot,
-        )?;
-        bindings::onebot::plugin::host::add_to_linker::<HostState, HasSelf<OnebotState>>(
-            linker,
-            |s| &mut s.onebot,
-        )
+    fn add_to_linker(linker: &mut Linker<HostState>, get: Getter<Self>) -> wasmtime::Result<()> {
+        use bindings::onebot::plugin::{host, types};
+        types::add_to_linker::<_, HasSelf<OnebotState>>(linker, get)?;
+        host::add_to_linker::<_, HasSelf<OnebotState>>(linker, get)
     }
 
-    fn prepare(&self, guest: &Guest<'_>) -> OnebotState {
+    fn prepare(shared: &Shared, guest: &Guest<'_>) -> OnebotState {
         OnebotState {
             plugin: guest.name.clone(),
-            events: self.events.clone(),
+            events: shared.events.clone(),
             emitted: 0,
             max_events: guest.limits.max_events_per_call,
             exceeded: false,
             origin: Origin::default(),
         }
+    }
+
+    fn begin_call(state: &mut OnebotState, call: &CallStart<'_>) {
+        state.emitted = 0;
+        state.exceeded = false;
+        if state.origin != *call.origin {
+            state.origin = call.origin.clone();
+        }
+    }
+
+    fn failure(state: &OnebotState, plugin: &Arc<str>, action: &str) -> Option<CallError> {
+        state.exceeded.then(|| CallError::EventFlood {
+            plugin: plugin.clone(),
+            action: action.to_owned(),
+            cap: state.max_events,
+        })
     }
 }
 
@@ -101,32 +101,36 @@ impl bindings::onebot::plugin::host::Host for OnebotState {
 mod tests {
     use super::*;
     use crate::config::{Grants, Limits};
-    use crate::events::Identity;
     use crate::plugin::bindings::onebot::plugin::host::Host;
+    use crate::plugin::host::prepared;
 
     #[test]
     fn p5_emit_event_traps_past_max_events_per_call_and_resets_per_call() {
-        let events = Arc::new(EventBus::new(Arc::new(Identity::new(1))));
         let name: Arc<str> = "p".into();
         let limits = Limits {
             max_events_per_call: 2,
             ..Limits::default()
         };
-        let mut state = Onebot { events }.prepare(&Guest {
-            name: &name,
-            limits: &limits,
-            grants: &Arc::new(Grants::default()),
-            in_flight: &Default::default(),
-            refusals: &Default::default(),
-        });
+        let shared = Shared::for_tests();
+        let mut state = prepared::<Onebot>(&shared, &name, &limits, Grants::default());
         let event = r#"{"post_type":"notice"}"#.to_owned();
         for _ in 0..2 {
             assert!(matches!(state.emit_event(event.clone()), Ok(Ok(()))));
         }
         assert!(state.emit_event(event.clone()).is_err(), "the third traps");
         assert!(state.exceeded);
-        state.begin_call(&Origin::default());
+        let flood = Onebot::failure(&state, &name, "a");
+        assert!(matches!(flood, Some(CallError::EventFlood { cap: 2, .. })));
+        Onebot::begin_call(
+            &mut state,
+            &CallStart {
+                action: "a",
+                deadline: std::time::Instant::now(),
+                origin: &Origin::default(),
+            },
+        );
         assert!(!state.exceeded);
+        assert_eq!(Onebot::failure(&state, &name, "a"), None);
         assert!(matches!(state.emit_event(event), Ok(Ok(()))));
         // A bad event is the plugin's error to read, not a trap.
         assert!(matches!(state.emit_event("[]".into()), Ok(Err(_))));

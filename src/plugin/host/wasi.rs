@@ -7,7 +7,7 @@ use wasmtime::component::Linker;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder};
 
 use super::stdio::Capture;
-use super::{Capability, Guest, HostState};
+use super::{Capability, Getter, Guest, HostState, Shared};
 
 /// WASI for every plugin; nothing granted through it.
 pub struct Wasi;
@@ -28,13 +28,14 @@ pub struct WasiState {
 impl Capability for Wasi {
     type State = WasiState;
 
-    fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+    /// All of WASI, reaching its context through `HostState`'s `WasiView` rather than `get`.
+    fn add_to_linker(linker: &mut Linker<HostState>, _get: Getter<Self>) -> wasmtime::Result<()> {
         wasmtime_wasi::p2::add_to_linker_async(linker)
     }
 
     /// Building the WASI context is about half the cost of a new store, so a plugin keeps the
     /// state of finished stores for its next fresh instance (`HostState::recycle`).
-    fn prepare(&self, _guest: &Guest<'_>) -> WasiState {
+    fn prepare(_shared: &Shared, _guest: &Guest<'_>) -> WasiState {
         let stdio = Stdio::default();
         let ctx = WasiCtxBuilder::new()
             .stdout(stdio.out.clone())

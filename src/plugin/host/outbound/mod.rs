@@ -4,8 +4,9 @@
 //!
 //! wasmtime-wasi-http does the protocol; this unit is its `send_request` hook. A request
 //! whose scheme, host and port no pattern allows fails with `HTTP-request-denied` (the guest
-//! reads it from the response future) and a WARN line naming the plugin, the action, the
-//! origin and the sidecar line that would allow it. A plugin with no grant has no network.
+//! reads it from the response future) and a line naming the plugin, the action, the origin
+//! and the sidecar line that would allow it: at WARN the first time for that origin, at
+//! debug after ([`super::Grantee::refuse`]). A plugin with no grant has no network.
 //! Redirects are not followed (wasi:http never does): each hop is a new request, checked anew.
 //!
 //! Bounds (P4c): connecting within [`CONNECT_TIMEOUT`], the response head within
@@ -32,9 +33,8 @@ mod body;
 
 use body::Capped;
 
-use super::{Capability, Guest, HostState};
-use crate::config::Grants;
-use crate::metrics::{OutboundOutcome, PluginStats};
+use super::{CallStart, Capability, Getter, Grantee, Guest, HostState, Refused, Shared};
+use crate::metrics::OutboundOutcome;
 
 /// Longest wait for a connection (TCP and TLS), and for a free slot under [`MAX_IN_FLIGHT`].
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -67,48 +67,43 @@ pub struct OutboundState {
     hooks: Gate,
 }
 
-impl OutboundState {
-    /// Before each call on this instance: which action runs (for the log) and its deadline.
-    pub fn begin_call(&mut self, action: &str, deadline: Instant) {
-        self.hooks.action.clear();
-        self.hooks.action.push_str(action);
-        self.hooks.deadline = deadline;
-    }
-}
-
 /// The `send_request` hook: checks the grant, bounds the time and the body, takes a slot.
 struct Gate {
-    plugin: Arc<str>,
-    grants: Arc<Grants>,
+    /// Its grant, and the refusals of its version; its stats count requests by outcome (O5).
+    grantee: Grantee,
     action: String,
     deadline: Instant,
     in_flight: InFlight,
     body_cap: u64,
-    /// O5: requests counted by outcome.
-    stats: Arc<PluginStats>,
 }
 
 impl Capability for Outbound {
     type State = OutboundState;
 
-    /// Only the wasi:http interfaces: the rest of WASI comes from the `wasi` unit.
-    fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+    /// Only the wasi:http interfaces: the rest of WASI comes from the `wasi` unit. They reach
+    /// this unit's state through `HostState`'s `WasiHttpView` rather than `get`.
+    fn add_to_linker(linker: &mut Linker<HostState>, _get: Getter<Self>) -> wasmtime::Result<()> {
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(linker)
     }
 
-    fn prepare(&self, guest: &Guest<'_>) -> OutboundState {
+    fn prepare(_shared: &Shared, guest: &Guest<'_>) -> OutboundState {
         OutboundState {
             ctx: WasiHttpCtx::new(),
             hooks: Gate {
-                plugin: guest.name.clone(),
-                grants: guest.grants.clone(),
+                grantee: guest.grantee(),
                 action: String::new(),
                 deadline: Instant::now(),
                 in_flight: guest.in_flight.clone(),
                 body_cap: guest.limits.max_result_bytes,
-                stats: guest.refusals.stats().clone(),
             },
         }
+    }
+
+    /// Which action runs (for the log) and its deadline, which bounds its requests.
+    fn begin_call(state: &mut OutboundState, call: &CallStart<'_>) {
+        state.hooks.action.clear();
+        state.hooks.action.push_str(call.action);
+        state.hooks.deadline = call.deadline;
     }
 }
 
@@ -146,7 +141,7 @@ impl WasiHttpHooks for Gate {
         {
             let host = request.uri().host().unwrap_or("");
             tracing::warn!(
-                plugin = %self.plugin,
+                plugin = %self.grantee.plugin,
                 action = %self.action,
                 "outbound request refused: its URL carries user info (`…@{host}`); send \
                  credentials in a header (Authorization) instead"
@@ -156,24 +151,30 @@ impl WasiHttpHooks for Gate {
             )));
         }
         let target = Target::of(request.uri());
-        if !self
-            .grants
+        let Grantee {
+            plugin,
+            grants,
+            refusals,
+        } = &self.grantee;
+        let stats = refusals.stats().clone();
+        if !grants
             .outbound
             .iter()
             .any(|p| p.allows(&target.scheme, &target.host, target.port))
         {
-            tracing::warn!(
-                plugin = %self.plugin,
-                action = %self.action,
-                origin = %target.origin,
-                "outbound request refused: {} is not granted; add `allowedOutboundHosts: [\"{}\"]` \
-                 to {}.json5",
-                target.origin,
-                target.origin,
-                self.plugin
+            let origin = &target.origin;
+            // The guest reads only `HTTP-request-denied`: the message is the operator's.
+            self.grantee.refuse(
+                Refused::Origin {
+                    origin,
+                    action: &self.action,
+                },
+                format!(
+                    "plugin {plugin}: {origin} is not granted; add `allowedOutboundHosts: \
+                     [\"{origin}\"]` to {plugin}.json5"
+                ),
             );
-            self.stats.outbound(OutboundOutcome::Denied);
-            self.stats.refused("outbound");
+            stats.outbound(OutboundOutcome::Denied);
             return Box::new(std::future::ready::<Exchange>(Err(
                 HttpError::HttpRequestDenied,
             )));
@@ -181,12 +182,11 @@ impl WasiHttpHooks for Gate {
         let (limits, until) = bounds(options, self.deadline, Instant::now());
         let slots = self.in_flight.0.clone();
         let log = Log {
-            plugin: self.plugin.clone(),
+            plugin: plugin.clone(),
             action: self.action.clone(),
             origin: target.origin,
         };
         let body_cap = self.body_cap;
-        let stats = self.stats.clone();
         let exchange = async move {
             let connect = limits.connect_timeout.unwrap_or(CONNECT_TIMEOUT);
             let slot = match tokio::time::timeout(connect, slots.acquire_owned()).await {

@@ -3,7 +3,7 @@
 use std::pin::Pin;
 
 use super::*;
-use crate::config::HostPattern;
+use crate::config::{Grants, HostPattern};
 
 /// The gate of plugin `p`, granted `hosts`, in a call with `left` to go.
 fn gate(hosts: &[&str], left: Duration, in_flight: &InFlight) -> Gate {
@@ -15,13 +15,15 @@ fn gate(hosts: &[&str], left: Duration, in_flight: &InFlight) -> Gate {
         ..Grants::default()
     };
     Gate {
-        plugin: "p".into(),
-        grants: Arc::new(grants),
+        grantee: Grantee {
+            plugin: "p".into(),
+            grants: Arc::new(grants),
+            refusals: Default::default(),
+        },
         action: "act".to_owned(),
         deadline: Instant::now() + left,
         in_flight: in_flight.clone(),
         body_cap: 1 << 20,
-        stats: Arc::default(),
     }
 }
 
