@@ -9,9 +9,51 @@ use std::sync::atomic::Ordering;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
+use wasmtime_wasi_http::p2::bindings::exports::wasi::http::incoming_handler;
+
+use super::bindings::exports::onebot::plugin::{event_handler, schedule_handler};
 use super::host::{CallStart, HostState, Stdio};
 use super::{CallError, Plugin, bindings, runtime};
 use crate::envelope::Retcode;
+
+/// A guest export other than `handle` (T1, T9, T22): where it sits in the component (found
+/// once at load), and how its functions are loaded from an instance.
+pub(super) trait Export: Clone + Send + 'static {
+    /// Its functions on one instance.
+    type Guest: Send;
+    /// The interface, which the error for a version without it names.
+    const INTERFACE: &'static str;
+    fn load(
+        &self,
+        store: &mut wasmtime::Store<HostState>,
+        instance: &wasmtime::component::Instance,
+    ) -> wasmtime::Result<Self::Guest>;
+}
+
+/// Implements [`Export`] for the indices bindgen made for an interface: each has a `load` of
+/// its own, with no trait in common.
+macro_rules! export {
+    ($($indices:ty => $guest:ty, $interface:expr;)*) => {$(
+        impl Export for $indices {
+            type Guest = $guest;
+            const INTERFACE: &'static str = $interface;
+
+            fn load(
+                &self,
+                store: &mut wasmtime::Store<HostState>,
+                instance: &wasmtime::component::Instance,
+            ) -> wasmtime::Result<$guest> {
+                self.load(store, instance)
+            }
+        }
+    )*};
+}
+
+export! {
+    bindings::EventHandlerIndices => event_handler::Guest, super::EVENT_INTERFACE;
+    bindings::ScheduleHandlerIndices => schedule_handler::Guest, super::SCHEDULE_INTERFACE;
+    super::route::RouteIndex => incoming_handler::Guest, super::ROUTE_INTERFACE;
+}
 
 /// Where a call sits: the bot it is for, and for a call another plugin made (P4
 /// `callActions`), how deep the chain is and when the outermost call must end.
@@ -76,6 +118,44 @@ impl Plugin {
                 reason: format!("the call was lost: {e}"),
             }),
         }
+    }
+
+    /// Runs `f` with `export` (an event handler, a schedule handler, a route) loaded from an
+    /// instance, placed like an action's call (see [`Plugin::placed`]). A version without the
+    /// export cannot start the call: the error names its interface. `label` names the call
+    /// in logs and errors.
+    pub(super) async fn with_export<E: Export, R: Send + 'static>(
+        self: &Arc<Self>,
+        export: Option<&E>,
+        label: String,
+        context: CallContext,
+        f: impl for<'a> FnOnce(
+            &'a mut wasmtime::Store<HostState>,
+            E::Guest,
+        )
+            -> Pin<Box<dyn Future<Output = wasmtime::Result<R>> + Send + 'a>>
+        + Send
+        + 'static,
+    ) -> Result<R, CallError> {
+        let Some(export) = export.cloned() else {
+            return Err(CallError::Instantiate {
+                plugin: self.name.clone(),
+                reason: format!("no export `{}`", E::INTERFACE),
+            });
+        };
+        self.placed(|plugin| async move {
+            plugin
+                .with_instance(
+                    &label,
+                    &context,
+                    move |store, instance, _handle| match export.load(store, &instance) {
+                        Ok(guest) => f(store, guest),
+                        Err(e) => Box::pin(std::future::ready(Err(e))),
+                    },
+                )
+                .await
+        })
+        .await
     }
 
     async fn call_here(

@@ -57,43 +57,30 @@ impl Plugin {
         request: RouteRequest,
         context: CallContext,
     ) -> Result<RouteResponse, CallError> {
-        let Some(indices) = self.route.clone() else {
-            return Err(CallError::Instantiate {
-                plugin: self.name.clone(),
-                reason: format!("no export `{ROUTE_INTERFACE}`"),
-            });
-        };
         let cap = self.limits.max_result_bytes;
-        let plugin = self.name.clone();
-        let label_owned = label.to_owned();
-        let label = label.to_owned();
+        let export = self.route.as_ref();
         let answer = self
-            .placed(|plugin| async move {
-                plugin
-                    .with_instance(&label, &context, move |store, instance, _handle| {
-                        Box::pin(async move {
-                            let guest = indices.load(&mut *store, &instance)?;
-                            let (sender, receiver) = tokio::sync::oneshot::channel();
-                            let mut http = store.data_mut().http();
-                            let request =
-                                http.new_incoming_request(Scheme::Http, request.map(Full::new))?;
-                            let out = http.new_response_outparam(sender)?;
-                            // The body is read while the guest writes it: a body larger than the
-                            // host's buffer would otherwise wait for a reader that is not there yet.
-                            let (called, answer) = tokio::join!(
-                                guest.call_handle(&mut *store, request, out),
-                                collect(receiver, cap)
-                            );
-                            called?;
-                            Ok(answer)
-                        })
-                    })
-                    .await
+            .with_export(export, label.to_owned(), context, move |store, guest| {
+                Box::pin(async move {
+                    let (sender, receiver) = tokio::sync::oneshot::channel();
+                    let mut http = store.data_mut().http();
+                    let request =
+                        http.new_incoming_request(Scheme::Http, request.map(Full::new))?;
+                    let out = http.new_response_outparam(sender)?;
+                    // The body is read while the guest writes it: a body larger than the
+                    // host's buffer would otherwise wait for a reader that is not there yet.
+                    let (called, answer) = tokio::join!(
+                        guest.call_handle(&mut *store, request, out),
+                        collect(receiver, cap)
+                    );
+                    called?;
+                    Ok(answer)
+                })
             })
             .await?;
         answer.map_err(|reason| CallError::Trap {
-            plugin,
-            action: label_owned,
+            plugin: self.name.clone(),
+            action: label.to_owned(),
             reason,
         })
     }

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use super::{CallContext, CallError, EVENT_INTERFACE, Plugin, SCHEDULE_INTERFACE, bindings};
+use super::{CallContext, CallError, Plugin, bindings};
 use crate::envelope::Retcode;
 use crate::sync::lock;
 
@@ -106,20 +106,10 @@ impl Plugin {
         event: String,
         context: CallContext,
     ) -> Result<Verdict, CallError> {
-        let Some(indices) = self.event_handler.clone() else {
-            return Err(CallError::Instantiate {
-                plugin: self.name.clone(),
-                reason: format!("no export `{EVENT_INTERFACE}`"),
-            });
-        };
+        let export = self.event_handler.as_ref();
         let answer = self
-            .placed(|plugin| async move {
-                plugin
-                    .with_instance(HANDLE_EVENT, &context, move |store, instance, _handle| {
-                        let guest = indices.load(&mut *store, &instance);
-                        Box::pin(async move { guest?.call_handle_event(store, &event).await })
-                    })
-                    .await
+            .with_export(export, HANDLE_EVENT.into(), context, |store, guest| {
+                Box::pin(async move { guest.call_handle_event(store, &event).await })
             })
             .await?;
         let cap = self.limits.max_result_bytes;
@@ -157,22 +147,12 @@ impl Plugin {
         name: &str,
         context: CallContext,
     ) -> Result<(), CallError> {
-        let Some(indices) = self.schedule_handler.clone() else {
-            return Err(CallError::Instantiate {
-                plugin: self.name.clone(),
-                reason: format!("no export `{SCHEDULE_INTERFACE}`"),
-            });
-        };
+        let export = self.schedule_handler.as_ref();
         let label = format!("schedule {name}");
-        let owned = name.to_owned();
+        let name = name.to_owned();
         let answer = self
-            .placed(|plugin| async move {
-                plugin
-                    .with_instance(&label, &context, move |store, instance, _handle| {
-                        let guest = indices.load(&mut *store, &instance);
-                        Box::pin(async move { guest?.call_run_schedule(store, &owned).await })
-                    })
-                    .await
+            .with_export(export, label, context, |store, guest| {
+                Box::pin(async move { guest.call_run_schedule(store, &name).await })
             })
             .await?;
         answer.map_err(|message| CallError::Returned {
