@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use super::raw::RawNetwork;
+use super::remote_url::{RemoteUrl, Scheme};
 use super::validate::{BODY_BYTES, HEART_MS, REQUEST_TIMEOUT_MS, WS_QUEUE, check, invalid};
 use super::{ConfigError, HttpClient, HttpServer, ServerRef, WsClient};
 
@@ -90,15 +91,10 @@ pub(super) fn clients(
         check(path, key("timeoutMs"), raw.timeout_ms, &REQUEST_TIMEOUT_MS)?;
         let queue = u64::try_from(raw.queue_events).unwrap_or(u64::MAX);
         check(path, key("queueEvents"), queue, &WS_QUEUE)?;
-        if !raw.url.starts_with("http://") {
-            return Err(invalid(
-                path,
-                &key("url"),
-                "expected an http:// URL (for https, put a local TLS proxy in front)",
-            ));
-        }
+        let url = RemoteUrl::parse(&raw.url, Scheme::Http)
+            .map_err(|message| invalid(path, &key("url"), &message))?;
         if raw.enable {
-            http.push(raw.into_client());
+            http.push(raw.into_client(url));
         }
     }
     let mut ws = Vec::new();
@@ -117,15 +113,10 @@ pub(super) fn clients(
         check(path, key("maxBodyBytes"), raw.max_body_bytes, &BODY_BYTES)?;
         let queue = u64::try_from(raw.ws_queue_messages).unwrap_or(u64::MAX);
         check(path, key("wsQueueMessages"), queue, &WS_QUEUE)?;
-        if !raw.url.starts_with("ws://") {
-            return Err(invalid(
-                path,
-                &key("url"),
-                "expected a ws:// URL (for wss, put a local TLS proxy in front)",
-            ));
-        }
+        let url = RemoteUrl::parse(&raw.url, Scheme::Ws)
+            .map_err(|message| invalid(path, &key("url"), &message))?;
         if raw.enable {
-            ws.push(raw.into_client());
+            ws.push(raw.into_client(url));
         }
     }
     Ok((http, ws))

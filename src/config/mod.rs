@@ -14,6 +14,7 @@ mod limits;
 mod listeners;
 mod network;
 mod raw;
+mod remote_url;
 pub mod routes;
 mod secret;
 mod sidecar;
@@ -32,10 +33,11 @@ pub use grants::{ActionGrant, Grants, HostPattern, PartialGrants};
 pub use limits::HostLimits;
 pub use network::{HttpClient, WsClient};
 use raw::{RawFile, RawHttpServer};
+pub use remote_url::RemoteUrl;
 pub use secret::Secret;
 pub use sidecar::{PluginSettings, SidecarBase, Warm, parse_sidecar};
 pub use trust::Trust;
-pub use upstream::{DEFAULT_UPSTREAM_TIMEOUT_MS, Upstream, shown as shown_url};
+pub use upstream::{DEFAULT_UPSTREAM_TIMEOUT_MS, Upstream};
 use validate::CacheEnv;
 
 /// NapCat accepts bodies up to 5000 MB (seed page); we allow configuring that much, no more.

@@ -9,7 +9,7 @@ use super::raw::{
     DEFAULT_BODY_TIMEOUT_MS, DEFAULT_HEADER_TIMEOUT_MS, DEFAULT_HEART_INTERVAL_MS, DEFAULT_HOST,
     DEFAULT_MAX_BODY_BYTES, DEFAULT_WS_QUEUE_MESSAGES,
 };
-use super::{HttpServer, PostFormat, Secret, ServerKind};
+use super::{HttpServer, PostFormat, RemoteUrl, Secret, ServerKind};
 
 /// `network.websocketServers[]`: a WebSocket server on a port of its own.
 #[derive(Deserialize)]
@@ -226,8 +226,8 @@ impl Default for RawWsClient {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HttpClient {
     pub name: String,
-    /// An `http://` URL (checked at load).
-    pub url: String,
+    /// An `http://` URL with a host (checked at load, C7).
+    pub url: RemoteUrl,
     pub message_post_format: PostFormat,
     pub report_self_message: bool,
     /// The HMAC-SHA1 secret for `X-Signature`; empty = no signature.
@@ -241,8 +241,8 @@ pub struct HttpClient {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WsClient {
     pub name: String,
-    /// A `ws://` URL (checked at load).
-    pub url: String,
+    /// A `ws://` URL with a host (checked at load, C7).
+    pub url: RemoteUrl,
     pub message_post_format: PostFormat,
     pub report_self_message: bool,
     pub reconnect_interval_ms: u64,
@@ -255,10 +255,10 @@ pub struct WsClient {
 }
 
 impl RawHttpClient {
-    pub fn into_client(self) -> HttpClient {
+    pub fn into_client(self, url: RemoteUrl) -> HttpClient {
         HttpClient {
             name: self.name,
-            url: self.url,
+            url,
             message_post_format: self.message_post_format,
             report_self_message: self.report_self_message,
             token: self.token,
@@ -270,10 +270,10 @@ impl RawHttpClient {
 }
 
 impl RawWsClient {
-    pub fn into_client(self) -> WsClient {
+    pub fn into_client(self, url: RemoteUrl) -> WsClient {
         WsClient {
             name: self.name,
-            url: self.url,
+            url,
             message_post_format: self.message_post_format,
             report_self_message: self.report_self_message,
             reconnect_interval_ms: self.reconnect_interval,

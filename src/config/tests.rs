@@ -503,3 +503,28 @@ fn h6_debug_of_a_config_shows_no_secret() {
     assert!(!shown.contains("s3cret"), "{shown}");
     assert_eq!(shown.matches("<redacted>").count(), 9, "{shown}");
 }
+
+/// C7: every URL the host connects to is checked at load, so a bad one stops the host before it
+/// starts (C5) instead of leaving a connection that never works; the message names the key.
+#[test]
+#[rustfmt::skip]
+fn c7_a_url_without_host_unparsable_or_of_another_scheme_is_refused_naming_its_key() {
+    // `URL` in each config stands for the URL under test.
+    let keys = [
+        ("{ network: { httpClients: [{ url: URL }] } }", "network.httpClients[0].url", "http"),
+        ("{ network: { websocketClients: [{ url: URL }] } }", "network.websocketClients[0].url", "ws"),
+        ("{ upstream: { url: URL } }", "upstream.url", "ws"),
+    ];
+    for (config, key, scheme) in keys {
+        let cases = [
+            (format!("{scheme}://:3001/onebot"), "has no host".to_owned()),
+            (format!("{scheme}://a b"), "not a URL".to_owned()),
+            ("ftp://127.0.0.1:3001".to_owned(), format!("{scheme}:// URL")),
+        ];
+        for (url, message) in cases {
+            let error = parse_err(&config.replace("URL", &format!("{url:?}")));
+            assert!(error.starts_with(&format!("{PATH}: {key}: ")), "{url}: {error}");
+            assert!(error.contains(&message), "{url}: {error}");
+        }
+    }
+}

@@ -2,17 +2,16 @@
 //! front of (NapCat's `websocketServers` entry, or another onebot-host). Its own file so the
 //! other sections' validation is untouched.
 //!
-//! `url` must be a `ws://` URL with a host (the host dials it plainly; a TLS upstream sits on
-//! the same machine or behind a tunnel); `token` may name `${VAR}`s, resolved at load like a
-//! plugin's config values, and is never printed (`Debug` hides it, [`Upstream::shown_url`]
-//! drops any query and user info from the URL).
+//! `url` must be a `ws://` URL with a host ([`RemoteUrl`]: the host dials it plainly; a TLS
+//! upstream sits on the same machine or behind a tunnel); `token` may name `${VAR}`s, resolved
+//! at load like a plugin's config values, and is never printed (it is a [`Secret`]; the URL is
+//! shown without query and user info).
 
-use std::fmt;
 use std::path::Path;
 
-use axum::http::Uri;
 use serde::Deserialize;
 
+use super::remote_url::{RemoteUrl, Scheme};
 use super::{ConfigError, Secret};
 
 /// How long a client's forwarded call may wait for the upstream's answer, unless
@@ -38,44 +37,15 @@ impl Default for RawUpstream {
     }
 }
 
-/// The validated `upstream` section (G1). `Debug` hides the token.
-#[derive(Clone, PartialEq, Eq)]
+/// The validated `upstream` section (G1).
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Upstream {
-    /// The URL as written (it is what is dialled).
-    pub url: String,
+    /// A `ws://` URL with a host; what is dialled. Logs and pages show [`RemoteUrl::shown`].
+    pub url: RemoteUrl,
     /// Sent as `Authorization: Bearer <token>`; empty sends none. `${VAR}`s resolved.
     pub token: Secret,
     /// The longest a client's forwarded call waits for the answer.
     pub timeout_ms: u64,
-}
-
-impl Upstream {
-    /// The URL as logs, `GET /` and `onebot-host plugins` show it: scheme, host, port and
-    /// path; no query (`?access_token=`) and no user info.
-    pub fn shown_url(&self) -> String {
-        shown(&self.url)
-    }
-}
-
-/// A URL without its query and user info, which may hold a token: what logs and pages show.
-pub fn shown(url: &str) -> String {
-    let Ok(uri) = url.parse::<Uri>() else {
-        return String::from("(invalid URL)");
-    };
-    let scheme = uri.scheme_str().unwrap_or("ws");
-    let host = uri.host().unwrap_or("");
-    let port = uri.port_u16().map(|p| format!(":{p}")).unwrap_or_default();
-    format!("{scheme}://{host}{port}{}", uri.path())
-}
-
-impl fmt::Debug for Upstream {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Upstream")
-            .field("url", &self.shown_url())
-            .field("token", &self.token)
-            .field("timeout_ms", &self.timeout_ms)
-            .finish()
-    }
 }
 
 /// G1: checks the section read from `path`, resolving `${VAR}` in the token with `env`.
@@ -89,48 +59,7 @@ pub(super) fn validate(
         key: format!("upstream.{key}"),
         message,
     };
-    if raw.url.is_empty() {
-        return Err(invalid(
-            "url",
-            "empty; expected the upstream's WebSocket address, e.g. \"ws://127.0.0.1:3001\""
-                .to_owned(),
-        ));
-    }
-    let uri = raw.url.parse::<Uri>().map_err(|e| {
-        invalid(
-            "url",
-            format!(
-                "{:?} is not a URL ({e}); expected e.g. \"ws://127.0.0.1:3001\"",
-                shown(&raw.url)
-            ),
-        )
-    })?;
-    match uri.scheme_str() {
-        Some("ws") => {}
-        Some("wss") => {
-            return Err(invalid(
-                "url",
-                "wss:// is not supported; dial the upstream over ws:// on the same machine or \
-                 through a tunnel"
-                    .to_owned(),
-            ));
-        }
-        _ => {
-            return Err(invalid(
-                "url",
-                format!(
-                    "{:?} is not a ws:// URL; expected e.g. \"ws://127.0.0.1:3001\"",
-                    shown(&raw.url)
-                ),
-            ));
-        }
-    }
-    if uri.host().is_none_or(str::is_empty) {
-        return Err(invalid(
-            "url",
-            "has no host; expected e.g. \"ws://127.0.0.1:3001\"".to_owned(),
-        ));
-    }
+    let url = RemoteUrl::parse(&raw.url, Scheme::Ws).map_err(|m| invalid("url", m))?;
     let token = super::grants::expand(raw.token.expose(), env).map_err(|m| invalid("token", m))?;
     if !(1..=super::MILLIS_LIMIT).contains(&raw.timeout_ms) {
         let limit = super::MILLIS_LIMIT;
@@ -141,7 +70,7 @@ pub(super) fn validate(
         ));
     }
     Ok(Upstream {
-        url: raw.url,
+        url,
         token: token.into(),
         timeout_ms: raw.timeout_ms,
     })
@@ -168,7 +97,7 @@ mod tests {
     #[test]
     fn g1_good_section_resolves_the_token() {
         let up = run("ws://127.0.0.1:3001", "${NAPCAT_TOKEN}").expect("valid");
-        assert_eq!(up.url, "ws://127.0.0.1:3001");
+        assert_eq!(up.url.as_str(), "ws://127.0.0.1:3001");
         assert_eq!(up.token.expose(), "s3cret");
         assert!(
             !format!("{up:?}").contains("s3cret"),
@@ -196,16 +125,5 @@ mod tests {
             assert!(error.contains(expected), "{url:?}: {error}");
             assert!(error.starts_with("/c/onebot.json5"), "{error}");
         }
-    }
-
-    /// G4: the URL shown never carries a query token or user info.
-    #[test]
-    fn g4_shown_url_has_no_secrets() {
-        let up = Upstream {
-            url: "ws://user:pw@127.0.0.1:3001/onebot?access_token=s3cret".to_owned(),
-            token: Secret::default(),
-            timeout_ms: 1,
-        };
-        assert_eq!(up.shown_url(), "ws://127.0.0.1:3001/onebot");
     }
 }

@@ -33,7 +33,7 @@ use serde_json::{Value, json};
 use tokio::sync::watch;
 
 use crate::auth::Token;
-use crate::config::{Config, HttpServer, PostFormat, Secret, ServerKind, shown_url};
+use crate::config::{Config, HttpServer, PostFormat, RemoteUrl, Secret, ServerKind};
 use crate::dispatch::Dispatcher;
 use crate::events::EventBus;
 use crate::logtail::LogTail;
@@ -235,10 +235,10 @@ fn entries(config: &Config, addrs: &[SocketAddr]) -> Value {
         .collect();
     // A client entry, dialled or POSTed to: its name, where (no secret), whether it sends a
     // token, and its event format.
-    let client = |name: &str, url: &str, token: &Secret, format: &PostFormat| {
+    let client = |name: &str, url: &RemoteUrl, token: &Secret, format: &PostFormat| {
         json!({
             "name": name,
-            "url": shown_url(url),
+            "url": url.shown(),
             "token": !token.is_empty(),
             "format": format,
         })

@@ -52,19 +52,6 @@ pub fn spawn(
     for client in clients {
         // D6: this entry's POSTs, for the dashboard's connections page.
         let stats = events.metrics().entry("httpClients", &client.name);
-        let uri = match client.url.parse::<hyper::Uri>() {
-            Ok(uri) if uri.host().is_some() => uri,
-            Ok(_) => {
-                tracing::error!(endpoint = %client.name, "httpClients endpoint not started: its url {:?} has no host", client.url);
-                stats.error("not started: its url has no host".to_owned());
-                continue;
-            }
-            Err(e) => {
-                tracing::error!(endpoint = %client.name, "httpClients endpoint not started: its url {:?} is not a URL: {e}", client.url);
-                stats.error("not started: its url is not a URL".to_owned());
-                continue;
-            }
-        };
         let subscription = events.subscribe_lossy(
             stats.clone(),
             client.message_post_format,
@@ -75,7 +62,7 @@ pub fn spawn(
             name: client.name.clone(),
             debug: client.debug,
             poster: Poster::new(
-                uri,
+                client.url.uri().clone(),
                 client.token.clone(),
                 Duration::from_millis(client.timeout_ms),
                 CONCURRENT_POSTS,
@@ -86,7 +73,7 @@ pub fn spawn(
         tracing::info!(
             endpoint = %client.name,
             "posting events to {} ({:?}; signature {}, reportSelfMessage {})",
-            client.url,
+            client.url.shown(),
             client.message_post_format,
             if client.token.is_empty() { "off" } else { "on" },
             client.report_self_message,

@@ -29,7 +29,7 @@ use tokio::task::JoinSet;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use super::socket::Dialled;
-use crate::config::{Secret, WsClient};
+use crate::config::{RemoteUrl, Secret, WsClient};
 use crate::dial::DialError;
 use crate::dispatch::Dispatcher;
 use crate::events::EventBus;
@@ -38,7 +38,7 @@ use crate::ws::{self, End, Endpoint, Role, Session};
 /// One `websocketClients` entry at run time: where to dial, with what, and the endpoint its
 /// connections are served with.
 struct Link {
-    url: String,
+    url: RemoteUrl,
     token: Secret,
     reconnect: Duration,
     endpoint: Arc<Endpoint>,
@@ -69,7 +69,7 @@ pub fn spawn(
         tracing::info!(
             client = %client.name,
             "reverse WebSocket to {} (token {}, reconnect every {} ms)",
-            client.url,
+            client.url.shown(),
             if client.token.is_empty() { "off" } else { "on" },
             client.reconnect_interval_ms,
         );
@@ -99,7 +99,8 @@ fn session(client: &WsClient, events: &EventBus) -> Session {
 /// Dials, serves, and redials after `reconnect`, until the host stops (RW3, RW4).
 async fn keep_up(link: Link) {
     let name = link.endpoint.session.name.clone();
-    let url = link.url.clone();
+    // Logs and the connection's peer show the URL without its query or user info (H6).
+    let url = link.url.shown().to_owned();
     let every = link.reconnect.as_millis();
     let mut shutdown = link.endpoint.shutdown.clone();
     // D6: what the dashboard shows of this entry.
@@ -166,6 +167,12 @@ async fn dial(
     let config = WebSocketConfig::default()
         .max_message_size(Some(limit))
         .max_frame_size(Some(limit));
-    let socket = crate::dial::dial(&link.url, link.token.expose(), &headers, Some(config)).await?;
+    let socket = crate::dial::dial(
+        link.url.as_str(),
+        link.token.expose(),
+        &headers,
+        Some(config),
+    )
+    .await?;
     Ok(Dialled::new(socket))
 }

@@ -116,7 +116,7 @@ async fn keep_up(upstream: Arc<Upstream>, mut stop: watch::Receiver<bool>) {
 /// One dial of the upstream, with its token.
 async fn dial(upstream: &Upstream) -> Result<Socket, DialError> {
     dial::dial(
-        &upstream.config.url,
+        upstream.config.url.as_str(),
         upstream.config.token.expose(),
         &[],
         None,

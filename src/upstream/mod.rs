@@ -81,7 +81,7 @@ impl Upstream {
         events: Arc<EventBus>,
     ) -> Self {
         Upstream {
-            shown: config.shown_url(),
+            shown: config.url.shown().to_owned(),
             config,
             identity,
             events,

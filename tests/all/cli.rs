@@ -42,6 +42,34 @@ fn c5_a_bad_config_exits_non_zero_naming_file_and_key() {
     assert!(out.stderr.contains("missing.json5"));
 }
 
+/// C7: a connection URL with no host stops the host at start, naming the key, for each of
+/// the three keys that hold one (it used to be found only when the endpoint first ran).
+#[test]
+fn c7_a_url_without_a_host_exits_non_zero_naming_its_key() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("bad.json5");
+    for (text, key) in [
+        (
+            r#"{ network: { httpClients: [ { enable: true, url: "http://:8080/" } ] } }"#,
+            "network.httpClients[0].url",
+        ),
+        (
+            r#"{ network: { websocketClients: [ { enable: true, url: "ws://:8082" } ] } }"#,
+            "network.websocketClients[0].url",
+        ),
+        (r#"{ upstream: { url: "ws://:3001" } }"#, "upstream.url"),
+    ] {
+        std::fs::write(&path, text).expect("write");
+        let out = Invocation::new().arg("--config").arg(&path).run();
+        assert!(!out.status.success(), "{text}");
+        let err = out.stderr;
+        assert!(
+            err.contains(&format!("bad.json5: {key}: has no host")),
+            "{err}"
+        );
+    }
+}
+
 /// Issue 20 item 6: a token of the wrong type is refused naming its key, never its value
 /// (C5, H6), in every list that has one.
 #[test]
