@@ -1,10 +1,13 @@
 //! Dialling a WebSocket server: the host's `websocketClients` entries (SPEC RW1) and the
 //! gateway's upstream (G1) both connect here, so the user agent, the bearer token (marked
-//! sensitive, never logged: H6b) and the time limit are written once.
+//! sensitive, never logged: H6b) and the time limit are written once; so is what keeping a
+//! connection up means ([`Redial`]): a dial gives way to the host stopping, and an outage is
+//! one WARN, not one per failed dial (RW3, G2).
 
 use std::time::Duration;
 
 use axum::http::HeaderValue;
+use tokio::sync::watch;
 use tokio_tungstenite::tungstenite;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
@@ -55,4 +58,56 @@ pub async fn dial(
         .await
         .map_err(|_| DialError::Timeout)??;
     Ok(socket)
+}
+
+/// The bookkeeping of one connection the host keeps up, shared by `websocketClients` and the
+/// upstream: each caller still decides how long to wait between dials and what to log.
+pub struct Redial {
+    stop: watch::Receiver<bool>,
+    /// Whether the outage going on (if any) has been reported.
+    in_outage: bool,
+}
+
+impl Redial {
+    /// Until `stop` turns `true`.
+    pub fn new(stop: watch::Receiver<bool>) -> Self {
+        Self {
+            stop,
+            in_outage: false,
+        }
+    }
+
+    /// Runs `dial`, or gives it up when the host stops first (`None`).
+    pub async fn dial<T>(&mut self, dial: impl Future<Output = T>) -> Option<T> {
+        tokio::select! {
+            biased;
+            _ = self.stop.wait_for(|stop| *stop) => None,
+            dialled = dial => Some(dialled),
+        }
+    }
+
+    /// A connection is up: `true` when it ends an outage ("connected again").
+    pub fn connected(&mut self) -> bool {
+        std::mem::take(&mut self.in_outage)
+    }
+
+    /// A dial failed or a connection ended: `true` when this starts an outage, the one failure
+    /// of it worth a WARN (the rest are logged at debug).
+    pub fn failed(&mut self) -> bool {
+        !std::mem::replace(&mut self.in_outage, true)
+    }
+
+    /// Waits `gap` before the next dial: `false` when the host stops meanwhile.
+    pub async fn pause(&mut self, gap: Duration) -> bool {
+        tokio::select! {
+            biased;
+            _ = self.stop.wait_for(|stop| *stop) => false,
+            () = tokio::time::sleep(gap) => true,
+        }
+    }
+
+    /// The host's stop signal, for serving a connection until it ends or the host stops.
+    pub fn stop(&mut self) -> &mut watch::Receiver<bool> {
+        &mut self.stop
+    }
 }

@@ -15,7 +15,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use super::{HttpApi, read_body};
+use super::{HttpApi, read_in_time};
 use crate::dispatch::RouteOutcome;
 use crate::envelope::Refusal;
 
@@ -30,15 +30,9 @@ pub(super) async fn serve(
     let Some((plugin, rest)) = split(&path) else {
         return plain(StatusCode::NOT_FOUND, "no webhook route here\n");
     };
-    let deadline = Duration::from_millis(server.config.body_timeout_ms);
-    let read = read_body(body, &parts.headers, server.config.max_body_bytes);
-    let bytes = match tokio::time::timeout_at((started + deadline).into(), read).await {
-        Ok(Ok(bytes)) => bytes,
-        Ok(Err(refusal)) => return refusal.into_response(),
-        Err(_) => {
-            let ms = server.config.body_timeout_ms;
-            return Refusal::TooSlow { ms }.into_response();
-        }
+    let bytes = match read_in_time(&server.config, &parts.headers, body, started).await {
+        Ok(bytes) => bytes,
+        Err(refusal) => return refusal.into_response(),
     };
     // wasi:http gives the guest an authority; a client without `Host` (HTTP/1.0) gets ours.
     if !parts.headers.contains_key(header::HOST) {

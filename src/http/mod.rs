@@ -63,19 +63,9 @@ async fn handle(State(server): State<Arc<HttpApi>>, request: Request) -> Respons
         tracing::debug!(server = %server.config.name, action, "token verify failed");
         return Refusal::Token.into_response();
     }
-    // Slowloris with a body: the whole body must arrive in time, however it is trickled.
-    let deadline = Duration::from_millis(server.config.body_timeout_ms);
-    let read = read_body(body, &parts.headers, server.config.max_body_bytes);
-    let bytes = match tokio::time::timeout_at((started + deadline).into(), read).await {
-        Ok(Ok(bytes)) => bytes,
-        Ok(Err(refusal)) => return refusal.into_response(),
-        Err(_) => {
-            tracing::debug!(server = %server.config.name, action, "request body timed out");
-            return Refusal::TooSlow {
-                ms: server.config.body_timeout_ms,
-            }
-            .into_response();
-        }
+    let bytes = match read_in_time(&server.config, &parts.headers, body, started).await {
+        Ok(bytes) => bytes,
+        Err(refusal) => return refusal.into_response(),
     };
     if let Err(message) = browser_body(&parts, &bytes) {
         tracing::debug!(server = %server.config.name, action, "{message}");
@@ -178,6 +168,28 @@ async fn decode_request(parts: &Parts, bytes: Bytes) -> Result<Decoded, BodyErro
         body::decode(&method, content_type.as_deref(), query.as_deref(), &bytes)
     })
     .await
+}
+
+/// Reads the body within `server`'s limits: at most `maxBodyBytes` ([`read_body`]), and whole
+/// by `bodyTimeoutMs` after `started`, the moment its head arrived. Slowloris with a body: the
+/// whole body must arrive in time, however it is trickled. Both the API and webhook routes
+/// read their bodies through this.
+async fn read_in_time(
+    server: &HttpServer,
+    headers: &HeaderMap,
+    body: Body,
+    started: Instant,
+) -> Result<Bytes, Refusal> {
+    let ms = server.body_timeout_ms;
+    let deadline = started + Duration::from_millis(ms);
+    let read = read_body(body, headers, server.max_body_bytes);
+    match tokio::time::timeout_at(deadline.into(), read).await {
+        Ok(read) => read,
+        Err(_) => {
+            tracing::debug!(server = %server.name, "request body timed out");
+            Err(Refusal::TooSlow { ms })
+        }
+    }
 }
 
 /// Reads the body, refusing it (H5) as soon as it is known to exceed `max` bytes: from the

@@ -30,7 +30,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use super::socket::Dialled;
 use crate::config::{RemoteUrl, Secret, WsClient};
-use crate::dial::DialError;
+use crate::dial::{DialError, Redial};
 use crate::dispatch::Dispatcher;
 use crate::events::EventBus;
 use crate::ws::{self, End, Endpoint, Role, Session};
@@ -102,54 +102,44 @@ async fn keep_up(link: Link) {
     // Logs and the connection's peer show the URL without its query or user info (H6).
     let url = link.url.shown().to_owned();
     let every = link.reconnect.as_millis();
-    let mut shutdown = link.endpoint.shutdown.clone();
     // D6: what the dashboard shows of this entry.
     let state = link.endpoint.events.metrics().link(&name);
-    // Whether the outage now going on has been reported.
-    let mut in_outage = false;
+    let mut redial = Redial::new(link.endpoint.shutdown.clone());
     loop {
-        let dialled = tokio::select! {
-            biased;
-            _ = shutdown.wait_for(|stop| *stop) => return,
-            dialled = dial(&link) => dialled,
+        let Some(dialled) = redial.dial(dial(&link)).await else {
+            return;
         };
         match dialled {
             Ok(socket) => {
                 state.connected();
-                if std::mem::take(&mut in_outage) {
-                    tracing::info!(client = %name, "connected to {url} again");
-                } else {
-                    tracing::info!(client = %name, "connected to {url}");
-                }
+                let again = if redial.connected() { " again" } else { "" };
+                tracing::info!(client = %name, "connected to {url}{again}");
                 let end =
                     ws::serve(socket, link.endpoint.clone(), Role::Universal, url.clone()).await;
                 if matches!(end, End::ShuttingDown) {
                     return;
                 }
                 state.down(format!("connection lost: {end}"));
+                redial.failed();
                 tracing::warn!(
                     client = %name,
                     "connection to {url} lost: {end}; reconnecting every {every} ms"
                 );
-                in_outage = true;
-            }
-            Err(error) if in_outage => {
-                state.down(error.to_string());
-                tracing::debug!(client = %name, "still cannot connect to {url}: {error}");
             }
             Err(error) => {
                 state.down(error.to_string());
-                tracing::warn!(
-                    client = %name,
-                    "cannot connect to {url}: {error}; retrying every {every} ms"
-                );
-                in_outage = true;
+                if redial.failed() {
+                    tracing::warn!(
+                        client = %name,
+                        "cannot connect to {url}: {error}; retrying every {every} ms"
+                    );
+                } else {
+                    tracing::debug!(client = %name, "still cannot connect to {url}: {error}");
+                }
             }
         }
-        tokio::select! {
-            biased;
-            _ = shutdown.wait_for(|stop| *stop) => return,
-            () = tokio::time::sleep(link.reconnect) => {}
+        if !redial.pause(link.reconnect).await {
+            return;
         }
     }
 }

@@ -8,7 +8,7 @@
 //!   or of the previous reply; hyper then closes the connection. This one timer covers both a
 //!   trickled head (slowloris) and an idle keep-alive connection.
 //! - **Header size**: a head above [`MAX_HEADER_BYTES`] is answered 431 and the connection
-//!   closed. The body's own size and time limits are the handler's (`super::read_body`).
+//!   closed. The body's own size and time limits are the handler's (`crate::http::read_in_time`).
 //! - **Open files**: every connection holds a file descriptor. [`raise_fd_limit`] lifts the
 //!   soft limit to the hard one at start; when `accept` still fails for want of descriptors
 //!   (`EMFILE`/`ENFILE`), the loop logs it once (not once per attempt), pauses

@@ -17,7 +17,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Message};
 
 use super::Upstream;
-use crate::dial::{self, DialError};
+use crate::dial::{self, DialError, Redial};
 
 /// The first wait before redialling; it doubles after each failed dial.
 pub const FIRST_RETRY: Duration = Duration::from_millis(250);
@@ -63,51 +63,44 @@ pub fn spawn(
     });
 }
 
-async fn keep_up(upstream: Arc<Upstream>, mut stop: watch::Receiver<bool>) {
+async fn keep_up(upstream: Arc<Upstream>, stop: watch::Receiver<bool>) {
     let url = upstream.shown.clone();
     let mut retry = FIRST_RETRY;
-    let mut in_outage = false;
+    let mut redial = Redial::new(stop);
     loop {
-        let dialled = tokio::select! {
-            biased;
-            _ = stop.wait_for(|stop| *stop) => return,
-            dialled = dial(&upstream) => dialled,
+        let Some(dialled) = redial.dial(dial(&upstream)).await else {
+            return;
         };
         match dialled {
             Ok(socket) => {
-                if std::mem::take(&mut in_outage) {
-                    tracing::info!("connected to upstream {url} again");
-                } else {
-                    tracing::info!("connected to upstream {url}");
-                }
+                let again = if redial.connected() { " again" } else { "" };
+                tracing::info!("connected to upstream {url}{again}");
                 retry = FIRST_RETRY;
-                match serve(&upstream, socket, &mut stop).await {
+                match serve(&upstream, socket, redial.stop()).await {
                     End::Stopped => return,
                     End::Lost(reason) => {
+                        redial.failed();
                         tracing::warn!(
                             "connection to upstream {url} lost: {reason}; redialling (every {} ms at first, then up to {} s apart)",
                             FIRST_RETRY.as_millis(),
                             LAST_RETRY.as_secs()
                         );
-                        in_outage = true;
                     }
                 }
             }
-            Err(error) if in_outage => {
-                tracing::debug!("still cannot connect to upstream {url}: {error}");
-            }
             Err(error) => {
-                tracing::warn!(
-                    "cannot connect to upstream {url}: {error}; retrying (up to {} s apart)",
-                    LAST_RETRY.as_secs()
-                );
-                in_outage = true;
+                if redial.failed() {
+                    tracing::warn!(
+                        "cannot connect to upstream {url}: {error}; retrying (up to {} s apart)",
+                        LAST_RETRY.as_secs()
+                    );
+                } else {
+                    tracing::debug!("still cannot connect to upstream {url}: {error}");
+                }
             }
         }
-        tokio::select! {
-            biased;
-            _ = stop.wait_for(|stop| *stop) => return,
-            () = tokio::time::sleep(retry) => {}
+        if !redial.pause(retry).await {
+            return;
         }
         retry = (retry * 2).min(LAST_RETRY);
     }

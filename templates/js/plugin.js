@@ -19,8 +19,10 @@ const handlers = {
     log("info", `echo ${JSON.stringify(params)}`);
     return params;
   },
-  // {{prefix}}_add: adds two integers; anything else answers retcode 1400.
-  "{{prefix}}_add": ({ a, b }) => {
+  // {{prefix}}_add: adds two integers, given as JSON numbers or, as a query string or a form
+  // sends them (`?a=1&b=2`), as decimal text; anything else answers retcode 1400.
+  "{{prefix}}_add": (params) => {
+    const [a, b] = [integer(params.a), integer(params.b)];
     if (!Number.isInteger(a) || !Number.isInteger(b)) {
       throw { retcode: 1400, message: "{{prefix}}_add: params `a` and `b` must be integers" };
     }
@@ -41,6 +43,12 @@ const handlers = {
     ticks: host(() => increment("default", "ticks", 0)),
   }),
 };
+
+// A decimal string becomes its number (query strings and forms send every value as text);
+// anything else is returned as it is, for the caller's own type check.
+function integer(value) {
+  return typeof value === "string" && /^-?\d+$/.test(value) ? Number(value) : value;
+}
 
 // Runs a host call; its error (a string naming what to fix) fails the action with 1200.
 function host(call) {

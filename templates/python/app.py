@@ -25,11 +25,20 @@ def echo(params: dict) -> dict:
 
 
 def add(params: dict) -> dict:
-    """{{prefix}}_add: adds two integers; anything else answers retcode 1400."""
-    a, b = params.get("a"), params.get("b")
+    """{{prefix}}_add: adds two integers, given as JSON numbers or, as a query string or a
+    form sends them (`?a=1&b=2`), as decimal text; anything else answers retcode 1400."""
+    a, b = integer(params.get("a")), integer(params.get("b"))
     if type(a) is not int or type(b) is not int:
         raise Err(ActionError(1400, "{{prefix}}_add: params `a` and `b` must be integers"))
     return {"sum": a + b}
+
+
+def integer(value):
+    """A decimal string becomes its int (query strings and forms send every value as text);
+    anything else is returned as it is, for the caller's own type check."""
+    if isinstance(value, str) and value.removeprefix("-").isdecimal():
+        return int(value)
+    return value
 
 
 def greet(params: dict) -> dict:

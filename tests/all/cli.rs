@@ -351,6 +351,12 @@ async fn new_js_and_python_templates_build_and_answer() {
         let (code, env) = call(&format!("{prefix}_add"), "{a: 40, b: 2}", &project);
         assert_eq!(code, Some(0), "{lang}");
         assert_eq!(ok_data(&env)["sum"], 42, "{lang}");
+        // What `GET /<prefix>_add?a=40&b=2` hands the plugin: every value as text (P7a).
+        let (code, env) = call(&format!("{prefix}_add"), "{a: '40', b: '-2'}", &project);
+        assert_eq!(code, Some(0), "{lang}: {env}");
+        assert_eq!(ok_data(&env)["sum"], 38, "{lang}");
+        let (_, env) = call(&format!("{prefix}_add"), "{a: '1.5', b: '2'}", &project);
+        assert_eq!(env["retcode"], 1400, "{lang}: {env}");
         let (_, env) = call(&format!("{prefix}_add"), "{a: 'x'}", &project);
         assert_eq!(env["retcode"], 1400, "{lang}: {env}");
         // The project holds its sidecar beside the built .wasm.
