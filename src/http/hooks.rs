@@ -8,7 +8,7 @@
 //! plugin's failure 500, each with a short fixed text: what went wrong is in the host's log,
 //! with the plugin's name, never in the answer (T25).
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use axum::body::Body;
 use axum::http::request::Parts;
@@ -17,7 +17,6 @@ use axum::response::{IntoResponse, Response};
 
 use super::{HttpApi, read_in_time};
 use crate::dispatch::RouteOutcome;
-use crate::envelope::Refusal;
 
 /// Serves one request whose path starts with `/hooks/` (or is `/hooks`).
 pub(super) async fn serve(
