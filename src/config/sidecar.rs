@@ -15,6 +15,7 @@ use std::path::Path;
 use super::grants::{self, Grants, PartialGrants};
 use super::raw::RawSidecar;
 use super::trust::{PluginCeiling, Trust, listed};
+use super::validate::PartialLimits;
 use super::{ConfigError, Limits, decode, validate};
 
 /// What one plugin runs with.
@@ -97,20 +98,7 @@ pub fn parse_sidecar(
         .with_operator_grants(base.grants);
     within_grants(base, path, &asked, &ceiling)?;
     let grants = asked.over(base.grants);
-    let defaults = base.limits;
-    let limits = validate::limits(
-        path,
-        "",
-        validate::RawLimits {
-            timeout_ms: raw.timeout_ms.unwrap_or(defaults.timeout_ms),
-            memory_mb: raw.memory_mb.unwrap_or(defaults.memory_mb),
-            max_result_bytes: raw.max_result_bytes.unwrap_or(defaults.max_result_bytes),
-            max_events_per_call: raw
-                .max_events_per_call
-                .unwrap_or(u64::from(defaults.max_events_per_call)),
-            kv_quota_mb: raw.kv_quota_mb.unwrap_or(defaults.kv_quota_mb),
-        },
-    )?;
+    let limits = validate::limits(path, "", PartialLimits::from(&raw).or(base.limits))?;
     let most = ceiling.limits;
     let asked_limits = [
         ("timeoutMs", raw.timeout_ms, most.timeout_ms, " ms"),
@@ -159,6 +147,18 @@ pub fn parse_sidecar(
         },
         warnings,
     ))
+}
+
+impl From<&RawSidecar> for PartialLimits {
+    fn from(sidecar: &RawSidecar) -> Self {
+        PartialLimits {
+            timeout_ms: sidecar.timeout_ms,
+            memory_mb: sidecar.memory_mb,
+            max_result_bytes: sidecar.max_result_bytes,
+            max_events_per_call: sidecar.max_events_per_call,
+            kv_quota_mb: sidecar.kv_quota_mb,
+        }
+    }
 }
 
 /// P13: each outbound pattern and action the sidecar grants itself lies within the ceiling

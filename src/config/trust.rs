@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::grants::{ActionGrant, HostPattern, PartialGrants};
-use super::validate::{self, RawLimits};
+use super::validate::{self, PartialLimits};
 use super::{ConfigError, Limits};
 
 /// The `plugins.env` and `plugins.ceilings` key naming every plugin.
@@ -183,23 +183,23 @@ fn ceiling_key(key: &str) -> &str {
     key.split_once('[').map_or(key, |(key, _)| key)
 }
 
+impl From<&RawCeiling> for PartialLimits {
+    fn from(ceiling: &RawCeiling) -> Self {
+        PartialLimits {
+            timeout_ms: ceiling.timeout_ms,
+            memory_mb: ceiling.memory_mb,
+            max_result_bytes: ceiling.max_result_bytes,
+            max_events_per_call: ceiling.max_events_per_call,
+            kv_quota_mb: ceiling.kv_quota_mb,
+        }
+    }
+}
+
 impl Ceiling {
     fn validate(path: &Path, prefix: &str, raw: RawCeiling) -> Result<Ceiling, ConfigError> {
         // The same ranges as the limits themselves: a ceiling out of range is a typo.
-        let defaults = Limits::default();
-        validate::limits(
-            path,
-            prefix,
-            RawLimits {
-                timeout_ms: raw.timeout_ms.unwrap_or(defaults.timeout_ms),
-                memory_mb: raw.memory_mb.unwrap_or(defaults.memory_mb),
-                max_result_bytes: raw.max_result_bytes.unwrap_or(defaults.max_result_bytes),
-                max_events_per_call: raw
-                    .max_events_per_call
-                    .unwrap_or(u64::from(defaults.max_events_per_call)),
-                kv_quota_mb: raw.kv_quota_mb.unwrap_or(defaults.kv_quota_mb),
-            },
-        )?;
+        let asked = PartialLimits::from(&raw).or(Limits::default());
+        validate::limits(path, prefix, asked)?;
         let outbound = match raw.allowed_outbound_hosts {
             Some(texts) => {
                 let mut patterns = Vec::new();

@@ -230,6 +230,29 @@ pub(super) struct RawLimits {
     pub kv_quota_mb: u64,
 }
 
+/// The limits a sidecar or a ceiling sets: each `None` unless its key is written.
+pub(super) struct PartialLimits {
+    pub timeout_ms: Option<u64>,
+    pub memory_mb: Option<u64>,
+    pub max_result_bytes: Option<u64>,
+    pub max_events_per_call: Option<u64>,
+    pub kv_quota_mb: Option<u64>,
+}
+
+impl PartialLimits {
+    /// Each limit set here, else `defaults`'s; bounds not yet checked.
+    pub fn or(self, defaults: Limits) -> RawLimits {
+        RawLimits {
+            timeout_ms: self.timeout_ms.unwrap_or(defaults.timeout_ms),
+            memory_mb: self.memory_mb.unwrap_or(defaults.memory_mb),
+            max_result_bytes: self.max_result_bytes.unwrap_or(defaults.max_result_bytes),
+            max_events_per_call: (self.max_events_per_call)
+                .unwrap_or(u64::from(defaults.max_events_per_call)),
+            kv_quota_mb: self.kv_quota_mb.unwrap_or(defaults.kv_quota_mb),
+        }
+    }
+}
+
 const RESULT_BYTES: Bound = Bound {
     range: 1..=(1 << 30),
     unit: " bytes",
