@@ -274,15 +274,17 @@ pub async fn start_with(config: Config, log: Option<logtail::LogTail>) -> Result
     // W7: one byte budget for every WebSocket connection, forward and reverse.
     let pending = Arc::new(ws::budget::Pending::new(&config.limits));
     // D1: one dashboard for every server that shows it.
-    let dashboard = config.servers.iter().any(|s| s.dashboard).then(|| {
-        Arc::new(dashboard::Dashboard::new(
-            &config,
-            &addrs,
-            dispatcher.clone(),
-            events.clone(),
-            log,
-        ))
-    });
+    let dashboard = (config.servers.iter())
+        .any(|s| s.kind.http().is_some_and(|h| h.dashboard))
+        .then(|| {
+            Arc::new(dashboard::Dashboard::new(
+                &config,
+                &addrs,
+                dispatcher.clone(),
+                events.clone(),
+                log,
+            ))
+        });
     if let Some(dashboard) = &dashboard {
         let (dashboard, stopped) = (dashboard.clone(), stopped.clone());
         servers.spawn(async move {

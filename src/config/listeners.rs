@@ -5,45 +5,27 @@
 use std::path::Path;
 
 use super::raw::RawNetwork;
+use super::raw_listener::{ListenerList, RawListener};
 use super::remote_url::{RemoteUrl, Scheme};
 use super::validate::{BODY_BYTES, HEART_MS, REQUEST_TIMEOUT_MS, WS_QUEUE, check, invalid};
-use super::{ConfigError, HttpClient, HttpServer, ServerRef, WsClient};
+use super::{ConfigError, HttpClient, Listener, ServerRef, WsClient, normal_host};
 
 /// Every entry is checked, disabled ones too: a bad value is a mistake whether or not the
 /// entry is on today. Only enabled entries are kept, in file order (C3): `httpServers`, then
 /// `websocketServers`, then `httpSseServers`; two of them on one address is an error.
-pub(super) fn servers(
-    network: &mut RawNetwork,
-    path: &Path,
-) -> Result<Vec<HttpServer>, ConfigError> {
-    let mut entries: Vec<(usize, bool, HttpServer)> = Vec::new();
-    for (index, raw) in std::mem::take(&mut network.http_servers)
-        .into_iter()
-        .enumerate()
-    {
-        let key = |field: &str| format!("network.httpServers[{index}].{field}");
-        let header_ms = raw.header_timeout_ms;
-        check(path, key("headerTimeoutMs"), header_ms, &REQUEST_TIMEOUT_MS)?;
-        let body_ms = raw.body_timeout_ms;
-        check(path, key("bodyTimeoutMs"), body_ms, &REQUEST_TIMEOUT_MS)?;
-        entries.push((index, raw.enable, raw.into_server()));
-    }
-    for (index, raw) in std::mem::take(&mut network.websocket_servers)
-        .into_iter()
-        .enumerate()
-    {
-        entries.push((index, raw.enable, raw.into_server()));
-    }
-    for (index, raw) in std::mem::take(&mut network.http_sse_servers)
-        .into_iter()
-        .enumerate()
-    {
-        entries.push((index, raw.enable, raw.into_server()));
-    }
-    let mut enabled: Vec<(usize, HttpServer)> = Vec::new();
+pub(super) fn servers(network: &mut RawNetwork, path: &Path) -> Result<Vec<Listener>, ConfigError> {
+    let entries = (entries(std::mem::take(&mut network.http_servers)))
+        .chain(entries(std::mem::take(&mut network.websocket_servers)))
+        .chain(entries(std::mem::take(&mut network.http_sse_servers)));
+    let mut enabled: Vec<(usize, Listener)> = Vec::new();
     for (index, enable, server) in entries {
         let section = server.kind.section();
         let key = |field: &str| format!("network.{section}[{index}].{field}");
+        // Keys of `httpServers` only; elsewhere their defaults, which pass.
+        let header_ms = server.header_timeout_ms;
+        check(path, key("headerTimeoutMs"), header_ms, &REQUEST_TIMEOUT_MS)?;
+        let body_ms = server.body_timeout_ms;
+        check(path, key("bodyTimeoutMs"), body_ms, &REQUEST_TIMEOUT_MS)?;
         check(
             path,
             key("maxBodyBytes"),
@@ -75,6 +57,13 @@ pub(super) fn servers(
         enabled.push((index, server));
     }
     Ok(enabled.into_iter().map(|(_, server)| server).collect())
+}
+
+/// A list's entries with their index in it and whether they are enabled.
+fn entries<L: ListenerList>(
+    list: Vec<RawListener<L>>,
+) -> impl Iterator<Item = (usize, bool, Listener)> {
+    (list.into_iter().enumerate()).map(|(index, raw)| (index, raw.enable, raw.into_listener()))
 }
 
 /// `httpClients` and `websocketClients`: checked like servers, enabled ones kept in order.
@@ -126,7 +115,7 @@ pub(super) fn clients(
 /// names or addresses without a port; `*` allows any (B1, B2). Anything else is a mistake that
 /// would silently allow nothing, so it is refused at load.
 fn browser_lists(
-    server: &HttpServer,
+    server: &Listener,
     path: &Path,
     key: &dyn Fn(&str) -> String,
 ) -> Result<(), ConfigError> {
@@ -174,7 +163,7 @@ fn browser_lists(
     Ok(())
 }
 
-fn server_ref(index: usize, server: &HttpServer) -> Box<ServerRef> {
+fn server_ref(index: usize, server: &Listener) -> Box<ServerRef> {
     Box::new(ServerRef {
         section: server.kind.section(),
         index,
@@ -185,10 +174,10 @@ fn server_ref(index: usize, server: &HttpServer) -> Box<ServerRef> {
 }
 
 /// Whether two servers would fight over one socket (C3). Port 0 asks the OS for a free port, so
-/// it never clashes (tests bind several). Hosts are compared as written, since a name is resolved
-/// only at bind time; a wildcard clashes with what it covers: `::` with everything (Linux binds it
+/// it never clashes (tests bind several). Hosts are compared as written ([`normal_host`]), since a
+/// name is resolved only at bind time; a wildcard clashes with what it covers: `::` with everything (Linux binds it
 /// dual-stack), `0.0.0.0` with every IPv4 address or name.
-fn same_listener(a: &HttpServer, b: &HttpServer) -> bool {
+fn same_listener(a: &Listener, b: &Listener) -> bool {
     if a.port == 0 || a.port != b.port {
         return false;
     }
@@ -200,21 +189,11 @@ fn same_listener(a: &HttpServer, b: &HttpServer) -> bool {
         || (b == "0.0.0.0" && !a.contains(':'))
 }
 
-/// `[::1]` and `::1`, `LOCALHOST` and `localhost` name the same thing.
-fn normal_host(host: &str) -> String {
-    let host = host.trim();
-    let host = host
-        .strip_prefix('[')
-        .and_then(|h| h.strip_suffix(']'))
-        .unwrap_or(host);
-    host.to_ascii_lowercase()
-}
-
 #[cfg(test)]
 mod tests {
     use std::path::Path;
 
-    fn load(fields: &str) -> Result<Vec<super::HttpServer>, String> {
+    fn load(fields: &str) -> Result<Vec<super::Listener>, String> {
         let text = format!("{{ network: {{ httpServers: [{{ enable: true, {fields} }}] }} }}");
         crate::config::parse(&text, Path::new("c.json5"))
             .map(|loaded| loaded.config.servers)

@@ -14,6 +14,7 @@ mod limits;
 mod listeners;
 mod network;
 mod raw;
+mod raw_listener;
 mod remote_url;
 pub mod routes;
 mod secret;
@@ -32,7 +33,8 @@ use std::path::{Path, PathBuf};
 pub use grants::{ActionGrant, Grants, HostPattern, PartialGrants};
 pub use limits::HostLimits;
 pub use network::{HttpClient, WsClient};
-use raw::{RawFile, RawHttpServer};
+use raw::RawFile;
+use raw_listener::RawListener;
 pub use remote_url::RemoteUrl;
 pub use secret::Secret;
 pub use sidecar::{PluginSettings, SidecarBase, Warm, parse_sidecar};
@@ -57,7 +59,7 @@ pub struct Config {
     pub path: PathBuf,
     /// Only entries with `enable: true`, in file order (C3): `httpServers`, then
     /// `websocketServers`, then `httpSseServers`.
-    pub servers: Vec<HttpServer>,
+    pub servers: Vec<Listener>,
     /// Enabled `httpClients`: endpoints every event is POSTed to.
     pub http_clients: Vec<HttpClient>,
     /// Enabled `websocketClients`: reverse WebSocket connections the host keeps up.
@@ -70,50 +72,96 @@ pub struct Config {
     pub upstream: Option<Upstream>,
 }
 
-/// One `network.httpServers[]` entry that will listen (C2).
+/// One enabled entry of `httpServers`, `websocketServers` or `httpSseServers`: one listener
+/// (C2, C3, N1, N2). What every list has is here; what only HTTP listeners have is in `kind`.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct HttpServer {
+pub struct Listener {
     pub name: String,
     pub host: String,
     pub port: u16,
-    /// Which `network` list it came from, which decides what it serves.
-    pub kind: ServerKind,
-    pub enable_cors: bool,
-    pub enable_websocket: bool,
+    /// Which list it came from, which decides what it serves.
+    pub kind: ListenerKind,
     pub message_post_format: PostFormat,
     /// `reportSelfMessage`: whether its event clients get the bot's own messages
     /// (`message_sent`). NapCat's default is off; `httpServers` keep them on, as before.
     pub report_self_message: bool,
     pub token: Secret,
     pub debug: bool,
-    /// `heartInterval`; 0 turns heartbeats off (W3).
+    /// `heartInterval`; 0 turns heartbeats off (W3). Not a key of `httpSseServers`.
     pub heart_interval_ms: u64,
     /// `maxBodyBytes`: requests above it are refused while reading (H5).
     pub max_body_bytes: u64,
     /// `wsQueueMessages`: outbound frames queued per WebSocket client before it is dropped (W6).
     pub ws_queue_messages: usize,
-    /// `headerTimeoutMs`: a connection that has not sent a whole request head this long after
-    /// opening or after its previous reply is closed (slowloris, idle keep-alive).
+    /// `headerTimeoutMs` (`httpServers` only): a connection that has not sent a whole request
+    /// head this long after opening or after its previous reply is closed (slowloris, idle
+    /// keep-alive).
     pub header_timeout_ms: u64,
-    /// `bodyTimeoutMs`: a request whose body has not fully arrived this long after its head
-    /// is answered 408 and the connection closed.
+    /// `bodyTimeoutMs` (`httpServers` only): a request whose body has not fully arrived this
+    /// long after its head is answered 408 and the connection closed.
     pub body_timeout_ms: u64,
     /// `allowOrigins`: browser origins besides the server's own that may call it (B1); `*`
     /// allows any. `enableCors` reflects them.
     pub allow_origins: Vec<String>,
     /// `allowHosts`: `Host` names besides loopback ones a loopback-bound server accepts (B2).
     pub allow_hosts: Vec<String>,
-    /// `metrics` (ours, O1): whether `GET /metrics` is served; never on `websocketServers`.
+}
+
+impl Default for Listener {
+    /// The C2 defaults of an `httpServers` entry, except that one built in code listens.
+    fn default() -> Self {
+        RawListener::<raw_listener::HttpServers>::default().into_listener()
+    }
+}
+
+/// The `network` list a listener comes from, with what only that kind has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ListenerKind {
+    /// `httpServers`: the HTTP API, and WebSocket on the same port with `enableWebsocket`.
+    Http(HttpOptions),
+    /// `websocketServers`: WebSocket only (a plain HTTP request gets 426).
+    WebSocket,
+    /// `httpSseServers`: the HTTP API plus `GET /_events`, a server-sent event stream.
+    HttpSse(HttpOptions),
+}
+
+/// The keys of the lists that serve the HTTP API (`httpServers`, `httpSseServers`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HttpOptions {
+    /// `enableCors` (H7).
+    pub enable_cors: bool,
+    /// `enableWebsocket`: WebSocket upgrades on the same port (W1).
+    pub enable_websocket: bool,
+    /// `metrics` (ours, O1): whether `GET /metrics` is served.
     pub metrics: bool,
     /// `dashboard` (ours, D1): whether `/dashboard` is served; by default only on a server
-    /// bound to a loopback address; never on `websocketServers`.
+    /// bound to a loopback address.
     pub dashboard: bool,
 }
 
-impl Default for HttpServer {
-    /// The C2 defaults, except that a server built in code is one that listens.
-    fn default() -> Self {
-        RawHttpServer::default().into_server()
+impl ListenerKind {
+    /// The config key of its list, for messages.
+    pub fn section(self) -> &'static str {
+        match self {
+            ListenerKind::Http(_) => "httpServers",
+            ListenerKind::WebSocket => "websocketServers",
+            ListenerKind::HttpSse(_) => "httpSseServers",
+        }
+    }
+
+    /// The HTTP API's options; `None` on a `websocketServers` entry, which serves no HTTP
+    /// (so no CORS, metrics or dashboard).
+    pub fn http(self) -> Option<HttpOptions> {
+        match self {
+            ListenerKind::Http(http) | ListenerKind::HttpSse(http) => Some(http),
+            ListenerKind::WebSocket => None,
+        }
+    }
+
+    /// Whether it takes WebSocket upgrades: always on `websocketServers`, with
+    /// `enableWebsocket` on the others (W1, N1).
+    pub fn websocket(self) -> bool {
+        self.http().is_none_or(|http| http.enable_websocket)
     }
 }
 
@@ -121,46 +169,35 @@ impl Config {
     /// O9: whether any server shows metrics (`GET /metrics` or the dashboard); without one,
     /// calls are not timed or counted.
     pub fn keeps_metrics(&self) -> bool {
-        self.servers.iter().any(|s| s.metrics || s.dashboard)
+        (self.servers.iter()).any(|s| s.kind.http().is_some_and(|h| h.metrics || h.dashboard))
     }
 }
 
 /// Whether a server's `host` binds to loopback only: `localhost`, `*.localhost`, or a
 /// loopback address (`[::1]` with or without brackets).
 pub fn binds_loopback(host: &str) -> bool {
+    is_loopback_name(&normal_host(host))
+}
+
+/// A host name or address as compared: lower case, IPv6 without brackets, no trailing dot
+/// (`[::1]` and `::1`, `LOCALHOST.` and `localhost` name the same thing).
+pub fn normal_host(host: &str) -> String {
     let host = host.trim();
     let host = host
         .strip_prefix('[')
         .and_then(|h| h.strip_suffix(']'))
         .unwrap_or(host);
-    let host = host.strip_suffix('.').unwrap_or(host).to_ascii_lowercase();
-    host == "localhost"
-        || host.ends_with(".localhost")
-        || host
+    host.strip_suffix('.').unwrap_or(host).to_ascii_lowercase()
+}
+
+/// Whether a [`normal_host`] is one that browsers and resolvers keep on this machine:
+/// `localhost`, `*.localhost` (RFC 6761), or a loopback address.
+pub fn is_loopback_name(name: &str) -> bool {
+    name == "localhost"
+        || name.ends_with(".localhost")
+        || name
             .parse::<std::net::IpAddr>()
             .is_ok_and(|ip| ip.to_canonical().is_loopback())
-}
-
-/// The `network` list a listener comes from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ServerKind {
-    /// `httpServers`: the HTTP API, and WebSocket on the same port with `enableWebsocket`.
-    Http,
-    /// `websocketServers`: WebSocket only (a plain HTTP request gets 426).
-    WebSocket,
-    /// `httpSseServers`: the HTTP API plus `GET /_events`, a server-sent event stream.
-    HttpSse,
-}
-
-impl ServerKind {
-    /// The config key of its list, for messages.
-    pub fn section(self) -> &'static str {
-        match self {
-            ServerKind::Http => "httpServers",
-            ServerKind::WebSocket => "websocketServers",
-            ServerKind::HttpSse => "httpSseServers",
-        }
-    }
 }
 
 /// `messagePostFormat` (M4): defined with the message rendering it selects.

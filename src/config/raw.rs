@@ -1,5 +1,7 @@
 //! The config file exactly as written: serde structs with NapCat's camelCase keys, and every
-//! default in one place (SPEC C2, C3b, C4, W6, E5).
+//! default in one place (SPEC C2, C3b, C4, W6, E5), but for the few in which NapCat's lists
+//! differ from one another, which are with their lists (`super::raw_listener`,
+//! `super::network`).
 //!
 //! Nothing here is checked beyond its type; `super::validate` turns these into `Config`. Every
 //! struct is `#[serde(default)]`, so a missing key or a missing section means the default (C2),
@@ -11,9 +13,10 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
+use super::Secret;
 use super::grants::RawGrants;
-use super::network::{RawHttpClient, RawSseServer, RawWsClient, RawWsServer};
-use super::{HttpServer, PostFormat, Secret, ServerKind};
+use super::network::{RawHttpClient, RawWsClient};
+use super::raw_listener::{HttpServers, HttpSseServers, RawListener, WebsocketServers};
 
 pub(super) const DEFAULT_SERVER_NAME: &str = "http-server";
 pub(super) const DEFAULT_HOST: &str = "127.0.0.1";
@@ -61,99 +64,17 @@ pub(super) struct RawFile {
     pub upstream: Option<super::upstream::RawUpstream>,
 }
 
-/// NapCat's `network` object: its five lists (`super::network` for the four beyond
-/// `httpServers`); anything else (NapCat's `plugins`, …) is an unknown key.
+/// NapCat's `network` object: its five lists (`super::raw_listener` for the three that listen,
+/// `super::network` for the two the host connects from); anything else (NapCat's `plugins`,
+/// …) is an unknown key.
 #[derive(Default, Deserialize)]
 #[serde(default, rename_all = "camelCase", expecting = "an object")]
 pub(super) struct RawNetwork {
-    pub http_servers: Vec<RawHttpServer>,
-    pub websocket_servers: Vec<RawWsServer>,
-    pub http_sse_servers: Vec<RawSseServer>,
+    pub http_servers: Vec<RawListener<HttpServers>>,
+    pub websocket_servers: Vec<RawListener<WebsocketServers>>,
+    pub http_sse_servers: Vec<RawListener<HttpSseServers>>,
     pub http_clients: Vec<RawHttpClient>,
     pub websocket_clients: Vec<RawWsClient>,
-}
-
-#[derive(Deserialize)]
-#[serde(default, rename_all = "camelCase", expecting = "an object")]
-pub(super) struct RawHttpServer {
-    pub name: String,
-    pub enable: bool,
-    pub port: u16,
-    pub host: String,
-    pub enable_cors: bool,
-    pub enable_websocket: bool,
-    pub message_post_format: PostFormat,
-    pub report_self_message: bool,
-    pub token: Secret,
-    pub debug: bool,
-    pub allow_origins: Vec<String>,
-    pub allow_hosts: Vec<String>,
-    pub heart_interval: u64,
-    pub max_body_bytes: u64,
-    pub ws_queue_messages: usize,
-    pub header_timeout_ms: u64,
-    pub body_timeout_ms: u64,
-    pub metrics: bool,
-    /// Absent: on when `host` is a loopback address (D1).
-    pub dashboard: Option<bool>,
-}
-
-impl Default for RawHttpServer {
-    /// NapCat's defaults for its own fields (seed table), ours for the rest.
-    fn default() -> Self {
-        Self {
-            name: DEFAULT_SERVER_NAME.to_owned(),
-            enable: false,
-            port: DEFAULT_PORT,
-            host: DEFAULT_HOST.to_owned(),
-            enable_cors: true,
-            enable_websocket: false,
-            message_post_format: PostFormat::Array,
-            report_self_message: true,
-            token: Secret::default(),
-            debug: false,
-            allow_origins: Vec::new(),
-            allow_hosts: Vec::new(),
-            heart_interval: DEFAULT_HEART_INTERVAL_MS,
-            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
-            ws_queue_messages: DEFAULT_WS_QUEUE_MESSAGES,
-            header_timeout_ms: DEFAULT_HEADER_TIMEOUT_MS,
-            body_timeout_ms: DEFAULT_BODY_TIMEOUT_MS,
-            metrics: true,
-            dashboard: None,
-        }
-    }
-}
-
-impl RawHttpServer {
-    /// The listening server this entry describes; `enable` has done its job by now.
-    pub fn into_server(self) -> HttpServer {
-        // D1: on by default only where nothing but this machine can reach it.
-        let dashboard = self
-            .dashboard
-            .unwrap_or_else(|| super::binds_loopback(&self.host));
-        HttpServer {
-            name: self.name,
-            host: self.host,
-            port: self.port,
-            kind: ServerKind::Http,
-            enable_cors: self.enable_cors,
-            enable_websocket: self.enable_websocket,
-            message_post_format: self.message_post_format,
-            report_self_message: self.report_self_message,
-            token: self.token,
-            debug: self.debug,
-            heart_interval_ms: self.heart_interval,
-            max_body_bytes: self.max_body_bytes,
-            ws_queue_messages: self.ws_queue_messages,
-            header_timeout_ms: self.header_timeout_ms,
-            body_timeout_ms: self.body_timeout_ms,
-            allow_origins: self.allow_origins,
-            allow_hosts: self.allow_hosts,
-            metrics: self.metrics,
-            dashboard,
-        }
-    }
 }
 
 #[derive(Deserialize)]

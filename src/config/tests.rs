@@ -83,13 +83,16 @@ fn c2_c3b_c4_missing_keys_and_sections_mean_defaults() {
 fn c2_w6_server_entry_defaults_are_napcats_and_ours() {
     let loaded = parse_ok(&with_servers("{ enable: true }"));
     assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
-    let expected = HttpServer {
+    let expected = Listener {
         name: "http-server".into(),
         host: "127.0.0.1".into(),
         port: 3000,
-        kind: ServerKind::Http,
-        enable_cors: true,
-        enable_websocket: false,
+        kind: ListenerKind::Http(HttpOptions {
+            enable_cors: true,
+            enable_websocket: false,
+            metrics: true,
+            dashboard: true,
+        }),
         message_post_format: PostFormat::Array,
         report_self_message: true,
         token: Secret::default(),
@@ -101,10 +104,8 @@ fn c2_w6_server_entry_defaults_are_napcats_and_ours() {
         body_timeout_ms: 60_000,
         allow_origins: Vec::new(),
         allow_hosts: Vec::new(),
-        metrics: true,
-        dashboard: true,
     };
-    assert_eq!(HttpServer::default(), expected);
+    assert_eq!(Listener::default(), expected);
     assert_eq!(loaded.config.servers, [expected]);
 }
 
@@ -132,7 +133,8 @@ fn c2_c3_every_key_is_read_and_only_enabled_servers_kept_in_file_order() {
     let names: Vec<&str> = config.servers.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(names, ["b", "a"]);
     let b = &config.servers[0];
-    assert_eq!((b.host.as_str(), b.port, b.enable_cors, b.enable_websocket), ("0.0.0.0", 0, false, true));
+    let http = b.kind.http().expect("an HTTP server");
+    assert_eq!((b.host.as_str(), b.port, http.enable_cors, http.enable_websocket), ("0.0.0.0", 0, false, true));
     assert_eq!((b.message_post_format, b.message_post_format.as_str()), (PostFormat::String, "string"));
     assert_eq!((b.token.expose(), b.debug, b.heart_interval_ms), ("s3cret", true, 0));
     assert_eq!((b.max_body_bytes, b.ws_queue_messages), (MAX_BODY_BYTES_LIMIT, 1));
@@ -210,11 +212,11 @@ fn c1_napcat_onebot11_file_loads_with_one_warning_per_unknown_key() {
         (server.name.as_str(), server.host.as_str(), server.port),
         ("httpServer", "0.0.0.0", 3000)
     );
-    assert!(server.enable_websocket);
+    assert!(server.kind.websocket());
     let ws = &loaded.config.servers[1];
     assert_eq!(
         (ws.name.as_str(), ws.port, ws.kind),
-        ("WsServer", 3001, ServerKind::WebSocket)
+        ("WsServer", 3001, ListenerKind::WebSocket)
     );
     assert!(!ws.report_self_message);
     assert!(loaded.config.http_clients.is_empty(), "disabled");
@@ -352,7 +354,7 @@ fn c1_shipped_config_has_every_key_at_its_default_and_no_warnings() {
     let loaded = parse_ok(text);
     assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
     let config = loaded.config;
-    assert_eq!(config.servers, [HttpServer::default()]);
+    assert_eq!(config.servers, [Listener::default()]);
     assert_eq!(config.bot, Bot::default());
     let plugins = config.plugins;
     assert_eq!(plugins.dir, Path::new("config/../plugins"));
@@ -416,8 +418,8 @@ fn issue15_clients_and_extra_servers_take_napcats_defaults_and_are_checked() {
     assert_eq!((http.message_post_format, http.report_self_message), (PostFormat::Array, false));
     let ws = &config.ws_clients[0];
     assert_eq!((ws.name.as_str(), ws.reconnect_interval_ms, ws.heart_interval_ms), ("websocket-client", 5_000, 30_000));
-    let kinds: Vec<ServerKind> = config.servers.iter().map(|s| s.kind).collect();
-    assert_eq!(kinds, [ServerKind::WebSocket, ServerKind::HttpSse]);
+    let sections: Vec<&str> = config.servers.iter().map(|s| s.kind.section()).collect();
+    assert_eq!(sections, ["websocketServers", "httpSseServers"]);
     assert!(config.servers[1].report_self_message);
     // Tokens stay out of Debug (H6).
     assert!(!format!("{config:?}").contains("s3cret"));
@@ -449,12 +451,20 @@ fn d1_the_dashboard_is_on_by_default_only_on_loopback() {
         (r#"host: "127.0.0.1", dashboard: false"#, false),
     ] {
         let loaded = parse_ok(&with_servers(&format!("{{ enable: true, {fields} }}")));
-        assert_eq!(loaded.config.servers[0].dashboard, on, "{fields}");
+        let http = loaded.config.servers[0].kind.http();
+        assert_eq!(http.map(|h| h.dashboard), Some(on), "{fields}");
     }
     let sse = parse_ok(r#"{ network: { httpSseServers: [{ enable: true, host: "0.0.0.0" }] } }"#);
-    assert!(!sse.config.servers[0].dashboard);
+    assert_eq!(
+        sse.config.servers[0].kind.http().map(|h| h.dashboard),
+        Some(false)
+    );
     let ws = parse_ok(r#"{ network: { websocketServers: [{ enable: true }] } }"#);
-    assert!(!ws.config.servers[0].dashboard && !ws.config.servers[0].metrics);
+    assert_eq!(
+        ws.config.servers[0].kind.http(),
+        None,
+        "no dashboard, no metrics"
+    );
 }
 
 #[test]
@@ -527,4 +537,47 @@ fn c7_a_url_without_host_unparsable_or_of_another_scheme_is_refused_naming_its_k
             assert!(error.contains(&message), "{url}: {error}");
         }
     }
+}
+
+/// C2, N1, N2: each listening list has its own defaults, and the keys only some lists have are
+/// unknown keys on the others (warned and ignored, whatever their value), as NapCat's lists are.
+#[test]
+#[rustfmt::skip]
+fn n1_n2_each_list_has_its_defaults_and_only_its_keys() {
+    let text = r#"{ network: {
+        websocketServers: [{ enable: true, enableCors: "x", metrics: true, dashboard: true,
+                             headerTimeoutMs: 1, enableForcePushEvent: false }],
+        httpSseServers: [{ enable: true, port: 3002, heartInterval: 1, bodyTimeoutMs: 1,
+                           enableForcePushEvent: true }],
+        httpServers: [{ enable: true, port: 3003, enableForcePushEvent: true }],
+    } }"#;
+    let loaded = parse_ok(text);
+    let unknown = [
+        "websocketServers[0].enableCors", "websocketServers[0].metrics",
+        "websocketServers[0].dashboard", "websocketServers[0].headerTimeoutMs",
+        "httpSseServers[0].heartInterval", "httpSseServers[0].bodyTimeoutMs",
+        "httpSseServers[0].enableForcePushEvent", "httpServers[0].enableForcePushEvent",
+    ];
+    let expected: Vec<String> =
+        unknown.iter().map(|key| format!("{PATH}: unknown key `network.{key}` ignored")).collect();
+    assert_eq!(loaded.warnings, expected);
+    let http = HttpOptions { enable_cors: true, enable_websocket: false, metrics: true, dashboard: true };
+    let expected = [
+        Listener { port: 3003, ..Listener::default() },
+        Listener {
+            name: "websocket-server".into(), port: 3001, kind: ListenerKind::WebSocket,
+            report_self_message: false, ..Listener::default()
+        },
+        Listener {
+            name: "http-sse-server".into(), port: 3002, kind: ListenerKind::HttpSse(http),
+            report_self_message: false, ..Listener::default()
+        },
+    ];
+    assert_eq!(loaded.config.servers, expected);
+    assert!(loaded.config.servers[1].kind.websocket());
+
+    // A key the list reads is still checked, with its position.
+    let error = parse_err("{ network: { httpSseServers: [{\n enableCors: 1 }] } }");
+    assert_eq!(error, format!("{PATH}:2:14: network.httpSseServers[0].enableCors: \
+                               invalid type: integer `1`, expected a boolean"));
 }

@@ -33,7 +33,7 @@ use serde_json::{Value, json};
 use tokio::sync::watch;
 
 use crate::auth::Token;
-use crate::config::{Config, HttpServer, PostFormat, RemoteUrl, Secret, ServerKind};
+use crate::config::{Config, Listener, ListenerKind, PostFormat, RemoteUrl, Secret};
 use crate::dispatch::Dispatcher;
 use crate::events::EventBus;
 use crate::logtail::LogTail;
@@ -146,7 +146,7 @@ impl Dashboard {
 pub struct DashboardApi {
     pub dashboard: Arc<Dashboard>,
     pub token: Token,
-    pub server: HttpServer,
+    pub server: Listener,
     pub shutdown: watch::Receiver<bool>,
 }
 
@@ -219,16 +219,17 @@ fn entries(config: &Config, addrs: &[SocketAddr]) -> Value {
         .iter()
         .zip(addrs)
         .map(|(s, addr)| {
+            let http = s.kind.http();
             json!({
                 "name": s.name,
                 "section": s.kind.section(),
                 "listen": addr.to_string(),
-                "websocket": s.enable_websocket,
-                "events": s.kind == ServerKind::HttpSse,
-                "cors": s.enable_cors,
+                "websocket": s.kind.websocket(),
+                "events": matches!(s.kind, ListenerKind::HttpSse(_)),
+                "cors": http.is_some_and(|h| h.enable_cors),
                 "token": !s.token.is_empty(),
-                "metrics": s.metrics,
-                "dashboard": s.dashboard,
+                "metrics": http.is_some_and(|h| h.metrics),
+                "dashboard": http.is_some_and(|h| h.dashboard),
                 "format": s.message_post_format,
             })
         })

@@ -27,7 +27,7 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 pub use body::{BodyError, Decoded, decode, decode_json};
 
 use crate::auth::Token;
-use crate::config::HttpServer;
+use crate::config::Listener;
 use crate::dispatch::{ClientKey, Dispatcher, Handled};
 use crate::envelope::{Envelope, Outcome, Refusal};
 
@@ -35,7 +35,7 @@ use crate::envelope::{Envelope, Outcome, Refusal};
 /// (body limits, `debug`, its name for the log) and its token, hashed once (H6).
 pub struct HttpApi {
     pub dispatcher: Arc<Dispatcher>,
-    pub config: HttpServer,
+    pub config: Listener,
     pub token: Token,
 }
 
@@ -55,7 +55,7 @@ async fn handle(State(server): State<Arc<HttpApi>>, request: Request) -> Respons
         return hooks::serve(&server, parts, body, started).await;
     }
     // O1: the host's metrics, where the server shows them.
-    if action == metrics::PATH && server.config.metrics {
+    if action == metrics::PATH && server.config.kind.http().is_some_and(|h| h.metrics) {
         return metrics::serve(&server, &parts);
     }
 
@@ -175,7 +175,7 @@ async fn decode_request(parts: &Parts, bytes: Bytes) -> Result<Decoded, BodyErro
 /// whole body must arrive in time, however it is trickled. Both the API and webhook routes
 /// read their bodies through this.
 async fn read_in_time(
-    server: &HttpServer,
+    server: &Listener,
     headers: &HeaderMap,
     body: Body,
     started: Instant,

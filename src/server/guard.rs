@@ -20,7 +20,6 @@
 //! origin let through is put in the request's extensions as [`AllowedOrigin`], which the
 //! CORS layer reflects (H7).
 
-use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
@@ -29,7 +28,7 @@ use axum::middleware::Next;
 use axum::response::IntoResponse;
 use axum::response::Response;
 
-use crate::config::HttpServer;
+use crate::config::{Listener, is_loopback_name, normal_host};
 use crate::envelope::Refusal;
 
 /// The browser rules of one server, built once when it starts.
@@ -72,7 +71,7 @@ pub enum Refused {
 }
 
 impl Guard {
-    pub fn new(config: &HttpServer) -> Self {
+    pub fn new(config: &Listener) -> Self {
         let star = |list: &[String]| list.iter().any(|v| v == "*");
         Guard {
             server: config.name.clone(),
@@ -161,36 +160,16 @@ fn host_name(host: &str) -> &str {
     host.rsplit_once(':').map_or(host, |(name, _)| name)
 }
 
-/// Lower case, IPv6 without brackets, no trailing dot.
-fn normal_host(host: &str) -> String {
-    let host = host.trim();
-    let host = host
-        .strip_prefix('[')
-        .and_then(|h| h.strip_suffix(']'))
-        .unwrap_or(host);
-    host.strip_suffix('.').unwrap_or(host).to_ascii_lowercase()
-}
-
-/// A name browsers and resolvers keep on this machine: `localhost`, `*.localhost`
-/// (RFC 6761), or a loopback address.
-fn is_loopback_name(name: &str) -> bool {
-    name == "localhost"
-        || name.ends_with(".localhost")
-        || name
-            .parse::<IpAddr>()
-            .is_ok_and(|ip| ip.to_canonical().is_loopback())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn guard(host: &str, origins: &[&str], hosts: &[&str]) -> Guard {
-        Guard::new(&HttpServer {
+        Guard::new(&Listener {
             host: host.to_owned(),
             allow_origins: origins.iter().map(|s| (*s).to_owned()).collect(),
             allow_hosts: hosts.iter().map(|s| (*s).to_owned()).collect(),
-            ..HttpServer::default()
+            ..Listener::default()
         })
     }
 

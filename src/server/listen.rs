@@ -34,7 +34,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tower::ServiceExt;
 
-use crate::config::HttpServer;
+use crate::config::Listener;
 
 /// The largest request head (request line and headers) accepted: far above what any OneBot
 /// client sends (a long GET query included), far below what would let a client make the
@@ -88,7 +88,7 @@ pub fn raise_fd_limit() -> Option<FdLimit> {
 pub async fn serve(
     listener: TcpListener,
     app: Router,
-    server: &HttpServer,
+    server: &Listener,
     mut stop: watch::Receiver<bool>,
 ) -> io::Result<()> {
     let mut builder = http1::Builder::new();

@@ -30,7 +30,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::auth::Token;
-use crate::config::{HttpServer, ServerKind};
+use crate::config::{Listener, ListenerKind};
 use crate::dashboard::{Dashboard, DashboardApi};
 use crate::dispatch::Dispatcher;
 use crate::envelope::Refusal;
@@ -66,7 +66,7 @@ pub struct Shared {
 /// The router of one server: HTTP for every path (H1), CORS when `enableCors` (H7),
 /// WebSocket upgrades taken before either when `enableWebsocket` (W1), the dashboard when
 /// `dashboard` (D1), and the browser guard (B1–B3) before all of them.
-pub fn app(config: &HttpServer, shared: Shared) -> Router {
+pub fn app(config: &Listener, shared: Shared) -> Router {
     let Shared {
         dispatcher,
         events,
@@ -78,12 +78,12 @@ pub fn app(config: &HttpServer, shared: Shared) -> Router {
     // D6: this entry's clients and events, for the dashboard's connections page.
     let entry = events.metrics().entry("servers", &config.name);
     let mut router = match config.kind {
-        ServerKind::Http => http::router(Arc::new(HttpApi {
+        ListenerKind::Http(_) => http::router(Arc::new(HttpApi {
             dispatcher: dispatcher.clone(),
             config: config.clone(),
             token: token.clone(),
         })),
-        ServerKind::HttpSse => sse::router(Arc::new(SseApi {
+        ListenerKind::HttpSse(_) => sse::router(Arc::new(SseApi {
             name: config.name.clone(),
             events: events.clone(),
             token: token.clone(),
@@ -100,12 +100,11 @@ pub fn app(config: &HttpServer, shared: Shared) -> Router {
             token: token.clone(),
         }))),
         // Only upgrades are served (by the layer below); anything else is told so.
-        ServerKind::WebSocket => Router::new().fallback(upgrade_required),
+        ListenerKind::WebSocket => Router::new().fallback(upgrade_required),
     };
     // D1: the dashboard's routes before the API's catch-all, on HTTP servers that show it.
-    if let Some(dashboard) =
-        dashboard.filter(|_| config.dashboard && config.kind != ServerKind::WebSocket)
-    {
+    let http = config.kind.http();
+    if let Some(dashboard) = dashboard.filter(|_| http.is_some_and(|h| h.dashboard)) {
         router = crate::dashboard::router(Arc::new(DashboardApi {
             dashboard,
             token: token.clone(),
@@ -114,10 +113,10 @@ pub fn app(config: &HttpServer, shared: Shared) -> Router {
         }))
         .merge(router);
     }
-    if config.enable_cors {
+    if http.is_some_and(|h| h.enable_cors) {
         router = router.layer(axum::middleware::from_fn(cors::layer));
     }
-    if config.enable_websocket {
+    if config.kind.websocket() {
         let api = Arc::new(WsApi {
             endpoint: Arc::new(Endpoint {
                 dispatcher,
@@ -151,7 +150,7 @@ async fn intercept(State(api): State<Arc<WsApi>>, request: Request, next: Next) 
 }
 
 /// Binds every server before any serves (C3, C5): the process never runs half-configured.
-pub async fn bind(servers: &[HttpServer]) -> Result<Vec<(TcpListener, SocketAddr)>, BindError> {
+pub async fn bind(servers: &[Listener]) -> Result<Vec<(TcpListener, SocketAddr)>, BindError> {
     let mut bound = Vec::new();
     for server in servers {
         let error = |source| BindError {
@@ -174,20 +173,21 @@ pub async fn bind(servers: &[HttpServer]) -> Result<Vec<(TcpListener, SocketAddr
 /// machines without a token.
 pub fn serve(
     servers: &mut JoinSet<std::io::Result<()>>,
-    configs: &[HttpServer],
+    configs: &[Listener],
     bound: Vec<(TcpListener, SocketAddr)>,
     shared: &Shared,
 ) {
     for (server, (listener, addr)) in configs.iter().zip(bound) {
+        let http = server.kind.http();
         tracing::info!(
             server = %server.name,
             "listening on http://{addr} ({}; token {}, cors {}, websocket {})",
             server.kind.section(),
             if server.token.is_empty() { "off" } else { "on" },
-            if server.enable_cors { "on" } else { "off" },
-            if server.enable_websocket { "on" } else { "off" },
+            if http.is_some_and(|h| h.enable_cors) { "on" } else { "off" },
+            if server.kind.websocket() { "on" } else { "off" },
         );
-        if server.dashboard && server.kind != ServerKind::WebSocket {
+        if http.is_some_and(|h| h.dashboard) {
             tracing::info!(server = %server.name, "dashboard at http://{addr}/dashboard");
         }
         if server.token.is_empty() && !addr.ip().to_canonical().is_loopback() {

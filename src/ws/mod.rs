@@ -27,7 +27,7 @@ use axum::response::{IntoResponse, Response};
 pub use connection::{CLOSE_TIMEOUT, End, MAX_BATCH, MAX_IN_FLIGHT, Socket, serve};
 
 use crate::auth::Token;
-use crate::config::{HttpServer, PostFormat};
+use crate::config::{Listener, PostFormat};
 use crate::dispatch::Dispatcher;
 use crate::envelope::Refusal;
 use crate::events::EventBus;
@@ -80,7 +80,7 @@ pub struct Session {
 impl Session {
     /// The WebSocket settings of an `httpServers` entry with `enableWebsocket`, counted
     /// under `entry` (D6).
-    pub fn of_server(config: &HttpServer, entry: Option<Arc<EntryStats>>) -> Session {
+    pub fn of_server(config: &Listener, entry: Option<Arc<EntryStats>>) -> Session {
         Session {
             name: config.name.clone(),
             heart_interval_ms: config.heart_interval_ms,
