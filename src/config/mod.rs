@@ -1,10 +1,13 @@
 //! The operator's config file: read, checked, and turned into a `Config` the rest of the host
-//! trusts without re-checking (SPEC C1–C5; the per-server queue bound of W6; the rate-limit gap
+//! trusts without re-checking (SPEC C1–C7; the per-server queue bound of W6; the rate-limit gap
 //! of E5; per-plugin sidecars of P6 in `sidecar`).
 //!
 //! Layout, one way: `decode` (JSON5 text → `raw` structs, unknown keys, error positions) →
-//! `validate` (ranges, duplicate listeners, folders) → the types below; `raw` holds every
-//! default; `sidecar` reuses `decode` and the limit checks. This file holds the public types.
+//! `validate` and `listeners` (ranges, duplicate listeners, URLs, folders) → the types below;
+//! `raw` holds the defaults (`raw_listener` reads the three listening lists with one struct);
+//! `sidecar` reuses `decode` and the limit checks. Values stay typed once read: a token or a
+//! plugin's config value is a [`Secret`], a URL the host connects to a [`RemoteUrl`], so every
+//! struct here derives `Debug` without showing either. This file holds the public types.
 //! Nothing here logs warnings: `Loaded::warnings` goes back to the caller, which decides how to
 //! print them (a CLI and a server print differently).
 
