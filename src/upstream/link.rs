@@ -49,7 +49,7 @@ pub fn spawn(
 ) {
     tracing::info!(
         "upstream {} (token {}): actions no plugin provides go there; its events go to every client",
-        upstream.shown,
+        upstream.url(),
         if upstream.config.token.is_empty() {
             "off"
         } else {
@@ -64,7 +64,7 @@ pub fn spawn(
 }
 
 async fn keep_up(upstream: Arc<Upstream>, stop: watch::Receiver<bool>) {
-    let url = upstream.shown.clone();
+    let url = upstream.url().to_owned();
     let mut retry = FIRST_RETRY;
     let mut redial = Redial::new(stop);
     loop {

@@ -55,8 +55,6 @@ type Waiter = oneshot::Sender<Result<Relayed, ActionError>>;
 /// The upstream: its settings, its connection (when up), the calls waiting for replies.
 pub struct Upstream {
     config: crate::config::Upstream,
-    /// The URL without query or user info, for every message (G4).
-    shown: String,
     identity: Arc<Identity>,
     events: Arc<EventBus>,
     next_echo: AtomicU64,
@@ -81,7 +79,6 @@ impl Upstream {
         events: Arc<EventBus>,
     ) -> Self {
         Upstream {
-            shown: config.url.shown().to_owned(),
             config,
             identity,
             events,
@@ -96,7 +93,7 @@ impl Upstream {
 
     /// The URL as shown (no token).
     pub fn url(&self) -> &str {
-        &self.shown
+        self.config.url.shown()
     }
 
     pub fn is_connected(&self) -> bool {
@@ -118,7 +115,7 @@ impl Upstream {
     ) -> Result<Result<Relayed, ActionError>, ForwardError> {
         let frames = sync::lock(&self.link).as_ref().map(|l| l.frames.clone());
         let Some(frames) = frames else {
-            return Err(ForwardError::Down(self.shown.clone()));
+            return Err(ForwardError::Down(self.url().to_owned()));
         };
         let echo = self.next_echo.fetch_add(1, Ordering::Relaxed);
         let text = frame::request(action, params, echo);
@@ -131,7 +128,7 @@ impl Upstream {
         let limit = Instant::now() + Duration::from_millis(self.config.timeout_ms);
         let until = deadline.map_or(limit, |d| d.min(limit));
         let lost = || ForwardError::Lost {
-            url: self.shown.clone(),
+            url: self.url().to_owned(),
             action: action.to_owned(),
         };
         let exchange = async {
@@ -144,7 +141,7 @@ impl Upstream {
             .await
             .unwrap_or_else(|_| {
                 Err(ForwardError::Timeout {
-                    url: self.shown.clone(),
+                    url: self.url().to_owned(),
                     action: action.to_owned(),
                     ms: started.elapsed().as_millis(),
                 })
@@ -155,7 +152,7 @@ impl Upstream {
     pub fn describe(&self) -> UpstreamInfo {
         let since = sync::lock(&self.link).as_ref().map(|l| l.since);
         UpstreamInfo {
-            url: self.shown.clone(),
+            url: self.url().to_owned(),
             connected: since.is_some(),
             connected_since: since.map(unix),
             self_id: self.self_id(),
@@ -197,11 +194,11 @@ impl Upstream {
                 }
                 self.events_received.fetch_add(1, Ordering::Relaxed);
                 if let Err(e) = self.events.publish("upstream", text) {
-                    tracing::debug!(upstream = %self.shown, "event dropped: {e}");
+                    tracing::debug!(upstream = %self.url(), "event dropped: {e}");
                 }
             }
             frame::Incoming::Stray(why) => {
-                tracing::debug!(upstream = %self.shown, "frame ignored: {why}");
+                tracing::debug!(upstream = %self.url(), "frame ignored: {why}");
             }
         }
     }
@@ -209,7 +206,7 @@ impl Upstream {
     /// G7: the upstream's `self_id` is the one the host reports and stamps on events.
     fn learn_self_id(&self, id: i64) {
         if self.self_id.swap(id, Ordering::Relaxed) != id {
-            tracing::info!(upstream = %self.shown, self_id = id, "upstream's self_id");
+            tracing::info!(upstream = %self.url(), self_id = id, "upstream's self_id");
         }
         self.identity.set_self_id(id);
     }
@@ -222,15 +219,15 @@ impl Upstream {
                 match data.get("user_id").and_then(Value::as_i64) {
                     Some(id) => self.learn_self_id(id),
                     None => {
-                        tracing::debug!(upstream = %self.shown, "get_login_info has no user_id")
+                        tracing::debug!(upstream = %self.url(), "get_login_info has no user_id")
                     }
                 }
             }
             Ok(Ok(reply)) => {
-                tracing::debug!(upstream = %self.shown, retcode = reply.retcode, "get_login_info refused")
+                tracing::debug!(upstream = %self.url(), retcode = reply.retcode, "get_login_info refused")
             }
-            Ok(Err(e)) => tracing::debug!(upstream = %self.shown, "get_login_info: {e}"),
-            Err(e) => tracing::debug!(upstream = %self.shown, "get_login_info: {e}"),
+            Ok(Err(e)) => tracing::debug!(upstream = %self.url(), "get_login_info: {e}"),
+            Err(e) => tracing::debug!(upstream = %self.url(), "get_login_info: {e}"),
         }
     }
 }
