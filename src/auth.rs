@@ -54,11 +54,6 @@ impl std::fmt::Debug for Token {
     }
 }
 
-/// Checks a request's credentials against `expected`; an empty `expected` means no token.
-pub fn check(expected: &str, headers: &HeaderMap, query: Option<&str>) -> Result<(), Denied> {
-    Token::new(&Secret::from(expected)).check(headers, query)
-}
-
 /// The last `access_token` in the query. Read lossily ([`query::pairs_lossy`]): a token that
 /// is not UTF-8 cannot match, and bytes elsewhere in the query must not hide the token.
 fn query_token(query: Option<&str>) -> Option<String> {
@@ -92,6 +87,11 @@ mod tests {
             h.insert(AUTHORIZATION, HeaderValue::from_str(a).expect("header"));
         }
         h
+    }
+
+    /// Checks credentials against `expected` as a server configured with it would.
+    fn check(expected: &str, headers: &HeaderMap, query: Option<&str>) -> Result<(), Denied> {
+        Token::new(&Secret::from(expected)).check(headers, query)
     }
 
     #[test]

@@ -15,19 +15,19 @@ use onebot_host::dispatch::ActionRequest;
 use onebot_host::envelope::{Envelope, Outcome};
 
 /// Serves until Ctrl-C or SIGTERM.
-pub async fn serve(
+pub(crate) async fn serve(
     config_path: &Path,
     log: Option<onebot_host::logtail::LogTail>,
 ) -> anyhow::Result<ExitCode> {
     let config = load_config(config_path, None)?;
     // Every connection holds a file descriptor; a default soft limit of 1024 would cap them.
-    onebot_host::server::listen::raise_fd_limit();
+    onebot_host::raise_fd_limit();
     onebot_host::run(config, log, shutdown_signal()).await?;
     Ok(ExitCode::SUCCESS)
 }
 
 /// Runs one action and prints its envelope; exit code 1 when it failed.
-pub async fn call(
+pub(crate) async fn call(
     config_path: &Path,
     plugins: Option<PathBuf>,
     action: &str,
@@ -54,7 +54,10 @@ pub async fn call(
 
 /// Lists the plugins of the folder and the files that failed to load: the health page's
 /// description (`Dispatcher::describe`, H1), printed for a person.
-pub async fn plugins(config_path: &Path, plugins: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+pub(crate) async fn plugins(
+    config_path: &Path,
+    plugins: Option<PathBuf>,
+) -> anyhow::Result<ExitCode> {
     let config = load_config(config_path, plugins)?;
     let dispatcher = onebot_host::open_beside_a_server(&config).await?.dispatcher;
     let described = dispatcher.describe();

@@ -14,16 +14,16 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 /// What the host calls itself when it dials.
-pub const USER_AGENT: &str = concat!("onebot-host/", env!("CARGO_PKG_VERSION"));
+pub(crate) const USER_AGENT: &str = concat!("onebot-host/", env!("CARGO_PKG_VERSION"));
 /// How long one dial (TCP connect and WebSocket handshake) may take.
-pub const DIAL_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const DIAL_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A dialled connection.
-pub type Dialled = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
+pub(crate) type Dialled = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// Why a dial failed; the reason in the outage's WARN line. Never holds the token.
 #[derive(Debug, thiserror::Error)]
-pub enum DialError {
+pub(crate) enum DialError {
     #[error("{0}")]
     WebSocket(#[from] tungstenite::Error),
     #[error("no answer within {} s", DIAL_TIMEOUT.as_secs())]
@@ -35,7 +35,7 @@ pub enum DialError {
 /// One dial of `url`: TCP connect and the handshake with the user agent, `headers`, and
 /// `token` (when not empty) as a bearer header, within [`DIAL_TIMEOUT`]; frames bounded by
 /// `config` when given.
-pub async fn dial(
+pub(crate) async fn dial(
     url: &str,
     token: &str,
     headers: &[(&'static str, HeaderValue)],
@@ -62,7 +62,7 @@ pub async fn dial(
 
 /// The bookkeeping of one connection the host keeps up, shared by `websocketClients` and the
 /// upstream: each caller still decides how long to wait between dials and what to log.
-pub struct Redial {
+pub(crate) struct Redial {
     stop: watch::Receiver<bool>,
     /// Whether the outage going on (if any) has been reported.
     in_outage: bool,
@@ -70,7 +70,7 @@ pub struct Redial {
 
 impl Redial {
     /// Until `stop` turns `true`.
-    pub fn new(stop: watch::Receiver<bool>) -> Self {
+    pub(crate) fn new(stop: watch::Receiver<bool>) -> Self {
         Self {
             stop,
             in_outage: false,
@@ -78,7 +78,7 @@ impl Redial {
     }
 
     /// Runs `dial`, or gives it up when the host stops first (`None`).
-    pub async fn dial<T>(&mut self, dial: impl Future<Output = T>) -> Option<T> {
+    pub(crate) async fn dial<T>(&mut self, dial: impl Future<Output = T>) -> Option<T> {
         tokio::select! {
             biased;
             _ = self.stop.wait_for(|stop| *stop) => None,
@@ -87,18 +87,18 @@ impl Redial {
     }
 
     /// A connection is up: `true` when it ends an outage ("connected again").
-    pub fn connected(&mut self) -> bool {
+    pub(crate) fn connected(&mut self) -> bool {
         std::mem::take(&mut self.in_outage)
     }
 
     /// A dial failed or a connection ended: `true` when this starts an outage, the one failure
     /// of it worth a WARN (the rest are logged at debug).
-    pub fn failed(&mut self) -> bool {
+    pub(crate) fn failed(&mut self) -> bool {
         !std::mem::replace(&mut self.in_outage, true)
     }
 
     /// Waits `gap` before the next dial: `false` when the host stops meanwhile.
-    pub async fn pause(&mut self, gap: Duration) -> bool {
+    pub(crate) async fn pause(&mut self, gap: Duration) -> bool {
         tokio::select! {
             biased;
             _ = self.stop.wait_for(|stop| *stop) => false,
@@ -107,7 +107,7 @@ impl Redial {
     }
 
     /// The host's stop signal, for serving a connection until it ends or the host stops.
-    pub fn stop(&mut self) -> &mut watch::Receiver<bool> {
+    pub(crate) fn stop(&mut self) -> &mut watch::Receiver<bool> {
         &mut self.stop
     }
 }

@@ -25,47 +25,47 @@ use serde_json::value::RawValue;
 pub struct Retcode(pub i32);
 
 impl Retcode {
-    pub const OK: Retcode = Retcode(0);
+    pub(crate) const OK: Retcode = Retcode(0);
     /// The action ran and failed: a plugin error, trap, timeout or memory overrun.
-    pub const FAILED: Retcode = Retcode(1200);
+    pub(crate) const FAILED: Retcode = Retcode(1200);
     /// Bad body, bad frame, or params that fail the action's schema.
-    pub const BAD_REQUEST: Retcode = Retcode(1400);
+    pub(crate) const BAD_REQUEST: Retcode = Retcode(1400);
     /// Missing or wrong access token.
-    pub const AUTH: Retcode = Retcode(1403);
+    pub(crate) const AUTH: Retcode = Retcode(1403);
     /// No plugin or fallback provides the action.
-    pub const UNKNOWN_ACTION: Retcode = Retcode(1404);
+    pub(crate) const UNKNOWN_ACTION: Retcode = Retcode(1404);
 }
 
 /// A failed call: the retcode and the message a client sees.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ActionError {
-    pub retcode: Retcode,
-    pub message: String,
+    pub(crate) retcode: Retcode,
+    pub(crate) message: String,
 }
 
 impl ActionError {
-    pub fn new(retcode: Retcode, message: impl Into<String>) -> Self {
+    pub(crate) fn new(retcode: Retcode, message: impl Into<String>) -> Self {
         ActionError {
             retcode,
             message: message.into(),
         }
     }
 
-    pub fn bad_request(message: impl Into<String>) -> Self {
+    pub(crate) fn bad_request(message: impl Into<String>) -> Self {
         Self::new(Retcode::BAD_REQUEST, message)
     }
 
     /// H8: the exact message NapCat uses, which some clients match on.
-    pub fn unknown_action(action: &str) -> Self {
+    pub(crate) fn unknown_action(action: &str) -> Self {
         Self::new(Retcode::UNKNOWN_ACTION, format!("不支持的API {action}"))
     }
 
     /// H6: the seed's message for a missing or wrong token.
-    pub fn auth() -> Self {
+    pub(crate) fn auth() -> Self {
         Self::new(Retcode::AUTH, "token verify failed")
     }
 
-    pub fn failed(message: impl Into<String>) -> Self {
+    pub(crate) fn failed(message: impl Into<String>) -> Self {
         Self::new(Retcode::FAILED, message)
     }
 }
@@ -84,7 +84,7 @@ pub struct JsonText(Cow<'static, str>);
 
 impl JsonText {
     /// `text` must be valid JSON: only for the host's constants, each checked by a test.
-    pub const fn from_static(text: &'static str) -> Self {
+    pub(crate) const fn from_static(text: &'static str) -> Self {
         JsonText(Cow::Borrowed(text))
     }
 
@@ -105,7 +105,7 @@ impl JsonText {
         }
     }
 
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.0
     }
 }
@@ -119,6 +119,7 @@ pub enum Outcome {
     Json(JsonText),
     /// E5: an `_async` call was accepted and runs in the background.
     Accepted,
+    /// The action failed: its retcode and message (E2).
     Failed(ActionError),
     /// G3: the upstream's reply, its fields passed on unchanged.
     Relayed(Box<Relayed>),
@@ -128,11 +129,11 @@ pub enum Outcome {
 /// exactly as it sent them.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Relayed {
-    pub status: String,
-    pub retcode: i32,
-    pub data: JsonText,
-    pub message: String,
-    pub wording: String,
+    pub(crate) status: String,
+    pub(crate) retcode: i32,
+    pub(crate) data: JsonText,
+    pub(crate) message: String,
+    pub(crate) wording: String,
 }
 
 impl From<Result<Value, ActionError>> for Outcome {
@@ -145,7 +146,7 @@ impl From<Result<Value, ActionError>> for Outcome {
 }
 
 impl Outcome {
-    pub fn retcode(&self) -> Retcode {
+    pub(crate) fn retcode(&self) -> Retcode {
         match self {
             Outcome::Data(_) | Outcome::Json(_) | Outcome::Accepted => Retcode::OK,
             Outcome::Failed(error) => error.retcode,
@@ -186,9 +187,15 @@ pub enum Refusal {
     BrowserBody(&'static str),
     /// H5: a body over `maxBodyBytes`: HTTP 413 and 1400; the rest is never read, so the
     /// connection is closed.
-    TooLarge { max: u64 },
+    TooLarge {
+        /// The `maxBodyBytes` the body went over.
+        max: u64,
+    },
     /// The body did not arrive within `bodyTimeoutMs`: HTTP 408 and 1400, connection closed.
-    TooSlow { ms: u64 },
+    TooSlow {
+        /// The `bodyTimeoutMs` that ran out.
+        ms: u64,
+    },
     /// H4: a body that could not be read or decoded: HTTP 200 and 1400.
     BadRequest(String),
     /// A plain HTTP request to a `websocketServers` entry: HTTP 426 and 1400.
@@ -257,23 +264,26 @@ impl axum::response::IntoResponse for Refusal {
 /// universal socket tell replies from events (E3b).
 #[derive(Debug)]
 pub struct Envelope {
-    pub status: Cow<'static, str>,
-    pub retcode: i32,
-    pub data: Data,
-    pub message: String,
-    pub wording: String,
+    pub(crate) status: Cow<'static, str>,
+    pub(crate) retcode: i32,
+    pub(crate) data: Data,
+    pub(crate) message: String,
+    pub(crate) wording: String,
     /// E3: exactly as the client sent it, JSON type kept; `null` when absent.
-    pub echo: Value,
+    pub(crate) echo: Value,
 }
 
 /// An envelope's `data`: a tree, or text that is already JSON.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Data {
+pub(crate) enum Data {
+    /// A JSON value.
     Tree(Value),
+    /// Text already known to be one JSON value, written out as it is.
     Json(JsonText),
 }
 
 impl Envelope {
+    /// The envelope a call's `outcome` is answered with; `echo` is the client's, or null.
     pub fn new(outcome: Outcome, echo: Option<Value>) -> Self {
         let echo = echo.unwrap_or(Value::Null);
         match outcome {
@@ -336,7 +346,7 @@ impl Envelope {
     }
 
     /// [`Envelope::to_json`] as bytes, for a transport that takes bytes (HTTP).
-    pub fn to_json_bytes(&self) -> Vec<u8> {
+    pub(crate) fn to_json_bytes(&self) -> Vec<u8> {
         let data_len = match &self.data {
             Data::Json(text) => text.as_str().len(),
             Data::Tree(_) => 64,

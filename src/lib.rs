@@ -47,31 +47,52 @@
 //! - [`sync`]: locks that survive a panic elsewhere.
 //!
 //! [`start`] wires them together and binds every listener; [`run`] also waits for shutdown.
+//!
+//! # API
+//!
+//! The crate is a program first. Its library is what the program's `main`, the benchmarks,
+//! the tests and the fuzz targets use, and nothing else is `pub`: [`start`] or [`run`] (or
+//! [`open`], plugins without listeners) with a [`config::Config`] from [`config::parse`] or
+//! [`config::load`]; the running [`Host`]'s [`dispatch::Dispatcher`] (a call is a
+//! [`dispatch::ActionRequest`]; [`dispatch::Dispatcher::describe`] says what runs) and
+//! [`events::EventBus`]; the parsers the fuzz targets feed ([`http::decode`],
+//! [`ws::frame::decode`], [`message::parse_cq`], [`json::too_deep`], [`config::parse`]); and
+//! [`plugin::Runtime`] with [`plugin::Plugin`] for the plugin-call benchmark. Modules that
+//! only export an error type (`kv`, `server`, `watch`) are public for that type alone.
+//!
+//! Three lints keep it so: `unreachable_pub` (an item marked `pub` that nothing outside can
+//! reach must say `pub(crate)`), `unnameable_types` (a type in a public signature must be
+//! nameable from outside) and `missing_docs`.
+
+// The API rules of "# API" above, checked.
+#![deny(unreachable_pub, unnameable_types, missing_docs)]
 
 pub mod auth;
 pub mod config;
-pub mod dashboard;
-pub mod dial;
+mod dashboard;
+mod dial;
 pub mod dispatch;
 pub mod envelope;
 pub mod events;
 pub mod http;
 pub mod json;
 pub mod kv;
-pub mod loader;
+mod loader;
 pub mod logtail;
 pub mod message;
 pub mod metrics;
 pub mod plugin;
-pub mod registry;
-pub mod reverse;
+mod registry;
+mod reverse;
 pub mod server;
-pub mod sse;
+mod sse;
 pub mod sync;
-pub mod triggers;
-pub mod upstream;
+mod triggers;
+mod upstream;
 pub mod watch;
 pub mod ws;
+
+pub use server::listen::{FdLimit, raise_fd_limit};
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -91,14 +112,19 @@ use crate::registry::Registry;
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error(transparent)]
+    /// The WebAssembly engine or its compile cache could not be set up.
     Runtime(#[from] RuntimeError),
     #[error(transparent)]
+    /// The key-value database could not be opened.
     KeyValue(#[from] kv::OpenError),
     #[error(transparent)]
+    /// A server could not bind its address.
     Bind(#[from] server::BindError),
     #[error(transparent)]
+    /// The plugin folder could not be watched.
     Watch(#[from] watch::WatchError),
     #[error("loading plugins failed: {0}")]
+    /// Loading the plugins stopped before it finished.
     Join(#[from] tokio::task::JoinError),
 }
 
@@ -106,7 +132,9 @@ pub enum StartError {
 pub struct Host {
     /// The bound address of each enabled server, in config order (port 0 resolved).
     pub addrs: Vec<SocketAddr>,
+    /// Routes calls; what the servers answer with.
     pub dispatcher: Arc<Dispatcher>,
+    /// The event bus every connection subscribes to.
     pub events: Arc<EventBus>,
     stop: tokio::sync::watch::Sender<bool>,
     servers: JoinSet<std::io::Result<()>>,
@@ -127,9 +155,11 @@ impl Host {
 /// What serving needs besides listeners: the loaded plugins behind a dispatcher, the event
 /// bus, and the loader that keeps the registry in step with the folder (see [`watch`]).
 pub struct Core {
+    /// Routes calls to the loaded plugins.
     pub dispatcher: Arc<Dispatcher>,
+    /// The event bus.
     pub events: Arc<EventBus>,
-    pub loader: Loader,
+    pub(crate) loader: Loader,
 }
 
 /// Loads the plugins of `config` into a dispatcher, without any listener: what [`start`]

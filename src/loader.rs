@@ -18,7 +18,7 @@ use crate::registry::Registry;
 
 /// Why a plugin file was not loaded: its own problem, or its sidecar's.
 #[derive(Debug, thiserror::Error)]
-pub enum FileError {
+pub(crate) enum FileError {
     #[error(transparent)]
     Load(#[from] LoadError),
     #[error("{0}")]
@@ -49,14 +49,14 @@ impl Stamp {
 /// config's grants by plugin name (`plugins.grants`); and what its sidecar may ask for
 /// (`plugins.env`, `plugins.ceilings`).
 #[derive(Clone, Debug, Default)]
-pub struct Defaults {
+pub(crate) struct Defaults {
     pub limits: Limits,
     pub grants: BTreeMap<String, PartialGrants>,
     pub trust: Trust,
 }
 
 impl Defaults {
-    pub fn of(plugins: &config::Plugins) -> Defaults {
+    pub(crate) fn of(plugins: &config::Plugins) -> Defaults {
         Defaults {
             limits: plugins.limits,
             grants: plugins.grants.clone(),
@@ -66,7 +66,7 @@ impl Defaults {
 }
 
 /// Keeps one plugin folder and the registry in step.
-pub struct Loader {
+pub(crate) struct Loader {
     runtime: Arc<Runtime>,
     registry: Arc<Registry>,
     dir: PathBuf,
@@ -79,7 +79,7 @@ pub struct Loader {
 }
 
 impl Loader {
-    pub fn new(
+    pub(crate) fn new(
         runtime: Arc<Runtime>,
         registry: Arc<Registry>,
         dir: PathBuf,
@@ -95,13 +95,13 @@ impl Loader {
         }
     }
 
-    pub fn dir(&self) -> &Path {
+    pub(crate) fn dir(&self) -> &Path {
         &self.dir
     }
 
     /// Brings the registry in line with the folder, leaving alone the files in `busy` (still
     /// being written). Returns whether the set of plugin versions changed.
-    pub fn sync(&mut self, busy: &HashSet<PathBuf>) -> bool {
+    pub(crate) fn sync(&mut self, busy: &HashSet<PathBuf>) -> bool {
         let on_disk: BTreeMap<Arc<str>, PathBuf> = plugin_files(&self.dir)
             .into_iter()
             .map(|path| (plugin_name(&path), path))
@@ -198,7 +198,7 @@ impl Loader {
 
 /// `dir` as an absolute path without `.` or `..`, so that it matches the paths of file
 /// events (which are absolute) and reads well in logs. Symlinks are resolved when it exists.
-pub fn absolute(dir: &Path) -> PathBuf {
+pub(crate) fn absolute(dir: &Path) -> PathBuf {
     if let Ok(real) = std::fs::canonicalize(dir) {
         return real;
     }
@@ -217,7 +217,7 @@ pub fn absolute(dir: &Path) -> PathBuf {
 }
 
 /// The `.wasm` files directly inside `dir`, in name order. A missing folder has none.
-pub fn plugin_files(dir: &Path) -> Vec<PathBuf> {
+pub(crate) fn plugin_files(dir: &Path) -> Vec<PathBuf> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Vec::new();
     };
@@ -231,7 +231,7 @@ pub fn plugin_files(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// `*.wasm`, not hidden. Editors' temp files (`.x.swp`, `x~`, `x.tmp`) are not plugins.
-pub fn is_plugin_file(path: &Path) -> bool {
+pub(crate) fn is_plugin_file(path: &Path) -> bool {
     path.extension().is_some_and(|e| e == "wasm")
         && path
             .file_name()
@@ -240,7 +240,7 @@ pub fn is_plugin_file(path: &Path) -> bool {
 }
 
 /// The sidecar of a plugin file: `<name>.json5` beside `<name>.wasm`.
-pub fn sidecar_path(wasm: &Path) -> PathBuf {
+pub(crate) fn sidecar_path(wasm: &Path) -> PathBuf {
     wasm.with_extension("json5")
 }
 
@@ -299,7 +299,7 @@ fn load_all(
 }
 
 /// Loads one plugin file with its sidecar's limits and grants over `defaults`.
-pub fn load_file(
+pub(crate) fn load_file(
     runtime: &Arc<Runtime>,
     path: &Path,
     defaults: &Defaults,

@@ -14,7 +14,7 @@ use std::fmt::Write as _;
 
 /// `record` (one formatted log record, ending in `\n`) with control characters escaped;
 /// `ansi`: colour codes are the formatter's and are kept.
-pub fn escape(record: &[u8], ansi: bool) -> Cow<'_, [u8]> {
+pub(crate) fn escape(record: &[u8], ansi: bool) -> Cow<'_, [u8]> {
     let body = record.strip_suffix(b"\n").unwrap_or(record);
     if !body.iter().any(|&b| suspicious(b)) {
         return Cow::Borrowed(record);

@@ -21,21 +21,21 @@ use tracing_subscriber::layer::Context;
 use crate::sync;
 
 /// Lines kept.
-pub const CAPACITY: usize = 1000;
+pub(crate) const CAPACITY: usize = 1000;
 /// The longest line kept, in bytes; longer ones are cut (at a character boundary).
-pub const MAX_LINE_BYTES: usize = 2048;
+pub(crate) const MAX_LINE_BYTES: usize = 2048;
 
 /// One log record as the page shows it.
 #[derive(Clone, Debug, Serialize)]
-pub struct Line {
+pub(crate) struct Line {
     /// Increases by one with every line since the host started.
-    pub seq: u64,
+    pub(crate) seq: u64,
     /// Unix milliseconds.
-    pub time_ms: u64,
-    pub level: &'static str,
-    pub target: String,
+    pub(crate) time_ms: u64,
+    pub(crate) level: &'static str,
+    pub(crate) target: String,
     /// The message and the record's other fields, `key=value`.
-    pub text: String,
+    pub(crate) text: String,
 }
 
 #[derive(Default)]
@@ -49,13 +49,14 @@ struct Ring {
 pub struct LogTail(Arc<Mutex<Ring>>);
 
 impl LogTail {
+    /// An empty tail.
     pub fn new() -> Self {
         Self::default()
     }
 
     /// The lines after `after` (a `seq`; `None` for all kept) at `min` level or more severe,
     /// oldest first, at most `limit`: the newest ones when more match.
-    pub fn lines(&self, after: Option<u64>, min: Level, limit: usize) -> Vec<Line> {
+    pub(crate) fn lines(&self, after: Option<u64>, min: Level, limit: usize) -> Vec<Line> {
         let ring = sync::lock(&self.0);
         let matching: Vec<&Line> = ring
             .lines
@@ -68,7 +69,7 @@ impl LogTail {
     }
 
     /// The `seq` the next line will get: a page with nothing yet asks for lines after it - 1.
-    pub fn next_seq(&self) -> u64 {
+    pub(crate) fn next_seq(&self) -> u64 {
         sync::lock(&self.0).next
     }
 
@@ -93,7 +94,7 @@ impl LogTail {
 }
 
 /// `"error"` … `"trace"` (as the page and `RUST_LOG` spell them) → the level.
-pub fn parse_level(name: &str) -> Option<Level> {
+pub(crate) fn parse_level(name: &str) -> Option<Level> {
     name.parse().ok()
 }
 

@@ -34,21 +34,21 @@ const MAX_PENDING: usize = 4 << 20;
 const BATCH_DELAY: Duration = Duration::from_millis(5);
 
 /// The writer thread and the buffer it drains; flushes and stops it when dropped.
-pub struct LogWriter {
+pub(crate) struct LogWriter {
     shared: Arc<Shared>,
     thread: Option<JoinHandle<()>>,
 }
 
 /// What loggers hand to tracing-subscriber: one per event, appending to the shared buffer.
 #[derive(Clone)]
-pub struct Sink {
+pub(crate) struct Sink {
     shared: Arc<Shared>,
     /// The formatter writes colour codes (stderr is a terminal): keep those, escape the rest.
     ansi: bool,
 }
 
 /// One event's writer; `wait` = block until the line is on stderr (WARN and ERROR).
-pub struct Line<'a> {
+pub(crate) struct Line<'a> {
     shared: &'a Shared,
     wait: bool,
     ansi: bool,
@@ -76,7 +76,7 @@ struct State {
 impl LogWriter {
     /// Starts the writer thread. Without it (it cannot be started, or it has stopped) lines
     /// are written on the caller's thread, as before.
-    pub fn start(ansi: bool) -> (LogWriter, Sink) {
+    pub(crate) fn start(ansi: bool) -> (LogWriter, Sink) {
         let shared = Arc::new(Shared {
             state: Mutex::new(State::default()),
             work: Condvar::new(),
@@ -99,7 +99,7 @@ impl LogWriter {
     }
 
     /// Waits until every line logged so far is written.
-    pub fn flush(&self) {
+    pub(crate) fn flush(&self) {
         if self.thread.is_some() {
             self.shared.wait_written(None);
         }

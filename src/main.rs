@@ -2,6 +2,9 @@
 //! records that may hold secrets), then serve (the default) or run one of the developer
 //! commands in [`commands`].
 
+// A program exports nothing: its items are `pub(crate)` at most, as in the library.
+#![deny(unreachable_pub)]
+
 mod commands;
 mod logline;
 mod logwriter;

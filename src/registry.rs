@@ -17,7 +17,7 @@ use crate::plugin::Plugin;
 use crate::sync;
 
 /// One consistent view of the loaded plugins.
-pub struct Snapshot {
+pub(crate) struct Snapshot {
     /// Increases by one with every swap; tests and `GET /` use it to see that a change landed.
     pub generation: u64,
     /// Loaded plugins by name, in name order.
@@ -79,24 +79,24 @@ impl Snapshot {
     }
 
     /// The plugin version serving `action`, if any.
-    pub fn provider(&self, action: &str) -> Option<&Arc<Plugin>> {
+    pub(crate) fn provider(&self, action: &str) -> Option<&Arc<Plugin>> {
         self.actions.get(action)
     }
 
     /// The plugins that handle events, in the order they run (T3).
-    pub fn handlers(&self) -> &[Arc<Plugin>] {
+    pub(crate) fn handlers(&self) -> &[Arc<Plugin>] {
         &self.handlers
     }
 
     /// Every action served by a plugin, with its provider, in name order.
-    pub fn actions(&self) -> Vec<(&str, &Arc<Plugin>)> {
+    pub(crate) fn actions(&self) -> Vec<(&str, &Arc<Plugin>)> {
         let mut all: Vec<_> = self.actions.iter().map(|(a, p)| (a.as_str(), p)).collect();
         all.sort_by(|a, b| a.0.cmp(b.0));
         all
     }
 }
 
-pub struct Registry {
+pub(crate) struct Registry {
     current: RwLock<Arc<Snapshot>>,
     /// Files that failed to load, with why: shown by `GET /` so an operator sees them.
     failures: RwLock<BTreeMap<PathBuf, String>>,
@@ -114,7 +114,7 @@ impl Default for Registry {
 }
 
 impl Registry {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Registry {
             current: RwLock::new(Arc::new(Snapshot::build(
                 0,
@@ -129,17 +129,17 @@ impl Registry {
     }
 
     /// Follows changes: the receiver sees each new snapshot's generation.
-    pub fn watch(&self) -> tokio::sync::watch::Receiver<u64> {
+    pub(crate) fn watch(&self) -> tokio::sync::watch::Receiver<u64> {
         self.changed.subscribe()
     }
 
     /// The current snapshot. Cheap: one read lock and an `Arc` clone.
-    pub fn snapshot(&self) -> Arc<Snapshot> {
+    pub(crate) fn snapshot(&self) -> Arc<Snapshot> {
         sync::read(&self.current).clone()
     }
 
     /// Records that `file` failed to load (`Some(reason)`) or no longer fails (`None`).
-    pub fn set_failure(&self, file: &Path, reason: Option<String>) {
+    pub(crate) fn set_failure(&self, file: &Path, reason: Option<String>) {
         let mut failures = sync::write(&self.failures);
         match reason {
             Some(reason) => failures.insert(file.to_owned(), reason),
@@ -148,17 +148,17 @@ impl Registry {
     }
 
     /// The files that failed to load and are still there, with why.
-    pub fn failures(&self) -> BTreeMap<PathBuf, String> {
+    pub(crate) fn failures(&self) -> BTreeMap<PathBuf, String> {
         sync::read(&self.failures).clone()
     }
 
     /// Adds or replaces (by name) a plugin version and returns the previous one.
-    pub fn install(&self, plugin: Arc<Plugin>) -> Option<Arc<Plugin>> {
+    pub(crate) fn install(&self, plugin: Arc<Plugin>) -> Option<Arc<Plugin>> {
         self.change(|plugins| plugins.insert(plugin.name.clone(), plugin))
     }
 
     /// Removes the plugin called `name` and returns it, if it was loaded.
-    pub fn remove(&self, name: &str) -> Option<Arc<Plugin>> {
+    pub(crate) fn remove(&self, name: &str) -> Option<Arc<Plugin>> {
         self.change(|plugins| plugins.remove(name))
     }
 

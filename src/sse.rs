@@ -24,10 +24,10 @@ use crate::events::{EventBus, Subscription};
 use crate::metrics::{Connected, ConnectionKind, EntryStats};
 
 /// The path of the event stream.
-pub const PATH: &str = "/_events";
+pub(crate) const PATH: &str = "/_events";
 
 /// What one SSE server's streams share.
-pub struct SseApi {
+pub(crate) struct SseApi {
     pub name: String,
     pub events: Arc<EventBus>,
     pub token: Token,
@@ -43,12 +43,12 @@ pub struct SseApi {
 }
 
 /// `GET /_events`; every other path is left to the router it is merged with.
-pub fn router(api: Arc<SseApi>) -> Router {
+pub(crate) fn router(api: Arc<SseApi>) -> Router {
     Router::new().route(PATH, get(stream)).with_state(api)
 }
 
 /// The stream of `api`'s events for one client, once its token is checked.
-pub async fn stream(State(api): State<Arc<SseApi>>, request: Request) -> Response {
+pub(crate) async fn stream(State(api): State<Arc<SseApi>>, request: Request) -> Response {
     if api
         .token
         .check(request.headers(), request.uri().query())

@@ -13,14 +13,14 @@ pub fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// `rwlock.read()`, poison or not.
-pub fn read<T>(rwlock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+pub(crate) fn read<T>(rwlock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
     rwlock
         .read()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// `rwlock.write()`, poison or not.
-pub fn write<T>(rwlock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+pub(crate) fn write<T>(rwlock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
     rwlock
         .write()
         .unwrap_or_else(std::sync::PoisonError::into_inner)

@@ -16,7 +16,7 @@ use anyhow::{Context, bail};
 
 /// The languages `new` has templates for.
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
-pub enum Lang {
+pub(crate) enum Lang {
     Rust,
     Js,
     Python,
@@ -80,7 +80,7 @@ const PYTHON: [File; 4] = [
 const SDK_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/sdk/rust");
 
 /// Writes a plugin project `dir/name` from a template and says how to build it.
-pub fn new(name: &str, lang: Lang, dir: &Path) -> anyhow::Result<ExitCode> {
+pub(crate) fn new(name: &str, lang: Lang, dir: &Path) -> anyhow::Result<ExitCode> {
     let valid = !name.is_empty()
         && name.starts_with(|c: char| c.is_ascii_lowercase())
         && name

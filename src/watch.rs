@@ -21,10 +21,11 @@ use crate::dispatch::Dispatcher;
 use crate::loader::{Loader, is_plugin_file};
 
 /// How long the folder must be still before the loader looks: lets a burst of events settle.
-pub const DEBOUNCE: Duration = Duration::from_millis(20);
+pub(crate) const DEBOUNCE: Duration = Duration::from_millis(20);
 /// A file written to but never closed counts as finished after this much silence.
-pub const QUIET: Duration = Duration::from_secs(2);
+pub(crate) const QUIET: Duration = Duration::from_secs(2);
 
+/// The plugin folder could not be watched for changes (hot reload).
 #[derive(Debug, thiserror::Error)]
 #[error("cannot watch the plugin folder {dir}: {reason}")]
 pub struct WatchError {
@@ -33,7 +34,7 @@ pub struct WatchError {
 }
 
 /// Starts watching `loader`'s folder; the task ends when `stop` turns true.
-pub fn spawn(
+pub(crate) fn spawn(
     loader: Loader,
     dispatcher: Arc<Dispatcher>,
     mut stop: watch::Receiver<bool>,

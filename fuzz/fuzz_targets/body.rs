@@ -15,7 +15,7 @@ mod stack;
 
 use http::Method;
 use libfuzzer_sys::fuzz_target;
-use onebot_host::http::{body, decode_json};
+use onebot_host::http::{decode, decode_json};
 use onebot_host::json::MAX_DEPTH;
 use serde_json::Value;
 
@@ -34,7 +34,7 @@ fuzz_target!(|data: &[u8]| {
         None => (None, rest),
     };
     stack::on_small_stack(|| {
-        let decoded = body::decode(&method, content_type, query, body);
+        let decoded = decode(&method, content_type, query, body);
         if let Ok(decoded) = &decoded {
             assert!(!decoded.params.contains_key("access_token"), "H2");
             assert!(!decoded.params.contains_key("echo"), "H2");

@@ -23,7 +23,7 @@ use super::{ConfigError, Location};
 use crate::json::MAX_DEPTH;
 
 /// Decodes `text` as a `T`, returning it with one warning per unknown key.
-pub(super) fn decode<T: DeserializeOwned>(
+pub(crate) fn decode<T: DeserializeOwned>(
     text: &str,
     path: &Path,
 ) -> Result<(T, Vec<String>), ConfigError> {

@@ -25,28 +25,28 @@ use super::{ConfigError, Secret};
 /// The grants as written, before `${VAR}` and host patterns are checked.
 #[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
 #[serde(default, rename_all = "camelCase", expecting = "an object")]
-pub struct RawGrants {
+pub(crate) struct RawGrants {
     /// Values as written: already secret when literal, and `${VAR}` names a secret's source.
-    pub config: Option<BTreeMap<String, Secret>>,
-    pub key_value: Option<Vec<String>>,
-    pub call_actions: Option<Vec<String>>,
-    pub allowed_outbound_hosts: Option<Vec<String>>,
+    pub(crate) config: Option<BTreeMap<String, Secret>>,
+    pub(crate) key_value: Option<Vec<String>>,
+    pub(crate) call_actions: Option<Vec<String>>,
+    pub(crate) allowed_outbound_hosts: Option<Vec<String>>,
 }
 
 /// Grants checked but not yet combined: `None` is a key the file left out.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PartialGrants {
-    pub config: Option<BTreeMap<String, Secret>>,
+    pub(crate) config: Option<BTreeMap<String, Secret>>,
     /// The environment variables whose values are in `config` (names only).
-    pub env: BTreeSet<String>,
-    pub key_value: Option<Vec<String>>,
-    pub call_actions: Option<ActionGrant>,
-    pub outbound: Option<Vec<HostPattern>>,
+    pub(crate) env: BTreeSet<String>,
+    pub(crate) key_value: Option<Vec<String>>,
+    pub(crate) call_actions: Option<ActionGrant>,
+    pub(crate) outbound: Option<Vec<HostPattern>>,
 }
 
 impl PartialGrants {
     /// `self` (a sidecar's) over `base` (the config's), key by key.
-    pub fn over(self, base: Option<&PartialGrants>) -> Grants {
+    pub(crate) fn over(self, base: Option<&PartialGrants>) -> Grants {
         let base = base.cloned().unwrap_or_default();
         // The variables travel with the `config` map they were read into.
         let (config, env) = match self.config {
@@ -67,21 +67,21 @@ impl PartialGrants {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Grants {
     /// `config`, with `${VAR}` resolved; each value a [`Secret`], so `Debug` shows the keys only.
-    pub config: BTreeMap<String, Secret>,
+    pub(crate) config: BTreeMap<String, Secret>,
     /// The environment variables `config` holds the values of: named in the load log, so the
     /// operator sees what each plugin learnt (never the values).
-    pub env: BTreeSet<String>,
+    pub(crate) env: BTreeSet<String>,
     /// `keyValue` labels.
-    pub key_value: Vec<String>,
+    pub(crate) key_value: Vec<String>,
     /// `callActions`.
-    pub call_actions: ActionGrant,
+    pub(crate) call_actions: ActionGrant,
     /// `allowedOutboundHosts`.
-    pub outbound: Vec<HostPattern>,
+    pub(crate) outbound: Vec<HostPattern>,
 }
 
 impl Grants {
     /// The grants named in log lines and `GET /`: one short phrase per capability granted.
-    pub fn summary(&self) -> Vec<String> {
+    pub(crate) fn summary(&self) -> Vec<String> {
         let mut out = Vec::new();
         if !self.config.is_empty() {
             let keys: Vec<&str> = self.config.keys().map(String::as_str).collect();
@@ -111,7 +111,7 @@ impl Grants {
 
 /// Which actions a plugin may call.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ActionGrant {
+pub(crate) enum ActionGrant {
     All,
     Only(Vec<String>),
 }
@@ -124,7 +124,7 @@ impl Default for ActionGrant {
 
 impl ActionGrant {
     /// A `callActions` list as written: `"*"` anywhere in it grants every action.
-    pub fn from_names(names: Vec<String>) -> ActionGrant {
+    pub(crate) fn from_names(names: Vec<String>) -> ActionGrant {
         if names.iter().any(|n| n == "*") {
             ActionGrant::All
         } else {
@@ -132,7 +132,7 @@ impl ActionGrant {
         }
     }
 
-    pub fn allows(&self, action: &str) -> bool {
+    pub(crate) fn allows(&self, action: &str) -> bool {
         match self {
             ActionGrant::All => true,
             ActionGrant::Only(names) => names.iter().any(|n| n == action),
@@ -140,7 +140,7 @@ impl ActionGrant {
     }
 
     /// Every action either grant allows.
-    pub fn union(&self, other: &ActionGrant) -> ActionGrant {
+    pub(crate) fn union(&self, other: &ActionGrant) -> ActionGrant {
         match (self, other) {
             (ActionGrant::Only(a), ActionGrant::Only(b)) => {
                 ActionGrant::Only(a.iter().chain(b).cloned().collect())
@@ -150,7 +150,7 @@ impl ActionGrant {
     }
 
     /// The first thing `asked` grants that this one does not (`"*"` for all of them).
-    pub fn first_beyond<'a>(&self, asked: &'a ActionGrant) -> Option<&'a str> {
+    pub(crate) fn first_beyond<'a>(&self, asked: &'a ActionGrant) -> Option<&'a str> {
         match (self, asked) {
             (ActionGrant::All, _) => None,
             (ActionGrant::Only(_), ActionGrant::All) => Some("*"),
@@ -163,9 +163,9 @@ impl ActionGrant {
 
 /// One `allowedOutboundHosts` entry.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct HostPattern {
+pub(crate) struct HostPattern {
     /// As written, for logs and `GET /`.
-    pub text: String,
+    pub(crate) text: String,
     /// `None` for `*`.
     scheme: Option<String>,
     host: HostMatch,
@@ -201,7 +201,7 @@ enum HostMatch {
 
 impl HostPattern {
     /// Parses `scheme://host[:port]`; the error says what is wrong with it.
-    pub fn parse(text: &str) -> Result<HostPattern, String> {
+    pub(crate) fn parse(text: &str) -> Result<HostPattern, String> {
         let Some((scheme, rest)) = text.split_once("://") else {
             return Err("expected scheme://host[:port], e.g. https://api.example.com".to_owned());
         };
@@ -263,7 +263,7 @@ impl HostPattern {
 
     /// Whether every request `other` allows is allowed by this pattern too (SPEC P13: a
     /// sidecar's pattern within the operator's ceiling).
-    pub fn covers(&self, other: &HostPattern) -> bool {
+    pub(crate) fn covers(&self, other: &HostPattern) -> bool {
         let scheme = match (&self.scheme, &other.scheme) {
             (None, _) => true,
             (Some(mine), Some(theirs)) => mine == theirs,
@@ -293,7 +293,7 @@ impl HostPattern {
     }
 
     /// Whether a request to `scheme://host:port` is allowed by this pattern.
-    pub fn allows(&self, scheme: &str, host: &str, port: u16) -> bool {
+    pub(crate) fn allows(&self, scheme: &str, host: &str, port: u16) -> bool {
         let host = host.to_ascii_lowercase();
         let host = host.trim_start_matches('[').trim_end_matches(']');
         self.scheme
@@ -315,7 +315,7 @@ impl HostPattern {
 /// Checks `raw` (from `path`, its keys under `prefix`): `${VAR}` resolved with `env` once
 /// `allow` lets the file name the variable (its refusal is the message), labels and host
 /// patterns checked.
-pub fn resolve(
+pub(crate) fn resolve(
     raw: RawGrants,
     path: &Path,
     prefix: &str,
@@ -438,12 +438,12 @@ pub(super) fn variables(value: &str) -> Vec<&str> {
 }
 
 /// Any variable: the operator's own config file names what it likes.
-pub fn any_variable(_: &str) -> Result<(), String> {
+pub(crate) fn any_variable(_: &str) -> Result<(), String> {
     Ok(())
 }
 
 /// The process environment, for [`resolve`].
-pub fn process_env(name: &str) -> Option<String> {
+pub(crate) fn process_env(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
 

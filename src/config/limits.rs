@@ -15,19 +15,19 @@ use super::validate::{Bound, check};
 /// One MiB, for the defaults below.
 const MIB: u64 = 1024 * 1024;
 /// M5: a real message has tens of segments; ten thousand is far beyond any chat client.
-pub const DEFAULT_MAX_MESSAGE_SEGMENTS: u64 = 10_000;
+pub(super) const DEFAULT_MAX_MESSAGE_SEGMENTS: u64 = 10_000;
 /// M5: twice the default `maxBodyBytes`, room for a base64 image written as a segment.
-pub const DEFAULT_MAX_MESSAGE_BYTES: u64 = 32 * MIB;
+pub(super) const DEFAULT_MAX_MESSAGE_BYTES: u64 = 32 * MIB;
 /// T12: five minutes, room for a long poll (Matrix `/sync?timeout=30000`) with margin.
-pub const DEFAULT_MAX_SCHEDULE_TIMEOUT_MS: u64 = 300_000;
+pub(super) const DEFAULT_MAX_SCHEDULE_TIMEOUT_MS: u64 = 300_000;
 /// E5b: `_async` calls accepted and not yet finished. Four times the default
 /// `maxConcurrentCalls`: a burst of sends queues, a flood is told "busy" at once.
-pub const DEFAULT_ASYNC_BACKLOG: u64 = 256;
+pub(super) const DEFAULT_ASYNC_BACKLOG: u64 = 256;
 /// W7: four default-size requests and their replies; one frame or reply larger than this is
 /// still served when nothing else of the connection is pending.
-pub const DEFAULT_WS_PENDING_BYTES_PER_CONNECTION: u64 = 64 * MIB;
+pub(super) const DEFAULT_WS_PENDING_BYTES_PER_CONNECTION: u64 = 64 * MIB;
 /// W7: what every WebSocket connection together may make the host hold.
-pub const DEFAULT_WS_PENDING_BYTES: u64 = 512 * MIB;
+pub(super) const DEFAULT_WS_PENDING_BYTES: u64 = 512 * MIB;
 
 const SEGMENTS: Bound = Bound {
     range: 1..=10_000_000,
@@ -57,12 +57,12 @@ const PENDING_BYTES: Bound = Bound {
 #[derive(Deserialize)]
 #[serde(default, rename_all = "camelCase", expecting = "an object")]
 pub(super) struct RawHostLimits {
-    pub max_message_segments: u64,
-    pub max_message_bytes: u64,
-    pub max_schedule_timeout_ms: u64,
-    pub async_backlog: u64,
-    pub ws_pending_bytes_per_connection: u64,
-    pub ws_pending_bytes: u64,
+    pub(crate) max_message_segments: u64,
+    pub(crate) max_message_bytes: u64,
+    pub(crate) max_schedule_timeout_ms: u64,
+    pub(crate) async_backlog: u64,
+    pub(crate) ws_pending_bytes_per_connection: u64,
+    pub(crate) ws_pending_bytes: u64,
 }
 
 impl Default for RawHostLimits {
@@ -80,22 +80,22 @@ impl Default for RawHostLimits {
 
 /// The validated `limits` section (C6).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct HostLimits {
+pub(crate) struct HostLimits {
     /// `maxMessageSegments` (M5).
-    pub max_message_segments: usize,
+    pub(crate) max_message_segments: usize,
     /// `maxMessageBytes` (M5): a `message`'s size as JSON once normalised.
-    pub max_message_bytes: usize,
+    pub(crate) max_message_bytes: usize,
     /// `maxScheduleTimeoutMs` (T12): the longest a schedule's run may take, whatever its
     /// sidecar's `timeoutMs` asks.
-    pub max_schedule_timeout_ms: u64,
+    pub(crate) max_schedule_timeout_ms: u64,
     /// `asyncBacklog` (E5b): `_async` calls accepted and not finished; past it, 1200 at once.
-    pub async_backlog: usize,
+    pub(crate) async_backlog: usize,
     /// `wsPendingBytesPerConnection` (W7): bytes of one WebSocket connection's running calls'
     /// frames and unwritten replies; past it, the connection is closed with 1008.
-    pub ws_pending_bytes_per_connection: usize,
+    pub(crate) ws_pending_bytes_per_connection: usize,
     /// `wsPendingBytes` (W7): the same over every connection; past it, calls are answered
     /// 1200 "busy" without running.
-    pub ws_pending_bytes: usize,
+    pub(crate) ws_pending_bytes: usize,
 }
 
 impl Default for HostLimits {

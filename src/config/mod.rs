@@ -12,14 +12,14 @@
 //! print them (a CLI and a server print differently).
 
 mod decode;
-pub mod grants;
+pub(crate) mod grants;
 mod limits;
 mod listeners;
 mod network;
 mod raw;
 mod raw_listener;
 mod remote_url;
-pub mod routes;
+pub(crate) mod routes;
 mod secret;
 mod sidecar;
 #[cfg(test)]
@@ -33,81 +33,85 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-pub use grants::{ActionGrant, Grants, HostPattern, PartialGrants};
-pub use limits::HostLimits;
-pub use network::{HttpClient, WsClient};
+pub(crate) use grants::ActionGrant;
+#[cfg(test)]
+pub(crate) use grants::HostPattern;
+pub use grants::{Grants, PartialGrants};
+pub(crate) use limits::HostLimits;
+pub(crate) use network::{HttpClient, WsClient};
 use raw::RawFile;
 use raw_listener::RawListener;
-pub use remote_url::RemoteUrl;
+pub(crate) use remote_url::RemoteUrl;
 pub use secret::Secret;
 pub use sidecar::{PluginSettings, SidecarBase, Warm, parse_sidecar};
 pub use trust::Trust;
-pub use upstream::{DEFAULT_UPSTREAM_TIMEOUT_MS, Upstream};
+pub(crate) use upstream::Upstream;
 use validate::CacheEnv;
 
 /// NapCat accepts bodies up to 5000 MB (seed page); we allow configuring that much, no more.
-pub const MAX_BODY_BYTES_LIMIT: u64 = 5_000 * 1024 * 1024;
+pub(crate) const MAX_BODY_BYTES_LIMIT: u64 = 5_000 * 1024 * 1024;
 /// A wasm32 memory cannot grow past 4 GiB, so a larger limit would be a promise never kept.
-pub const MEMORY_MB_LIMIT: u64 = 4096;
+pub(crate) const MEMORY_MB_LIMIT: u64 = 4096;
 /// The cap on every millisecond setting: one day. Far beyond any sane value, and it keeps
 /// `Instant + Duration` arithmetic elsewhere from overflowing (which panics).
-pub const MILLIS_LIMIT: u64 = 24 * 60 * 60 * 1000;
+pub(crate) const MILLIS_LIMIT: u64 = 24 * 60 * 60 * 1000;
 /// The cap on `wsQueueMessages`; tokio's bounded channels panic on absurd capacities.
-pub const WS_QUEUE_LIMIT: usize = 1_000_000;
+pub(crate) const WS_QUEUE_LIMIT: usize = 1_000_000;
 
 /// The validated configuration (C1–C4).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
     /// The config file read, as given.
-    pub path: PathBuf,
+    pub(crate) path: PathBuf,
     /// Only entries with `enable: true`, in file order (C3): `httpServers`, then
     /// `websocketServers`, then `httpSseServers`.
-    pub servers: Vec<Listener>,
+    pub(crate) servers: Vec<Listener>,
     /// Enabled `httpClients`: endpoints every event is POSTed to.
-    pub http_clients: Vec<HttpClient>,
+    pub(crate) http_clients: Vec<HttpClient>,
     /// Enabled `websocketClients`: reverse WebSocket connections the host keeps up.
-    pub ws_clients: Vec<WsClient>,
-    pub bot: Bot,
+    pub(crate) ws_clients: Vec<WsClient>,
+    pub(crate) bot: Bot,
+    /// The `plugins` section: where plugins are and how they load.
     pub plugins: Plugins,
     /// The `limits` section: memory and queue bounds of the whole host (issue 20).
-    pub limits: HostLimits,
+    pub(crate) limits: HostLimits,
     /// `upstream` (G1): the OneBot implementation the host forwards to, if any.
-    pub upstream: Option<Upstream>,
+    pub(crate) upstream: Option<Upstream>,
 }
 
 /// One enabled entry of `httpServers`, `websocketServers` or `httpSseServers`: one listener
 /// (C2, C3, N1, N2). What every list has is here; what only HTTP listeners have is in `kind`.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Listener {
-    pub name: String,
-    pub host: String,
-    pub port: u16,
+pub(crate) struct Listener {
+    pub(crate) name: String,
+    pub(crate) host: String,
+    pub(crate) port: u16,
     /// Which list it came from, which decides what it serves.
-    pub kind: ListenerKind,
-    pub message_post_format: PostFormat,
+    pub(crate) kind: ListenerKind,
+    pub(crate) message_post_format: PostFormat,
     /// `reportSelfMessage`: whether its event clients get the bot's own messages
     /// (`message_sent`). NapCat's default is off; `httpServers` keep them on, as before.
-    pub report_self_message: bool,
-    pub token: Secret,
-    pub debug: bool,
+    pub(crate) report_self_message: bool,
+    pub(crate) token: Secret,
+    pub(crate) debug: bool,
     /// `heartInterval`; 0 turns heartbeats off (W3). Not a key of `httpSseServers`.
-    pub heart_interval_ms: u64,
+    pub(crate) heart_interval_ms: u64,
     /// `maxBodyBytes`: requests above it are refused while reading (H5).
-    pub max_body_bytes: u64,
+    pub(crate) max_body_bytes: u64,
     /// `wsQueueMessages`: outbound frames queued per WebSocket client before it is dropped (W6).
-    pub ws_queue_messages: usize,
+    pub(crate) ws_queue_messages: usize,
     /// `headerTimeoutMs` (`httpServers` only): a connection that has not sent a whole request
     /// head this long after opening or after its previous reply is closed (slowloris, idle
     /// keep-alive).
-    pub header_timeout_ms: u64,
+    pub(crate) header_timeout_ms: u64,
     /// `bodyTimeoutMs` (`httpServers` only): a request whose body has not fully arrived this
     /// long after its head is answered 408 and the connection closed.
-    pub body_timeout_ms: u64,
+    pub(crate) body_timeout_ms: u64,
     /// `allowOrigins`: browser origins besides the server's own that may call it (B1); `*`
     /// allows any. `enableCors` reflects them.
-    pub allow_origins: Vec<String>,
+    pub(crate) allow_origins: Vec<String>,
     /// `allowHosts`: `Host` names besides loopback ones a loopback-bound server accepts (B2).
-    pub allow_hosts: Vec<String>,
+    pub(crate) allow_hosts: Vec<String>,
 }
 
 impl Default for Listener {
@@ -119,7 +123,7 @@ impl Default for Listener {
 
 /// The `network` list a listener comes from, with what only that kind has.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ListenerKind {
+pub(crate) enum ListenerKind {
     /// `httpServers`: the HTTP API, and WebSocket on the same port with `enableWebsocket`.
     Http(HttpOptions),
     /// `websocketServers`: WebSocket only (a plain HTTP request gets 426).
@@ -130,21 +134,21 @@ pub enum ListenerKind {
 
 /// The keys of the lists that serve the HTTP API (`httpServers`, `httpSseServers`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct HttpOptions {
+pub(crate) struct HttpOptions {
     /// `enableCors` (H7).
-    pub enable_cors: bool,
+    pub(crate) enable_cors: bool,
     /// `enableWebsocket`: WebSocket upgrades on the same port (W1).
-    pub enable_websocket: bool,
+    pub(crate) enable_websocket: bool,
     /// `metrics` (ours, O1): whether `GET /metrics` is served.
-    pub metrics: bool,
+    pub(crate) metrics: bool,
     /// `dashboard` (ours, D1): whether `/dashboard` is served; by default only on a server
     /// bound to a loopback address.
-    pub dashboard: bool,
+    pub(crate) dashboard: bool,
 }
 
 impl ListenerKind {
     /// The config key of its list, for messages.
-    pub fn section(self) -> &'static str {
+    pub(crate) fn section(self) -> &'static str {
         match self {
             ListenerKind::Http(_) => "httpServers",
             ListenerKind::WebSocket => "websocketServers",
@@ -154,7 +158,7 @@ impl ListenerKind {
 
     /// The HTTP API's options; `None` on a `websocketServers` entry, which serves no HTTP
     /// (so no CORS, metrics or dashboard).
-    pub fn http(self) -> Option<HttpOptions> {
+    pub(crate) fn http(self) -> Option<HttpOptions> {
         match self {
             ListenerKind::Http(http) | ListenerKind::HttpSse(http) => Some(http),
             ListenerKind::WebSocket => None,
@@ -163,7 +167,7 @@ impl ListenerKind {
 
     /// Whether it takes WebSocket upgrades: always on `websocketServers`, with
     /// `enableWebsocket` on the others (W1, N1).
-    pub fn websocket(self) -> bool {
+    pub(crate) fn websocket(self) -> bool {
         self.http().is_none_or(|http| http.enable_websocket)
     }
 }
@@ -171,20 +175,20 @@ impl ListenerKind {
 impl Config {
     /// O9: whether any server shows metrics (`GET /metrics` or the dashboard); without one,
     /// calls are not timed or counted.
-    pub fn keeps_metrics(&self) -> bool {
+    pub(crate) fn keeps_metrics(&self) -> bool {
         (self.servers.iter()).any(|s| s.kind.http().is_some_and(|h| h.metrics || h.dashboard))
     }
 }
 
 /// Whether a server's `host` binds to loopback only: `localhost`, `*.localhost`, or a
 /// loopback address (`[::1]` with or without brackets).
-pub fn binds_loopback(host: &str) -> bool {
+pub(crate) fn binds_loopback(host: &str) -> bool {
     is_loopback_name(&normal_host(host))
 }
 
 /// A host name or address as compared: lower case, IPv6 without brackets, no trailing dot
 /// (`[::1]` and `::1`, `LOCALHOST.` and `localhost` name the same thing).
-pub fn normal_host(host: &str) -> String {
+pub(crate) fn normal_host(host: &str) -> String {
     let host = host.trim();
     let host = host
         .strip_prefix('[')
@@ -195,7 +199,7 @@ pub fn normal_host(host: &str) -> String {
 
 /// Whether a [`normal_host`] is one that browsers and resolvers keep on this machine:
 /// `localhost`, `*.localhost` (RFC 6761), or a loopback address.
-pub fn is_loopback_name(name: &str) -> bool {
+pub(crate) fn is_loopback_name(name: &str) -> bool {
     name == "localhost"
         || name.ends_with(".localhost")
         || name
@@ -204,13 +208,13 @@ pub fn is_loopback_name(name: &str) -> bool {
 }
 
 /// `messagePostFormat` (M4): defined with the message rendering it selects.
-pub use crate::message::PostFormat;
+pub(crate) use crate::message::PostFormat;
 
 /// The identity reported when no plugin provides `get_login_info` (C3b, E6).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Bot {
-    pub self_id: i64,
-    pub nickname: String,
+pub(crate) struct Bot {
+    pub(crate) self_id: i64,
+    pub(crate) nickname: String,
 }
 
 impl Default for Bot {
@@ -228,38 +232,39 @@ impl Default for Bot {
 pub struct Plugins {
     /// Absolute, or already joined to the config file's folder.
     pub dir: PathBuf,
+    /// Whether file changes in `dir` reload plugins while the host runs (hot reload).
     pub watch: bool,
     /// Where compiled plugins are cached; `None` when turned off or when no cache folder exists.
-    pub cache_dir: Option<PathBuf>,
+    pub(crate) cache_dir: Option<PathBuf>,
     /// Each call's limits unless the plugin's sidecar overrides them (P6).
-    pub limits: Limits,
+    pub(crate) limits: Limits,
     /// The gap between two `_rate_limited` calls (E5).
-    pub rate_limit_gap_ms: u64,
+    pub(crate) rate_limit_gap_ms: u64,
     /// Plugin calls running at once; each holds one pooled instance slot (P5).
-    pub max_concurrent_calls: u32,
+    pub(crate) max_concurrent_calls: u32,
     /// Where plugins' persistent data lives (the key-value database); absolute, or already
     /// joined to the config file's folder.
-    pub data_dir: PathBuf,
+    pub(crate) data_dir: PathBuf,
     /// Grants per plugin name from the config file, under each sidecar's (P6).
-    pub grants: BTreeMap<String, PartialGrants>,
+    pub(crate) grants: BTreeMap<String, PartialGrants>,
     /// `env` and `ceilings`: what a sidecar may ask for (P12, P13).
-    pub trust: Trust,
+    pub(crate) trust: Trust,
 }
 
 /// The limits one plugin call runs under (C4, P5).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
     /// `timeoutMs`: wall-clock time for one call.
-    pub timeout_ms: u64,
+    pub(crate) timeout_ms: u64,
     /// `memoryMb`: the most linear memory one instance may grow to.
-    pub memory_mb: u64,
+    pub(crate) memory_mb: u64,
     /// `maxResultBytes`: the largest `data` (or error message) one call may return.
-    pub max_result_bytes: u64,
+    pub(crate) max_result_bytes: u64,
     /// `maxEventsPerCall`: the most `emit-event` calls one call may make; one more traps it.
-    pub max_events_per_call: u32,
+    pub(crate) max_events_per_call: u32,
     /// `kvQuotaMb`: the bytes of keys and values the plugin may keep in its key-value stores,
     /// all of them together (P8), in MiB.
-    pub kv_quota_mb: u64,
+    pub(crate) kv_quota_mb: u64,
 }
 
 impl Default for Limits {
@@ -277,6 +282,7 @@ impl Default for Limits {
 /// A config and what the operator should be told about it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Loaded {
+    /// The validated config.
     pub config: Config,
     /// One line each, already prefixed with the file path: unknown keys, nothing listening, …
     pub warnings: Vec<String>,
@@ -285,8 +291,8 @@ pub struct Loaded {
 /// A 1-based line and column in a config file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Location {
-    pub line: usize,
-    pub column: usize,
+    pub(crate) line: usize,
+    pub(crate) column: usize,
 }
 
 impl fmt::Display for Location {
@@ -299,12 +305,12 @@ impl fmt::Display for Location {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServerRef {
     /// The list it is in (`httpServers`, `websocketServers`, `httpSseServers`).
-    pub section: &'static str,
+    pub(crate) section: &'static str,
     /// The entry's index in its list, counting disabled entries, as in the file.
-    pub index: usize,
-    pub name: String,
-    pub host: String,
-    pub port: u16,
+    pub(crate) index: usize,
+    pub(crate) name: String,
+    pub(crate) host: String,
+    pub(crate) port: u16,
 }
 
 impl fmt::Display for ServerRef {
@@ -335,30 +341,43 @@ impl fmt::Display for ServerRef {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("{}: cannot read: {error}", path.display())]
+    /// The file could not be read.
     Read {
+        /// The config file.
         path: PathBuf,
+        /// Why reading failed.
         error: std::io::Error,
     },
     /// Not JSON5 at all.
     #[error("{}:{at}: {message}", path.display())]
     Syntax {
+        /// The config file.
         path: PathBuf,
+        /// Where the parser stopped.
         at: Location,
+        /// What the parser expected.
         message: String,
     },
     /// Valid JSON5, but a value of the wrong type or out of its type's range.
     #[error("{}: {key}: {message}", with_location(path, *at))]
     Type {
+        /// The config file.
         path: PathBuf,
+        /// Where the value is, when the parser knows.
         at: Option<Location>,
+        /// The key, as a dotted path (`servers[0].port`).
         key: String,
+        /// What was wrong with its value.
         message: String,
     },
     /// The right type, but a value the host refuses.
     #[error("{}: {key}: {message}", path.display())]
     Invalid {
+        /// The config file.
         path: PathBuf,
+        /// The key, as a dotted path.
         key: String,
+        /// Why the value is refused, and what to set instead.
         message: String,
     },
     /// Two enabled servers would bind the same address (C3).
@@ -368,9 +387,12 @@ pub enum ConfigError {
         path.display()
     )]
     DuplicateListener {
+        /// The config file.
         path: PathBuf,
         // Boxed: a `Result` carries the largest variant's size on every success path.
+        /// The server listed first.
         first: Box<ServerRef>,
+        /// The server listed second.
         second: Box<ServerRef>,
     },
 }

@@ -12,17 +12,17 @@ use super::{PostFormat, RemoteUrl, Secret};
 #[derive(Deserialize)]
 #[serde(default, rename_all = "camelCase", expecting = "an object")]
 pub(super) struct RawHttpClient {
-    pub name: String,
-    pub enable: bool,
-    pub url: String,
-    pub message_post_format: PostFormat,
-    pub report_self_message: bool,
-    pub token: Secret,
-    pub debug: bool,
+    pub(crate) name: String,
+    pub(crate) enable: bool,
+    pub(crate) url: String,
+    pub(crate) message_post_format: PostFormat,
+    pub(crate) report_self_message: bool,
+    pub(crate) token: Secret,
+    pub(crate) debug: bool,
     /// Ours: events waiting for this endpoint; more are dropped (counted and logged).
-    pub queue_events: usize,
+    pub(crate) queue_events: usize,
     /// Ours: how long one POST may take.
-    pub timeout_ms: u64,
+    pub(crate) timeout_ms: u64,
 }
 
 impl Default for RawHttpClient {
@@ -45,17 +45,17 @@ impl Default for RawHttpClient {
 #[derive(Deserialize)]
 #[serde(default, rename_all = "camelCase", expecting = "an object")]
 pub(super) struct RawWsClient {
-    pub name: String,
-    pub enable: bool,
-    pub url: String,
-    pub message_post_format: PostFormat,
-    pub report_self_message: bool,
-    pub reconnect_interval: u64,
-    pub token: Secret,
-    pub debug: bool,
-    pub heart_interval: u64,
-    pub max_body_bytes: u64,
-    pub ws_queue_messages: usize,
+    pub(crate) name: String,
+    pub(crate) enable: bool,
+    pub(crate) url: String,
+    pub(crate) message_post_format: PostFormat,
+    pub(crate) report_self_message: bool,
+    pub(crate) reconnect_interval: u64,
+    pub(crate) token: Secret,
+    pub(crate) debug: bool,
+    pub(crate) heart_interval: u64,
+    pub(crate) max_body_bytes: u64,
+    pub(crate) ws_queue_messages: usize,
 }
 
 impl Default for RawWsClient {
@@ -78,38 +78,38 @@ impl Default for RawWsClient {
 
 /// One enabled `httpClients` entry: every event is POSTed to `url`.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct HttpClient {
-    pub name: String,
+pub(crate) struct HttpClient {
+    pub(crate) name: String,
     /// An `http://` URL with a host (checked at load, C7).
-    pub url: RemoteUrl,
-    pub message_post_format: PostFormat,
-    pub report_self_message: bool,
+    pub(crate) url: RemoteUrl,
+    pub(crate) message_post_format: PostFormat,
+    pub(crate) report_self_message: bool,
     /// The HMAC-SHA1 secret for `X-Signature`; empty = no signature.
-    pub token: Secret,
-    pub debug: bool,
-    pub queue_events: usize,
-    pub timeout_ms: u64,
+    pub(crate) token: Secret,
+    pub(crate) debug: bool,
+    pub(crate) queue_events: usize,
+    pub(crate) timeout_ms: u64,
 }
 
 /// One enabled `websocketClients` entry: the host dials `url` and keeps the connection up.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct WsClient {
-    pub name: String,
+pub(crate) struct WsClient {
+    pub(crate) name: String,
     /// A `ws://` URL with a host (checked at load, C7).
-    pub url: RemoteUrl,
-    pub message_post_format: PostFormat,
-    pub report_self_message: bool,
-    pub reconnect_interval_ms: u64,
+    pub(crate) url: RemoteUrl,
+    pub(crate) message_post_format: PostFormat,
+    pub(crate) report_self_message: bool,
+    pub(crate) reconnect_interval_ms: u64,
     /// Sent as `Authorization: Bearer <token>`; empty = none.
-    pub token: Secret,
-    pub debug: bool,
-    pub heart_interval_ms: u64,
-    pub max_body_bytes: u64,
-    pub ws_queue_messages: usize,
+    pub(crate) token: Secret,
+    pub(crate) debug: bool,
+    pub(crate) heart_interval_ms: u64,
+    pub(crate) max_body_bytes: u64,
+    pub(crate) ws_queue_messages: usize,
 }
 
 impl RawHttpClient {
-    pub fn into_client(self, url: RemoteUrl) -> HttpClient {
+    pub(super) fn into_client(self, url: RemoteUrl) -> HttpClient {
         HttpClient {
             name: self.name,
             url,
@@ -124,7 +124,7 @@ impl RawHttpClient {
 }
 
 impl RawWsClient {
-    pub fn into_client(self, url: RemoteUrl) -> WsClient {
+    pub(super) fn into_client(self, url: RemoteUrl) -> WsClient {
         WsClient {
             name: self.name,
             url,

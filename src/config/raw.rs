@@ -56,12 +56,12 @@ pub(super) const CACHE_OFF: &str = "off";
 #[derive(Default, Deserialize)]
 #[serde(default, expecting = "an object")]
 pub(super) struct RawFile {
-    pub network: RawNetwork,
-    pub bot: RawBot,
-    pub plugins: RawPlugins,
-    pub limits: super::limits::RawHostLimits,
+    pub(crate) network: RawNetwork,
+    pub(crate) bot: RawBot,
+    pub(crate) plugins: RawPlugins,
+    pub(crate) limits: super::limits::RawHostLimits,
     /// Gateway mode (issue 24): absent means none.
-    pub upstream: Option<super::upstream::RawUpstream>,
+    pub(crate) upstream: Option<super::upstream::RawUpstream>,
 }
 
 /// NapCat's `network` object: its five lists (`super::raw_listener` for the three that listen,
@@ -70,18 +70,18 @@ pub(super) struct RawFile {
 #[derive(Default, Deserialize)]
 #[serde(default, rename_all = "camelCase", expecting = "an object")]
 pub(super) struct RawNetwork {
-    pub http_servers: Vec<RawListener<HttpServers>>,
-    pub websocket_servers: Vec<RawListener<WebsocketServers>>,
-    pub http_sse_servers: Vec<RawListener<HttpSseServers>>,
-    pub http_clients: Vec<RawHttpClient>,
-    pub websocket_clients: Vec<RawWsClient>,
+    pub(crate) http_servers: Vec<RawListener<HttpServers>>,
+    pub(crate) websocket_servers: Vec<RawListener<WebsocketServers>>,
+    pub(crate) http_sse_servers: Vec<RawListener<HttpSseServers>>,
+    pub(crate) http_clients: Vec<RawHttpClient>,
+    pub(crate) websocket_clients: Vec<RawWsClient>,
 }
 
 #[derive(Deserialize)]
 #[serde(default, rename_all = "camelCase", expecting = "an object")]
 pub(super) struct RawBot {
-    pub self_id: i64,
-    pub nickname: String,
+    pub(crate) self_id: i64,
+    pub(crate) nickname: String,
 }
 
 impl Default for RawBot {
@@ -96,25 +96,25 @@ impl Default for RawBot {
 #[derive(Deserialize)]
 #[serde(default, rename_all = "camelCase", expecting = "an object")]
 pub(super) struct RawPlugins {
-    pub dir: PathBuf,
-    pub watch: bool,
+    pub(crate) dir: PathBuf,
+    pub(crate) watch: bool,
     /// `None` (absent or `null`) means the per-user default; `"off"` disables the cache.
-    pub cache_dir: Option<PathBuf>,
-    pub timeout_ms: u64,
-    pub memory_mb: u64,
-    pub max_result_bytes: u64,
-    pub max_events_per_call: u64,
-    pub kv_quota_mb: u64,
-    pub rate_limit_gap_ms: u64,
-    pub max_concurrent_calls: u64,
+    pub(crate) cache_dir: Option<PathBuf>,
+    pub(crate) timeout_ms: u64,
+    pub(crate) memory_mb: u64,
+    pub(crate) max_result_bytes: u64,
+    pub(crate) max_events_per_call: u64,
+    pub(crate) kv_quota_mb: u64,
+    pub(crate) rate_limit_gap_ms: u64,
+    pub(crate) max_concurrent_calls: u64,
     /// Where plugins' persistent data (key-value stores) lives.
-    pub data_dir: PathBuf,
+    pub(crate) data_dir: PathBuf,
     /// Grants per plugin name, under the sidecar's (P6).
-    pub grants: BTreeMap<String, RawGrants>,
+    pub(crate) grants: BTreeMap<String, RawGrants>,
     /// P12: the variables `${VAR}` in a sidecar may name, per plugin name or `"*"`.
-    pub env: BTreeMap<String, Vec<String>>,
+    pub(crate) env: BTreeMap<String, Vec<String>>,
     /// P13: the most a sidecar may ask for, per plugin name or `"*"`.
-    pub ceilings: BTreeMap<String, super::trust::RawCeiling>,
+    pub(crate) ceilings: BTreeMap<String, super::trust::RawCeiling>,
 }
 
 impl Default for RawPlugins {
@@ -144,30 +144,30 @@ impl Default for RawPlugins {
 #[derive(Default, Deserialize)]
 #[serde(default, rename_all = "camelCase", expecting = "an object")]
 pub(super) struct RawSidecar {
-    pub timeout_ms: Option<u64>,
-    pub memory_mb: Option<u64>,
-    pub max_result_bytes: Option<u64>,
-    pub max_events_per_call: Option<u64>,
-    pub kv_quota_mb: Option<u64>,
-    pub warm_instances: Option<u64>,
-    pub warm_max_calls: Option<u64>,
+    pub(crate) timeout_ms: Option<u64>,
+    pub(crate) memory_mb: Option<u64>,
+    pub(crate) max_result_bytes: Option<u64>,
+    pub(crate) max_events_per_call: Option<u64>,
+    pub(crate) kv_quota_mb: Option<u64>,
+    pub(crate) warm_instances: Option<u64>,
+    pub(crate) warm_max_calls: Option<u64>,
     /// Webhook routes (`super::routes`).
-    pub routes: Option<Vec<String>>,
+    pub(crate) routes: Option<Vec<String>>,
     /// Event handling (`super::triggers`).
-    pub events: Option<Vec<String>>,
-    pub priority: Option<i64>,
-    pub on_error: Option<String>,
-    pub schedules: Option<Vec<super::triggers::RawSchedule>>,
+    pub(crate) events: Option<Vec<String>>,
+    pub(crate) priority: Option<i64>,
+    pub(crate) on_error: Option<String>,
+    pub(crate) schedules: Option<Vec<super::triggers::RawSchedule>>,
     // The grants (`super::grants`), each absent unless granted.
-    pub config: Option<BTreeMap<String, Secret>>,
-    pub key_value: Option<Vec<String>>,
-    pub call_actions: Option<Vec<String>>,
-    pub allowed_outbound_hosts: Option<Vec<String>>,
+    pub(crate) config: Option<BTreeMap<String, Secret>>,
+    pub(crate) key_value: Option<Vec<String>>,
+    pub(crate) call_actions: Option<Vec<String>>,
+    pub(crate) allowed_outbound_hosts: Option<Vec<String>>,
 }
 
 impl RawSidecar {
     /// The sidecar's grant keys.
-    pub fn grants(&mut self) -> RawGrants {
+    pub(super) fn grants(&mut self) -> RawGrants {
         RawGrants {
             config: self.config.take(),
             key_value: self.key_value.take(),

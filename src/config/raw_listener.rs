@@ -30,31 +30,31 @@ use super::{HttpOptions, Listener, ListenerKind, PostFormat, Secret};
     bound(deserialize = "")
 )]
 pub(super) struct RawListener<L: ListenerList> {
-    pub name: String,
-    pub enable: bool,
-    pub host: String,
-    pub port: u16,
-    pub message_post_format: PostFormat,
-    pub report_self_message: bool,
-    pub token: Secret,
-    pub debug: bool,
-    pub allow_origins: Vec<String>,
-    pub allow_hosts: Vec<String>,
-    pub max_body_bytes: u64,
-    pub ws_queue_messages: usize,
+    pub(crate) name: String,
+    pub(crate) enable: bool,
+    pub(crate) host: String,
+    pub(crate) port: u16,
+    pub(crate) message_post_format: PostFormat,
+    pub(crate) report_self_message: bool,
+    pub(crate) token: Secret,
+    pub(crate) debug: bool,
+    pub(crate) allow_origins: Vec<String>,
+    pub(crate) allow_hosts: Vec<String>,
+    pub(crate) max_body_bytes: u64,
+    pub(crate) ws_queue_messages: usize,
     /// `httpServers` and `websocketServers`.
-    pub heart_interval: Only<u64, L::Heartbeat>,
+    pub(crate) heart_interval: Only<u64, L::Heartbeat>,
     /// `httpServers` only.
-    pub header_timeout_ms: Only<u64, L::Timeouts>,
-    pub body_timeout_ms: Only<u64, L::Timeouts>,
+    pub(crate) header_timeout_ms: Only<u64, L::Timeouts>,
+    pub(crate) body_timeout_ms: Only<u64, L::Timeouts>,
     /// `httpServers` and `httpSseServers`: what only an HTTP listener has.
-    pub enable_cors: Only<bool, L::Http>,
-    pub enable_websocket: Only<bool, L::Http>,
-    pub metrics: Only<bool, L::Http>,
+    pub(crate) enable_cors: Only<bool, L::Http>,
+    pub(crate) enable_websocket: Only<bool, L::Http>,
+    pub(crate) metrics: Only<bool, L::Http>,
     /// Absent or `null`: on when `host` is a loopback address (D1).
-    pub dashboard: Only<Option<bool>, L::Http>,
+    pub(crate) dashboard: Only<Option<bool>, L::Http>,
     /// NapCat's, on `websocketServers`; events are always pushed, so it is read and not used.
-    pub enable_force_push_event: Only<bool, L::ForcePush>,
+    pub(crate) enable_force_push_event: Only<bool, L::ForcePush>,
 }
 
 impl<L: ListenerList> Default for RawListener<L> {
@@ -89,7 +89,7 @@ impl<L: ListenerList> Default for RawListener<L> {
 impl<L: ListenerList> RawListener<L> {
     /// The listener this entry describes; `enable` has done its job by now. A key absent, or
     /// not one of its list's, has its default.
-    pub fn into_listener(self) -> Listener {
+    pub(super) fn into_listener(self) -> Listener {
         let http = HttpOptions {
             enable_cors: self.enable_cors.or(true),
             enable_websocket: self.enable_websocket.or(false),
@@ -211,7 +211,7 @@ impl<T, P> Default for Only<T, P> {
 
 impl<T, P> Only<T, P> {
     /// The value read, else `default`.
-    pub fn or(self, default: T) -> T {
+    pub(super) fn or(self, default: T) -> T {
         self.0.unwrap_or(default)
     }
 }

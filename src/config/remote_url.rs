@@ -49,7 +49,7 @@ impl Scheme {
 /// A checked URL: the text as written (what is dialled), its parts, and the form logs and pages
 /// show.
 #[derive(Clone, PartialEq, Eq)]
-pub struct RemoteUrl {
+pub(crate) struct RemoteUrl {
     text: String,
     uri: Uri,
     shown: String,
@@ -109,18 +109,18 @@ impl RemoteUrl {
     }
 
     /// The URL as written, query included: what is dialled.
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.text
     }
 
     /// The parsed URL, for an HTTP client.
-    pub fn uri(&self) -> &Uri {
+    pub(crate) fn uri(&self) -> &Uri {
         &self.uri
     }
 
     /// The URL as logs, `GET /` and the dashboard show it: scheme, host, port and path; no query
     /// (`?access_token=`) and no user info (G4).
-    pub fn shown(&self) -> &str {
+    pub(crate) fn shown(&self) -> &str {
         &self.shown
     }
 }

@@ -12,15 +12,15 @@ use super::ConfigError;
 
 /// The first path segment under which every plugin's routes are served; no action may take
 /// this name.
-pub const HOOKS: &str = "hooks";
+pub(crate) const HOOKS: &str = "hooks";
 
 /// At most this many routes per plugin: each is matched in turn on every hook request.
-pub const MAX_ROUTES: usize = 32;
+pub(crate) const MAX_ROUTES: usize = 32;
 /// The longest route accepted, in bytes.
 const MAX_ROUTE_BYTES: usize = 200;
 
 /// Checks the routes a sidecar at `path` lists.
-pub fn validate(path: &Path, routes: Vec<String>) -> Result<Vec<String>, ConfigError> {
+pub(crate) fn validate(path: &Path, routes: Vec<String>) -> Result<Vec<String>, ConfigError> {
     let invalid = |message: String| ConfigError::Invalid {
         path: path.to_owned(),
         key: "routes".to_owned(),
@@ -77,7 +77,7 @@ fn problem(route: &str) -> Option<&'static str> {
 /// T21: whether `rest`, the request path below `/hooks/<plugin>`, is served by `route`: the
 /// route itself, or anything below it (`/github` serves `/github` and `/github/x`, not
 /// `/githubx`).
-pub fn serves(route: &str, rest: &str) -> bool {
+pub(crate) fn serves(route: &str, rest: &str) -> bool {
     match rest.strip_prefix(route) {
         Some(below) => below.is_empty() || below.starts_with('/'),
         None => false,

@@ -18,12 +18,12 @@ pub struct Secret(String);
 
 impl Secret {
     /// The value itself, for the one place that uses it (a hash, a header, a plugin's store).
-    pub fn expose(&self) -> &str {
+    pub(crate) fn expose(&self) -> &str {
         &self.0
     }
 
     /// Whether it is empty: for a token, that no token is set.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 }

@@ -41,7 +41,9 @@ pub struct PluginSettings {
 /// most `max_calls` calls; `instances: 0` (the default) means a fresh instance per call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Warm {
+    /// Idle instances kept for reuse; 0 = a fresh instance per call.
     pub instances: u32,
+    /// Calls one instance serves before it is replaced by a fresh one.
     pub max_calls: u32,
 }
 
@@ -57,7 +59,7 @@ impl Default for Warm {
 impl PluginSettings {
     /// The settings of a plugin without a sidecar file: the config's limits, and the
     /// config's grants for it (`base`), if any.
-    pub fn defaults(limits: Limits, base: Option<&PartialGrants>) -> Self {
+    pub(crate) fn defaults(limits: Limits, base: Option<&PartialGrants>) -> Self {
         Self {
             limits,
             warm: Warm::default(),

@@ -13,34 +13,35 @@ use super::ConfigError;
 
 /// The post types a handler may name. `*` stands for all of them but `meta_event`, which a
 /// handler sees only when it names it (heartbeats would otherwise wake every handler).
-pub const POST_TYPES: [&str; 5] = ["message", "message_sent", "notice", "request", "meta_event"];
+pub(crate) const POST_TYPES: [&str; 5] =
+    ["message", "message_sent", "notice", "request", "meta_event"];
 
 /// Which events a plugin's handler is called with (T2); empty: it handles none.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct EventFilter {
+pub(crate) struct EventFilter {
     /// The post types named (`*` expanded), in [`POST_TYPES`] order.
     post_types: Vec<&'static str>,
 }
 
 impl EventFilter {
     /// Whether a handler with this filter sees an event of `post_type`.
-    pub fn matches(&self, post_type: &str) -> bool {
+    pub(crate) fn matches(&self, post_type: &str) -> bool {
         self.post_types.contains(&post_type)
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.post_types.is_empty()
     }
 
     /// The post types, as the load log and `GET /` show them.
-    pub fn post_types(&self) -> &[&'static str] {
+    pub(crate) fn post_types(&self) -> &[&'static str] {
         &self.post_types
     }
 }
 
 /// T4: what a handler's failure (a trap, an error, its deadline) does to the event.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum OnError {
+pub(crate) enum OnError {
     /// The event goes on as it was (fail open; the default).
     #[default]
     Pass,
@@ -51,14 +52,14 @@ pub enum OnError {
 /// A plugin's event-handler settings.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Handler {
-    pub events: EventFilter,
+    pub(crate) events: EventFilter,
     /// T3: handlers run in ascending `priority` (default 0), then by plugin name.
-    pub priority: i32,
-    pub on_error: OnError,
+    pub(crate) priority: i32,
+    pub(crate) on_error: OnError,
 }
 
 /// Checks a sidecar's `events`, `priority` and `onError` (`path` names the file in errors).
-pub fn handler(
+pub(crate) fn handler(
     path: &Path,
     events: Option<Vec<String>>,
     priority: Option<i64>,
@@ -122,25 +123,25 @@ pub fn handler(
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(default, rename_all = "camelCase", expecting = "an object")]
 pub(super) struct RawSchedule {
-    pub name: String,
-    pub every: Option<String>,
-    pub cron: Option<String>,
-    pub timezone: Option<String>,
-    pub timeout_ms: Option<u64>,
+    pub(crate) name: String,
+    pub(crate) every: Option<String>,
+    pub(crate) cron: Option<String>,
+    pub(crate) timezone: Option<String>,
+    pub(crate) timeout_ms: Option<u64>,
 }
 
 /// A plugin's schedule (T9): the name its handler is called with, when, and how long a run
 /// may take (`None`: the plugin's `timeoutMs`; always capped by `limits.maxScheduleTimeoutMs`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Schedule {
-    pub name: String,
-    pub when: When,
-    pub timeout_ms: Option<u64>,
+    pub(crate) name: String,
+    pub(crate) when: When,
+    pub(crate) timeout_ms: Option<u64>,
 }
 
 /// When a schedule is due.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum When {
+pub(crate) enum When {
     /// Every `period`, counted from when the plugin version was loaded.
     Every(Duration),
     /// At each time the cron expression matches, in `timezone` (`UTC` by default).
@@ -153,7 +154,7 @@ pub enum When {
 
 impl When {
     /// How it was written, for the load log and `GET /`.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             When::Every(period) => format!("every {}", format_period(*period)),
             When::Cron { text, timezone, .. } => format!("cron \"{text}\" {timezone}"),
@@ -162,7 +163,7 @@ impl When {
 
     /// The first due time strictly after `after` for a cron schedule (`None` for `every`,
     /// which counts from its own last due time, or when the expression never matches again).
-    pub fn next_cron(
+    pub(crate) fn next_cron(
         &self,
         after: chrono::DateTime<chrono::Utc>,
     ) -> Option<chrono::DateTime<chrono::Utc>> {
@@ -177,11 +178,11 @@ impl When {
 }
 
 /// The shortest `every` accepted: shorter would be a busy loop more than a schedule.
-pub const MIN_EVERY: Duration = Duration::from_millis(100);
+pub(crate) const MIN_EVERY: Duration = Duration::from_millis(100);
 /// The longest `every` accepted (a cron expression says "once a month" better).
-pub const MAX_EVERY: Duration = Duration::from_secs(31 * 24 * 3600);
+pub(crate) const MAX_EVERY: Duration = Duration::from_secs(31 * 24 * 3600);
 /// At most this many schedules per plugin.
-pub const MAX_SCHEDULES: usize = 32;
+pub(crate) const MAX_SCHEDULES: usize = 32;
 
 /// Checks a sidecar's `schedules` (T9, T10).
 pub(super) fn schedules(path: &Path, raw: Vec<RawSchedule>) -> Result<Vec<Schedule>, ConfigError> {

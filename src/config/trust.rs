@@ -26,19 +26,19 @@ use super::validate::{self, PartialLimits};
 use super::{ConfigError, Limits};
 
 /// The `plugins.env` and `plugins.ceilings` key naming every plugin.
-pub const ANY_PLUGIN: &str = "*";
+pub(super) const ANY_PLUGIN: &str = "*";
 
 /// One `plugins.ceilings` entry as written.
 #[derive(Clone, Default, Deserialize)]
 #[serde(default, rename_all = "camelCase", expecting = "an object")]
 pub(super) struct RawCeiling {
-    pub timeout_ms: Option<u64>,
-    pub memory_mb: Option<u64>,
-    pub max_result_bytes: Option<u64>,
-    pub max_events_per_call: Option<u64>,
-    pub kv_quota_mb: Option<u64>,
-    pub allowed_outbound_hosts: Option<Vec<String>>,
-    pub call_actions: Option<Vec<String>>,
+    pub(crate) timeout_ms: Option<u64>,
+    pub(crate) memory_mb: Option<u64>,
+    pub(crate) max_result_bytes: Option<u64>,
+    pub(crate) max_events_per_call: Option<u64>,
+    pub(crate) kv_quota_mb: Option<u64>,
+    pub(crate) allowed_outbound_hosts: Option<Vec<String>>,
+    pub(crate) call_actions: Option<Vec<String>>,
 }
 
 /// One `plugins.ceilings` entry, checked; `None` is a key left out.
@@ -65,9 +65,9 @@ pub struct Trust {
 /// The most one plugin's sidecar may ask for, all keys resolved.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(super) struct PluginCeiling {
-    pub limits: Limits,
-    pub outbound: Vec<HostPattern>,
-    pub call_actions: ActionGrant,
+    pub(crate) limits: Limits,
+    pub(crate) outbound: Vec<HostPattern>,
+    pub(crate) call_actions: ActionGrant,
 }
 
 impl Trust {
@@ -229,7 +229,7 @@ impl Ceiling {
 
 impl PluginCeiling {
     /// Widens the ceiling by what the operator granted the plugin in `plugins.grants.<name>`.
-    pub fn with_operator_grants(mut self, base: Option<&PartialGrants>) -> PluginCeiling {
+    pub(super) fn with_operator_grants(mut self, base: Option<&PartialGrants>) -> PluginCeiling {
         let Some(base) = base else {
             return self;
         };

@@ -16,15 +16,15 @@ use super::{ConfigError, Secret};
 
 /// How long a client's forwarded call may wait for the upstream's answer, unless
 /// `upstream.timeoutMs` says otherwise (a plugin's nested call has its caller's deadline).
-pub const DEFAULT_UPSTREAM_TIMEOUT_MS: u64 = 30_000;
+pub(crate) const DEFAULT_UPSTREAM_TIMEOUT_MS: u64 = 30_000;
 
 /// `upstream` as written. No `Debug`: it holds the token.
 #[derive(Deserialize)]
 #[serde(default, rename_all = "camelCase", expecting = "an object")]
 pub(super) struct RawUpstream {
-    pub url: String,
-    pub token: Secret,
-    pub timeout_ms: u64,
+    pub(crate) url: String,
+    pub(crate) token: Secret,
+    pub(crate) timeout_ms: u64,
 }
 
 impl Default for RawUpstream {
@@ -39,13 +39,13 @@ impl Default for RawUpstream {
 
 /// The validated `upstream` section (G1).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Upstream {
+pub(crate) struct Upstream {
     /// A `ws://` URL with a host; what is dialled. Logs and pages show [`RemoteUrl::shown`].
-    pub url: RemoteUrl,
+    pub(crate) url: RemoteUrl,
     /// Sent as `Authorization: Bearer <token>`; empty sends none. `${VAR}`s resolved.
-    pub token: Secret,
+    pub(crate) token: Secret,
     /// The longest a client's forwarded call waits for the answer.
-    pub timeout_ms: u64,
+    pub(crate) timeout_ms: u64,
 }
 
 /// G1: checks the section read from `path`, resolving `${VAR}` in the token with `env`.

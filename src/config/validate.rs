@@ -60,12 +60,12 @@ pub(super) const WS_QUEUE: Bound = Bound {
 /// nor mutate the process environment.
 #[derive(Clone, Debug, Default)]
 pub(super) struct CacheEnv {
-    pub xdg_cache_home: Option<OsString>,
-    pub home: Option<OsString>,
+    pub(crate) xdg_cache_home: Option<OsString>,
+    pub(crate) home: Option<OsString>,
 }
 
 impl CacheEnv {
-    pub fn from_process() -> Self {
+    pub(super) fn from_process() -> Self {
         Self {
             xdg_cache_home: std::env::var_os("XDG_CACHE_HOME"),
             home: std::env::var_os("HOME"),
@@ -223,25 +223,25 @@ fn beside(config: &Path, dir: &Path) -> PathBuf {
 
 /// The limits as written, before their bounds are checked.
 pub(super) struct RawLimits {
-    pub timeout_ms: u64,
-    pub memory_mb: u64,
-    pub max_result_bytes: u64,
-    pub max_events_per_call: u64,
-    pub kv_quota_mb: u64,
+    pub(crate) timeout_ms: u64,
+    pub(crate) memory_mb: u64,
+    pub(crate) max_result_bytes: u64,
+    pub(crate) max_events_per_call: u64,
+    pub(crate) kv_quota_mb: u64,
 }
 
 /// The limits a sidecar or a ceiling sets: each `None` unless its key is written.
 pub(super) struct PartialLimits {
-    pub timeout_ms: Option<u64>,
-    pub memory_mb: Option<u64>,
-    pub max_result_bytes: Option<u64>,
-    pub max_events_per_call: Option<u64>,
-    pub kv_quota_mb: Option<u64>,
+    pub(crate) timeout_ms: Option<u64>,
+    pub(crate) memory_mb: Option<u64>,
+    pub(crate) max_result_bytes: Option<u64>,
+    pub(crate) max_events_per_call: Option<u64>,
+    pub(crate) kv_quota_mb: Option<u64>,
 }
 
 impl PartialLimits {
     /// Each limit set here, else `defaults`'s; bounds not yet checked.
-    pub fn or(self, defaults: Limits) -> RawLimits {
+    pub(super) fn or(self, defaults: Limits) -> RawLimits {
         RawLimits {
             timeout_ms: self.timeout_ms.unwrap_or(defaults.timeout_ms),
             memory_mb: self.memory_mb.unwrap_or(defaults.memory_mb),

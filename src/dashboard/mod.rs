@@ -41,12 +41,10 @@ use crate::metrics::ConnectionKind;
 use crate::sse::SseApi;
 use crate::sync;
 
-/// The first path segment the dashboard is served under; no action may take this name.
-pub use crate::metrics::DASHBOARD_PATH as PATH;
 /// How often calls and errors are sampled for the overview's chart.
-pub const SAMPLE_EVERY: Duration = Duration::from_secs(5);
+pub(crate) const SAMPLE_EVERY: Duration = Duration::from_secs(5);
 /// Samples kept: 15 minutes.
-pub const SAMPLES: usize = 180;
+pub(crate) const SAMPLES: usize = 180;
 
 const INDEX: &str = include_str!("assets/index.html");
 const SCRIPT: &str = include_str!("assets/app.js");
@@ -58,7 +56,7 @@ const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-
                    connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 /// What every server's dashboard shows, built once when the host starts.
-pub struct Dashboard {
+pub(crate) struct Dashboard {
     pub(crate) dispatcher: Arc<Dispatcher>,
     pub(crate) events: Arc<EventBus>,
     pub(crate) log: Option<LogTail>,
@@ -79,7 +77,7 @@ struct Sample {
 impl Dashboard {
     /// The dashboard of a host with `config`, whose servers listen on `addrs` (in config
     /// order); `log` is the log tail, when the process keeps one.
-    pub fn new(
+    pub(crate) fn new(
         config: &Config,
         addrs: &[SocketAddr],
         dispatcher: Arc<Dispatcher>,
@@ -99,7 +97,7 @@ impl Dashboard {
     }
 
     /// Samples calls and errors every [`SAMPLE_EVERY`] until `stop` turns true.
-    pub async fn run(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
+    pub(crate) async fn run(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
         let mut tick = tokio::time::interval(SAMPLE_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tick.tick().await;
@@ -143,7 +141,7 @@ impl Dashboard {
 
 /// What one server's dashboard routes need: the host's dashboard, and the server's token,
 /// name, event format and queue bound.
-pub struct DashboardApi {
+pub(crate) struct DashboardApi {
     pub dashboard: Arc<Dashboard>,
     pub token: Token,
     pub server: Listener,
@@ -151,7 +149,7 @@ pub struct DashboardApi {
 }
 
 /// The dashboard's routes on one server (merged into its app by [`crate::server::app`]).
-pub fn router(api: Arc<DashboardApi>) -> Router {
+pub(crate) fn router(api: Arc<DashboardApi>) -> Router {
     let events = Arc::new(SseApi {
         name: api.server.name.clone(),
         events: api.dashboard.events.clone(),

@@ -11,11 +11,12 @@ use crate::upstream::UpstreamInfo;
 /// What runs (H1): the `data` of `GET /`, and what `onebot-host plugins` prints.
 #[derive(Debug, Clone, Serialize)]
 pub struct Description {
-    pub app_name: &'static str,
-    pub app_version: &'static str,
-    pub self_id: i64,
+    pub(crate) app_name: &'static str,
+    pub(crate) app_version: &'static str,
+    pub(crate) self_id: i64,
     /// The registry's snapshot number: it grows by one at every change of the plugin set.
-    pub generation: u64,
+    pub(crate) generation: u64,
+    /// Every loaded plugin, by name.
     pub plugins: Vec<PluginInfo>,
     /// Every action with who serves it: the plugins', then the host's own that no plugin
     /// provides (`plugin` and `version` null).
@@ -29,52 +30,65 @@ pub struct Description {
 /// One loaded plugin version.
 #[derive(Debug, Clone, Serialize)]
 pub struct PluginInfo {
+    /// The plugin's name: its file name without `.wasm`.
     pub name: String,
+    /// The `.wasm` file's path.
     pub file: String,
+    /// A short hash of the file's bytes: it changes with every rebuild.
     pub version: String,
+    /// The actions it provides.
     pub actions: Vec<String>,
     /// Bytes of the `.wasm`.
     pub size: u64,
     /// Unix seconds.
-    pub loaded_at: u64,
+    pub(crate) loaded_at: u64,
+    /// Time spent compiling (or reading from the compile cache) and linking.
     pub compile_ms: f64,
+    /// Whether the compiled code came from the compile cache.
     pub cache_hit: bool,
+    /// Its `timeoutMs` per call.
     pub timeout_ms: u64,
+    /// Its `memoryMb` per instance.
     pub memory_mb: u64,
+    /// Its `warmInstances`.
     pub warm_instances: u32,
-    pub grants: GrantsInfo,
+    pub(crate) grants: GrantsInfo,
     /// T8: what starts it besides its actions, one line each.
     pub triggers: Vec<String>,
 }
 
 /// A plugin's grants (P4): the config keys but never their values, which may be secrets.
 #[derive(Debug, Clone, Serialize)]
-pub struct GrantsInfo {
-    pub config: Vec<String>,
+pub(crate) struct GrantsInfo {
+    pub(crate) config: Vec<String>,
     /// P12: the environment variables read into `config`, by name.
-    pub env: Vec<String>,
+    pub(crate) env: Vec<String>,
     #[serde(rename = "keyValue")]
-    pub key_value: Vec<String>,
+    pub(crate) key_value: Vec<String>,
     #[serde(rename = "callActions")]
-    pub call_actions: Vec<String>,
+    pub(crate) call_actions: Vec<String>,
     #[serde(rename = "allowedOutboundHosts")]
-    pub allowed_outbound_hosts: Vec<String>,
+    pub(crate) allowed_outbound_hosts: Vec<String>,
 }
 
 /// Who serves an action.
 #[derive(Debug, Clone, Serialize)]
 pub struct ActionInfo {
+    /// The action's name.
     pub action: String,
     /// `None` for the host's own action.
     pub plugin: Option<String>,
-    pub version: Option<String>,
+    pub(crate) version: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub loaded_at: Option<u64>,
+    pub(crate) loaded_at: Option<u64>,
 }
 
+/// A plugin file that failed to load, and why.
 #[derive(Debug, Clone, Serialize)]
 pub struct FailureInfo {
+    /// The file's path.
     pub file: String,
+    /// Why it failed, as the log said.
     pub error: String,
 }
 

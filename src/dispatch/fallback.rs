@@ -71,7 +71,7 @@ impl Dispatcher {
 
     /// E6: asks the plugin providing `get_login_info` for the bot's `user_id`, falling back to
     /// the config's `bot.selfId`. Called at start and after every change of the plugin set.
-    pub async fn refresh_self_id(&self) {
+    pub(crate) async fn refresh_self_id(&self) {
         let snapshot = self.registry.snapshot();
         let id = match snapshot.provider("get_login_info").cloned() {
             Some(plugin) => {

@@ -16,12 +16,12 @@ const UPSTREAM: &str = "upstream";
 
 impl Dispatcher {
     /// Gateway mode (G1): actions no plugin provides go to `upstream`.
-    pub fn with_upstream(mut self, upstream: Option<Arc<Upstream>>) -> Self {
+    pub(crate) fn with_upstream(mut self, upstream: Option<Arc<Upstream>>) -> Self {
         self.upstream = upstream;
         self
     }
 
-    pub fn upstream(&self) -> Option<&Arc<Upstream>> {
+    pub(crate) fn upstream(&self) -> Option<&Arc<Upstream>> {
         self.upstream.as_ref()
     }
 

@@ -11,7 +11,7 @@ mod describe;
 mod fallback;
 mod forward;
 mod nested;
-pub mod quick;
+pub(crate) mod quick;
 mod rate;
 mod route;
 mod routing;
@@ -32,25 +32,32 @@ use crate::metrics::{CallProbe, Cause, Metrics};
 use crate::plugin::{CallContext, CallError, Plugin};
 use crate::registry::Registry;
 
-pub use rate::ClientKey;
-pub use route::RouteOutcome;
-pub use routing::{HostAction, Route, Target};
+pub use crate::upstream::UpstreamInfo;
+pub use describe::{ActionInfo, Description, FailureInfo, PluginInfo};
+pub(crate) use rate::ClientKey;
+pub(crate) use route::RouteOutcome;
+pub(crate) use routing::{HostAction, Route, Target};
 
 /// One action call as the transports decoded it; `echo` stays with the transport.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ActionRequest {
+    /// The action's name, suffix included (`send_msg_async`).
     pub action: String,
+    /// The call's params, decoded (the transport has taken `echo` out).
     pub params: Map<String, Value>,
 }
 
 /// What a call produced, and which plugin produced it (for the per-call debug log).
 pub struct Handled {
+    /// What the client is answered.
     pub outcome: Outcome,
-    pub plugin: Option<Arc<str>>,
+    pub(crate) plugin: Option<Arc<str>>,
 }
 
+/// Routes each call to the plugin, host action or upstream that serves it (E4–E6, H8), within
+/// the host's call limits; one per host, shared by every transport.
 pub struct Dispatcher {
-    pub registry: Arc<Registry>,
+    pub(crate) registry: Arc<Registry>,
     bot: Bot,
     /// E6: `get_login_info`'s `user_id`, refreshed whenever the plugin set changes; shared
     /// with the event bus, which stamps it on events (W5).
@@ -87,7 +94,7 @@ struct Stats {
 impl Handled {
     /// The per-call log line of a server with `debug: true`: server, transport, action,
     /// plugin, retcode and duration; never the token, which is not among them.
-    pub fn log(&self, server: &str, via: &str, action: &str, started: Instant) {
+    pub(crate) fn log(&self, server: &str, via: &str, action: &str, started: Instant) {
         tracing::info!(
             server = %server,
             via,
@@ -101,7 +108,7 @@ impl Handled {
 }
 
 impl Dispatcher {
-    pub fn new(
+    pub(crate) fn new(
         registry: Arc<Registry>,
         bot: Bot,
         identity: Arc<Identity>,
@@ -131,29 +138,29 @@ impl Dispatcher {
     }
 
     /// The dispatcher whose `get_status` counts `events`' subscribers (E6a).
-    pub fn with_events(mut self, events: Arc<crate::events::EventBus>) -> Self {
+    pub(crate) fn with_events(mut self, events: Arc<crate::events::EventBus>) -> Self {
         self.events = Some(events);
         self
     }
 
     /// The dispatcher counting plugin calls into `metrics` (O2, O3), when given.
-    pub fn with_metrics(mut self, metrics: Option<Arc<Metrics>>) -> Self {
+    pub(crate) fn with_metrics(mut self, metrics: Option<Arc<Metrics>>) -> Self {
         self.metrics = metrics;
         self
     }
 
     /// The metrics plugin calls are counted into, if any server shows them (O9).
-    pub fn metrics(&self) -> Option<&Arc<Metrics>> {
+    pub(crate) fn metrics(&self) -> Option<&Arc<Metrics>> {
         self.metrics.as_ref()
     }
 
     /// The bot's identity, shared with the event bus (E6).
-    pub fn identity(&self) -> Arc<Identity> {
+    pub(crate) fn identity(&self) -> Arc<Identity> {
         self.identity.clone()
     }
 
     /// The `self_id` stamped on events (E6).
-    pub fn self_id(&self) -> i64 {
+    pub(crate) fn self_id(&self) -> i64 {
         self.identity.self_id()
     }
 
@@ -164,7 +171,7 @@ impl Dispatcher {
     }
 
     /// A client's call; `client` says whose turn a `_rate_limited` call waits for (E5a).
-    pub async fn call_from(
+    pub(crate) async fn call_from(
         self: &Arc<Self>,
         client: ClientKey,
         action: &str,
@@ -408,13 +415,13 @@ impl Dispatcher {
 /// client's call; and the event handlers whose calls led to it (T6).
 #[derive(Clone, Debug, Default)]
 pub(super) struct Nesting {
-    pub deadline: Option<Instant>,
+    pub(crate) deadline: Option<Instant>,
     /// How deep the call is (0 for a client's) and the handlers that led to it (T6).
-    pub origin: crate::events::Origin,
+    pub(crate) origin: crate::events::Origin,
     /// P11: a nested call its caller waits for, which runs in the caller's slot.
-    pub in_callers_slot: bool,
+    pub(crate) in_callers_slot: bool,
     /// E5a: whose `_rate_limited` turn the call takes.
-    pub client: ClientKey,
+    pub(crate) client: ClientKey,
 }
 
 /// Decrements a gauge (in flight, waiting) however the call ends (including cancellation).

@@ -20,7 +20,7 @@ use crate::envelope::{ActionError, Outcome};
 use crate::message::{Segment, is_true, normalize};
 
 /// The action name, as go-cqhttp and NapCat spell it.
-pub const ACTION: &str = ".handle_quick_operation";
+pub(crate) const ACTION: &str = ".handle_quick_operation";
 
 /// `ban_duration`'s default, in seconds (OneBot 11: 30 minutes).
 const DEFAULT_BAN_SECONDS: i64 = 30 * 60;
@@ -79,7 +79,7 @@ fn plan_params(params: &Map<String, Value>) -> Result<Vec<ActionRequest>, Action
 
 /// Q2–Q4: the calls an operation on an event stands for. Events other than `message` and
 /// `request` (notices, meta events, the bot's own `message_sent`) have no quick operation.
-pub fn plan(
+pub(crate) fn plan(
     context: &Map<String, Value>,
     operation: &Map<String, Value>,
 ) -> Result<Vec<ActionRequest>, ActionError> {

@@ -23,24 +23,24 @@ use tokio::sync::oneshot;
 /// a plugin making nested calls, an `httpClients` endpoint. Two keys that collide (a 64-bit
 /// hash) only share a queue.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub struct ClientKey(u64);
+pub(crate) struct ClientKey(u64);
 
 impl ClientKey {
     /// A caller the host cannot tell apart from others (the `call` command).
-    pub const ANONYMOUS: ClientKey = ClientKey(0);
+    pub(crate) const ANONYMOUS: ClientKey = ClientKey(0);
 
     /// An HTTP client, by its address: a client's pooled connections are one client.
-    pub fn address(ip: IpAddr) -> ClientKey {
+    pub(crate) fn address(ip: IpAddr) -> ClientKey {
         Self::hashed(("address", ip))
     }
 
     /// One WebSocket connection (forward or reverse), by a number unique in the process.
-    pub fn connection(id: u64) -> ClientKey {
+    pub(crate) fn connection(id: u64) -> ClientKey {
         Self::hashed(("connection", id))
     }
 
     /// A named caller: a plugin's nested calls, an `httpClients` endpoint's quick operations.
-    pub fn named(kind: &str, name: &str) -> ClientKey {
+    pub(crate) fn named(kind: &str, name: &str) -> ClientKey {
         Self::hashed((kind, name))
     }
 
@@ -84,7 +84,7 @@ struct Waiter<'a> {
 }
 
 impl RateQueue {
-    pub fn new(gap: Duration) -> RateQueue {
+    pub(super) fn new(gap: Duration) -> RateQueue {
         RateQueue {
             gap,
             state: Mutex::new(State::default()),
@@ -92,7 +92,7 @@ impl RateQueue {
     }
 
     /// Calls waiting for their turn now.
-    pub fn waiting(&self) -> usize {
+    pub(super) fn waiting(&self) -> usize {
         crate::sync::lock(&self.state)
             .waiting
             .values()
@@ -101,7 +101,7 @@ impl RateQueue {
     }
 
     /// Waits for `client`'s turn, then for the gap after the previous call.
-    pub async fn turn(&self, client: ClientKey) -> Turn<'_> {
+    pub(super) async fn turn(&self, client: ClientKey) -> Turn<'_> {
         let waiting = {
             let mut state = crate::sync::lock(&self.state);
             if !state.busy && state.order.is_empty() {

@@ -12,7 +12,7 @@ use super::{Dispatcher, InFlight};
 use crate::plugin::{CallContext, RouteRequest, RouteResponse};
 
 /// What became of one webhook request.
-pub enum RouteOutcome {
+pub(crate) enum RouteOutcome {
     /// The plugin's own answer, whatever its status.
     Answered(RouteResponse),
     /// T21: no loaded plugin of that name lists a route serving the path (or it does not
@@ -28,7 +28,7 @@ pub enum RouteOutcome {
 impl Dispatcher {
     /// Serves `request` on the route of plugin `name` that covers `rest`, the path below
     /// `/hooks/<name>` (empty or starting with `/`).
-    pub async fn route(
+    pub(crate) async fn route(
         self: &Arc<Self>,
         name: &str,
         rest: &str,

@@ -12,7 +12,7 @@ use super::quick;
 
 /// The host's own actions (E6, E7), with their names in this one place.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum HostAction {
+pub(crate) enum HostAction {
     VersionInfo,
     Status,
     LoginInfo,
@@ -21,14 +21,14 @@ pub enum HostAction {
 }
 
 impl HostAction {
-    pub const ALL: [HostAction; 4] = [
+    pub(crate) const ALL: [HostAction; 4] = [
         HostAction::VersionInfo,
         HostAction::Status,
         HostAction::LoginInfo,
         HostAction::QuickOperation,
     ];
 
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             HostAction::VersionInfo => "get_version_info",
             HostAction::Status => "get_status",
@@ -37,7 +37,7 @@ impl HostAction {
         }
     }
 
-    pub fn from_name(name: &str) -> Option<HostAction> {
+    pub(crate) fn from_name(name: &str) -> Option<HostAction> {
         HostAction::ALL.into_iter().find(|host| host.name() == name)
     }
 
@@ -50,7 +50,7 @@ impl HostAction {
 
 /// Who serves a name, as it is (no suffix).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Target<P> {
+pub(crate) enum Target<P> {
     Plugin(P),
     Host(HostAction),
     /// G2: the upstream when one is configured, else 1404.
@@ -59,7 +59,7 @@ pub enum Target<P> {
 
 /// What a call does.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Route<'a, P> {
+pub(crate) enum Route<'a, P> {
     /// Served now by its target.
     Now(Target<P>),
     /// E5: `base` runs in the background; the caller is answered at once.
@@ -71,7 +71,7 @@ pub enum Route<'a, P> {
 impl<P> Target<P> {
     /// Who serves `action`: `provider` names the plugin that exports a name, if any;
     /// `upstream_connected` is whether a gateway's upstream is connected now.
-    pub fn of(
+    pub(crate) fn of(
         action: &str,
         provider: impl Fn(&str) -> Option<P>,
         upstream_connected: bool,
@@ -90,7 +90,7 @@ impl<'a, P> Route<'a, P> {
     /// The route of `action` (E4); see [`Target::of`] for the arguments. A suffix applies only
     /// to a name that is served by a plugin, the host or a connected upstream, so that
     /// `nope_async` is 1404 like `nope`, not "accepted".
-    pub fn of(
+    pub(crate) fn of(
         action: &'a str,
         provider: impl Fn(&str) -> Option<P>,
         upstream_connected: bool,

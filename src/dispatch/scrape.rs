@@ -18,7 +18,7 @@ struct VersionLabels {
 
 impl Dispatcher {
     /// The text of `GET /metrics` (O1), or `None` when no server shows metrics (O9).
-    pub fn render_metrics(&self) -> Option<String> {
+    pub(crate) fn render_metrics(&self) -> Option<String> {
         let metrics = self.metrics.as_ref()?;
         Some(metrics.render(|registry| self.scrape(registry, metrics)))
     }

@@ -7,6 +7,7 @@
 use std::sync::atomic::{AtomicI64, Ordering};
 
 #[derive(Debug)]
+/// The bot's `self_id`, shared by dispatch (which learns it) and the bus (which stamps it).
 pub struct Identity {
     self_id: AtomicI64,
 }
@@ -19,11 +20,11 @@ impl Identity {
         }
     }
 
-    pub fn self_id(&self) -> i64 {
+    pub(crate) fn self_id(&self) -> i64 {
         self.self_id.load(Ordering::Relaxed)
     }
 
-    pub fn set_self_id(&self, self_id: i64) {
+    pub(crate) fn set_self_id(&self, self_id: i64) {
         self.self_id.store(self_id, Ordering::Relaxed);
     }
 }

@@ -39,8 +39,7 @@ use serde_json::{Map, Value};
 use tokio::sync::mpsc;
 
 pub use identity::Identity;
-pub use meta::unix_time;
-pub use queue::{Frame, Queue};
+pub(crate) use queue::{Frame, Queue};
 
 use crate::json;
 use crate::message::{PostFormat, try_render_event};
@@ -49,15 +48,20 @@ use crate::sync;
 
 /// Why `emit-event` refused an event; the plugin reads this message.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
-pub enum EventError {
+pub(crate) enum EventError {
     #[error("event is not JSON: {0}")]
+    /// Not JSON text; the parser's message.
     NotJson(String),
     #[error("an event must be a JSON object, got {0}")]
+    /// JSON, but not an object; the type it was.
     NotObject(&'static str),
     #[error("an event needs a string `post_type`")]
+    /// An object without a string `post_type`.
     NoPostType,
 }
 
+/// Carries events (plugins' and the host's meta events) to every subscriber, each
+/// through its own bounded queue, after the event handlers' chain has seen them (T1).
 pub struct EventBus {
     identity: Arc<Identity>,
     subscribers: Mutex<Vec<Subscriber>>,
@@ -74,14 +78,14 @@ pub struct EventBus {
 /// the host's own sources have the default: depth 0, no handler.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Origin {
-    pub depth: u32,
+    pub(crate) depth: u32,
     /// The handlers whose calls (or the actions those called) published the event.
-    pub handlers: Arc<[Arc<str>]>,
+    pub(crate) handlers: Arc<[Arc<str>]>,
 }
 
 impl Origin {
     /// The origin of what `handler` does while it handles an event of this origin.
-    pub fn through(&self, handler: &Arc<str>) -> Origin {
+    pub(crate) fn through(&self, handler: &Arc<str>) -> Origin {
         let mut handlers = self.handlers.to_vec();
         if !handlers.contains(handler) {
             handlers.push(handler.clone());
@@ -93,7 +97,7 @@ impl Origin {
     }
 
     /// Whether `handler` took part in publishing the event: it is then not shown the event.
-    pub fn caused_by(&self, handler: &str) -> bool {
+    pub(crate) fn caused_by(&self, handler: &str) -> bool {
         self.handlers.iter().any(|h| &**h == handler)
     }
 }
@@ -101,15 +105,15 @@ impl Origin {
 /// An event on its way through the handlers: parsed, stamped (`time`, `self_id`), with who
 /// published it (a plugin's name, `upstream`, …) and its [`Origin`].
 #[derive(Debug)]
-pub struct Pending {
-    pub source: Arc<str>,
-    pub event: Map<String, Value>,
-    pub origin: Origin,
+pub(crate) struct Pending {
+    pub(crate) source: Arc<str>,
+    pub(crate) event: Map<String, Value>,
+    pub(crate) origin: Origin,
 }
 
 /// What the bus hands events to before they are delivered: the event handlers' chain (T1).
 /// Implemented above the plugin runtime, attached once with [`EventBus::set_screen`].
-pub trait Screen: Send + Sync + 'static {
+pub(crate) trait Screen: Send + Sync + 'static {
     /// Whether events go through the screen now (some loaded plugin handles events).
     fn active(&self) -> bool;
     /// Takes one event; the screen delivers it (or not) later, in the order submitted.
@@ -126,6 +130,7 @@ struct Subscriber {
 }
 
 impl EventBus {
+    /// A bus with no subscriber that stamps events with `identity`'s `self_id`.
     pub fn new(identity: Arc<Identity>) -> Self {
         EventBus {
             identity,
@@ -138,31 +143,31 @@ impl EventBus {
     }
 
     /// The bus counting into the host's `metrics` (O7) rather than a set of its own.
-    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+    pub(crate) fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
         self.metrics = metrics;
         self
     }
 
     /// The host's metrics, which the connections fed by this bus count into (O7).
-    pub fn metrics(&self) -> &Arc<Metrics> {
+    pub(crate) fn metrics(&self) -> &Arc<Metrics> {
         &self.metrics
     }
 
     /// Attaches the event handlers' chain (T1). Once only; later calls are ignored.
-    pub fn set_screen(&self, screen: Arc<dyn Screen>) {
+    pub(crate) fn set_screen(&self, screen: Arc<dyn Screen>) {
         let _ = self.screen.set(screen);
     }
 
     /// Accepts one event from `plugin` (the JSON text `emit-event` was given): a JSON object
     /// with a string `post_type`. Fills `time` and `self_id` when the plugin left them out
     /// (W5), then offers it to every subscriber. Never blocks on a subscriber.
-    pub fn publish(&self, plugin: &str, text: &str) -> Result<(), EventError> {
+    pub(crate) fn publish(&self, plugin: &str, text: &str) -> Result<(), EventError> {
         self.publish_from(plugin, text, &Origin::default())
     }
 
     /// [`EventBus::publish`] for an event whose [`Origin`] the handlers must know (T6): one
     /// published during a plugin call, which may be a handler's or caused by one.
-    pub fn publish_from(
+    pub(crate) fn publish_from(
         &self,
         plugin: &str,
         text: &str,
@@ -196,10 +201,10 @@ impl EventBus {
         Ok(())
     }
 
-    /// Registers a subscriber whose frames are rendered in `format` and queued up to
-    /// `capacity` deep. Its first frame is the lifecycle `connect` event (W3), queued before
-    /// the subscriber can see anything else. Dropping the [`Subscription`] unsubscribes.
-    pub fn subscribe(self: &Arc<Self>, format: PostFormat, capacity: usize) -> Subscription {
+    /// [`EventBus::subscribe_as`] for a WebSocket server's client that sees its own messages:
+    /// what the bus's tests need.
+    #[cfg(test)]
+    pub(crate) fn subscribe(self: &Arc<Self>, format: PostFormat, capacity: usize) -> Subscription {
         self.subscribe_as(
             ConnectionKind::WebSocketServer,
             None,
@@ -209,10 +214,14 @@ impl EventBus {
         )
     }
 
-    /// [`EventBus::subscribe`] for a connection of `kind` (whose events are counted under it,
-    /// O7, and under its server or client `entry` when it has one, D6) that receives the bot's own messages (`message_sent` events) only when
-    /// `report_self` (NapCat's `reportSelfMessage`).
-    pub fn subscribe_as(
+    /// Registers a subscriber whose frames are rendered in `format` and queued up to
+    /// `capacity` deep. Its first frame is the lifecycle `connect` event (W3), queued before
+    /// the subscriber can see anything else. Dropping the [`Subscription`] unsubscribes.
+    ///
+    /// The connection is of `kind`: its events are counted under it (O7), and under its server
+    /// or client `entry` when it has one (D6). It receives the bot's own messages
+    /// (`message_sent` events) only when `report_self` (NapCat's `reportSelfMessage`).
+    pub(crate) fn subscribe_as(
         self: &Arc<Self>,
         kind: ConnectionKind,
         entry: Option<Arc<EntryStats>>,
@@ -229,7 +238,7 @@ impl EventBus {
     /// connection), and a lossy queue ([`Queue::lossy`]) that drops and counts what does not
     /// fit rather than unsubscribing, since an endpoint cannot be disconnected. Counted under
     /// the endpoint's `entry` too (D6).
-    pub fn subscribe_lossy(
+    pub(crate) fn subscribe_lossy(
         self: &Arc<Self>,
         entry: Arc<EntryStats>,
         format: PostFormat,
@@ -283,13 +292,13 @@ impl EventBus {
     }
 
     /// Fills `time` and `self_id` where an event lacks them (W5); for a handler's replacement.
-    pub fn stamp(&self, event: &mut Map<String, Value>) {
+    pub(crate) fn stamp(&self, event: &mut Map<String, Value>) {
         meta::stamp(event, self.identity.self_id());
     }
 
     /// Offers a checked, stamped event to every subscriber; the screen (T1) calls it with what
     /// the handlers let through (it stamps replacements itself, with [`EventBus::stamp`]).
-    pub fn deliver(&self, plugin: &str, event: &Map<String, Value>) {
+    pub(crate) fn deliver(&self, plugin: &str, event: &Map<String, Value>) {
         // Rendered lazily, at most once per format present among the subscribers (M4).
         let (mut array, mut string) = (None, None);
         let mut warned = false;
@@ -322,7 +331,7 @@ impl EventBus {
 
 /// One subscriber's end: its frames, in order, and its own queue for the meta events the
 /// connection produces itself (heartbeats, W3).
-pub struct Subscription {
+pub(crate) struct Subscription {
     id: u64,
     frames: mpsc::Receiver<Frame>,
     queue: Queue,
@@ -332,14 +341,14 @@ pub struct Subscription {
 impl Subscription {
     /// The next frame to send. Never `None` while the subscription lives (it holds a sender).
     /// Taking it counts it as delivered (O7), except on a lossy queue, whose owner says.
-    pub async fn recv(&mut self) -> Option<Frame> {
+    pub(crate) async fn recv(&mut self) -> Option<Frame> {
         let frame = self.frames.recv().await;
         self.queue.taken(frame.is_some());
         frame
     }
 
     /// The next frame if one is queued already.
-    pub fn try_recv(&mut self) -> Option<Frame> {
+    pub(crate) fn try_recv(&mut self) -> Option<Frame> {
         let frame = self.frames.try_recv().ok();
         self.queue.taken(frame.is_some());
         frame
@@ -347,13 +356,13 @@ impl Subscription {
 
     /// A handle on this subscriber's queue, to wait for [`Queue::fell_behind`] (W6) while the
     /// subscription itself is busy receiving.
-    pub fn queue(&self) -> Queue {
+    pub(crate) fn queue(&self) -> Queue {
         self.queue.clone()
     }
 
     /// Queues a heartbeat (W3) behind the events already queued. False when the queue was
     /// full, which counts as falling behind like any other frame.
-    pub fn heartbeat(&self, interval_ms: u64) -> bool {
+    pub(crate) fn heartbeat(&self, interval_ms: u64) -> bool {
         let event = meta::heartbeat(self.bus.identity.self_id(), interval_ms);
         self.queue.push(to_frame(&event))
     }
@@ -367,7 +376,7 @@ impl Drop for Subscription {
 
 /// An emitted event as P4 accepts it: one JSON object (strict JSON: plugins write it with a
 /// serialiser) whose `post_type` (the last one, if repeated) is a string.
-pub fn parse(text: &str) -> Result<Map<String, Value>, EventError> {
+pub(crate) fn parse(text: &str) -> Result<Map<String, Value>, EventError> {
     let value: Value =
         serde_json::from_str(text).map_err(|e| EventError::NotJson(e.to_string()))?;
     let event = json::object(value).map_err(EventError::NotObject)?;

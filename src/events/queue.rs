@@ -18,10 +18,10 @@ use tokio::sync::{Notify, mpsc};
 use crate::metrics::Flow;
 
 /// One serialised event, shared by every subscriber of the same format.
-pub type Frame = Arc<str>;
+pub(crate) type Frame = Arc<str>;
 
 #[derive(Clone)]
-pub struct Queue {
+pub(crate) struct Queue {
     frames: mpsc::Sender<Frame>,
     overflow: Arc<Overflow>,
 }
@@ -40,12 +40,12 @@ struct Overflow {
 impl Queue {
     /// A queue holding at most `capacity` frames (at least one), and its receiving end;
     /// what it delivers and drops is counted in `flow`.
-    pub fn new(capacity: usize, flow: Flow) -> (Queue, mpsc::Receiver<Frame>) {
+    pub(crate) fn new(capacity: usize, flow: Flow) -> (Queue, mpsc::Receiver<Frame>) {
         Self::with(capacity, false, flow)
     }
 
     /// A queue that drops (and counts) the frames that find it full instead of falling behind.
-    pub fn lossy(capacity: usize, flow: Flow) -> (Queue, mpsc::Receiver<Frame>) {
+    pub(crate) fn lossy(capacity: usize, flow: Flow) -> (Queue, mpsc::Receiver<Frame>) {
         Self::with(capacity, true, flow)
     }
 
@@ -64,7 +64,7 @@ impl Queue {
     }
 
     /// How many frames a lossy queue dropped because it was full, since it was made.
-    pub fn dropped(&self) -> u64 {
+    pub(crate) fn dropped(&self) -> u64 {
         self.overflow.dropped.load(Ordering::Relaxed)
     }
 
@@ -77,18 +77,18 @@ impl Queue {
     }
 
     /// A lossy queue's owner delivered a frame it took (an `httpClients` POST succeeded).
-    pub fn sent(&self) {
+    pub(crate) fn sent(&self) {
         self.overflow.flow.delivered();
     }
 
     /// A lossy queue's owner gave up on a frame it took (every try of a POST failed).
-    pub fn lost(&self) {
+    pub(crate) fn lost(&self) {
         self.overflow.flow.failed();
     }
 
     /// Queues `frame`. False when the subscriber is gone or has fallen behind (this push, or
     /// an earlier one, found the queue full); the caller drops the subscriber.
-    pub fn push(&self, frame: Frame) -> bool {
+    pub(crate) fn push(&self, frame: Frame) -> bool {
         if self.overflow.happened.load(Ordering::Acquire) {
             return false;
         }
@@ -111,7 +111,7 @@ impl Queue {
     }
 
     /// Resolves once a push found the queue full; pending forever otherwise.
-    pub async fn fell_behind(&self) {
+    pub(crate) async fn fell_behind(&self) {
         while !self.overflow.happened.load(Ordering::Acquire) {
             self.overflow.notify.notified().await;
         }

@@ -18,8 +18,11 @@ use crate::json::query::{self, QueryError};
 use crate::json::{self, DecodeError};
 
 #[derive(Debug, Default, PartialEq)]
+/// A decoded request body: the call's params, and `echo` taken out of them (H2).
 pub struct Decoded {
+    /// The params, `echo` removed.
     pub params: Map<String, Value>,
+    /// The client's `echo`, JSON type kept; `None` when it sent none.
     pub echo: Option<Value>,
 }
 
@@ -30,11 +33,16 @@ pub enum BodyError {
     #[error("Invalid JSON format: {0}")]
     Json(#[from] DecodeError),
     #[error("Invalid form body: {0}")]
+    /// A form body (`application/x-www-form-urlencoded`) that could not be read.
     Form(QueryError),
     #[error("Invalid query string: {0}")]
+    /// A query string that could not be read.
     Query(QueryError),
 }
 
+/// Decodes a request into params (H2–H4): `GET` from the query only; other methods from the
+/// body (a form by its content type, JSON or JSON5 otherwise) with the query's pairs on top.
+/// `access_token` is dropped and `echo` taken out.
 pub fn decode(
     method: &Method,
     content_type: Option<&str>,
@@ -85,7 +93,7 @@ fn decode_form(body: &[u8]) -> Result<Map<String, Value>, BodyError> {
 }
 
 /// Bodies and frames of at least this many bytes are decoded off the runtime's workers (H4a).
-pub const LARGE: usize = 256 * 1024;
+pub(crate) const LARGE: usize = 256 * 1024;
 
 /// How many large bodies or frames are decoded at once, host-wide: one per core. Parsing a
 /// 16 MB body takes about half a second; on a runtime worker it stalled every other client of
@@ -98,7 +106,9 @@ static LARGE_DECODES: std::sync::LazyLock<tokio::sync::Semaphore> =
 
 /// Runs `decode`, a decoder of a large body or frame, on tokio's blocking pool once one of
 /// [`LARGE_DECODES`]' turns is free (H4a).
-pub async fn off_workers<T: Send + 'static>(decode: impl FnOnce() -> T + Send + 'static) -> T {
+pub(crate) async fn off_workers<T: Send + 'static>(
+    decode: impl FnOnce() -> T + Send + 'static,
+) -> T {
     // The semaphore is never closed, so a turn always comes.
     let _turn = LARGE_DECODES.acquire().await.ok();
     match tokio::task::spawn_blocking(decode).await {

@@ -13,7 +13,7 @@ use axum::response::Response;
 use super::HttpApi;
 use crate::envelope::Refusal;
 
-pub use crate::metrics::PATH;
+pub(crate) use crate::metrics::PATH;
 
 pub(super) fn serve(server: &HttpApi, parts: &Parts) -> Response {
     if server

@@ -7,9 +7,9 @@
 //! (composed around this router by [`crate::server`]). The body's size and deadline are
 //! `handle`'s; the connection's own limits are the accept loop's (`server::listen`).
 
-pub mod body;
+pub(crate) mod body;
 mod hooks;
-pub mod metrics;
+pub(crate) mod metrics;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -33,15 +33,15 @@ use crate::envelope::{Envelope, Outcome, Refusal};
 
 /// What the HTTP side of one server needs: the shared dispatcher, the server's settings
 /// (body limits, `debug`, its name for the log) and its token, hashed once (H6).
-pub struct HttpApi {
-    pub dispatcher: Arc<Dispatcher>,
-    pub config: Listener,
-    pub token: Token,
+pub(crate) struct HttpApi {
+    pub(crate) dispatcher: Arc<Dispatcher>,
+    pub(crate) config: Listener,
+    pub(crate) token: Token,
 }
 
 /// Every path and method of one server, answered by [`handle`]. CORS and WebSocket upgrades
 /// are layered around it by [`crate::server::app`].
-pub fn router(api: Arc<HttpApi>) -> Router {
+pub(crate) fn router(api: Arc<HttpApi>) -> Router {
     Router::new().fallback(handle).with_state(api)
 }
 

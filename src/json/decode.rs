@@ -19,10 +19,13 @@ pub enum DecodeError {
     /// text went wrong is the useful one even when JSON5 was tried too.
     #[error("{0}")]
     Syntax(String),
+    /// JSON, but not an object; the type it was.
     #[error("the body must be a JSON object, got {0}")]
     NotObject(&'static str),
+    /// Nested deeper than [`MAX_DEPTH`].
     #[error("nested deeper than {MAX_DEPTH} levels")]
     TooDeep,
+    /// Bytes that are not UTF-8.
     #[error("the body is not UTF-8")]
     NotUtf8,
     /// H4a: refused before it is parsed, so that its decoded tree is never built.
@@ -31,7 +34,7 @@ pub enum DecodeError {
 }
 
 /// Parses JSON or JSON5 `bytes` that must be one object; empty (or blank) means `{}` (H3).
-pub fn decode_object(bytes: &[u8]) -> Result<Map<String, Value>, DecodeError> {
+pub(crate) fn decode_object(bytes: &[u8]) -> Result<Map<String, Value>, DecodeError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(Map::new());
     }

@@ -11,15 +11,17 @@
 //!   the token in the query (H2, H3, H6).
 
 mod decode;
-pub mod query;
+pub(crate) mod query;
 mod scan;
 mod valid;
 
 use serde_json::{Map, Value};
 
-pub use decode::{DecodeError, decode_object};
-pub use scan::plain_object_with_string;
-pub use valid::is_value;
+pub use decode::DecodeError;
+pub(crate) use decode::decode_object;
+pub use query::QueryError;
+pub(crate) use scan::plain_object_with_string;
+pub(crate) use valid::is_value;
 
 /// A value's JSON type, as a phrase and as a bare name: one table for both wordings.
 fn names(value: &Value) -> (&'static str, &'static str) {
@@ -34,18 +36,18 @@ fn names(value: &Value) -> (&'static str, &'static str) {
 }
 
 /// A value's JSON type as a phrase for error messages: "an array", "a number", …
-pub fn kind(value: &Value) -> &'static str {
+pub(crate) fn kind(value: &Value) -> &'static str {
     names(value).0
 }
 
 /// A value's JSON type as a bare name: "array", "number", … (the wording of the message
 /// errors, M3, which clients may already match on).
-pub fn type_name(value: &Value) -> &'static str {
+pub(crate) fn type_name(value: &Value) -> &'static str {
     names(value).1
 }
 
 /// `value` as an object, or (for the error message) the [`kind`] it is instead.
-pub fn object(value: Value) -> Result<Map<String, Value>, &'static str> {
+pub(crate) fn object(value: Value) -> Result<Map<String, Value>, &'static str> {
     match value {
         Value::Object(map) => Ok(map),
         other => Err(kind(&other)),
@@ -75,13 +77,13 @@ pub fn too_deep(text: &[u8], limit: usize) -> Option<usize> {
 /// bytes however few bytes it was written in (`1,` is two), so a 16 MB array of small numbers
 /// once took 300 MB to decode; below this bound a body's decoded tree stays within about
 /// 25 MiB plus its strings. A message at its segment limit (M5) holds about 50,000.
-pub const MAX_VALUES: usize = 262_144;
+pub(crate) const MAX_VALUES: usize = 262_144;
 
 /// Whether JSON or JSON5 `text` holds more than `limit` values, counted without parsing: one
 /// per `,` and one per `{` or `[` outside strings and comments (an over-count by the
 /// containers, never an under-count of what a parser builds). A text shorter than `limit`
 /// bytes cannot, so it is not scanned.
-pub fn too_many_values(text: &[u8], limit: usize) -> bool {
+pub(crate) fn too_many_values(text: &[u8], limit: usize) -> bool {
     if text.len() <= limit {
         return false;
     }

@@ -13,14 +13,16 @@
 /// A form or query pair that is not UTF-8 once percent-decoded; names the field when it can.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum QueryError {
+    /// A field's name.
     #[error("a field name is not UTF-8 once percent-decoded")]
     Name,
+    /// The value of the field named.
     #[error("the value of `{0}` is not UTF-8 once percent-decoded")]
     Value(String),
 }
 
 /// The pairs of a form body or query, in order, duplicates kept; refused when not UTF-8.
-pub fn pairs(input: &[u8]) -> Result<Vec<(String, String)>, QueryError> {
+pub(crate) fn pairs(input: &[u8]) -> Result<Vec<(String, String)>, QueryError> {
     raw_pairs(input)
         .map(|(name, value)| {
             let name = String::from_utf8(name).map_err(|_| QueryError::Name)?;
@@ -33,7 +35,7 @@ pub fn pairs(input: &[u8]) -> Result<Vec<(String, String)>, QueryError> {
 }
 
 /// The pairs of a query, in order, duplicates kept; bytes that are not UTF-8 become U+FFFD.
-pub fn pairs_lossy(input: &str) -> impl Iterator<Item = (String, String)> + '_ {
+pub(crate) fn pairs_lossy(input: &str) -> impl Iterator<Item = (String, String)> + '_ {
     raw_pairs(input.as_bytes()).map(|(name, value)| (lossy(name), lossy(value)))
 }
 

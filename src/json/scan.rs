@@ -18,7 +18,7 @@ const PLAIN_DEPTH: usize = 64;
 ///
 /// Keys are compared as written, so `key` must have no character JSON lets a text spell with
 /// an escape the scan accepts (`"`, `\`, `/`, controls): `post_type` qualifies.
-pub fn plain_object_with_string(text: &[u8], key: &str) -> bool {
+pub(crate) fn plain_object_with_string(text: &[u8], key: &str) -> bool {
     debug_assert!(
         !key.bytes()
             .any(|b| matches!(b, b'"' | b'\\' | b'/' | 0..=0x1f))

@@ -8,7 +8,7 @@ use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 /// numbers range-checked, strings and keys unescaped and checked, the same nesting limit,
 /// nothing but whitespace after the value. False for the odd inputs `Value` reads specially
 /// (an object keyed by serde_json's private raw-value token), which are left to that path.
-pub fn is_value(text: &str) -> bool {
+pub(crate) fn is_value(text: &str) -> bool {
     let mut deserializer = serde_json::Deserializer::from_str(text);
     Deserializer::deserialize_any(&mut deserializer, Valid)
         .and_then(|()| deserializer.end())

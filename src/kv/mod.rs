@@ -33,16 +33,16 @@ use redb::{Database, ReadableDatabase, TableDefinition};
 use writer::{Done, Op, Write};
 
 /// The longest key, in bytes of UTF-8.
-pub const MAX_KEY_BYTES: usize = 1024;
+pub(crate) const MAX_KEY_BYTES: usize = 1024;
 /// The largest value, in bytes.
-pub const MAX_VALUE_BYTES: usize = 1 << 20;
+pub(crate) const MAX_VALUE_BYTES: usize = 1 << 20;
 /// The most keys one `list-keys` call returns, whatever its `limit`.
-pub const MAX_LIST_KEYS: u32 = 10_000;
+pub(crate) const MAX_LIST_KEYS: u32 = 10_000;
 /// redb's page cache. Its default (1 GiB) would let a busy store grow the host's memory far
 /// past everything else it holds; pages past this are read from the OS's file cache.
 const CACHE_BYTES: usize = 32 << 20;
 /// The database file's name in the data folder.
-pub const FILE_NAME: &str = "kv.redb";
+pub(crate) const FILE_NAME: &str = "kv.redb";
 
 /// Every entry: the namespace's prefix (see [`Namespace`]) then the plugin's key → value.
 const DATA: TableDefinition<&[u8], &[u8]> = TableDefinition::new("data");
@@ -54,7 +54,7 @@ const USAGE: TableDefinition<&str, u64> = TableDefinition::new("usage_v2");
 const OLD_USAGE: &str = "usage";
 /// What one entry costs the database beyond its key, value and namespace: redb's offsets and
 /// page slack, rounded up. Counted so that many tiny entries cannot fill the disk.
-pub const ENTRY_OVERHEAD: u64 = 64;
+pub(crate) const ENTRY_OVERHEAD: u64 = 64;
 
 /// What an entry counts against its plugin's quota: its database key (the namespace, which
 /// names the plugin and the store, then the plugin's key), its value, and [`ENTRY_OVERHEAD`].
@@ -70,7 +70,7 @@ fn entry_plugin(entry: &[u8]) -> Option<&str> {
 
 /// Why a key-value operation failed. The capability unit puts the plugin and store in front.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum KvError {
+pub(crate) enum KvError {
     #[error("the key is {len} bytes, over the limit of {MAX_KEY_BYTES}; use a shorter key")]
     KeyTooLong { len: usize },
     #[error(
@@ -104,21 +104,21 @@ impl From<redb::Error> for KvError {
 #[derive(Debug, thiserror::Error)]
 #[error("cannot open the key-value database {}: {reason}", path.display())]
 pub struct OpenError {
-    pub path: PathBuf,
-    pub reason: String,
+    pub(crate) path: PathBuf,
+    pub(crate) reason: String,
 }
 
 /// One plugin's store `label`: the plugin's name (whose quota it counts against) and the
 /// prefix of its entries. The prefix spells both names with their lengths, so no plugin or
 /// label, whatever its characters, can reach into another's entries.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Namespace {
+pub(crate) struct Namespace {
     plugin: Arc<str>,
     prefix: Vec<u8>,
 }
 
 impl Namespace {
-    pub fn new(plugin: &Arc<str>, label: &str) -> Namespace {
+    pub(crate) fn new(plugin: &Arc<str>, label: &str) -> Namespace {
         let mut prefix = Vec::with_capacity(8 + plugin.len() + label.len());
         for part in [plugin.as_bytes(), label.as_bytes()] {
             // A plugin name is a file stem and a label a sidecar string: far below 4 GiB.
@@ -164,7 +164,7 @@ impl Drop for Kv {
 impl Kv {
     /// Opens (or creates) `<data_dir>/kv.redb`, creating the folder if needed, and starts the
     /// writer thread. After a crash, opening first repairs the file to its last commit.
-    pub fn open(data_dir: &Path) -> Result<Kv, OpenError> {
+    pub(crate) fn open(data_dir: &Path) -> Result<Kv, OpenError> {
         let path = data_dir.join(FILE_NAME);
         let fail = |reason: String| OpenError {
             path: path.clone(),
@@ -199,19 +199,19 @@ impl Kv {
     }
 
     /// The database file.
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 
     /// Bytes of keys and values `plugin` holds across its stores, as its quota counts them.
-    pub fn usage(&self, plugin: &str) -> Result<u64, KvError> {
+    pub(crate) fn usage(&self, plugin: &str) -> Result<u64, KvError> {
         let txn = self.db.begin_read().map_err(redb::Error::from)?;
         let table = txn.open_table(USAGE).map_err(redb::Error::from)?;
         let used = table.get(plugin).map_err(redb::Error::from)?;
         Ok(used.map_or(0, |v| v.value()))
     }
 
-    pub fn get(&self, ns: &Namespace, key: &str) -> Result<Option<Vec<u8>>, KvError> {
+    pub(crate) fn get(&self, ns: &Namespace, key: &str) -> Result<Option<Vec<u8>>, KvError> {
         check_key(key)?;
         let entry = ns.entry(key);
         let txn = self.db.begin_read().map_err(redb::Error::from)?;
@@ -220,7 +220,7 @@ impl Kv {
         Ok(value.map(|v| v.value().to_vec()))
     }
 
-    pub fn exists(&self, ns: &Namespace, key: &str) -> Result<bool, KvError> {
+    pub(crate) fn exists(&self, ns: &Namespace, key: &str) -> Result<bool, KvError> {
         check_key(key)?;
         let entry = ns.entry(key);
         let txn = self.db.begin_read().map_err(redb::Error::from)?;
@@ -230,7 +230,7 @@ impl Kv {
     }
 
     /// The keys starting with `prefix`, in byte order, at most `limit` (and [`MAX_LIST_KEYS`]).
-    pub fn list_keys(
+    pub(crate) fn list_keys(
         &self,
         ns: &Namespace,
         prefix: &str,
@@ -257,7 +257,7 @@ impl Kv {
         Ok(keys)
     }
 
-    pub async fn set(
+    pub(crate) async fn set(
         &self,
         ns: &Namespace,
         key: &str,
@@ -268,11 +268,11 @@ impl Kv {
         self.write(ns, key, Op::Set(value), quota).await.map(drop)
     }
 
-    pub async fn delete(&self, ns: &Namespace, key: &str) -> Result<(), KvError> {
+    pub(crate) async fn delete(&self, ns: &Namespace, key: &str) -> Result<(), KvError> {
         self.write(ns, key, Op::Delete, u64::MAX).await.map(drop)
     }
 
-    pub async fn increment(
+    pub(crate) async fn increment(
         &self,
         ns: &Namespace,
         key: &str,
@@ -287,7 +287,7 @@ impl Kv {
         }
     }
 
-    pub async fn compare_and_swap(
+    pub(crate) async fn compare_and_swap(
         &self,
         ns: &Namespace,
         key: &str,

@@ -29,7 +29,7 @@ pub fn parse_cq(text: &str) -> Vec<Segment> {
 /// [`parse_cq`], giving up (`None`) as soon as the string would yield more than `max`
 /// segments (M5): `[CQ:a]` is six bytes but a few hundred as a segment, so a long run of
 /// codes must be refused while parsing, not after.
-pub fn parse_cq_at_most(text: &str, max: usize) -> Option<Vec<Segment>> {
+pub(crate) fn parse_cq_at_most(text: &str, max: usize) -> Option<Vec<Segment>> {
     let mut segments = Vec::new();
     let mut text_start = 0;
     let mut search_from = 0;

@@ -18,23 +18,23 @@ const ENTITIES: [(&str, char); 4] = [
 ];
 
 /// Escapes plain text for a CQ string: `&`→`&amp;`, `[`→`&#91;`, `]`→`&#93;`.
-pub fn escape_text(s: &str) -> String {
+pub(crate) fn escape_text(s: &str) -> String {
     escape(s, false)
 }
 
 /// Escapes a CQ parameter value: as [`escape_text`], plus `,`→`&#44;`.
-pub fn escape_value(s: &str) -> String {
+pub(crate) fn escape_value(s: &str) -> String {
     escape(s, true)
 }
 
 /// Decodes plain text from a CQ string (see the module doc for which entities).
-pub fn unescape_text(s: &str) -> String {
+pub(crate) fn unescape_text(s: &str) -> String {
     unescape(s)
 }
 
 /// Decodes a CQ parameter value. Same entities as [`unescape_text`]; a separate name so call
 /// sites say which side of the grammar they are on.
-pub fn unescape_value(s: &str) -> String {
+pub(crate) fn unescape_value(s: &str) -> String {
     unescape(s)
 }
 

@@ -14,7 +14,7 @@ use super::segment::{MessageError, Segment};
 /// A server's `messagePostFormat` (SPEC C2, M4): `"array"` (the default) or `"string"`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum PostFormat {
+pub(crate) enum PostFormat {
     #[default]
     Array,
     String,
@@ -22,7 +22,7 @@ pub enum PostFormat {
 
 impl PostFormat {
     /// The wire name, as the config spells it and as `message_format` reports it.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             PostFormat::Array => "array",
             PostFormat::String => "string",
@@ -30,8 +30,10 @@ impl PostFormat {
     }
 }
 
-/// Segments as a `message` value: an array of segment objects, or one CQ string.
-pub fn render(segments: &[Segment], format: PostFormat) -> Value {
+/// Segments as a `message` value: an array of segment objects, or one CQ string. The host
+/// renders whole events ([`try_render_event`]); this is the rule it follows, for tests.
+#[cfg(test)]
+pub(crate) fn render(segments: &[Segment], format: PostFormat) -> Value {
     match format {
         PostFormat::Array => Value::Array(segments.iter().map(Segment::to_value).collect()),
         PostFormat::String => Value::String(format_cq(segments)),
@@ -43,16 +45,9 @@ pub fn render(segments: &[Segment], format: PostFormat) -> Value {
 /// always the message's CQ string, whatever the plugin put there (M4: OneBot 11 clients read
 /// `raw_message` as exactly that, whatever `messagePostFormat` is). A string `message` is
 /// read as a CQ string (`auto_escape` is a params-in notion). Any other event, or a message event
-/// without `message`, is left as it is; so is one whose `message` is malformed (see
-/// [`try_render_event`] to learn that it was).
-pub fn render_event(event: &mut Map<String, Value>, format: PostFormat) {
-    // The event still goes out as the plugin wrote it; callers that want to log the refusal
-    // use `try_render_event`.
-    let _ = try_render_event(event, format);
-}
-
-/// [`render_event`], reporting a malformed `message` (the event is then left untouched).
-pub fn try_render_event(
+/// without `message`, is left as it is; so is one whose `message` is malformed, and then the
+/// error says why.
+pub(crate) fn try_render_event(
     event: &mut Map<String, Value>,
     format: PostFormat,
 ) -> Result<(), MessageError> {
@@ -92,7 +87,8 @@ mod tests {
 
     fn rendered(value: Value, format: PostFormat) -> Value {
         let mut e = event(value);
-        render_event(&mut e, format);
+        // A malformed `message` leaves the event as it was, which these tests check.
+        let _ = try_render_event(&mut e, format);
         Value::Object(e)
     }
 

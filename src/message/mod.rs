@@ -5,7 +5,7 @@
 //! - `cq` — [`parse_cq`] and [`format_cq`]; its doc has the exact grammar accepted (M2).
 //! - `params` — params in: [`normalize`], [`normalize_params`] (M3), within
 //!   [`MessageLimits`] (M5).
-//! - `event` — events out: [`render`], [`render_event`], [`PostFormat`] (M4).
+//! - `event` — events out: [`try_render_event`], [`PostFormat`] (M4).
 //!
 //! Decisions where the standard is silent (each is tested where it is made):
 //! - type and key names are ASCII `\w+` (letters, digits, `_`), case-sensitive `[CQ:`; a raw
@@ -31,8 +31,8 @@ mod segment;
 #[cfg(test)]
 mod proptests;
 
-pub use cq::{format_cq, parse_cq, parse_cq_at_most};
-pub use escape::{escape_text, escape_value, unescape_text, unescape_value};
-pub use event::{PostFormat, render, render_event, try_render_event};
-pub use params::{MessageLimits, is_true, normalize, normalize_params, normalize_params_within};
+pub use cq::{format_cq, parse_cq};
+pub(crate) use event::{PostFormat, try_render_event};
+pub use params::normalize_params;
+pub(crate) use params::{MessageLimits, is_true, normalize, normalize_params_within};
 pub use segment::{MessageError, Position, Segment};

@@ -21,7 +21,7 @@ use crate::json::type_name;
 /// else can never be a real segment and could not be written as a CQ code); `data` must be an
 /// object, and a missing or `null` `data` reads as `{}`. Other keys beside `type` and `data`
 /// are dropped. Arrays are passed on as given: adjacent or empty text segments stay as sent.
-pub fn normalize(message: Value, auto_escape: bool) -> Result<Vec<Segment>, MessageError> {
+pub(crate) fn normalize(message: Value, auto_escape: bool) -> Result<Vec<Segment>, MessageError> {
     check(&message)?;
     Ok(convert(message, auto_escape))
 }
@@ -43,24 +43,17 @@ pub fn normalize_params(params: &mut Map<String, Value>) -> Result<(), MessageEr
 
 /// M5: how large a `message` may grow as segments; see `limits` in the config.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct MessageLimits {
-    pub max_segments: usize,
+pub(crate) struct MessageLimits {
+    pub(crate) max_segments: usize,
     /// The normalised array's size as compact JSON text.
-    pub max_bytes: usize,
-}
-
-impl MessageLimits {
-    pub const NONE: MessageLimits = MessageLimits {
-        max_segments: usize::MAX,
-        max_bytes: usize::MAX,
-    };
+    pub(crate) max_bytes: usize,
 }
 
 /// [`normalize_params`] within `limits` (M5): a CQ string stops parsing at the first segment
 /// past `max_segments`, so a run of tiny codes never expands beyond it; the normalised
 /// array's JSON size is counted without being written. On error the call is refused, and
 /// `params.message` may already be gone.
-pub fn normalize_params_within(
+pub(crate) fn normalize_params_within(
     params: &mut Map<String, Value>,
     limits: MessageLimits,
 ) -> Result<(), MessageError> {
@@ -194,7 +187,7 @@ fn into_segment(mut object: Map<String, Value>) -> Segment {
 
 /// A OneBot flag as clients send it: `true`, `1`, `"true"` (any case) or `"1"`; anything else,
 /// `false`. Form and query values arrive as strings, hence the string forms.
-pub fn is_true(value: &Value) -> bool {
+pub(crate) fn is_true(value: &Value) -> bool {
     match value {
         Value::Bool(b) => *b,
         Value::Number(n) => n.as_f64() == Some(1.0),

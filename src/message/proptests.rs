@@ -4,7 +4,8 @@
 use proptest::prelude::*;
 use serde_json::{Map, Value};
 
-use super::{PostFormat, Segment, format_cq, normalize, parse_cq, render};
+use super::event::render;
+use super::{PostFormat, Segment, format_cq, normalize, parse_cq};
 
 /// Strings rich in what the grammar cares about, plus arbitrary Unicode.
 fn tricky_string() -> impl Strategy<Value = String> {

@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Segment {
     #[serde(rename = "type")]
+    /// The segment's `type` (`text`, `face`, `at`, …).
     pub kind: String,
     /// Missing `data` reads as `{}` (the standard writes `[CQ:shake]` with no params).
     #[serde(default)]
@@ -17,7 +18,7 @@ pub struct Segment {
 }
 
 impl Segment {
-    pub fn new(kind: impl Into<String>, data: Map<String, Value>) -> Self {
+    pub(crate) fn new(kind: impl Into<String>, data: Map<String, Value>) -> Self {
         Self {
             kind: kind.into(),
             data,
@@ -25,7 +26,7 @@ impl Segment {
     }
 
     /// `{"type":"text","data":{"text":…}}`.
-    pub fn text(text: impl Into<String>) -> Self {
+    pub(crate) fn text(text: impl Into<String>) -> Self {
         let mut data = Map::new();
         data.insert("text".to_owned(), Value::String(text.into()));
         Self::new("text", data)
@@ -42,11 +43,12 @@ impl Segment {
     }
 
     /// The segment as a JSON value, without going through a fallible serializer.
-    pub fn to_value(&self) -> Value {
+    #[cfg(test)]
+    pub(crate) fn to_value(&self) -> Value {
         self.clone().into_value()
     }
 
-    pub fn into_value(self) -> Value {
+    pub(crate) fn into_value(self) -> Value {
         let mut object = Map::new();
         object.insert("type".to_owned(), Value::String(self.kind));
         object.insert("data".to_owned(), Value::Object(self.data));
@@ -57,7 +59,9 @@ impl Segment {
 /// Where in the `message` param a problem sits: the param itself or one array element.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Position {
+    /// The `message` param as a whole.
     Whole,
+    /// The element at this index of a `message` array.
     Element(usize),
 }
 
@@ -74,32 +78,70 @@ impl std::fmt::Display for Position {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum MessageError {
     #[error("message must be a string, a segment object or an array of segments, got {got}")]
-    NotAMessage { got: &'static str },
+    /// `message` is neither a string, a segment object nor an array.
+    NotAMessage {
+        /// The JSON type found instead.
+        got: &'static str,
+    },
     #[error("{at} must be a segment object, got {got}")]
-    NotASegment { at: Position, got: &'static str },
+    /// An array element that is not an object.
+    NotASegment {
+        /// Where it is.
+        at: Position,
+        /// The JSON type found instead.
+        got: &'static str,
+    },
     #[error("{at} has no \"type\"")]
-    MissingType { at: Position },
+    /// A segment without `type`.
+    MissingType {
+        /// Where it is.
+        at: Position,
+    },
     #[error("{at}.type must be a string, got {got}")]
-    TypeNotString { at: Position, got: &'static str },
+    /// A segment whose `type` is not a string.
+    TypeNotString {
+        /// Where it is.
+        at: Position,
+        /// The JSON type found instead.
+        got: &'static str,
+    },
     #[error("{at}.type {kind:?} is not a segment type (ASCII letters, digits and _ only)")]
-    BadType { at: Position, kind: String },
+    /// A segment whose `type` is not a word.
+    BadType {
+        /// Where it is.
+        at: Position,
+        /// The `type` as sent.
+        kind: String,
+    },
     #[error("{at}.data must be an object, got {got}")]
-    DataNotObject { at: Position, got: &'static str },
+    /// A segment whose `data` is not an object.
+    DataNotObject {
+        /// Where it is.
+        at: Position,
+        /// The JSON type found instead.
+        got: &'static str,
+    },
     /// M5: more segments than `limits.maxMessageSegments`.
     #[error("message has more than {max} segments (limits.maxMessageSegments); send fewer")]
-    TooManySegments { max: usize },
+    TooManySegments {
+        /// The limit.
+        max: usize,
+    },
     /// M5: larger than `limits.maxMessageBytes` once normalised to segments.
     #[error("message is larger than {max} bytes as segments (limits.maxMessageBytes); send less")]
-    TooLarge { max: usize },
+    TooLarge {
+        /// The limit, in bytes.
+        max: usize,
+    },
 }
 
 /// Whether `s` matches the standard's `\w+` for types and keys, read as ASCII: letters,
 /// digits and `_`. (A Unicode `\w` would let `[CQ:表情]` through; no implementation emits that.)
-pub fn is_word(s: &str) -> bool {
+pub(super) fn is_word(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(is_word_byte)
 }
 
-pub fn is_word_byte(b: u8) -> bool {
+pub(super) fn is_word_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_'
 }
 

@@ -21,12 +21,12 @@ use crate::sync;
 
 /// The most distinct failing retcodes kept as labels per action; later ones are counted
 /// under `retcode="other"`, so a plugin inventing retcodes cannot grow the series unbounded.
-pub const MAX_RETCODES: usize = 16;
+pub(crate) const MAX_RETCODES: usize = 16;
 
 /// Why the host ended a call (O2): the outcomes besides `ok` and `failed`, which the
 /// retcode tells apart.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Cause {
+pub(crate) enum Cause {
     /// Past its `timeoutMs`.
     Timeout,
     /// A trap, a stack overflow, an instance that could not start.
@@ -73,7 +73,7 @@ fn histogram() -> Histogram {
 }
 
 impl Families {
-    pub fn register(registry: &mut Registry) -> Self {
+    pub(super) fn register(registry: &mut Registry) -> Self {
         let calls = Family::default();
         let durations: HistogramFamily = Family::new_with_constructor(histogram);
         let in_flight = Family::default();
@@ -103,7 +103,12 @@ impl Families {
 
     /// The handles of one action, made the first time it is called; it counts into `totals`
     /// too.
-    pub fn action(&self, plugin: &Arc<str>, action: &str, totals: &Arc<Totals>) -> ActionStats {
+    pub(super) fn action(
+        &self,
+        plugin: &Arc<str>,
+        action: &str,
+        totals: &Arc<Totals>,
+    ) -> ActionStats {
         let labels = ActionLabels {
             plugin: plugin.clone(),
             action: action.into(),
@@ -151,14 +156,14 @@ pub(super) struct ActionStats {
 /// Plugin calls and those that did not end ok, over every action: the dashboard's calls/s
 /// and errors/s (D3).
 #[derive(Debug, Default)]
-pub struct Totals {
+pub(crate) struct Totals {
     calls: AtomicU64,
     errors: AtomicU64,
 }
 
 impl Totals {
     /// (calls, errors) since the host started.
-    pub fn read(&self) -> (u64, u64) {
+    pub(crate) fn read(&self) -> (u64, u64) {
         (
             self.calls.load(Ordering::Relaxed),
             self.errors.load(Ordering::Relaxed),
@@ -218,7 +223,7 @@ impl CallProbe {
     }
 
     /// The host ended the call for `cause` (its retcode is 1200 either way).
-    pub fn cause(&mut self, cause: Cause) {
+    pub(crate) fn cause(&mut self, cause: Cause) {
         self.cause = Some(cause);
     }
 

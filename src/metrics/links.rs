@@ -14,7 +14,7 @@ use crate::sync;
 
 /// One entry's state, written by its dialling task.
 #[derive(Debug, Default)]
-pub struct LinkState {
+pub(crate) struct LinkState {
     /// Unix seconds of the connection now up; 0 while not connected.
     since: AtomicU64,
     connects: AtomicU64,
@@ -25,20 +25,20 @@ pub struct LinkState {
 
 impl LinkState {
     /// The entry connected.
-    pub fn connected(&self) {
+    pub(crate) fn connected(&self) {
         self.since.store(now(), Ordering::Relaxed);
         self.connects.fetch_add(1, Ordering::Relaxed);
     }
 
     /// A dial failed, or the connection ended, because of `why`.
-    pub fn down(&self, why: String) {
+    pub(crate) fn down(&self, why: String) {
         self.since.store(0, Ordering::Relaxed);
         *sync::lock(&self.last_error) = Some(why);
     }
 
     /// As the dashboard shows it: `connected`, `connected_since` (Unix s or null),
     /// `connects`, `last_error`.
-    pub fn describe(&self) -> Value {
+    pub(crate) fn describe(&self) -> Value {
         let since = self.since.load(Ordering::Relaxed);
         json!({
             "connected": since != 0,
@@ -54,7 +54,7 @@ impl LinkState {
 /// POSTs whose every try failed, when one last succeeded and the last failure. Like
 /// [`LinkState`], kept for the dashboard only, so entry names never become labels (O2).
 #[derive(Debug, Default)]
-pub struct EntryStats {
+pub(crate) struct EntryStats {
     clients: AtomicU64,
     delivered: AtomicU64,
     /// Events that found the client's queue full.
@@ -90,19 +90,19 @@ impl EntryStats {
     }
 
     /// An `httpClients` POST succeeded now.
-    pub fn succeeded(&self) {
+    pub(crate) fn succeeded(&self) {
         self.last_success.store(now(), Ordering::Relaxed);
     }
 
     /// An `httpClients` endpoint failed now, because of `why` (a POST's error, or why the
     /// entry was not started).
-    pub fn error(&self, why: String) {
+    pub(crate) fn error(&self, why: String) {
         *sync::lock(&self.last_error) = Some((now(), why));
     }
 
     /// As the dashboard shows it: `clients`, `delivered`, `dropped`, `failed`,
     /// `last_success` (Unix s or null), `last_error` and `last_error_at` (Unix s or null).
-    pub fn describe(&self) -> Value {
+    pub(crate) fn describe(&self) -> Value {
         let last_success = self.last_success.load(Ordering::Relaxed);
         let last_error = sync::lock(&self.last_error).clone();
         json!({

@@ -8,7 +8,7 @@
 //! are the Prometheus client library's own, rather than text written by hand.
 //!
 //! Labels are bounded (O2): a plugin's name (a file in the plugin folder), one of its actions
-//! (its own list), an outcome from a fixed set, a retcode from at most [`MAX_RETCODES`] per
+//! (its own list), an outcome from a fixed set, a retcode from at most [`MAX_RETCODES`](calls::MAX_RETCODES) per
 //! action, a connection kind. Never a user, group, message or anything else a client sends.
 //!
 //! - `calls` — per plugin and action: calls by outcome, duration, in flight.
@@ -31,23 +31,24 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
-pub use calls::{CallProbe, Cause, MAX_RETCODES, Totals};
-pub use links::{EntryStats, LinkState};
-pub use plugin::{HandlerOutcome, OutboundOutcome, PluginStats};
+pub use calls::CallProbe;
+pub(crate) use calls::{Cause, Totals};
+pub(crate) use links::{EntryStats, LinkState};
+pub(crate) use plugin::{HandlerOutcome, OutboundOutcome, PluginStats};
 
 use crate::sync;
 
 /// The first path segment of `GET /metrics` (O1); no plugin action may take this name.
-pub const PATH: &str = "metrics";
+pub(crate) const PATH: &str = "metrics";
 /// The first path segment of the dashboard (D1), reserved with [`PATH`].
-pub const DASHBOARD_PATH: &str = "dashboard";
+pub(crate) const DASHBOARD_PATH: &str = "dashboard";
 
 /// The `Content-Type` of [`Metrics::render`]'s text: Prometheus's text format 0.0.4.
-pub const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
+pub(crate) const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
 
 /// Duration buckets in seconds (O3): OpenTelemetry's 1–2.5–5–7.5 steps from its HTTP
 /// server buckets (5 ms … 10 s), extended down to 50 µs, since a warm call takes microseconds.
-pub const DURATION_BUCKETS: [f64; 20] = [
+pub(crate) const DURATION_BUCKETS: [f64; 20] = [
     0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1,
     0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
 ];
@@ -85,6 +86,7 @@ impl Default for Metrics {
 }
 
 impl Metrics {
+    /// All counts at zero, the process's gauges registered.
     pub fn new() -> Self {
         let mut registry = Registry::default();
         let calls = calls::Families::register(&mut registry);
@@ -158,28 +160,28 @@ impl Metrics {
     }
 
     /// D6: the state of the `websocketClients` entry `name`, kept from now on.
-    pub fn link(&self, name: &str) -> Arc<LinkState> {
+    pub(crate) fn link(&self, name: &str) -> Arc<LinkState> {
         let state = Arc::new(LinkState::default());
         sync::lock(&self.links).push((name.to_owned(), state.clone()));
         state
     }
 
     /// D6: every `websocketClients` entry's state, in config order.
-    pub fn links(&self) -> Vec<(String, Arc<LinkState>)> {
+    pub(crate) fn links(&self) -> Vec<(String, Arc<LinkState>)> {
         sync::lock(&self.links).clone()
     }
 
     /// D6: the counters of the entry `name` of `section` (`servers`, `websocketClients` or
     /// `httpClients`), kept from now on; its connections and queues count into it through
     /// [`Metrics::connected_to`] and [`Metrics::flow_to`].
-    pub fn entry(&self, section: &'static str, name: &str) -> Arc<EntryStats> {
+    pub(crate) fn entry(&self, section: &'static str, name: &str) -> Arc<EntryStats> {
         let stats = Arc::new(EntryStats::default());
         sync::lock(&self.entries).push((section, name.to_owned(), stats.clone()));
         stats
     }
 
     /// D6: every entry of `section`'s counters, in config order.
-    pub fn entries(&self, section: &str) -> Vec<(String, Arc<EntryStats>)> {
+    pub(crate) fn entries(&self, section: &str) -> Vec<(String, Arc<EntryStats>)> {
         sync::lock(&self.entries)
             .iter()
             .filter(|(s, _, _)| *s == section)
@@ -188,7 +190,7 @@ impl Metrics {
     }
 
     /// Plugin calls and errors since the host started, over every action (D3).
-    pub fn totals(&self) -> (u64, u64) {
+    pub(crate) fn totals(&self) -> (u64, u64) {
         self.totals.read()
     }
 
@@ -212,7 +214,7 @@ impl Metrics {
     }
 
     /// The counters of `plugin`'s instances, shared by all its versions (O5).
-    pub fn plugin(&self, name: &Arc<str>) -> Arc<PluginStats> {
+    pub(crate) fn plugin(&self, name: &Arc<str>) -> Arc<PluginStats> {
         sync::lock(&self.plugins)
             .entry(name.clone())
             .or_insert_with(|| Arc::new(self.plugin_families.stats(name)))
@@ -220,24 +222,24 @@ impl Metrics {
     }
 
     /// O4: a plugin file loaded where none of its name was serving.
-    pub fn loaded(&self, plugin: &str) {
+    pub(crate) fn loaded(&self, plugin: &str) {
         self.loads.get_or_create(&PluginLabel::of(plugin)).inc();
     }
 
     /// O4: a changed file replaced the version serving.
-    pub fn reloaded(&self, plugin: &str) {
+    pub(crate) fn reloaded(&self, plugin: &str) {
         self.reloads.get_or_create(&PluginLabel::of(plugin)).inc();
     }
 
     /// O4: a plugin file failed to load.
-    pub fn load_failed(&self, plugin: &str) {
+    pub(crate) fn load_failed(&self, plugin: &str) {
         self.load_failures
             .get_or_create(&PluginLabel::of(plugin))
             .inc();
     }
 
     /// O6: a webhook request a plugin's `route` served, and whether it answered.
-    pub fn route_run(&self, plugin: &str, route: &str, answered: bool) {
+    pub(crate) fn route_run(&self, plugin: &str, route: &str, answered: bool) {
         let labels = RouteLabels {
             plugin: plugin.to_owned(),
             route: route.to_owned(),
@@ -246,13 +248,19 @@ impl Metrics {
         self.routes.get_or_create(&labels).inc();
     }
 
-    /// O7: one connected client of `kind`, counted until the guard is dropped.
-    pub fn connected(&self, kind: ConnectionKind) -> Connected {
+    /// [`Metrics::connected_to`] without an entry, for tests.
+    #[cfg(test)]
+    pub(crate) fn connected(&self, kind: ConnectionKind) -> Connected {
         self.connected_to(kind, None)
     }
 
-    /// [`Metrics::connected`], counted in its `entry`'s clients too (D6) when it has one.
-    pub fn connected_to(&self, kind: ConnectionKind, entry: Option<&Arc<EntryStats>>) -> Connected {
+    /// O7: one connected client of `kind`, counted until the guard is dropped; counted in its
+    /// `entry`'s clients too (D6) when it has one.
+    pub(crate) fn connected_to(
+        &self,
+        kind: ConnectionKind,
+        entry: Option<&Arc<EntryStats>>,
+    ) -> Connected {
         let gauge = self.clients.get_or_create_owned(&KindLabel { kind });
         gauge.inc();
         if let Some(entry) = entry {
@@ -261,13 +269,15 @@ impl Metrics {
         Connected(gauge, entry.cloned())
     }
 
-    /// O7: the delivered and dropped counters of the clients of `kind`.
-    pub fn flow(&self, kind: ConnectionKind) -> Flow {
+    /// [`Metrics::flow_to`] without an entry, for tests.
+    #[cfg(test)]
+    pub(crate) fn flow(&self, kind: ConnectionKind) -> Flow {
         self.flow_to(kind, None)
     }
 
-    /// [`Metrics::flow`], counted in its `entry`'s counters too (D6) when it has one.
-    pub fn flow_to(&self, kind: ConnectionKind, entry: Option<Arc<EntryStats>>) -> Flow {
+    /// O7: the delivered and dropped counters of the clients of `kind`; counted in its
+    /// `entry`'s counters too (D6) when it has one.
+    pub(crate) fn flow_to(&self, kind: ConnectionKind, entry: Option<Arc<EntryStats>>) -> Flow {
         let label = KindLabel { kind };
         Flow {
             delivered: self.delivered.get_or_create_owned(&label),
@@ -277,19 +287,19 @@ impl Metrics {
     }
 
     /// A plugin emitted a valid event.
-    pub fn published(&self) {
+    pub(crate) fn published(&self) {
         self.published.inc();
     }
 
     /// Every plugin's stats, for the scrape-time gauges (memory high-water).
-    pub fn plugins(&self) -> Vec<Arc<PluginStats>> {
+    pub(crate) fn plugins(&self) -> Vec<Arc<PluginStats>> {
         sync::lock(&self.plugins).values().cloned().collect()
     }
 
     /// The text a scrape gets (O1): the live families, then what `scrape` adds to a registry
     /// of its own (values read now: plugin versions, warm instances, key-value bytes), then
     /// the process's (O8).
-    pub fn render(&self, scrape: impl FnOnce(&mut Registry)) -> String {
+    pub(crate) fn render(&self, scrape: impl FnOnce(&mut Registry)) -> String {
         let mut now = Registry::default();
         scrape(&mut now);
         process::register(&mut now);
@@ -307,12 +317,12 @@ impl Metrics {
 
 /// A plugin's name as a label.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct PluginLabel {
-    pub plugin: String,
+pub(crate) struct PluginLabel {
+    pub(crate) plugin: String,
 }
 
 impl PluginLabel {
-    pub fn of(plugin: &str) -> Self {
+    pub(crate) fn of(plugin: &str) -> Self {
         PluginLabel {
             plugin: plugin.to_owned(),
         }
@@ -328,7 +338,7 @@ struct RouteLabels {
 
 /// Where a client is connected (O7): its `network` list, as a label.
 #[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
-pub enum ConnectionKind {
+pub(crate) enum ConnectionKind {
     /// A WebSocket client of `websocketServers`, or of an `httpServers` entry with
     /// `enableWebsocket`.
     WebSocketServer,
@@ -343,7 +353,7 @@ pub enum ConnectionKind {
 }
 
 impl ConnectionKind {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             ConnectionKind::WebSocketServer => "websocket_server",
             ConnectionKind::WebSocketClient => "websocket_client",
@@ -367,7 +377,7 @@ struct KindLabel {
 
 /// One connected client, counted in `onebot_connection_clients` (and its entry's clients,
 /// D6) while it lives.
-pub struct Connected(Gauge, Option<Arc<EntryStats>>);
+pub(crate) struct Connected(Gauge, Option<Arc<EntryStats>>);
 
 impl Drop for Connected {
     fn drop(&mut self) {
@@ -381,14 +391,14 @@ impl Drop for Connected {
 /// The event counters of one connection kind, and of one entry when it has one (D6); clones
 /// count into the same series.
 #[derive(Clone, Debug, Default)]
-pub struct Flow {
+pub(crate) struct Flow {
     delivered: Counter,
     dropped: Counter,
     entry: Option<Arc<EntryStats>>,
 }
 
 impl Flow {
-    pub fn delivered(&self) {
+    pub(crate) fn delivered(&self) {
         self.delivered.inc();
         if let Some(entry) = &self.entry {
             entry.delivered();
@@ -396,7 +406,7 @@ impl Flow {
     }
 
     /// An event that found the client's queue full.
-    pub fn dropped(&self) {
+    pub(crate) fn dropped(&self) {
         self.dropped.inc();
         if let Some(entry) = &self.entry {
             entry.dropped();
@@ -405,7 +415,7 @@ impl Flow {
 
     /// An event the client took but could not deliver (`httpClients`: every try failed):
     /// dropped for its kind (O7), failed for its entry (D6).
-    pub fn failed(&self) {
+    pub(crate) fn failed(&self) {
         self.dropped.inc();
         if let Some(entry) = &self.entry {
             entry.failed();

@@ -14,7 +14,7 @@ use prometheus_client::registry::Registry;
 
 /// What became of one outbound HTTP request (P4a–P4d).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum OutboundOutcome {
+pub(crate) enum OutboundOutcome {
     /// A response head arrived (whatever its status).
     Ok,
     /// Not granted by `allowedOutboundHosts`: nothing left the host.
@@ -61,7 +61,7 @@ struct RefusalLabels {
 
 /// What became of one event handler call (T1, T4).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum HandlerOutcome {
+pub(crate) enum HandlerOutcome {
     Pass,
     Replace,
     Drop,
@@ -109,7 +109,7 @@ pub(super) struct Families {
 }
 
 impl Families {
-    pub fn register(registry: &mut Registry) -> Self {
+    pub(super) fn register(registry: &mut Registry) -> Self {
         let outbound = Family::default();
         let refused = Family::default();
         registry.register(
@@ -145,7 +145,7 @@ impl Families {
         }
     }
 
-    pub fn stats(&self, plugin: &Arc<str>) -> PluginStats {
+    pub(super) fn stats(&self, plugin: &Arc<str>) -> PluginStats {
         let outbound = OUTCOMES.map(|outcome| {
             self.outbound.get_or_create_owned(&OutcomeLabels {
                 plugin: plugin.clone(),
@@ -165,8 +165,8 @@ impl Families {
 /// One plugin's counters. `Default` gives detached ones, counting into nothing scraped (unit
 /// tests, benchmarks).
 #[derive(Debug, Default)]
-pub struct PluginStats {
-    pub name: Arc<str>,
+pub(crate) struct PluginStats {
+    pub(crate) name: Arc<str>,
     outbound: [Counter; 5],
     refused: Option<Family<RefusalLabels, Counter>>,
     memory_peak: AtomicU64,
@@ -174,13 +174,13 @@ pub struct PluginStats {
 }
 
 impl PluginStats {
-    pub fn outbound(&self, outcome: OutboundOutcome) {
+    pub(crate) fn outbound(&self, outcome: OutboundOutcome) {
         let index = OUTCOMES.iter().position(|o| *o == outcome).unwrap_or(0);
         self.outbound[index].inc();
     }
 
     /// A capability (`key-value`, `call-action`, `outbound`) used without its grant.
-    pub fn refused(&self, capability: &'static str) {
+    pub(crate) fn refused(&self, capability: &'static str) {
         if let Some(refused) = &self.refused {
             refused
                 .get_or_create(&RefusalLabels {
@@ -192,17 +192,17 @@ impl PluginStats {
     }
 
     /// An instance of the plugin held `bytes` of linear memory.
-    pub fn memory(&self, bytes: u64) {
+    pub(crate) fn memory(&self, bytes: u64) {
         self.memory_peak.fetch_max(bytes, Ordering::Relaxed);
     }
 
     /// The most linear memory one instance held since the host started.
-    pub fn memory_peak(&self) -> u64 {
+    pub(crate) fn memory_peak(&self) -> u64 {
         self.memory_peak.load(Ordering::Relaxed)
     }
 
     /// O10: one event handler call and what came of it.
-    pub fn handler_run(&self, outcome: HandlerOutcome) {
+    pub(crate) fn handler_run(&self, outcome: HandlerOutcome) {
         if let Some(triggers) = &self.triggers {
             triggers
                 .handler
@@ -215,7 +215,7 @@ impl PluginStats {
     }
 
     /// O10: one run of `schedule`, and whether it ended ok.
-    pub fn schedule_run(&self, schedule: &str, ok: bool) {
+    pub(crate) fn schedule_run(&self, schedule: &str, ok: bool) {
         if let Some(triggers) = &self.triggers {
             triggers
                 .schedule
@@ -229,7 +229,7 @@ impl PluginStats {
     }
 
     /// O10: `ticks` due times of `schedule` skipped (T11).
-    pub fn schedule_skipped(&self, schedule: &str, ticks: u64) {
+    pub(crate) fn schedule_skipped(&self, schedule: &str, ticks: u64) {
         if let Some(triggers) = &self.triggers
             && ticks > 0
         {

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use super::calls::MAX_RETCODES;
 use super::*;
 
 fn line<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {

@@ -24,15 +24,16 @@ wasmtime::component::bindgen!({
     },
 });
 
-pub use exports::onebot::plugin::event_handler::Verdict;
-pub use exports::onebot::plugin::onebot_action::ActionCall;
-pub use onebot::plugin::host::Level;
-pub use onebot::plugin::types::ActionError;
+pub(super) use exports::onebot::plugin::event_handler::Verdict;
+pub(super) use exports::onebot::plugin::onebot_action::ActionCall;
+pub(super) use onebot::plugin::host::Level;
+pub(super) use onebot::plugin::types::ActionError;
 
 /// The export `handle` as a typed function: `handle(call) -> result<string, action-error>`.
-pub type Handle = wasmtime::component::TypedFunc<(ActionCall,), (Result<String, ActionError>,)>;
+pub(super) type Handle =
+    wasmtime::component::TypedFunc<(ActionCall,), (Result<String, ActionError>,)>;
 
 /// Where the trigger exports sit (found once at load, T1, T9): each is optional.
-pub type EventHandlerIndices = exports::onebot::plugin::event_handler::GuestIndices;
-pub type ScheduleHandlerIndices = exports::onebot::plugin::schedule_handler::GuestIndices;
-pub type ActionIndices = exports::onebot::plugin::onebot_action::GuestIndices;
+pub(super) type EventHandlerIndices = exports::onebot::plugin::event_handler::GuestIndices;
+pub(super) type ScheduleHandlerIndices = exports::onebot::plugin::schedule_handler::GuestIndices;
+pub(super) type ActionIndices = exports::onebot::plugin::onebot_action::GuestIndices;

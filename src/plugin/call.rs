@@ -59,6 +59,7 @@ export! {
 /// `callActions`), how deep the chain is and when the outermost call must end.
 #[derive(Clone, Debug, Default)]
 pub struct CallContext {
+    /// The bot the call is for, when known (E6): what the plugin reads as `self-id`.
     pub self_id: Option<i64>,
     /// The caller's deadline, if the call is nested: the call ends by then at the latest.
     pub deadline: Option<Instant>,

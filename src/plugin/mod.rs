@@ -35,36 +35,38 @@ use wasmtime::component::ComponentExportIndex;
 
 pub use call::CallContext;
 pub use error::{CallError, LoadError};
-pub use host::actions::{ActionCaller, MAX_DEPTH, NestedCall, NestedResult};
-pub use route::{ROUTE_INTERFACE, RouteRequest, RouteResponse};
+pub use host::actions::MAX_DEPTH;
+pub(crate) use host::actions::{ActionCaller, NestedCall, NestedResult};
+pub(crate) use route::{ROUTE_INTERFACE, RouteRequest, RouteResponse};
 pub use runtime::{Runtime, RuntimeError};
-pub use trigger::{HANDLE_EVENT, ScheduleStatus, Verdict};
+pub(crate) use trigger::{HANDLE_EVENT, ScheduleStatus, Verdict};
 
 use crate::config::{Grants, Limits, Warm};
 
 /// One loaded version of one plugin file.
 pub struct Plugin {
     /// The file stem: `mock-account` for `mock-account.wasm`. Tags its logs and errors.
-    pub name: Arc<str>,
-    pub path: PathBuf,
+    pub(crate) name: Arc<str>,
+    pub(crate) path: PathBuf,
     /// The first 12 hex digits of the file's SHA-256: tells versions apart in logs and `GET /`.
-    pub version: String,
-    pub actions: Vec<String>,
-    pub limits: Limits,
-    pub warm: Warm,
+    pub(crate) version: String,
+    pub(crate) actions: Vec<String>,
+    pub(crate) limits: Limits,
+    pub(crate) warm: Warm,
     /// What it may use beyond logging and events (P4); each unit in `host` reads its key.
-    pub grants: Arc<Grants>,
+    pub(crate) grants: Arc<Grants>,
     /// T20: the webhook routes its sidecar lists, served under `/hooks/<name>`.
-    pub routes: Vec<String>,
+    pub(crate) routes: Vec<String>,
     /// T1–T5: the events its handler sees, its priority and what its failure does.
-    pub handler: crate::config::triggers::Handler,
+    pub(crate) handler: crate::config::triggers::Handler,
     /// T9: its schedules, and what the scheduler last did with each (for `GET /`).
-    pub schedules: Vec<crate::config::triggers::Schedule>,
-    pub schedule_status: Mutex<std::collections::BTreeMap<String, ScheduleStatus>>,
-    pub size: u64,
-    pub loaded_at: SystemTime,
+    pub(crate) schedules: Vec<crate::config::triggers::Schedule>,
+    pub(crate) schedule_status: Mutex<std::collections::BTreeMap<String, ScheduleStatus>>,
+    pub(crate) size: u64,
+    pub(crate) loaded_at: SystemTime,
     /// Time spent compiling (or fetching from the compile cache) and linking.
-    pub compile_time: Duration,
+    pub(crate) compile_time: Duration,
+    /// Whether the compiled code came from the compile cache.
     pub cache_hit: bool,
     pre: wasmtime::component::InstancePre<host::HostState>,
     /// Its `onebot-action` export (`actions` and `handle`), found once at load.
@@ -88,7 +90,7 @@ pub struct Plugin {
     /// The refusals of a capability it was not granted that were logged at WARN (once each).
     refusals: host::Refusals,
     /// What its instances did (O5), shared with its other versions.
-    pub stats: Arc<crate::metrics::PluginStats>,
+    pub(crate) stats: Arc<crate::metrics::PluginStats>,
     /// Set once a call of this version ran for a whole epoch tick or failed in the host
     /// (timeout, memory, trap, …): from then on its calls run on the plugin executor.
     heavy: AtomicBool,
@@ -97,7 +99,7 @@ pub struct Plugin {
 impl Plugin {
     /// O5: the key-value bytes it holds and its quota, for a plugin granted stores in a
     /// process that holds the database.
-    pub fn key_value_usage(&self) -> Option<(u64, u64)> {
+    pub(crate) fn key_value_usage(&self) -> Option<(u64, u64)> {
         if self.grants.key_value.is_empty() {
             return None;
         }
@@ -109,6 +111,6 @@ impl Plugin {
 /// The interface of the world `plugin` that a plugin exports (SPEC P1).
 const ACTION_INTERFACE: &str = "onebot:plugin/onebot-action@0.1.0";
 /// The interface a plugin exports to handle events (T1).
-pub const EVENT_INTERFACE: &str = "onebot:plugin/event-handler@0.1.0";
+pub(crate) const EVENT_INTERFACE: &str = "onebot:plugin/event-handler@0.1.0";
 /// The interface a plugin exports to run schedules (T9).
-pub const SCHEDULE_INTERFACE: &str = "onebot:plugin/schedule-handler@0.1.0";
+pub(crate) const SCHEDULE_INTERFACE: &str = "onebot:plugin/schedule-handler@0.1.0";

@@ -14,11 +14,11 @@ pub(super) const SPARE_STATES: usize = 8;
 
 /// One live instance with its store; reused only in warm mode.
 pub(super) struct Instance {
-    pub store: wasmtime::Store<host::HostState>,
-    pub instance: wasmtime::component::Instance,
+    pub(crate) store: wasmtime::Store<host::HostState>,
+    pub(crate) instance: wasmtime::component::Instance,
     /// The export `handle`, looked up and type-checked once per instance.
-    pub handle: bindings::Handle,
-    pub calls: u32,
+    pub(crate) handle: bindings::Handle,
+    pub(crate) calls: u32,
 }
 
 impl Plugin {
@@ -91,7 +91,7 @@ impl Plugin {
     }
 
     /// Warm instances idle now, ready for a call (O5).
-    pub fn idle_instances(&self) -> usize {
+    pub(crate) fn idle_instances(&self) -> usize {
         lock(&self.idle).len()
     }
 

@@ -22,7 +22,7 @@ use super::{CallContext, CallError, Plugin};
 
 /// The interface a plugin exports to serve webhook routes (its WASI 0.2 patch version may
 /// be any; wasmtime matches it).
-pub const ROUTE_INTERFACE: &str = "wasi:http/incoming-handler";
+pub(crate) const ROUTE_INTERFACE: &str = "wasi:http/incoming-handler";
 
 /// The export indices of `wasi:http/incoming-handler`.
 pub(super) type RouteIndex = GuestIndices;
@@ -34,14 +34,14 @@ pub(super) fn route_index(pre: &InstancePre<HostState>) -> Option<GuestIndices> 
 }
 
 /// A request to a route: method, URI (path and query as received), headers, whole body.
-pub type RouteRequest = hyper::Request<Bytes>;
+pub(crate) type RouteRequest = hyper::Request<Bytes>;
 /// The plugin's answer, its body read whole.
-pub type RouteResponse = hyper::Response<Bytes>;
+pub(crate) type RouteResponse = hyper::Response<Bytes>;
 
 impl Plugin {
     /// Whether this version serves `rest`, the request path below `/hooks/<plugin>` (T21):
     /// its sidecar lists a route that is `rest` or above it, and it exports the handler.
-    pub fn serves_route(&self, rest: &str) -> Option<&str> {
+    pub(crate) fn serves_route(&self, rest: &str) -> Option<&str> {
         self.route.as_ref()?;
         self.routes
             .iter()
@@ -51,7 +51,7 @@ impl Plugin {
 
     /// Hands `request` to the plugin's `wasi:http/incoming-handler` (T22) and returns its
     /// answer, within the plugin's limits (T24). `label` names the call in logs and errors.
-    pub async fn serve_route(
+    pub(crate) async fn serve_route(
         self: &Arc<Self>,
         label: &str,
         request: RouteRequest,

@@ -27,7 +27,7 @@ use crate::metrics::Metrics;
 
 /// How often the epoch advances: the resolution of call timeouts, and how long a busy guest
 /// runs before it yields to other work on its thread.
-pub const TICK: Duration = Duration::from_millis(2);
+pub(super) const TICK: Duration = Duration::from_millis(2);
 
 /// The engine, the linker and what every store needs. Cheap to share behind an `Arc`.
 pub struct Runtime {
@@ -43,13 +43,22 @@ pub struct Runtime {
 }
 
 #[derive(Debug, thiserror::Error)]
+/// Why the plugin runtime could not start.
 pub enum RuntimeError {
     #[error("cannot set up the WebAssembly engine: {0}")]
+    /// wasmtime refused the engine's settings.
     Engine(String),
     #[error("cannot start the plugin threads: {0}")]
+    /// The threads guests run on could not be started.
     Threads(std::io::Error),
     #[error("cannot use the compile cache at {path}: {reason}")]
-    Cache { path: String, reason: String },
+    /// The compile cache's folder cannot be used.
+    Cache {
+        /// The folder.
+        path: String,
+        /// What the file system said.
+        reason: String,
+    },
 }
 
 impl Runtime {
@@ -123,13 +132,13 @@ impl Runtime {
     }
 
     /// The runtime counting into the host's `metrics` (O4, O5) rather than a set of its own.
-    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+    pub(crate) fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
         self.metrics = metrics;
         self
     }
 
     /// What plugins' loads and instances are counted into.
-    pub fn metrics(&self) -> &Arc<Metrics> {
+    pub(crate) fn metrics(&self) -> &Arc<Metrics> {
         &self.metrics
     }
 
@@ -149,7 +158,7 @@ impl Runtime {
 
     /// Hands the runtime what answers plugins' nested calls (the dispatcher, built after the
     /// runtime). Only the first call counts; until then nested calls are refused.
-    pub fn set_action_caller(&self, caller: Weak<dyn ActionCaller>) {
+    pub(crate) fn set_action_caller(&self, caller: Weak<dyn ActionCaller>) {
         let _ = self.shared.caller.set(caller);
     }
 

@@ -12,7 +12,7 @@ use crate::sync::lock;
 
 /// What a handler decided about an event (T1).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Verdict {
+pub(crate) enum Verdict {
     /// Deliver the event as it was.
     Pass,
     /// Deliver this event (a JSON object's text) instead.
@@ -22,29 +22,29 @@ pub enum Verdict {
 }
 
 /// The label of a handler's call in logs and errors.
-pub const HANDLE_EVENT: &str = "handle-event";
+pub(crate) const HANDLE_EVENT: &str = "handle-event";
 
 /// What the scheduler did with one schedule of one plugin version (T15, `GET /`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ScheduleStatus {
+pub(crate) struct ScheduleStatus {
     /// When it is next due; `None` when it will not be (a cron that never matches again).
-    pub next_due: Option<SystemTime>,
+    pub(crate) next_due: Option<SystemTime>,
     /// Runs started, runs that failed, and ticks skipped because a run was still going (T11).
-    pub runs: u64,
-    pub failures: u64,
-    pub skipped: u64,
+    pub(crate) runs: u64,
+    pub(crate) failures: u64,
+    pub(crate) skipped: u64,
 }
 
 impl Plugin {
     /// True the first time a failure of `trigger` (e.g. `handle-event`) is reported for this
     /// version: that one is logged at WARN, later ones at debug (T4).
-    pub fn first_failure(&self, trigger: &str) -> bool {
+    pub(crate) fn first_failure(&self, trigger: &str) -> bool {
         self.refusals.first("trigger", trigger)
     }
 
     /// Its triggers as the load log and `onebot-host plugins` show them (T8): one entry per
     /// kind it has, e.g. `events: message, notice (priority 0)`, `routes: /hooks/gh/github`.
-    pub fn trigger_summary(&self) -> Vec<String> {
+    pub(crate) fn trigger_summary(&self) -> Vec<String> {
         let mut out = Vec::new();
         if self.handles_events() {
             let on_error = match self.handler.on_error {
@@ -94,14 +94,14 @@ impl Plugin {
 
     /// Whether this version handles events: its sidecar names post types (T2) and it exports
     /// the event handler (T1).
-    pub fn handles_events(&self) -> bool {
+    pub(crate) fn handles_events(&self) -> bool {
         self.event_handler.is_some() && !self.handler.events.is_empty()
     }
 
     /// Calls the plugin's event handler with `event` (a JSON object's text). An error is the
     /// handler's own (`Err` from the guest, as [`CallError::Returned`]) or any failure an
     /// action call can have (trap, timeout, memory).
-    pub async fn handle_event(
+    pub(crate) async fn handle_event(
         self: Arc<Self>,
         event: String,
         context: CallContext,
@@ -135,14 +135,14 @@ impl Plugin {
 
 impl Plugin {
     /// Whether this version has schedules the host should run (T9).
-    pub fn runs_schedules(&self) -> bool {
+    pub(crate) fn runs_schedules(&self) -> bool {
         self.schedule_handler.is_some() && !self.schedules.is_empty()
     }
 
     /// Calls the plugin's schedule handler with `name` (T9), within `context.timeout_ms` when
     /// set (the schedule's own deadline, T12). An `Err` from the guest is
     /// [`CallError::Returned`].
-    pub async fn run_schedule(
+    pub(crate) async fn run_schedule(
         self: &Arc<Self>,
         name: &str,
         context: CallContext,
@@ -162,7 +162,7 @@ impl Plugin {
     }
 
     /// Updates what `GET /` shows of schedule `name`.
-    pub fn note_schedule(&self, name: &str, update: impl FnOnce(&mut ScheduleStatus)) {
+    pub(crate) fn note_schedule(&self, name: &str, update: impl FnOnce(&mut ScheduleStatus)) {
         update(
             lock(&self.schedule_status)
                 .entry(name.to_owned())

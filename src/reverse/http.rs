@@ -32,17 +32,15 @@ use crate::metrics::EntryStats;
 use drops::Drops;
 use post::{Answer, PostError, Poster};
 
-pub use post::signature;
-
 /// POSTs in flight per endpoint.
-pub const CONCURRENT_POSTS: usize = 4;
+pub(crate) const CONCURRENT_POSTS: usize = 4;
 
 /// How often an idle endpoint task looks at its queue's overflow count.
 const OVERFLOW_CHECK: Duration = Duration::from_secs(1);
 
 /// Starts one task per enabled endpoint on `tasks`; each ends when `stopped` turns true. The
 /// subscriptions are made before this returns, so no event published afterwards is missed.
-pub fn spawn(
+pub(crate) fn spawn(
     tasks: &mut JoinSet<std::io::Result<()>>,
     clients: &[HttpClient],
     dispatcher: &Arc<Dispatcher>,

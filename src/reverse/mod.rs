@@ -4,6 +4,6 @@
 //! subscriber, through a bounded queue of their own, so a slow or dead endpoint never holds up
 //! plugins or the other endpoints.
 
-pub mod http;
+pub(crate) mod http;
 mod socket;
-pub mod ws;
+pub(crate) mod ws;

@@ -1,6 +1,6 @@
 //! A WebSocket the host dialled (tokio-tungstenite's client stream) as the connection loop's
-//! [`crate::ws::Socket`]: axum's message and error types in and out, so a reverse connection
-//! is served by exactly the loop that serves forward clients ([`crate::ws::serve`]).
+//! `Socket`, the trait [`crate::ws::serve`] takes: axum's message and error types in and out,
+//! so a reverse connection is served by exactly the loop that serves forward clients.
 //!
 //! The two libraries share tungstenite underneath; only the wrapper types differ. Text moves
 //! between them as bytes (checked as UTF-8 again, not copied); errors are wrapped in
@@ -18,12 +18,12 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::{self as ts, frame::coding::CloseCode};
 
 /// A dialled WebSocket, seen as an axum socket.
-pub struct Dialled<S> {
+pub(super) struct Dialled<S> {
     inner: WebSocketStream<S>,
 }
 
 impl<S> Dialled<S> {
-    pub fn new(inner: WebSocketStream<S>) -> Self {
+    pub(super) fn new(inner: WebSocketStream<S>) -> Self {
         Dialled { inner }
     }
 }

@@ -45,7 +45,7 @@ struct Link {
 }
 
 /// Starts one task per entry in `tasks`; each ends when `stop` turns `true`.
-pub fn spawn(
+pub(crate) fn spawn(
     tasks: &mut JoinSet<std::io::Result<()>>,
     clients: &[WsClient],
     dispatcher: &Arc<Dispatcher>,

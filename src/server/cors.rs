@@ -16,7 +16,7 @@ use super::guard::AllowedOrigin;
 
 const ALLOWED_METHODS: &str = "GET, HEAD, PUT, PATCH, POST, DELETE";
 
-pub async fn layer(request: Request, next: Next) -> Response {
+pub(super) async fn layer(request: Request, next: Next) -> Response {
     let allow_origin = request
         .extensions()
         .get::<AllowedOrigin>()

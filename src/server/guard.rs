@@ -33,7 +33,7 @@ use crate::envelope::Refusal;
 
 /// The browser rules of one server, built once when it starts.
 #[derive(Debug)]
-pub struct Guard {
+pub(crate) struct Guard {
     server: String,
     /// `allowOrigins`, lower-cased, without a trailing `/`.
     origins: Vec<String>,
@@ -47,12 +47,12 @@ pub struct Guard {
 
 /// The `Origin` of a request that [`Guard::check`] let through; [`super::cors`] reflects it.
 #[derive(Clone, Debug)]
-pub struct AllowedOrigin(pub HeaderValue);
+pub(crate) struct AllowedOrigin(pub HeaderValue);
 
 /// Why a request was refused. Values from the request are shown escaped (`{:?}`), so a header
 /// cannot forge a log line.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
-pub enum Refused {
+pub(crate) enum Refused {
     #[error(
         "Origin {0:?} is not allowed on this server: add it to `allowOrigins` to let pages \
          from it call the API"
@@ -71,7 +71,7 @@ pub enum Refused {
 }
 
 impl Guard {
-    pub fn new(config: &Listener) -> Self {
+    pub(crate) fn new(config: &Listener) -> Self {
         let star = |list: &[String]| list.iter().any(|v| v == "*");
         Guard {
             server: config.name.clone(),
@@ -89,7 +89,7 @@ impl Guard {
 
     /// Checks a request's `Host`, `Origin` and `Sec-Fetch-Site`; returns the `Origin` it
     /// carried, if any, now known to be allowed.
-    pub fn check(&self, headers: &HeaderMap) -> Result<Option<HeaderValue>, Refused> {
+    pub(crate) fn check(&self, headers: &HeaderMap) -> Result<Option<HeaderValue>, Refused> {
         let host = headers.get(header::HOST);
         if self.loopback
             && !self.any_host
@@ -123,14 +123,18 @@ impl Guard {
     }
 
     /// The 403 a refusal gets (B3): an envelope naming the key to set.
-    pub fn refuse(&self, refused: &Refused) -> Response {
+    pub(crate) fn refuse(&self, refused: &Refused) -> Response {
         tracing::info!(server = %self.server, "browser request refused: {refused}");
         Refusal::Browser(refused.to_string()).into_response()
     }
 }
 
 /// The layer that applies a server's [`Guard`] before anything else sees the request.
-pub async fn layer(State(guard): State<Arc<Guard>>, mut request: Request, next: Next) -> Response {
+pub(crate) async fn layer(
+    State(guard): State<Arc<Guard>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     match guard.check(request.headers()) {
         Ok(origin) => {
             if let Some(origin) = origin {

@@ -39,19 +39,19 @@ use crate::config::Listener;
 /// The largest request head (request line and headers) accepted: far above what any OneBot
 /// client sends (a long GET query included), far below what would let a client make the
 /// host buffer much per connection. nginx allows 4 × 8 KiB by default, Node.js 16 KiB.
-pub const MAX_HEADER_BYTES: usize = 64 * 1024;
+pub(crate) const MAX_HEADER_BYTES: usize = 64 * 1024;
 /// How long the accept loop waits after running out of file descriptors before trying
 /// again: long enough not to spin, short enough that clients hardly notice.
-pub const FULL_PAUSE: Duration = Duration::from_millis(100);
+pub(crate) const FULL_PAUSE: Duration = Duration::from_millis(100);
 /// While descriptors stay exhausted, the warning is repeated at most this often.
-pub const FULL_LOG_EVERY: Duration = Duration::from_secs(60);
+pub(crate) const FULL_LOG_EVERY: Duration = Duration::from_secs(60);
 
 /// The open-file limit at start, after [`raise_fd_limit`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FdLimit {
-    pub before: u64,
-    pub now: u64,
-    pub hard: u64,
+    pub(crate) before: u64,
+    pub(crate) now: u64,
+    pub(crate) hard: u64,
 }
 
 /// Raises this process's soft limit on open files to its hard limit (each connection holds
@@ -85,7 +85,7 @@ pub fn raise_fd_limit() -> Option<FdLimit> {
 }
 
 /// Serves `app` on `listener` until `stop` turns `true`, then lets open connections finish.
-pub async fn serve(
+pub(crate) async fn serve(
     listener: TcpListener,
     app: Router,
     server: &Listener,

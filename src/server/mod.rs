@@ -14,8 +14,8 @@
 //! - `listen` — the accept loop with each connection's HTTP/1.1 limits.
 
 mod cors;
-pub mod guard;
-pub mod listen;
+pub(crate) mod guard;
+pub(crate) mod listen;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -44,15 +44,15 @@ use crate::ws::{self, Endpoint, Session, WsApi};
 #[derive(Debug, thiserror::Error)]
 #[error("server `{name}`: cannot listen on {host}:{port}: {source}")]
 pub struct BindError {
-    pub name: String,
-    pub host: String,
-    pub port: u16,
-    pub source: std::io::Error,
+    pub(crate) name: String,
+    pub(crate) host: String,
+    pub(crate) port: u16,
+    pub(crate) source: std::io::Error,
 }
 
 /// What every server of the host shares.
 #[derive(Clone)]
-pub struct Shared {
+pub(crate) struct Shared {
     pub dispatcher: Arc<Dispatcher>,
     pub events: Arc<EventBus>,
     /// Turning `true` closes the WebSocket clients (1001) and stops the listeners.
@@ -66,7 +66,7 @@ pub struct Shared {
 /// The router of one server: HTTP for every path (H1), CORS when `enableCors` (H7),
 /// WebSocket upgrades taken before either when `enableWebsocket` (W1), the dashboard when
 /// `dashboard` (D1), and the browser guard (B1–B3) before all of them.
-pub fn app(config: &Listener, shared: Shared) -> Router {
+pub(crate) fn app(config: &Listener, shared: Shared) -> Router {
     let Shared {
         dispatcher,
         events,
@@ -150,7 +150,9 @@ async fn intercept(State(api): State<Arc<WsApi>>, request: Request, next: Next) 
 }
 
 /// Binds every server before any serves (C3, C5): the process never runs half-configured.
-pub async fn bind(servers: &[Listener]) -> Result<Vec<(TcpListener, SocketAddr)>, BindError> {
+pub(crate) async fn bind(
+    servers: &[Listener],
+) -> Result<Vec<(TcpListener, SocketAddr)>, BindError> {
     let mut bound = Vec::new();
     for server in servers {
         let error = |source| BindError {
@@ -171,7 +173,7 @@ pub async fn bind(servers: &[Listener]) -> Result<Vec<(TcpListener, SocketAddr)>
 /// Serves each bound server's [`app`] on its listener, in `servers`, until `shared.shutdown`
 /// turns `true`. Logs what each listens on, and warns about a server reachable from other
 /// machines without a token.
-pub fn serve(
+pub(crate) fn serve(
     servers: &mut JoinSet<std::io::Result<()>>,
     configs: &[Listener],
     bound: Vec<(TcpListener, SocketAddr)>,

@@ -22,13 +22,13 @@ use crate::registry::Registry;
 
 /// How many events may wait for the handlers (T7). Past it an event is delivered without
 /// them (and counted), rather than holding up the plugin that published it.
-pub const QUEUE: usize = 4096;
+pub(crate) const QUEUE: usize = 4096;
 
 /// The bus's side of the chain: where events wait for the handlers. It holds the registry
 /// and the bus weakly: the bus holds the chain, and the registry's plugins hold the bus (their
 /// runtime publishes to it), so strong references would make a cycle that outlives the host
 /// (its engine, its key-value database).
-pub struct Chain {
+pub(crate) struct Chain {
     registry: std::sync::Weak<Registry>,
     queue: mpsc::Sender<Pending>,
     /// Where an event the queue has no room for is delivered at once (T7).
@@ -38,7 +38,7 @@ pub struct Chain {
 }
 
 /// The chain's task: takes events in order and runs the handlers on them.
-pub struct Worker {
+pub(crate) struct Worker {
     registry: Arc<Registry>,
     bus: Arc<EventBus>,
     events: mpsc::Receiver<Pending>,
@@ -47,7 +47,7 @@ pub struct Worker {
 impl Chain {
     /// Attaches a chain to `bus` (which keeps it); the returned [`Worker`] must be run for
     /// events to flow while handlers are loaded.
-    pub fn attach(registry: Arc<Registry>, bus: &Arc<EventBus>) -> Worker {
+    pub(crate) fn attach(registry: Arc<Registry>, bus: &Arc<EventBus>) -> Worker {
         let (queue, events) = mpsc::channel(QUEUE);
         bus.set_screen(Arc::new(Chain {
             registry: Arc::downgrade(&registry),
@@ -98,7 +98,7 @@ impl Screen for Chain {
 impl Worker {
     /// Runs until `stopped` turns true; events still queued then are delivered through the
     /// handlers first, so a shutdown loses none that were published before it.
-    pub async fn run(mut self, mut stopped: tokio::sync::watch::Receiver<bool>) {
+    pub(crate) async fn run(mut self, mut stopped: tokio::sync::watch::Receiver<bool>) {
         loop {
             tokio::select! {
                 biased;

@@ -9,11 +9,11 @@
 //!
 //! Webhook routes (T20–T25) are served by `crate::http::hooks` through the dispatcher.
 
-pub mod chain;
-pub mod schedule;
+pub(crate) mod chain;
+pub(crate) mod schedule;
 
-pub use chain::Chain;
-pub use schedule::Scheduler;
+pub(crate) use chain::Chain;
+pub(crate) use schedule::Scheduler;
 
 /// Returns once `stopped` turns true (or its sender is gone). The borrow `wait_for` hands back
 /// is dropped here, so a task selecting on this stays `Send`.

@@ -22,7 +22,7 @@ use crate::registry::Registry;
 use crate::sync::lock;
 
 /// Runs the schedules of whatever plugin versions the registry holds.
-pub struct Scheduler {
+pub(crate) struct Scheduler {
     registry: Arc<Registry>,
     shared: Arc<Shared>,
 }
@@ -42,7 +42,11 @@ struct Shared {
 type Tasks = HashMap<usize, (Arc<Plugin>, Vec<JoinHandle<()>>)>;
 
 impl Scheduler {
-    pub fn new(registry: Arc<Registry>, identity: Arc<Identity>, max_timeout_ms: u64) -> Self {
+    pub(crate) fn new(
+        registry: Arc<Registry>,
+        identity: Arc<Identity>,
+        max_timeout_ms: u64,
+    ) -> Self {
         Scheduler {
             registry,
             shared: Arc::new(Shared {
@@ -55,7 +59,7 @@ impl Scheduler {
 
     /// Keeps one task per schedule of every loaded version until `stopped` turns true; then
     /// stops ticking (runs in flight finish within their deadline).
-    pub async fn run(self, mut stopped: tokio::sync::watch::Receiver<bool>) {
+    pub(crate) async fn run(self, mut stopped: tokio::sync::watch::Receiver<bool>) {
         let mut changes = self.registry.watch();
         let mut tasks = Tasks::new();
         loop {

@@ -21,7 +21,7 @@ struct Request<'a> {
 }
 
 /// The text of one call frame (a map of JSON values always serialises).
-pub fn request(action: &str, params: &Map<String, Value>, echo: u64) -> String {
+pub(super) fn request(action: &str, params: &Map<String, Value>, echo: u64) -> String {
     serde_json::to_string(&Request {
         action,
         params,
@@ -32,7 +32,7 @@ pub fn request(action: &str, params: &Map<String, Value>, echo: u64) -> String {
 
 /// A frame from the upstream, as far as the host needs to read it.
 #[derive(Debug, PartialEq)]
-pub enum Incoming {
+pub(super) enum Incoming {
     /// An event; `meta` for its heartbeats and lifecycle, which stay with the upstream (G6).
     Event { meta: bool, self_id: Option<i64> },
     /// The reply to the call sent with `echo`, or why it could not be read.
@@ -65,7 +65,7 @@ struct Fields<'a> {
 }
 
 /// Reads one text frame from the upstream.
-pub fn read(text: &str) -> Incoming {
+pub(super) fn read(text: &str) -> Incoming {
     let fields: Fields = match serde_json::from_str(text) {
         Ok(fields) => fields,
         Err(e) => return Incoming::Stray(format!("not a OneBot frame: {e}")),

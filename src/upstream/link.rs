@@ -20,9 +20,9 @@ use super::Upstream;
 use crate::dial::{self, DialError, Redial};
 
 /// The first wait before redialling; it doubles after each failed dial.
-pub const FIRST_RETRY: Duration = Duration::from_millis(250);
+pub(super) const FIRST_RETRY: Duration = Duration::from_millis(250);
 /// The longest wait between two dials.
-pub const LAST_RETRY: Duration = Duration::from_secs(5);
+pub(super) const LAST_RETRY: Duration = Duration::from_secs(5);
 /// Call frames queued for the socket before a caller waits (within its deadline).
 const QUEUE: usize = 1024;
 
@@ -42,7 +42,7 @@ enum End {
 }
 
 /// Starts the task that keeps the connection up; it ends when `stop` turns `true`.
-pub fn spawn(
+pub(crate) fn spawn(
     tasks: &mut JoinSet<std::io::Result<()>>,
     upstream: Arc<Upstream>,
     stop: &watch::Receiver<bool>,

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant, SystemTime};
 use serde_json::{Map, Value};
 use tokio::sync::{mpsc, oneshot};
 
-pub use link::spawn;
+pub(crate) use link::spawn;
 
 use crate::envelope::{ActionError, Relayed};
 use crate::events::{EventBus, Identity};
@@ -31,7 +31,7 @@ use crate::sync;
 
 /// Why a forwarded call got no reply (G2); the client sees it as retcode 1200.
 #[derive(Debug, thiserror::Error)]
-pub enum ForwardError {
+pub(crate) enum ForwardError {
     #[error("upstream {0} is not connected")]
     Down(String),
     #[error("upstream {url} did not answer `{action}` within {ms} ms")]
@@ -53,7 +53,7 @@ impl From<ForwardError> for ActionError {
 type Waiter = oneshot::Sender<Result<Relayed, ActionError>>;
 
 /// The upstream: its settings, its connection (when up), the calls waiting for replies.
-pub struct Upstream {
+pub(crate) struct Upstream {
     config: crate::config::Upstream,
     identity: Arc<Identity>,
     events: Arc<EventBus>,
@@ -73,7 +73,7 @@ struct Link {
 }
 
 impl Upstream {
-    pub fn new(
+    pub(crate) fn new(
         config: crate::config::Upstream,
         identity: Arc<Identity>,
         events: Arc<EventBus>,
@@ -92,22 +92,22 @@ impl Upstream {
     }
 
     /// The URL as shown (no token).
-    pub fn url(&self) -> &str {
+    pub(crate) fn url(&self) -> &str {
         self.config.url.shown()
     }
 
-    pub fn is_connected(&self) -> bool {
+    pub(crate) fn is_connected(&self) -> bool {
         sync::lock(&self.link).is_some()
     }
 
     /// The upstream's `self_id`, once learned from its events or `get_login_info` (G7).
-    pub fn self_id(&self) -> Option<i64> {
+    pub(crate) fn self_id(&self) -> Option<i64> {
         Some(self.self_id.load(Ordering::Relaxed)).filter(|id| *id != 0)
     }
 
     /// G2, G3: sends `action` with `params` as given, and waits for the reply until
     /// `deadline` or `upstream.timeoutMs`, whichever comes first.
-    pub async fn call(
+    pub(crate) async fn call(
         &self,
         action: &str,
         params: &Map<String, Value>,
@@ -149,7 +149,7 @@ impl Upstream {
     }
 
     /// G4: what `GET /` and `onebot-host plugins` show of the upstream.
-    pub fn describe(&self) -> UpstreamInfo {
+    pub(crate) fn describe(&self) -> UpstreamInfo {
         let since = sync::lock(&self.link).as_ref().map(|l| l.since);
         UpstreamInfo {
             url: self.url().to_owned(),
@@ -254,10 +254,10 @@ fn unix(at: SystemTime) -> u64 {
 pub struct UpstreamInfo {
     /// The URL as configured, without a token.
     pub url: String,
-    pub connected: bool,
+    pub(crate) connected: bool,
     /// Unix seconds.
     pub connected_since: Option<u64>,
-    pub self_id: Option<i64>,
-    pub actions_forwarded: u64,
-    pub events_received: u64,
+    pub(crate) self_id: Option<i64>,
+    pub(crate) actions_forwarded: u64,
+    pub(crate) events_received: u64,
 }

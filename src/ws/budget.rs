@@ -24,7 +24,7 @@ use crate::config::HostLimits;
 
 /// What every WebSocket connection of the host shares.
 #[derive(Debug)]
-pub struct Pending {
+pub(crate) struct Pending {
     /// Bytes held for every connection together.
     used: AtomicUsize,
     limit: usize,
@@ -36,25 +36,25 @@ pub struct Pending {
 
 /// One connection's budget.
 #[derive(Debug)]
-pub struct Budget {
+pub(crate) struct Budget {
     host: Arc<Pending>,
     used: AtomicUsize,
     /// The number this connection is known by.
-    pub id: u64,
+    pub(crate) id: u64,
     over: AtomicBool,
     went_over: Notify,
 }
 
 /// Bytes held until this is dropped.
 #[derive(Debug)]
-pub struct Charge {
+pub(crate) struct Charge {
     budget: Arc<Budget>,
     bytes: usize,
 }
 
 /// Why a frame was not taken on.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Refusal {
+pub(crate) enum Refusal {
     /// Past the connection's budget: close it (1008).
     Connection,
     /// Past the host's: answer "busy".
@@ -62,7 +62,7 @@ pub enum Refusal {
 }
 
 impl Pending {
-    pub fn new(limits: &HostLimits) -> Pending {
+    pub(crate) fn new(limits: &HostLimits) -> Pending {
         Pending {
             used: AtomicUsize::new(0),
             limit: limits.ws_pending_bytes,
@@ -72,7 +72,7 @@ impl Pending {
     }
 
     /// A new connection's budget.
-    pub fn connection(self: &Arc<Self>) -> Arc<Budget> {
+    pub(crate) fn connection(self: &Arc<Self>) -> Arc<Budget> {
         Arc::new(Budget {
             host: self.clone(),
             used: AtomicUsize::new(0),
@@ -83,17 +83,18 @@ impl Pending {
     }
 
     /// `limits.wsPendingBytes`, for the busy answer.
-    pub fn limit(&self) -> usize {
+    pub(crate) fn limit(&self) -> usize {
         self.limit
     }
 
     /// `limits.wsPendingBytesPerConnection`, for the close reason.
-    pub fn per_connection(&self) -> usize {
+    pub(crate) fn per_connection(&self) -> usize {
         self.per_connection
     }
 
     /// Bytes held now for every connection together.
-    pub fn used(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn used(&self) -> usize {
         self.used.load(Ordering::Relaxed)
     }
 }
@@ -101,7 +102,7 @@ impl Pending {
 impl Budget {
     /// A frame of `bytes` arrived: held while its call runs, unless the connection or the
     /// host is past its budget.
-    pub fn admit(self: &Arc<Self>, bytes: usize) -> Result<Charge, Refusal> {
+    pub(crate) fn admit(self: &Arc<Self>, bytes: usize) -> Result<Charge, Refusal> {
         let before = self.used.fetch_add(bytes, Ordering::AcqRel);
         if before > 0 && before + bytes > self.host.per_connection {
             self.used.fetch_sub(bytes, Ordering::AcqRel);
@@ -122,7 +123,7 @@ impl Budget {
 
     /// A reply of `bytes` waits to be written: held until it is. A reply that takes the
     /// connection past its budget (with something else pending) closes it.
-    pub fn hold(self: &Arc<Self>, bytes: usize) -> Charge {
+    pub(crate) fn hold(self: &Arc<Self>, bytes: usize) -> Charge {
         let before = self.used.fetch_add(bytes, Ordering::AcqRel);
         self.host.used.fetch_add(bytes, Ordering::AcqRel);
         if before > 0 && before + bytes > self.host.per_connection {
@@ -135,7 +136,7 @@ impl Budget {
     }
 
     /// Resolves once the connection has gone past its budget.
-    pub async fn exceeded(&self) {
+    pub(crate) async fn exceeded(&self) {
         loop {
             let notified = self.went_over.notified();
             if self.over.load(Ordering::Acquire) {
@@ -146,7 +147,8 @@ impl Budget {
     }
 
     /// Bytes held for this connection now.
-    pub fn used(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn used(&self) -> usize {
         self.used.load(Ordering::Relaxed)
     }
 

@@ -34,7 +34,7 @@ use crate::events::{Queue, Subscription};
 
 /// A WebSocket as the loop sees it: axum's messages in and out. axum's own socket is one; a
 /// socket from another library is adapted to these message and error types.
-pub trait Socket:
+pub(crate) trait Socket:
     Stream<Item = Result<Message, axum::Error>> + Sink<Message, Error = axum::Error> + Send + 'static
 {
 }
@@ -48,17 +48,17 @@ impl<S> Socket for S where
 }
 
 /// API calls one connection may have running at once.
-pub const MAX_IN_FLIGHT: usize = 256;
+pub(crate) const MAX_IN_FLIGHT: usize = 256;
 /// Frames written with one flush at most.
-pub const MAX_BATCH: usize = 64;
+pub(crate) const MAX_BATCH: usize = 64;
 /// How long a close frame may take to go out before the socket is simply dropped: a client
 /// that fell behind may never read it.
-pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(3);
+pub(crate) const CLOSE_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Why a connection ended; decides the close frame, and tells a reverse connection what to
 /// log before it dials again.
 #[derive(Debug)]
-pub enum End {
+pub(crate) enum End {
     /// The client sent a close frame or the stream ended.
     ClientClosed,
     /// The client broke the protocol or sent a frame over the size limit.
@@ -89,7 +89,12 @@ impl std::fmt::Display for End {
 
 /// Serves one connection in `role` until either side ends it, and says why it ended. `peer`
 /// names the other side in the log.
-pub async fn serve<S: Socket>(socket: S, endpoint: Arc<Endpoint>, role: Role, peer: String) -> End {
+pub(crate) async fn serve<S: Socket>(
+    socket: S,
+    endpoint: Arc<Endpoint>,
+    role: Role,
+    peer: String,
+) -> End {
     let session = &endpoint.session;
     let name = session.name.clone();
     tracing::info!(server = %name, %peer, ?role, "WebSocket client connected");

@@ -17,10 +17,13 @@ use crate::http::decode_json;
 /// Why a frame is not a call; the client reads this next to retcode 1400.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum FrameError {
+    /// Not a JSON5 object.
     #[error("{0}")]
     Body(#[from] crate::http::BodyError),
+    /// No string `action`.
     #[error("the frame has no string `action`")]
     NoAction,
+    /// `params` present but not an object; the JSON type it was.
     #[error("`params` must be a JSON object, got {0}")]
     ParamsNotObject(&'static str),
 }
@@ -28,7 +31,9 @@ pub enum FrameError {
 /// A decoded frame: the call and its echo (E3: kept as sent, any JSON type).
 #[derive(Debug, PartialEq)]
 pub struct Frame {
+    /// The call.
     pub request: ActionRequest,
+    /// The client's `echo`, JSON type kept; `None` when it sent none.
     pub echo: Option<Value>,
 }
 
@@ -54,7 +59,7 @@ pub fn decode(bytes: &[u8]) -> Result<Frame, (FrameError, Option<Value>)> {
 }
 
 /// Answers one frame with the envelope's JSON text; `client` is the connection's key (E5a).
-pub async fn answer(endpoint: &Endpoint, client: ClientKey, bytes: &[u8]) -> String {
+pub(crate) async fn answer(endpoint: &Endpoint, client: ClientKey, bytes: &[u8]) -> String {
     let session = &endpoint.session;
     let started = Instant::now();
     let decoded = if bytes.len() < crate::http::body::LARGE {
@@ -82,7 +87,7 @@ pub async fn answer(endpoint: &Endpoint, client: ClientKey, bytes: &[u8]) -> Str
 
 /// W7: the answer to a frame the host has no room for (`limits.wsPendingBytes`): 1200
 /// "busy", with the frame's echo when it has one, and the call not run.
-pub fn busy(bytes: &[u8], limit: usize) -> String {
+pub(crate) fn busy(bytes: &[u8], limit: usize) -> String {
     let echo = decode(bytes).map_or_else(|(_, echo)| echo, |frame| frame.echo);
     let message = format!(
         "busy: WebSocket clients already make the host hold {limit} bytes of calls and \

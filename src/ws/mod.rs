@@ -12,7 +12,7 @@
 //!   settings as a [`Session`], so any WebSocket (this server's, or one the host dials out
 //!   on) is served by the same loop.
 
-pub mod budget;
+pub(crate) mod budget;
 mod connection;
 pub mod frame;
 
@@ -24,7 +24,7 @@ use axum::extract::{ConnectInfo, FromRequestParts, Request};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 
-pub use connection::{CLOSE_TIMEOUT, End, MAX_BATCH, MAX_IN_FLIGHT, Socket, serve};
+pub(crate) use connection::{End, serve};
 
 use crate::auth::Token;
 use crate::config::{Listener, PostFormat};
@@ -35,7 +35,7 @@ use crate::metrics::{ConnectionKind, EntryStats};
 
 /// What a client may do on its socket (W1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Role {
+pub(crate) enum Role {
     /// `/api`: API calls only, no events.
     Api,
     /// Every other path: events (lifecycle first, heartbeats) and API calls.
@@ -45,7 +45,7 @@ pub enum Role {
 impl Role {
     /// W1: the first path segment decides, as it names the action over HTTP (H1); the query
     /// string plays no part.
-    pub fn of(path: &str) -> Role {
+    pub(crate) fn of(path: &str) -> Role {
         match path.trim_start_matches('/').split('/').next() {
             Some("api") => Role::Api,
             _ => Role::Universal,
@@ -56,31 +56,31 @@ impl Role {
 /// The settings of the connections of one server (or one outgoing client): how they are
 /// named in the log and what their clients receive.
 #[derive(Clone, Debug)]
-pub struct Session {
+pub(crate) struct Session {
     /// The server's (or client's) name, in every log line about its connections.
-    pub name: String,
+    pub(crate) name: String,
     /// W3: heartbeat period for universal clients; 0 = none.
-    pub heart_interval_ms: u64,
+    pub(crate) heart_interval_ms: u64,
     /// M4: how `message` is written in events to these clients.
-    pub post_format: PostFormat,
+    pub(crate) post_format: PostFormat,
     /// `reportSelfMessage`: whether the bot's own messages (`message_sent`) are sent too.
-    pub report_self: bool,
+    pub(crate) report_self: bool,
     /// W6: events a client may fall behind before it is disconnected.
-    pub queue_messages: usize,
+    pub(crate) queue_messages: usize,
     /// The largest frame read: one frame is one call's params, bounded like an HTTP body.
-    pub max_frame_bytes: u64,
+    pub(crate) max_frame_bytes: u64,
     /// One log line per call.
-    pub debug: bool,
+    pub(crate) debug: bool,
     /// Which connection kind its clients are counted under (O7).
-    pub kind: ConnectionKind,
+    pub(crate) kind: ConnectionKind,
     /// The server or client entry its clients and events are counted under too (D6).
-    pub entry: Option<Arc<EntryStats>>,
+    pub(crate) entry: Option<Arc<EntryStats>>,
 }
 
 impl Session {
     /// The WebSocket settings of an `httpServers` entry with `enableWebsocket`, counted
     /// under `entry` (D6).
-    pub fn of_server(config: &Listener, entry: Option<Arc<EntryStats>>) -> Session {
+    pub(crate) fn of_server(config: &Listener, entry: Option<Arc<EntryStats>>) -> Session {
         Session {
             name: config.name.clone(),
             heart_interval_ms: config.heart_interval_ms,
@@ -97,24 +97,24 @@ impl Session {
 
 /// What every connection of one server (or client) shares: the dispatcher that answers its
 /// frames, the bus its events come from, its settings, and the host's stop signal.
-pub struct Endpoint {
-    pub dispatcher: Arc<Dispatcher>,
-    pub events: Arc<EventBus>,
-    pub session: Session,
+pub(crate) struct Endpoint {
+    pub(crate) dispatcher: Arc<Dispatcher>,
+    pub(crate) events: Arc<EventBus>,
+    pub(crate) session: Session,
     /// Becomes `true` when the host stops; open connections then close (1001).
-    pub shutdown: tokio::sync::watch::Receiver<bool>,
+    pub(crate) shutdown: tokio::sync::watch::Receiver<bool>,
     /// W7: the bytes every connection of the host may make it hold.
-    pub pending: Arc<budget::Pending>,
+    pub(crate) pending: Arc<budget::Pending>,
 }
 
 /// The WebSocket side of one server: its endpoint and the token its handshakes need (W2).
-pub struct WsApi {
-    pub endpoint: Arc<Endpoint>,
-    pub token: Token,
+pub(crate) struct WsApi {
+    pub(crate) endpoint: Arc<Endpoint>,
+    pub(crate) token: Token,
 }
 
 /// An HTTP/1.1 upgrade to `websocket` (`Upgrade` is a token list, case-insensitive).
-pub fn is_upgrade(headers: &HeaderMap) -> bool {
+pub(crate) fn is_upgrade(headers: &HeaderMap) -> bool {
     headers
         .get_all(header::UPGRADE)
         .iter()
@@ -125,7 +125,7 @@ pub fn is_upgrade(headers: &HeaderMap) -> bool {
 
 /// Answers a WebSocket handshake: 403 without the token (W2), else the upgrade, after which
 /// the connection is served by [`serve`] in the role its path names (W1).
-pub async fn upgrade(api: Arc<WsApi>, request: Request) -> Response {
+pub(crate) async fn upgrade(api: Arc<WsApi>, request: Request) -> Response {
     let (mut parts, _body) = request.into_parts();
     let role = Role::of(parts.uri.path());
     let peer = parts

@@ -159,8 +159,8 @@ async fn p1_files_that_are_not_plugins_are_refused_and_others_load() {
     let host = onebot_host::start(config)
         .await
         .expect("the host starts anyway");
-    let snapshot = host.dispatcher.registry.snapshot();
-    let loaded: Vec<&str> = snapshot.plugins.keys().map(|k| &**k).collect();
+    let described = host.dispatcher.describe();
+    let loaded: Vec<&str> = described.plugins.iter().map(|p| &*p.name).collect();
     assert_eq!(loaded, ["probe"], "only the real plugin loads");
     let env: serde_json::Value = reqwest::get(format!("http://{}/probe_echo", host.addrs[0]))
         .await

@@ -29,20 +29,20 @@ pub const MAX_DEPTH: u32 = 8;
 /// One nested call: the action, its params (a JSON object's text), who calls, when it must
 /// end, and where it sits: `origin.depth` is the depth of the call being made (1 for a
 /// plugin's first nested call), `origin.handlers` the handlers whose calls led to it (T6).
-pub struct NestedCall {
-    pub caller: Arc<str>,
-    pub action: String,
-    pub params: String,
-    pub deadline: Instant,
-    pub origin: Origin,
+pub(crate) struct NestedCall {
+    pub(crate) caller: Arc<str>,
+    pub(crate) action: String,
+    pub(crate) params: String,
+    pub(crate) deadline: Instant,
+    pub(crate) origin: Origin,
 }
 
 /// The answer to a nested call: the `data` JSON text, or the failed envelope's retcode and
 /// message.
-pub type NestedResult = Result<String, crate::envelope::ActionError>;
+pub(crate) type NestedResult = Result<String, crate::envelope::ActionError>;
 
 /// What calls an action on a plugin's behalf. Implemented by the dispatcher.
-pub trait ActionCaller: Send + Sync + 'static {
+pub(crate) trait ActionCaller: Send + Sync + 'static {
     fn call_nested(
         self: Arc<Self>,
         call: NestedCall,
@@ -50,13 +50,13 @@ pub trait ActionCaller: Send + Sync + 'static {
 }
 
 /// Where the runtime finds the dispatcher, once the host has built it.
-pub type CallerSlot = Arc<OnceLock<Weak<dyn ActionCaller>>>;
+pub(crate) type CallerSlot = Arc<OnceLock<Weak<dyn ActionCaller>>>;
 
 /// Nested calls for plugins granted `callActions`, through [`Shared::caller`].
-pub struct Actions;
+pub(crate) struct Actions;
 
 /// One instance's side: the plugin's grant, and the depth and deadline of its current call.
-pub struct ActionsState {
+pub(crate) struct ActionsState {
     grantee: Grantee,
     caller: CallerSlot,
     /// Where the current call sits: its depth, and the handlers that led to it (T6).

@@ -11,10 +11,10 @@ use crate::config::Grants;
 use crate::plugin::bindings::wasi::config::store;
 
 /// Plugin config for every plugin; each sees only its own grant.
-pub struct Config;
+pub(crate) struct Config;
 
 /// One instance's view: the plugin's grants, shared by all its instances.
-pub struct ConfigState {
+pub(crate) struct ConfigState {
     grants: Arc<Grants>,
 }
 

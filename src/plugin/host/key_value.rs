@@ -17,10 +17,10 @@ use crate::plugin::bindings::onebot::plugin::key_value;
 /// Key-value storage for plugins granted `keyValue`, in [`Shared::kv`]: `None` in a runtime
 /// without the database (a CLI command while a server holds it, benchmarks, unit tests),
 /// where every store answers that it is unavailable.
-pub struct KeyValue;
+pub(crate) struct KeyValue;
 
 /// One instance's side: who it is, what it was granted, and its quota.
-pub struct KeyValueState {
+pub(crate) struct KeyValueState {
     grantee: Grantee,
     kv: Option<Arc<Kv>>,
     quota: u64,

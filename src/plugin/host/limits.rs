@@ -12,15 +12,15 @@ use super::{CallStart, Capability, Getter, Guest, HostState, Shared};
 use crate::plugin::CallError;
 
 /// The per-call budget for every plugin, from its `limits`.
-pub struct CallLimits;
+pub(crate) struct CallLimits;
 
 /// One instance's limits for its current call.
-pub struct Budget {
+pub(crate) struct Budget {
     /// When the current call must end; the epoch callback traps past it.
-    pub deadline: Instant,
+    pub(crate) deadline: Instant,
     /// Epoch ticks the current call has seen; two or more means it ran a whole tick.
-    pub ticks: u32,
-    pub limiter: CallLimiter,
+    pub(crate) ticks: u32,
+    pub(crate) limiter: CallLimiter,
     /// The plugin's `memoryMb`, which its out-of-memory error names.
     memory_mb: u64,
 }
@@ -67,16 +67,16 @@ impl Capability for CallLimits {
 ///
 /// Growing past the cap traps instead of returning -1 to the guest: most toolchains abort on
 /// allocation failure anyway, and a trap lets the host name the cause in the 1200 reply.
-pub struct CallLimiter {
+pub(crate) struct CallLimiter {
     cap_bytes: usize,
     used_bytes: usize,
     /// Set when a growth was refused, so the call's error can say "out of memory".
-    pub exceeded: bool,
+    pub(crate) exceeded: bool,
 }
 
 impl CallLimiter {
     /// The linear memory the instance holds now, all its memories together.
-    pub fn used_bytes(&self) -> u64 {
+    pub(crate) fn used_bytes(&self) -> u64 {
         self.used_bytes as u64
     }
 

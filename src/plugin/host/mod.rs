@@ -28,7 +28,7 @@
 //! [`HostState`]. A unit that needs something of the host's that no unit has used yet gets
 //! it as a field of [`Shared`], which the runtime fills.
 
-pub mod actions;
+pub(super) mod actions;
 mod config;
 mod key_value;
 mod limits;
@@ -44,14 +44,14 @@ use std::time::Instant;
 use wasmtime::component::{Linker, ResourceTable};
 use wasmtime_wasi::{WasiCtxView, WasiView};
 
-pub use actions::Actions;
-pub use config::Config;
-pub use key_value::KeyValue;
-pub use limits::CallLimits;
-pub use onebot::Onebot;
-pub use outbound::{InFlight, Outbound};
-pub use refusals::{Grantee, Refusals, Refused};
-pub use wasi::{Stdio, Wasi};
+pub(super) use actions::Actions;
+pub(super) use config::Config;
+pub(super) use key_value::KeyValue;
+pub(super) use limits::CallLimits;
+pub(super) use onebot::Onebot;
+pub(super) use outbound::{InFlight, Outbound};
+pub(super) use refusals::{Grantee, Refusals, Refused};
+pub(super) use wasi::{Stdio, Wasi};
 
 use crate::config::{Grants, Limits};
 use crate::events::{EventBus, Origin};
@@ -61,30 +61,30 @@ use actions::CallerSlot;
 
 /// What the host shares with every unit, built once by the runtime: each unit takes what it
 /// needs into an instance's state ([`Capability::prepare`]).
-pub struct Shared {
+pub(super) struct Shared {
     /// Where plugins' events go (the `onebot` unit).
-    pub events: Arc<EventBus>,
+    pub(crate) events: Arc<EventBus>,
     /// The database behind `keyValue` stores; `None` where this process does not hold it.
-    pub kv: Option<Arc<Kv>>,
+    pub(crate) kv: Option<Arc<Kv>>,
     /// What answers nested calls (the `actions` unit): the dispatcher, once built on the
     /// runtime.
-    pub caller: CallerSlot,
+    pub(crate) caller: CallerSlot,
 }
 
 /// The plugin a unit prepares an instance for: its name (which tags its logs and errors),
 /// its limits and its grants, from the config and its sidecar, and what all instances of
 /// this version share (its outbound requests in flight, the refusals it was warned about).
-pub struct Guest<'a> {
-    pub name: &'a Arc<str>,
-    pub limits: &'a Limits,
-    pub grants: &'a Arc<Grants>,
-    pub in_flight: &'a InFlight,
-    pub refusals: &'a Refusals,
+pub(super) struct Guest<'a> {
+    pub(crate) name: &'a Arc<str>,
+    pub(crate) limits: &'a Limits,
+    pub(crate) grants: &'a Arc<Grants>,
+    pub(crate) in_flight: &'a InFlight,
+    pub(crate) refusals: &'a Refusals,
 }
 
 impl Guest<'_> {
     /// The plugin as a unit that checks its grants holds it.
-    pub fn grantee(&self) -> Grantee {
+    pub(super) fn grantee(&self) -> Grantee {
         Grantee {
             plugin: self.name.clone(),
             grants: self.grants.clone(),
@@ -95,23 +95,23 @@ impl Guest<'_> {
 
 /// The start of one call on an instance (fresh or warm): what a unit's per-call state is
 /// reset from.
-pub struct CallStart<'a> {
+pub(super) struct CallStart<'a> {
     /// What runs: an action, or a trigger's label (`handle-event`, `schedule <name>`); for
     /// the log.
-    pub action: &'a str,
+    pub(crate) action: &'a str,
     /// When the call must end.
-    pub deadline: Instant,
+    pub(crate) deadline: Instant,
     /// Where it sits: `origin.depth` calls deep in a chain of nested calls; what it
     /// publishes or calls carries `origin` (T6).
-    pub origin: &'a Origin,
+    pub(crate) origin: &'a Origin,
 }
 
 /// Where a unit's state sits in a store's data: handed to [`Capability::add_to_linker`], so
 /// a unit never names [`HostState`]'s fields.
-pub type Getter<U> = fn(&mut HostState) -> &mut <U as Capability>::State;
+pub(super) type Getter<U> = fn(&mut HostState) -> &mut <U as Capability>::State;
 
 /// One capability unit: imports added to the linker once, and per instance a state of its own.
-pub trait Capability {
+pub(super) trait Capability {
     /// This unit's part of a store's data.
     type State: Send + 'static;
     /// Adds the unit's imports to the linker shared by every plugin; `get` finds the unit's
@@ -142,21 +142,21 @@ macro_rules! units {
     ($($(#[$doc:meta])* $field:ident: $unit:ty,)*) => {
         /// The data of one instance's `Store`: each unit's state, and the resource table they
         /// share.
-        pub struct HostState {
-            pub table: ResourceTable,
-            $($(#[$doc])* pub $field: <$unit as Capability>::State,)*
+        pub(crate) struct HostState {
+            pub(crate) table: ResourceTable,
+            $($(#[$doc])* pub(crate) $field: <$unit as Capability>::State,)*
         }
 
         impl HostState {
             /// Adds every unit's imports to `linker`.
-            pub fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+            pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
                 $(<$unit as Capability>::add_to_linker(linker, |s| &mut s.$field)?;)*
                 Ok(())
             }
 
             /// The data of a fresh store for `guest`: each unit's state, built from the
             /// plugin's limits and grants.
-            pub fn new(shared: &Shared, guest: &Guest<'_>) -> Self {
+            pub(crate) fn new(shared: &Shared, guest: &Guest<'_>) -> Self {
                 HostState {
                     table: ResourceTable::new(),
                     $($field: <$unit as Capability>::prepare(shared, guest),)*
@@ -164,21 +164,21 @@ macro_rules! units {
             }
 
             /// Resets every unit's per-call state before `call` on this instance.
-            pub fn begin_call(&mut self, call: &CallStart<'_>) {
+            pub(crate) fn begin_call(&mut self, call: &CallStart<'_>) {
                 $(<$unit as Capability>::begin_call(&mut self.$field, call);)*
             }
 
             /// Readies the host's side of a finished store for a new, fresh instance: the
             /// guest's resources (streams and the like) go with the old resource table, and
             /// each unit drops what was the old instance's.
-            pub fn recycle(&mut self) {
+            pub(crate) fn recycle(&mut self) {
                 self.table = ResourceTable::new();
                 $(<$unit as Capability>::recycle(&mut self.$field);)*
             }
 
             /// Why a failed call of `action` failed, as the first unit (in the order of
             /// `units!`) that stopped it says.
-            pub fn failure(&self, plugin: &Arc<str>, action: &str) -> Option<CallError> {
+            pub(crate) fn failure(&self, plugin: &Arc<str>, action: &str) -> Option<CallError> {
                 None$(.or_else(|| <$unit as Capability>::failure(&self.$field, plugin, action)))*
             }
         }
@@ -219,7 +219,7 @@ impl WasiView for HostState {
 /// A unit's state for an instance of plugin `name`, as the units' tests build it: the rest
 /// of the host left out (no database, a dispatcher only where `shared` sets one).
 #[cfg(test)]
-pub fn prepared<U: Capability>(
+pub(crate) fn prepared<U: Capability>(
     shared: &Shared,
     name: &str,
     limits: &Limits,
@@ -240,7 +240,7 @@ pub fn prepared<U: Capability>(
 #[cfg(test)]
 impl Shared {
     /// What tests share: an event bus nothing listens to, no database, no dispatcher.
-    pub fn for_tests() -> Self {
+    pub(crate) fn for_tests() -> Self {
         Shared {
             events: Arc::new(EventBus::new(Arc::new(crate::events::Identity::new(1)))),
             kv: None,

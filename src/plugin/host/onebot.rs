@@ -12,10 +12,10 @@ use crate::plugin::CallError;
 use crate::plugin::bindings::{self, Level};
 
 /// Logging and events for every plugin, to the host's event bus ([`Shared::events`]).
-pub struct Onebot;
+pub(crate) struct Onebot;
 
 /// One instance's side: who it is, and this call's event count.
-pub struct OnebotState {
+pub(crate) struct OnebotState {
     plugin: Arc<str>,
     events: Arc<EventBus>,
     /// `emit-event` calls made by the current call, and the most allowed (`maxEventsPerCall`).

@@ -22,11 +22,11 @@ const REMEMBERED: usize = 64;
 /// about. A list, not a set: it is short, and a lookup by `&str` needs no allocation.
 /// Every refusal, first or not, is counted in the plugin's stats (O5).
 #[derive(Clone, Default)]
-pub struct Refusals(Arc<Mutex<Vec<(&'static str, String)>>>, Arc<PluginStats>);
+pub(crate) struct Refusals(Arc<Mutex<Vec<(&'static str, String)>>>, Arc<PluginStats>);
 
 /// What a unit refused, each kind with the log field that names it.
 #[derive(Clone, Copy)]
-pub enum Refused<'a> {
+pub(crate) enum Refused<'a> {
     /// A key-value store, by its label (`keyValue`).
     Store(&'a str),
     /// A nested call of an action (`callActions`).
@@ -65,17 +65,17 @@ impl Refused<'_> {
 /// The plugin as a unit that checks grants sees it: its name, its grants and the refusals of
 /// its version. Cheap to clone into each instance's state.
 #[derive(Clone)]
-pub struct Grantee {
-    pub plugin: Arc<str>,
-    pub grants: Arc<Grants>,
-    pub refusals: Refusals,
+pub(crate) struct Grantee {
+    pub(crate) plugin: Arc<str>,
+    pub(crate) grants: Arc<Grants>,
+    pub(crate) refusals: Refusals,
 }
 
 impl Grantee {
     /// Refuses `what`: counts it (O5), logs `message` at WARN the first time for this version
     /// and at debug after, and returns `message`, for the guest. `message` names the plugin,
     /// what was refused and the sidecar key that would allow it.
-    pub fn refuse(&self, what: Refused<'_>, message: String) -> String {
+    pub(crate) fn refuse(&self, what: Refused<'_>, message: String) -> String {
         let capability = what.capability();
         let label = what.label();
         let plugin = display(&self.plugin);
@@ -116,19 +116,19 @@ fn field<T: Display>(value: Option<T>) -> Option<tracing::field::DisplayValue<T>
 
 impl Refusals {
     /// Refusals counted into `stats`.
-    pub fn counting(stats: Arc<PluginStats>) -> Self {
+    pub(crate) fn counting(stats: Arc<PluginStats>) -> Self {
         Refusals(Arc::default(), stats)
     }
 
     /// The plugin's stats, which its other capability units count into too (O5).
-    pub fn stats(&self) -> &Arc<PluginStats> {
+    pub(crate) fn stats(&self) -> &Arc<PluginStats> {
         &self.1
     }
 
     /// Counts a refusal of `name` (a store, an action, an origin; a trigger's failure) of
     /// `capability`; true the first time for this version: log that one at WARN. Units go
     /// through [`Grantee::refuse`], which logs too.
-    pub fn first(&self, capability: &'static str, name: &str) -> bool {
+    pub(crate) fn first(&self, capability: &'static str, name: &str) -> bool {
         self.1.refused(capability);
         let mut seen = lock(&self.0);
         if seen.len() >= REMEMBERED || seen.iter().any(|(c, n)| *c == capability && n == name) {

@@ -21,7 +21,7 @@ use crate::sync;
 const CAP: usize = 64 * 1024;
 
 #[derive(Clone, Default)]
-pub struct Capture {
+pub(crate) struct Capture {
     inner: Arc<Mutex<Captured>>,
 }
 
@@ -41,7 +41,7 @@ impl Capture {
     }
 
     /// Everything written since the last take, and how many bytes past the cap were dropped.
-    pub fn take(&self) -> (Vec<u8>, usize) {
+    pub(crate) fn take(&self) -> (Vec<u8>, usize) {
         let mut captured = sync::lock(&self.inner);
         let dropped = std::mem::take(&mut captured.dropped);
         (std::mem::take(&mut captured.bytes), dropped)

@@ -10,19 +10,19 @@ use super::stdio::Capture;
 use super::{Capability, Getter, Guest, HostState, Shared};
 
 /// WASI for every plugin; nothing granted through it.
-pub struct Wasi;
+pub(crate) struct Wasi;
 
 /// A guest's captured output streams.
 #[derive(Default)]
-pub struct Stdio {
-    pub out: Capture,
-    pub err: Capture,
+pub(crate) struct Stdio {
+    pub(crate) out: Capture,
+    pub(crate) err: Capture,
 }
 
 /// One instance's WASI context and its captured output.
-pub struct WasiState {
-    pub ctx: WasiCtx,
-    pub stdio: Stdio,
+pub(crate) struct WasiState {
+    pub(crate) ctx: WasiCtx,
+    pub(crate) stdio: Stdio,
 }
 
 impl Capability for Wasi {

@@ -6,10 +6,10 @@
 use std::time::{Duration, Instant};
 
 /// The least time between two drop warnings of one endpoint.
-pub const WARN_EVERY: Duration = Duration::from_secs(10);
+pub(super) const WARN_EVERY: Duration = Duration::from_secs(10);
 
 /// One endpoint's drop counts.
-pub struct Drops {
+pub(super) struct Drops {
     endpoint: String,
     /// Not yet logged: dropped because the queue was full, and after failed tries.
     overflow: u64,
@@ -23,7 +23,7 @@ pub struct Drops {
 }
 
 impl Drops {
-    pub fn new(endpoint: &str) -> Self {
+    pub(super) fn new(endpoint: &str) -> Self {
         Drops {
             endpoint: endpoint.to_owned(),
             overflow: 0,
@@ -36,7 +36,7 @@ impl Drops {
     }
 
     /// The queue's running count of overflow drops ([`crate::events::Queue::dropped`]).
-    pub fn overflowed(&mut self, queue_total: u64, now: Instant) {
+    pub(super) fn overflowed(&mut self, queue_total: u64, now: Instant) {
         let new = queue_total.saturating_sub(self.overflow_seen);
         self.overflow_seen = queue_total;
         if new > 0 {
@@ -47,7 +47,7 @@ impl Drops {
     }
 
     /// One event given up on after its tries.
-    pub fn failed(&mut self, reason: String, now: Instant) {
+    pub(super) fn failed(&mut self, reason: String, now: Instant) {
         self.failed += 1;
         self.total += 1;
         self.reason = Some(reason);
@@ -55,7 +55,7 @@ impl Drops {
     }
 
     /// When the unlogged drops are due to be logged; `None` when there are none.
-    pub fn due(&self) -> Option<Instant> {
+    pub(super) fn due(&self) -> Option<Instant> {
         if self.overflow + self.failed == 0 {
             return None;
         }
@@ -66,7 +66,7 @@ impl Drops {
     }
 
     /// Logs the unlogged drops if the last warning is old enough.
-    pub fn warn_if_due(&mut self, now: Instant) {
+    pub(super) fn warn_if_due(&mut self, now: Instant) {
         let pending = self.overflow + self.failed > 0;
         if pending && self.last_warn.is_none_or(|at| at + WARN_EVERY <= now) {
             self.warn(now);
@@ -74,13 +74,13 @@ impl Drops {
     }
 
     /// Logs the unlogged drops now (at shutdown).
-    pub fn flush(&mut self) {
+    pub(super) fn flush(&mut self) {
         if self.due().is_some() {
             self.warn(Instant::now());
         }
     }
 
-    pub fn total(&self) -> u64 {
+    pub(super) fn total(&self) -> u64 {
         self.total
     }
 

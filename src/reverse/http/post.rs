@@ -25,15 +25,15 @@ use sha1::Sha1;
 use crate::config::Secret;
 
 /// Tries per event, the first included.
-pub const ATTEMPTS: u32 = 3;
+pub(super) const ATTEMPTS: u32 = 3;
 /// The wait before the second try; doubled before each later one.
-pub const BACKOFF: Duration = Duration::from_millis(250);
+pub(super) const BACKOFF: Duration = Duration::from_millis(250);
 /// The most of an endpoint's answer that is read (a quick operation is small).
 const MAX_ANSWER_BYTES: usize = 1 << 20;
 
 /// Why an event was given up on; the endpoint's drop counter counts each.
 #[derive(Debug, thiserror::Error)]
-pub enum PostError {
+pub(super) enum PostError {
     #[error("no connection after {ATTEMPTS} tries: {0}")]
     Connect(String),
     #[error("HTTP {0} after {ATTEMPTS} tries")]
@@ -45,7 +45,7 @@ pub enum PostError {
 }
 
 /// What a delivered event was answered with.
-pub struct Answer {
+pub(super) struct Answer {
     pub status: u16,
     /// The body of a 200 answer (empty for any other status, or when unreadable).
     pub body: Bytes,
@@ -53,7 +53,7 @@ pub struct Answer {
 }
 
 /// Sends events to one endpoint over a pool of kept-alive connections.
-pub struct Poster {
+pub(super) struct Poster {
     client: Client<HttpConnector, Full<Bytes>>,
     uri: hyper::Uri,
     token: Secret,
@@ -61,7 +61,12 @@ pub struct Poster {
 }
 
 impl Poster {
-    pub fn new(uri: hyper::Uri, token: Secret, timeout: Duration, connections: usize) -> Self {
+    pub(super) fn new(
+        uri: hyper::Uri,
+        token: Secret,
+        timeout: Duration,
+        connections: usize,
+    ) -> Self {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
         connector.set_connect_timeout(Some(timeout));
@@ -78,7 +83,7 @@ impl Poster {
     }
 
     /// POSTs `body`, retrying as the module says; the answer, or why the event was dropped.
-    pub async fn deliver(&self, body: Bytes, self_id: i64) -> Result<Answer, PostError> {
+    pub(super) async fn deliver(&self, body: Bytes, self_id: i64) -> Result<Answer, PostError> {
         let signature = (!self.token.is_empty()).then(|| signature(self.token.expose(), &body));
         let mut backoff = BACKOFF;
         let mut attempt = 1;
@@ -164,7 +169,7 @@ enum Try {
 }
 
 /// R2: `sha1=<hex HMAC-SHA1(token, body)>`, the OneBot 11 `X-Signature` value.
-pub fn signature(token: &str, body: &[u8]) -> String {
+pub(crate) fn signature(token: &str, body: &[u8]) -> String {
     // HMAC takes a key of any length; `new_from_slice` cannot fail for it.
     let Ok(mut mac) = Hmac::<Sha1>::new_from_slice(token.as_bytes()) else {
         return String::new();

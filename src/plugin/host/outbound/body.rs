@@ -15,13 +15,13 @@ use super::Log;
 /// A response body that ends in an error past `cap` bytes or past the call's deadline, and
 /// holds its request's slot until it is read or dropped.
 pub(super) struct Capped {
-    pub body: WasiBody,
-    pub left: u64,
-    pub cap: u64,
-    pub until: Pin<Box<tokio::time::Sleep>>,
-    pub log: Log,
+    pub(crate) body: WasiBody,
+    pub(crate) left: u64,
+    pub(crate) cap: u64,
+    pub(crate) until: Pin<Box<tokio::time::Sleep>>,
+    pub(crate) log: Log,
     /// Held, not read: the slot is free again when the body is dropped.
-    pub _slot: OwnedSemaphorePermit,
+    pub(crate) _slot: OwnedSemaphorePermit,
 }
 
 impl Body for Capped {

@@ -37,23 +37,23 @@ use super::{CallStart, Capability, Getter, Grantee, Guest, HostState, Refused, S
 use crate::metrics::OutboundOutcome;
 
 /// Longest wait for a connection (TCP and TLS), and for a free slot under [`MAX_IN_FLIGHT`].
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+pub(super) const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest wait for the response head once the request is sent.
-pub const FIRST_BYTE_TIMEOUT: Duration = Duration::from_secs(30);
+pub(super) const FIRST_BYTE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Longest wait between two chunks of a response body.
-pub const BETWEEN_BYTES_TIMEOUT: Duration = Duration::from_secs(30);
+pub(super) const BETWEEN_BYTES_TIMEOUT: Duration = Duration::from_secs(30);
 /// Requests one plugin version may have in flight at once, across all its instances.
-pub const MAX_IN_FLIGHT: usize = 16;
+pub(super) const MAX_IN_FLIGHT: usize = 16;
 /// The most of a call's remaining time kept back from its requests, so the guest can still
 /// answer with the request's error before the call's own deadline.
 const RESERVE: Duration = Duration::from_millis(250);
 
 /// Outbound HTTP for every plugin; each request is allowed only by the plugin's grant.
-pub struct Outbound;
+pub(crate) struct Outbound;
 
 /// The requests in flight of one plugin version: a slot each, shared by all its instances.
 #[derive(Clone)]
-pub struct InFlight(Arc<Semaphore>);
+pub(crate) struct InFlight(Arc<Semaphore>);
 
 impl Default for InFlight {
     fn default() -> Self {
@@ -62,7 +62,7 @@ impl Default for InFlight {
 }
 
 /// One instance's side: wasi-http's context and the hook that checks each request.
-pub struct OutboundState {
+pub(crate) struct OutboundState {
     ctx: WasiHttpCtx,
     hooks: Gate,
 }
