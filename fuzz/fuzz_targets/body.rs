@@ -1,4 +1,4 @@
-//! HTTP request decoding (SPEC H2–H4): JSON, JSON5, form and query, as `http::body::decode`
+//! HTTP request decoding (SPEC H2–H4): JSON, JSON5, form and query, as `http::decode`
 //! sees them. Input: one selector byte (bit 0: GET, bit 1: form `Content-Type`), then the query
 //! and the body separated by the first NUL byte (no NUL: all body, no query).
 //!
