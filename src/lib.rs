@@ -111,20 +111,20 @@ use crate::registry::Registry;
 /// Why the host could not start. Nothing is left listening when this is returned.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    #[error(transparent)]
     /// The WebAssembly engine or its compile cache could not be set up.
+    #[error(transparent)]
     Runtime(#[from] RuntimeError),
-    #[error(transparent)]
     /// The key-value database could not be opened.
+    #[error(transparent)]
     KeyValue(#[from] kv::OpenError),
-    #[error(transparent)]
     /// A server could not bind its address.
-    Bind(#[from] server::BindError),
     #[error(transparent)]
+    Bind(#[from] server::BindError),
     /// The plugin folder could not be watched.
+    #[error(transparent)]
     Watch(#[from] watch::WatchError),
-    #[error("loading plugins failed: {0}")]
     /// Loading the plugins stopped before it finished.
+    #[error("loading plugins failed: {0}")]
     Join(#[from] tokio::task::JoinError),
 }
 

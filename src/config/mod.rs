@@ -340,8 +340,8 @@ impl fmt::Display for ServerRef {
 /// Why a config file was refused (C5). Every message names the file and reads on one line.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("{}: cannot read: {error}", path.display())]
     /// The file could not be read.
+    #[error("{}: cannot read: {error}", path.display())]
     Read {
         /// The config file.
         path: PathBuf,

@@ -6,8 +6,8 @@
 
 use std::sync::atomic::{AtomicI64, Ordering};
 
-#[derive(Debug)]
 /// The bot's `self_id`, shared by dispatch (which learns it) and the bus (which stamps it).
+#[derive(Debug)]
 pub struct Identity {
     self_id: AtomicI64,
 }

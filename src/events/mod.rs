@@ -49,14 +49,14 @@ use crate::sync;
 /// Why `emit-event` refused an event; the plugin reads this message.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub(crate) enum EventError {
-    #[error("event is not JSON: {0}")]
     /// Not JSON text; the parser's message.
+    #[error("event is not JSON: {0}")]
     NotJson(String),
-    #[error("an event must be a JSON object, got {0}")]
     /// JSON, but not an object; the type it was.
+    #[error("an event must be a JSON object, got {0}")]
     NotObject(&'static str),
-    #[error("an event needs a string `post_type`")]
     /// An object without a string `post_type`.
+    #[error("an event needs a string `post_type`")]
     NoPostType,
 }
 

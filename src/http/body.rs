@@ -17,8 +17,8 @@ use serde_json::{Map, Value};
 use crate::json::query::{self, QueryError};
 use crate::json::{self, DecodeError};
 
-#[derive(Debug, Default, PartialEq)]
 /// A decoded request body: the call's params, and `echo` taken out of them (H2).
+#[derive(Debug, Default, PartialEq)]
 pub struct Decoded {
     /// The params, `echo` removed.
     pub params: Map<String, Value>,
@@ -32,11 +32,11 @@ pub enum BodyError {
     /// The seed's words, then what was wrong.
     #[error("Invalid JSON format: {0}")]
     Json(#[from] DecodeError),
-    #[error("Invalid form body: {0}")]
     /// A form body (`application/x-www-form-urlencoded`) that could not be read.
+    #[error("Invalid form body: {0}")]
     Form(QueryError),
-    #[error("Invalid query string: {0}")]
     /// A query string that could not be read.
+    #[error("Invalid query string: {0}")]
     Query(QueryError),
 }
 

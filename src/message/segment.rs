@@ -9,8 +9,8 @@ use serde_json::{Map, Value};
 /// One OneBot 11 message segment: `{"type":"face","data":{"id":"178"}}` (SPEC M1).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Segment {
-    #[serde(rename = "type")]
     /// The segment's `type` (`text`, `face`, `at`, …).
+    #[serde(rename = "type")]
     pub kind: String,
     /// Missing `data` reads as `{}` (the standard writes `[CQ:shake]` with no params).
     #[serde(default)]
@@ -77,44 +77,44 @@ impl std::fmt::Display for Position {
 /// Why a `message` could not be turned into segments (SPEC M3; the host answers 1400).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum MessageError {
-    #[error("message must be a string, a segment object or an array of segments, got {got}")]
     /// `message` is neither a string, a segment object nor an array.
+    #[error("message must be a string, a segment object or an array of segments, got {got}")]
     NotAMessage {
         /// The JSON type found instead.
         got: &'static str,
     },
-    #[error("{at} must be a segment object, got {got}")]
     /// An array element that is not an object.
+    #[error("{at} must be a segment object, got {got}")]
     NotASegment {
         /// Where it is.
         at: Position,
         /// The JSON type found instead.
         got: &'static str,
     },
-    #[error("{at} has no \"type\"")]
     /// A segment without `type`.
+    #[error("{at} has no \"type\"")]
     MissingType {
         /// Where it is.
         at: Position,
     },
-    #[error("{at}.type must be a string, got {got}")]
     /// A segment whose `type` is not a string.
+    #[error("{at}.type must be a string, got {got}")]
     TypeNotString {
         /// Where it is.
         at: Position,
         /// The JSON type found instead.
         got: &'static str,
     },
-    #[error("{at}.type {kind:?} is not a segment type (ASCII letters, digits and _ only)")]
     /// A segment whose `type` is not a word.
+    #[error("{at}.type {kind:?} is not a segment type (ASCII letters, digits and _ only)")]
     BadType {
         /// Where it is.
         at: Position,
         /// The `type` as sent.
         kind: String,
     },
-    #[error("{at}.data must be an object, got {got}")]
     /// A segment whose `data` is not an object.
+    #[error("{at}.data must be an object, got {got}")]
     DataNotObject {
         /// Where it is.
         at: Position,

@@ -42,17 +42,17 @@ pub struct Runtime {
     executor: Option<tokio::runtime::Runtime>,
 }
 
-#[derive(Debug, thiserror::Error)]
 /// Why the plugin runtime could not start.
+#[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
-    #[error("cannot set up the WebAssembly engine: {0}")]
     /// wasmtime refused the engine's settings.
+    #[error("cannot set up the WebAssembly engine: {0}")]
     Engine(String),
-    #[error("cannot start the plugin threads: {0}")]
     /// The threads guests run on could not be started.
+    #[error("cannot start the plugin threads: {0}")]
     Threads(std::io::Error),
-    #[error("cannot use the compile cache at {path}: {reason}")]
     /// The compile cache's folder cannot be used.
+    #[error("cannot use the compile cache at {path}: {reason}")]
     Cache {
         /// The folder.
         path: String,
