@@ -13,6 +13,8 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+use crate::config::{RemoteUrl, Secret};
+
 /// What the host calls itself when it dials.
 pub(crate) const USER_AGENT: &str = concat!("onebot-host/", env!("CARGO_PKG_VERSION"));
 /// How long one dial (TCP connect and WebSocket handshake) may take.
@@ -34,22 +36,22 @@ pub(crate) enum DialError {
 
 /// One dial of `url`: TCP connect and the handshake with the user agent, `headers`, and
 /// `token` (when not empty) as a bearer header, within [`DIAL_TIMEOUT`]; frames bounded by
-/// `config` when given.
+/// `config` when given. The token is read here and nowhere else on the way.
 pub(crate) async fn dial(
-    url: &str,
-    token: &str,
+    url: &RemoteUrl,
+    token: &Secret,
     headers: &[(&'static str, HeaderValue)],
     config: Option<WebSocketConfig>,
 ) -> Result<Dialled, DialError> {
-    let mut request = url.into_client_request()?;
+    let mut request = url.as_str().into_client_request()?;
     let sent = request.headers_mut();
     for (name, value) in headers {
         sent.insert(*name, value.clone());
     }
     sent.insert("user-agent", HeaderValue::from_static(USER_AGENT));
     if !token.is_empty() {
-        let mut bearer =
-            HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| DialError::BadToken)?;
+        let bearer = format!("Bearer {}", token.expose());
+        let mut bearer = HeaderValue::from_str(&bearer).map_err(|_| DialError::BadToken)?;
         bearer.set_sensitive(true);
         sent.insert("authorization", bearer);
     }

@@ -35,6 +35,7 @@
 //! - [`events`]: the bus carrying plugin and meta events to every WebSocket client, each
 //!   through its own bounded queue; and the bot's identity stamped on them.
 //! - [`envelope`]: the reply shape and the one retcode table, shared by every transport.
+//! - [`dial`]: dialling a WebSocket server, for `websocketClients` and the upstream.
 //! - [`config`]: the config file → a validated [`config::Config`].
 //! - [`message`]: message segments and CQ codes; pure functions.
 //! - [`json`]: the JSON rules, each written once: the object decoder and its depth guard,
@@ -43,7 +44,6 @@
 //! - [`metrics`]: what the host counts (calls, plugins, connections, the process) for
 //!   `GET /metrics` and the dashboard; every module above counts into it.
 //! - [`logtail`]: the last log lines, kept for the dashboard's log page.
-//! - [`dial`]: dialling a WebSocket server, for `websocketClients` and the upstream.
 //! - [`sync`]: locks that survive a panic elsewhere.
 //!
 //! [`start`] wires them together and binds every listener; [`run`] also waits for shutdown.

@@ -157,12 +157,6 @@ async fn dial(
     let config = WebSocketConfig::default()
         .max_message_size(Some(limit))
         .max_frame_size(Some(limit));
-    let socket = crate::dial::dial(
-        link.url.as_str(),
-        link.token.expose(),
-        &headers,
-        Some(config),
-    )
-    .await?;
+    let socket = crate::dial::dial(&link.url, &link.token, &headers, Some(config)).await?;
     Ok(Dialled::new(socket))
 }

@@ -108,13 +108,7 @@ async fn keep_up(upstream: Arc<Upstream>, stop: watch::Receiver<bool>) {
 
 /// One dial of the upstream, with its token.
 async fn dial(upstream: &Upstream) -> Result<Socket, DialError> {
-    dial::dial(
-        upstream.config.url.as_str(),
-        upstream.config.token.expose(),
-        &[],
-        None,
-    )
-    .await
+    dial::dial(&upstream.config.url, &upstream.config.token, &[], None).await
 }
 
 /// Serves one connection until it ends or the host stops.
