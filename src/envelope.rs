@@ -1,8 +1,9 @@
 //! The OneBot 11 reply envelope and the one retcode table (SPEC E1–E4, G3).
 //!
-//! Both transports build replies here and nowhere else: a call ends as an [`Outcome`]
-//! (data, `async`, an [`ActionError`], or an upstream's reply [`Relayed`]), and [`Envelope::new`] renders it with the caller's
-//! echo. Keeping this in one place is what makes HTTP and WebSocket answer identically.
+//! Both transports build replies here and nowhere else: a call ends as an [`Outcome`] (data,
+//! `async`, an [`ActionError`], or an upstream's reply [`Relayed`]), and [`Envelope::new`] renders
+//! it with the caller's echo. Keeping this in one place is what makes HTTP and WebSocket answer
+//! identically.
 //!
 //! Over HTTP, an [`Envelope`] is an axum response (HTTP 200, H9), and a request refused before
 //! any action ran is a [`Refusal`], whose status and envelope are built in one place for HTTP,

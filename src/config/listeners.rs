@@ -173,10 +173,10 @@ fn server_ref(index: usize, server: &Listener) -> Box<ServerRef> {
     })
 }
 
-/// Whether two servers would fight over one socket (C3). Port 0 asks the OS for a free port, so
-/// it never clashes (tests bind several). Hosts are compared as written ([`normal_host`]), since a
-/// name is resolved only at bind time; a wildcard clashes with what it covers: `::` with everything (Linux binds it
-/// dual-stack), `0.0.0.0` with every IPv4 address or name.
+/// Whether two servers would fight over one socket (C3). Port 0 asks the OS for a free port, so it
+/// never clashes (tests bind several). Hosts are compared as written ([`normal_host`]), since a
+/// name is resolved only at bind time; a wildcard clashes with what it covers: `::` with everything
+/// (Linux binds it dual-stack), `0.0.0.0` with every IPv4 address or name.
 fn same_listener(a: &Listener, b: &Listener) -> bool {
     if a.port == 0 || a.port != b.port {
         return false;

@@ -18,7 +18,7 @@ use super::{ConfigError, Secret};
 /// `upstream.timeoutMs` says otherwise (a plugin's nested call has its caller's deadline).
 pub(crate) const DEFAULT_UPSTREAM_TIMEOUT_MS: u64 = 30_000;
 
-/// `upstream` as written. No `Debug`: it holds the token.
+/// `upstream` as written.
 #[derive(Deserialize)]
 #[serde(default, rename_all = "camelCase", expecting = "an object")]
 pub(super) struct RawUpstream {

@@ -1,6 +1,6 @@
-//! What is running, as one typed, serialisable [`Description`] (SPEC H1): the host, its plugins with their limits and
-//! grants, every action with who serves it, and the files that failed to load. `GET /`
-//! answers it and `onebot-host plugins` prints it, so the two never disagree.
+//! What is running, as one typed, serialisable [`Description`] (SPEC H1): the host, its plugins
+//! with their limits and grants, every action with who serves it, and the files that failed to
+//! load. `GET /` answers it and `onebot-host plugins` prints it, so the two never disagree.
 
 use serde::Serialize;
 

@@ -1,11 +1,11 @@
 //! The HTTP transport: one axum router per enabled `httpServers` entry (SPEC H1–H9, B4).
 //!
-//! Every path and method reaches [`handle`]: `/hooks/…` goes to webhook routes (`hooks`,
-//! T21–T25), `/metrics` to the host's metrics (`metrics`, O1); elsewhere the action is the first path segment (H1), so
-//! there is no route table to keep in sync with the plugins. The flow is auth → body →
+//! Every path and method reaches [`handle`]: `/hooks/…` goes to webhook routes (`hooks`, T21–T25),
+//! `/metrics` to the host's metrics (`metrics`, O1); elsewhere the action is the first path segment
+//! (H1), so there is no route table to keep in sync with the plugins. The flow is auth → body →
 //! decode → [`Dispatcher::call`] → envelope; nothing here knows about wasm, WebSocket or CORS
-//! (composed around this router by [`crate::server`]). The body's size and deadline are
-//! `handle`'s; the connection's own limits are the accept loop's (`server::listen`).
+//! (composed around this router by [`crate::server`]). The body's size and deadline are `handle`'s;
+//! the connection's own limits are the accept loop's (`server::listen`).
 
 pub(crate) mod body;
 mod hooks;

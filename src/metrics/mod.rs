@@ -7,9 +7,10 @@
 //! that own it. Built on `prometheus-client`, whose families, histograms and text encoder
 //! are the Prometheus client library's own, rather than text written by hand.
 //!
-//! Labels are bounded (O2): a plugin's name (a file in the plugin folder), one of its actions
-//! (its own list), an outcome from a fixed set, a retcode from at most [`MAX_RETCODES`](calls::MAX_RETCODES) per
-//! action, a connection kind. Never a user, group, message or anything else a client sends.
+//! Labels are bounded (O2): a plugin's name (a file in the plugin folder), one of its actions (its
+//! own list), an outcome from a fixed set, a retcode from at most
+//! [`MAX_RETCODES`](calls::MAX_RETCODES) per action, a connection kind. Never a user, group,
+//! message or anything else a client sends.
 //!
 //! - `calls` — per plugin and action: calls by outcome, duration, in flight.
 //! - `plugin` — per plugin: what its instances did (outbound requests, refused grants,

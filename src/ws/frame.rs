@@ -2,8 +2,8 @@
 //! envelope with the same echo out.
 //!
 //! The frame is decoded with the HTTP body's JSON5 decoder (same depth limit, same messages),
-//! dispatched through [`crate::dispatch::Dispatcher::call`], and rendered by [`Envelope::new`]: a WebSocket
-//! reply is built exactly like an HTTP one, so the two transports cannot drift apart.
+//! dispatched through [`crate::dispatch::Dispatcher::call`], and rendered by [`Envelope::new`]: a
+//! WebSocket reply is built exactly like an HTTP one, so the two transports cannot drift apart.
 
 use std::time::Instant;
 
