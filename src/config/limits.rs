@@ -57,12 +57,12 @@ const PENDING_BYTES: Bound = Bound {
 #[derive(Deserialize)]
 #[serde(default, rename_all = "camelCase", expecting = "an object")]
 pub(super) struct RawHostLimits {
-    pub(crate) max_message_segments: u64,
-    pub(crate) max_message_bytes: u64,
-    pub(crate) max_schedule_timeout_ms: u64,
-    pub(crate) async_backlog: u64,
-    pub(crate) ws_pending_bytes_per_connection: u64,
-    pub(crate) ws_pending_bytes: u64,
+    pub(super) max_message_segments: u64,
+    pub(super) max_message_bytes: u64,
+    pub(super) max_schedule_timeout_ms: u64,
+    pub(super) async_backlog: u64,
+    pub(super) ws_pending_bytes_per_connection: u64,
+    pub(super) ws_pending_bytes: u64,
 }
 
 impl Default for RawHostLimits {

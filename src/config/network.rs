@@ -12,17 +12,17 @@ use super::{PostFormat, RemoteUrl, Secret};
 #[derive(Deserialize)]
 #[serde(default, rename_all = "camelCase", expecting = "an object")]
 pub(super) struct RawHttpClient {
-    pub(crate) name: String,
-    pub(crate) enable: bool,
-    pub(crate) url: String,
-    pub(crate) message_post_format: PostFormat,
-    pub(crate) report_self_message: bool,
-    pub(crate) token: Secret,
-    pub(crate) debug: bool,
+    pub(super) name: String,
+    pub(super) enable: bool,
+    pub(super) url: String,
+    pub(super) message_post_format: PostFormat,
+    pub(super) report_self_message: bool,
+    pub(super) token: Secret,
+    pub(super) debug: bool,
     /// Ours: events waiting for this endpoint; more are dropped (counted and logged).
-    pub(crate) queue_events: usize,
+    pub(super) queue_events: usize,
     /// Ours: how long one POST may take.
-    pub(crate) timeout_ms: u64,
+    pub(super) timeout_ms: u64,
 }
 
 impl Default for RawHttpClient {
@@ -45,17 +45,17 @@ impl Default for RawHttpClient {
 #[derive(Deserialize)]
 #[serde(default, rename_all = "camelCase", expecting = "an object")]
 pub(super) struct RawWsClient {
-    pub(crate) name: String,
-    pub(crate) enable: bool,
-    pub(crate) url: String,
-    pub(crate) message_post_format: PostFormat,
-    pub(crate) report_self_message: bool,
-    pub(crate) reconnect_interval: u64,
-    pub(crate) token: Secret,
-    pub(crate) debug: bool,
-    pub(crate) heart_interval: u64,
-    pub(crate) max_body_bytes: u64,
-    pub(crate) ws_queue_messages: usize,
+    pub(super) name: String,
+    pub(super) enable: bool,
+    pub(super) url: String,
+    pub(super) message_post_format: PostFormat,
+    pub(super) report_self_message: bool,
+    pub(super) reconnect_interval: u64,
+    pub(super) token: Secret,
+    pub(super) debug: bool,
+    pub(super) heart_interval: u64,
+    pub(super) max_body_bytes: u64,
+    pub(super) ws_queue_messages: usize,
 }
 
 impl Default for RawWsClient {

@@ -56,12 +56,12 @@ pub(super) const CACHE_OFF: &str = "off";
 #[derive(Default, Deserialize)]
 #[serde(default, expecting = "an object")]
 pub(super) struct RawFile {
-    pub(crate) network: RawNetwork,
-    pub(crate) bot: RawBot,
-    pub(crate) plugins: RawPlugins,
-    pub(crate) limits: super::limits::RawHostLimits,
+    pub(super) network: RawNetwork,
+    pub(super) bot: RawBot,
+    pub(super) plugins: RawPlugins,
+    pub(super) limits: super::limits::RawHostLimits,
     /// Gateway mode (issue 24): absent means none.
-    pub(crate) upstream: Option<super::upstream::RawUpstream>,
+    pub(super) upstream: Option<super::upstream::RawUpstream>,
 }
 
 /// NapCat's `network` object: its five lists (`super::raw_listener` for the three that listen,
@@ -70,18 +70,18 @@ pub(super) struct RawFile {
 #[derive(Default, Deserialize)]
 #[serde(default, rename_all = "camelCase", expecting = "an object")]
 pub(super) struct RawNetwork {
-    pub(crate) http_servers: Vec<RawListener<HttpServers>>,
-    pub(crate) websocket_servers: Vec<RawListener<WebsocketServers>>,
-    pub(crate) http_sse_servers: Vec<RawListener<HttpSseServers>>,
-    pub(crate) http_clients: Vec<RawHttpClient>,
-    pub(crate) websocket_clients: Vec<RawWsClient>,
+    pub(super) http_servers: Vec<RawListener<HttpServers>>,
+    pub(super) websocket_servers: Vec<RawListener<WebsocketServers>>,
+    pub(super) http_sse_servers: Vec<RawListener<HttpSseServers>>,
+    pub(super) http_clients: Vec<RawHttpClient>,
+    pub(super) websocket_clients: Vec<RawWsClient>,
 }
 
 #[derive(Deserialize)]
 #[serde(default, rename_all = "camelCase", expecting = "an object")]
 pub(super) struct RawBot {
-    pub(crate) self_id: i64,
-    pub(crate) nickname: String,
+    pub(super) self_id: i64,
+    pub(super) nickname: String,
 }
 
 impl Default for RawBot {
@@ -96,25 +96,25 @@ impl Default for RawBot {
 #[derive(Deserialize)]
 #[serde(default, rename_all = "camelCase", expecting = "an object")]
 pub(super) struct RawPlugins {
-    pub(crate) dir: PathBuf,
-    pub(crate) watch: bool,
+    pub(super) dir: PathBuf,
+    pub(super) watch: bool,
     /// `None` (absent or `null`) means the per-user default; `"off"` disables the cache.
-    pub(crate) cache_dir: Option<PathBuf>,
-    pub(crate) timeout_ms: u64,
-    pub(crate) memory_mb: u64,
-    pub(crate) max_result_bytes: u64,
-    pub(crate) max_events_per_call: u64,
-    pub(crate) kv_quota_mb: u64,
-    pub(crate) rate_limit_gap_ms: u64,
-    pub(crate) max_concurrent_calls: u64,
+    pub(super) cache_dir: Option<PathBuf>,
+    pub(super) timeout_ms: u64,
+    pub(super) memory_mb: u64,
+    pub(super) max_result_bytes: u64,
+    pub(super) max_events_per_call: u64,
+    pub(super) kv_quota_mb: u64,
+    pub(super) rate_limit_gap_ms: u64,
+    pub(super) max_concurrent_calls: u64,
     /// Where plugins' persistent data (key-value stores) lives.
-    pub(crate) data_dir: PathBuf,
+    pub(super) data_dir: PathBuf,
     /// Grants per plugin name, under the sidecar's (P6).
-    pub(crate) grants: BTreeMap<String, RawGrants>,
+    pub(super) grants: BTreeMap<String, RawGrants>,
     /// P12: the variables `${VAR}` in a sidecar may name, per plugin name or `"*"`.
-    pub(crate) env: BTreeMap<String, Vec<String>>,
+    pub(super) env: BTreeMap<String, Vec<String>>,
     /// P13: the most a sidecar may ask for, per plugin name or `"*"`.
-    pub(crate) ceilings: BTreeMap<String, super::trust::RawCeiling>,
+    pub(super) ceilings: BTreeMap<String, super::trust::RawCeiling>,
 }
 
 impl Default for RawPlugins {
@@ -144,25 +144,25 @@ impl Default for RawPlugins {
 #[derive(Default, Deserialize)]
 #[serde(default, rename_all = "camelCase", expecting = "an object")]
 pub(super) struct RawSidecar {
-    pub(crate) timeout_ms: Option<u64>,
-    pub(crate) memory_mb: Option<u64>,
-    pub(crate) max_result_bytes: Option<u64>,
-    pub(crate) max_events_per_call: Option<u64>,
-    pub(crate) kv_quota_mb: Option<u64>,
-    pub(crate) warm_instances: Option<u64>,
-    pub(crate) warm_max_calls: Option<u64>,
+    pub(super) timeout_ms: Option<u64>,
+    pub(super) memory_mb: Option<u64>,
+    pub(super) max_result_bytes: Option<u64>,
+    pub(super) max_events_per_call: Option<u64>,
+    pub(super) kv_quota_mb: Option<u64>,
+    pub(super) warm_instances: Option<u64>,
+    pub(super) warm_max_calls: Option<u64>,
     /// Webhook routes (`super::routes`).
-    pub(crate) routes: Option<Vec<String>>,
+    pub(super) routes: Option<Vec<String>>,
     /// Event handling (`super::triggers`).
-    pub(crate) events: Option<Vec<String>>,
-    pub(crate) priority: Option<i64>,
-    pub(crate) on_error: Option<String>,
-    pub(crate) schedules: Option<Vec<super::triggers::RawSchedule>>,
+    pub(super) events: Option<Vec<String>>,
+    pub(super) priority: Option<i64>,
+    pub(super) on_error: Option<String>,
+    pub(super) schedules: Option<Vec<super::triggers::RawSchedule>>,
     // The grants (`super::grants`), each absent unless granted.
-    pub(crate) config: Option<BTreeMap<String, Secret>>,
-    pub(crate) key_value: Option<Vec<String>>,
-    pub(crate) call_actions: Option<Vec<String>>,
-    pub(crate) allowed_outbound_hosts: Option<Vec<String>>,
+    pub(super) config: Option<BTreeMap<String, Secret>>,
+    pub(super) key_value: Option<Vec<String>>,
+    pub(super) call_actions: Option<Vec<String>>,
+    pub(super) allowed_outbound_hosts: Option<Vec<String>>,
 }
 
 impl RawSidecar {

@@ -30,31 +30,31 @@ use super::{HttpOptions, Listener, ListenerKind, PostFormat, Secret};
     bound(deserialize = "")
 )]
 pub(super) struct RawListener<L: ListenerList> {
-    pub(crate) name: String,
-    pub(crate) enable: bool,
-    pub(crate) host: String,
-    pub(crate) port: u16,
-    pub(crate) message_post_format: PostFormat,
-    pub(crate) report_self_message: bool,
-    pub(crate) token: Secret,
-    pub(crate) debug: bool,
-    pub(crate) allow_origins: Vec<String>,
-    pub(crate) allow_hosts: Vec<String>,
-    pub(crate) max_body_bytes: u64,
-    pub(crate) ws_queue_messages: usize,
+    pub(super) name: String,
+    pub(super) enable: bool,
+    pub(super) host: String,
+    pub(super) port: u16,
+    pub(super) message_post_format: PostFormat,
+    pub(super) report_self_message: bool,
+    pub(super) token: Secret,
+    pub(super) debug: bool,
+    pub(super) allow_origins: Vec<String>,
+    pub(super) allow_hosts: Vec<String>,
+    pub(super) max_body_bytes: u64,
+    pub(super) ws_queue_messages: usize,
     /// `httpServers` and `websocketServers`.
-    pub(crate) heart_interval: Only<u64, L::Heartbeat>,
+    pub(super) heart_interval: Only<u64, L::Heartbeat>,
     /// `httpServers` only.
-    pub(crate) header_timeout_ms: Only<u64, L::Timeouts>,
-    pub(crate) body_timeout_ms: Only<u64, L::Timeouts>,
+    pub(super) header_timeout_ms: Only<u64, L::Timeouts>,
+    pub(super) body_timeout_ms: Only<u64, L::Timeouts>,
     /// `httpServers` and `httpSseServers`: what only an HTTP listener has.
-    pub(crate) enable_cors: Only<bool, L::Http>,
-    pub(crate) enable_websocket: Only<bool, L::Http>,
-    pub(crate) metrics: Only<bool, L::Http>,
+    pub(super) enable_cors: Only<bool, L::Http>,
+    pub(super) enable_websocket: Only<bool, L::Http>,
+    pub(super) metrics: Only<bool, L::Http>,
     /// Absent or `null`: on when `host` is a loopback address (D1).
-    pub(crate) dashboard: Only<Option<bool>, L::Http>,
+    pub(super) dashboard: Only<Option<bool>, L::Http>,
     /// NapCat's, on `websocketServers`; events are always pushed, so it is read and not used.
-    pub(crate) enable_force_push_event: Only<bool, L::ForcePush>,
+    pub(super) enable_force_push_event: Only<bool, L::ForcePush>,
 }
 
 impl<L: ListenerList> Default for RawListener<L> {

@@ -123,11 +123,11 @@ pub(crate) fn handler(
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(default, rename_all = "camelCase", expecting = "an object")]
 pub(super) struct RawSchedule {
-    pub(crate) name: String,
-    pub(crate) every: Option<String>,
-    pub(crate) cron: Option<String>,
-    pub(crate) timezone: Option<String>,
-    pub(crate) timeout_ms: Option<u64>,
+    pub(super) name: String,
+    pub(super) every: Option<String>,
+    pub(super) cron: Option<String>,
+    pub(super) timezone: Option<String>,
+    pub(super) timeout_ms: Option<u64>,
 }
 
 /// A plugin's schedule (T9): the name its handler is called with, when, and how long a run

@@ -32,13 +32,13 @@ pub(super) const ANY_PLUGIN: &str = "*";
 #[derive(Clone, Default, Deserialize)]
 #[serde(default, rename_all = "camelCase", expecting = "an object")]
 pub(super) struct RawCeiling {
-    pub(crate) timeout_ms: Option<u64>,
-    pub(crate) memory_mb: Option<u64>,
-    pub(crate) max_result_bytes: Option<u64>,
-    pub(crate) max_events_per_call: Option<u64>,
-    pub(crate) kv_quota_mb: Option<u64>,
-    pub(crate) allowed_outbound_hosts: Option<Vec<String>>,
-    pub(crate) call_actions: Option<Vec<String>>,
+    pub(super) timeout_ms: Option<u64>,
+    pub(super) memory_mb: Option<u64>,
+    pub(super) max_result_bytes: Option<u64>,
+    pub(super) max_events_per_call: Option<u64>,
+    pub(super) kv_quota_mb: Option<u64>,
+    pub(super) allowed_outbound_hosts: Option<Vec<String>>,
+    pub(super) call_actions: Option<Vec<String>>,
 }
 
 /// One `plugins.ceilings` entry, checked; `None` is a key left out.
@@ -65,9 +65,9 @@ pub struct Trust {
 /// The most one plugin's sidecar may ask for, all keys resolved.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(super) struct PluginCeiling {
-    pub(crate) limits: Limits,
-    pub(crate) outbound: Vec<HostPattern>,
-    pub(crate) call_actions: ActionGrant,
+    pub(super) limits: Limits,
+    pub(super) outbound: Vec<HostPattern>,
+    pub(super) call_actions: ActionGrant,
 }
 
 impl Trust {

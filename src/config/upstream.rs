@@ -22,9 +22,9 @@ pub(crate) const DEFAULT_UPSTREAM_TIMEOUT_MS: u64 = 30_000;
 #[derive(Deserialize)]
 #[serde(default, rename_all = "camelCase", expecting = "an object")]
 pub(super) struct RawUpstream {
-    pub(crate) url: String,
-    pub(crate) token: Secret,
-    pub(crate) timeout_ms: u64,
+    pub(super) url: String,
+    pub(super) token: Secret,
+    pub(super) timeout_ms: u64,
 }
 
 impl Default for RawUpstream {

@@ -60,8 +60,8 @@ pub(super) const WS_QUEUE: Bound = Bound {
 /// nor mutate the process environment.
 #[derive(Clone, Debug, Default)]
 pub(super) struct CacheEnv {
-    pub(crate) xdg_cache_home: Option<OsString>,
-    pub(crate) home: Option<OsString>,
+    pub(super) xdg_cache_home: Option<OsString>,
+    pub(super) home: Option<OsString>,
 }
 
 impl CacheEnv {
@@ -223,20 +223,20 @@ fn beside(config: &Path, dir: &Path) -> PathBuf {
 
 /// The limits as written, before their bounds are checked.
 pub(super) struct RawLimits {
-    pub(crate) timeout_ms: u64,
-    pub(crate) memory_mb: u64,
-    pub(crate) max_result_bytes: u64,
-    pub(crate) max_events_per_call: u64,
-    pub(crate) kv_quota_mb: u64,
+    pub(super) timeout_ms: u64,
+    pub(super) memory_mb: u64,
+    pub(super) max_result_bytes: u64,
+    pub(super) max_events_per_call: u64,
+    pub(super) kv_quota_mb: u64,
 }
 
 /// The limits a sidecar or a ceiling sets: each `None` unless its key is written.
 pub(super) struct PartialLimits {
-    pub(crate) timeout_ms: Option<u64>,
-    pub(crate) memory_mb: Option<u64>,
-    pub(crate) max_result_bytes: Option<u64>,
-    pub(crate) max_events_per_call: Option<u64>,
-    pub(crate) kv_quota_mb: Option<u64>,
+    pub(super) timeout_ms: Option<u64>,
+    pub(super) memory_mb: Option<u64>,
+    pub(super) max_result_bytes: Option<u64>,
+    pub(super) max_events_per_call: Option<u64>,
+    pub(super) kv_quota_mb: Option<u64>,
 }
 
 impl PartialLimits {

@@ -415,13 +415,13 @@ impl Dispatcher {
 /// client's call; and the event handlers whose calls led to it (T6).
 #[derive(Clone, Debug, Default)]
 pub(super) struct Nesting {
-    pub(crate) deadline: Option<Instant>,
+    pub(super) deadline: Option<Instant>,
     /// How deep the call is (0 for a client's) and the handlers that led to it (T6).
-    pub(crate) origin: crate::events::Origin,
+    pub(super) origin: crate::events::Origin,
     /// P11: a nested call its caller waits for, which runs in the caller's slot.
-    pub(crate) in_callers_slot: bool,
+    pub(super) in_callers_slot: bool,
     /// E5a: whose `_rate_limited` turn the call takes.
-    pub(crate) client: ClientKey,
+    pub(super) client: ClientKey,
 }
 
 /// Decrements a gauge (in flight, waiting) however the call ends (including cancellation).

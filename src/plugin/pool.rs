@@ -14,11 +14,11 @@ pub(super) const SPARE_STATES: usize = 8;
 
 /// One live instance with its store; reused only in warm mode.
 pub(super) struct Instance {
-    pub(crate) store: wasmtime::Store<host::HostState>,
-    pub(crate) instance: wasmtime::component::Instance,
+    pub(super) store: wasmtime::Store<host::HostState>,
+    pub(super) instance: wasmtime::component::Instance,
     /// The export `handle`, looked up and type-checked once per instance.
-    pub(crate) handle: bindings::Handle,
-    pub(crate) calls: u32,
+    pub(super) handle: bindings::Handle,
+    pub(super) calls: u32,
 }
 
 impl Plugin {

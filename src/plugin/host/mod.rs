@@ -63,23 +63,23 @@ use actions::CallerSlot;
 /// needs into an instance's state ([`Capability::prepare`]).
 pub(super) struct Shared {
     /// Where plugins' events go (the `onebot` unit).
-    pub(crate) events: Arc<EventBus>,
+    pub(super) events: Arc<EventBus>,
     /// The database behind `keyValue` stores; `None` where this process does not hold it.
-    pub(crate) kv: Option<Arc<Kv>>,
+    pub(super) kv: Option<Arc<Kv>>,
     /// What answers nested calls (the `actions` unit): the dispatcher, once built on the
     /// runtime.
-    pub(crate) caller: CallerSlot,
+    pub(super) caller: CallerSlot,
 }
 
 /// The plugin a unit prepares an instance for: its name (which tags its logs and errors),
 /// its limits and its grants, from the config and its sidecar, and what all instances of
 /// this version share (its outbound requests in flight, the refusals it was warned about).
 pub(super) struct Guest<'a> {
-    pub(crate) name: &'a Arc<str>,
-    pub(crate) limits: &'a Limits,
-    pub(crate) grants: &'a Arc<Grants>,
-    pub(crate) in_flight: &'a InFlight,
-    pub(crate) refusals: &'a Refusals,
+    pub(super) name: &'a Arc<str>,
+    pub(super) limits: &'a Limits,
+    pub(super) grants: &'a Arc<Grants>,
+    pub(super) in_flight: &'a InFlight,
+    pub(super) refusals: &'a Refusals,
 }
 
 impl Guest<'_> {
@@ -98,12 +98,12 @@ impl Guest<'_> {
 pub(super) struct CallStart<'a> {
     /// What runs: an action, or a trigger's label (`handle-event`, `schedule <name>`); for
     /// the log.
-    pub(crate) action: &'a str,
+    pub(super) action: &'a str,
     /// When the call must end.
-    pub(crate) deadline: Instant,
+    pub(super) deadline: Instant,
     /// Where it sits: `origin.depth` calls deep in a chain of nested calls; what it
     /// publishes or calls carries `origin` (T6).
-    pub(crate) origin: &'a Origin,
+    pub(super) origin: &'a Origin,
 }
 
 /// Where a unit's state sits in a store's data: handed to [`Capability::add_to_linker`], so

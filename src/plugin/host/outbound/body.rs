@@ -15,13 +15,13 @@ use super::Log;
 /// A response body that ends in an error past `cap` bytes or past the call's deadline, and
 /// holds its request's slot until it is read or dropped.
 pub(super) struct Capped {
-    pub(crate) body: WasiBody,
-    pub(crate) left: u64,
-    pub(crate) cap: u64,
-    pub(crate) until: Pin<Box<tokio::time::Sleep>>,
-    pub(crate) log: Log,
+    pub(super) body: WasiBody,
+    pub(super) left: u64,
+    pub(super) cap: u64,
+    pub(super) until: Pin<Box<tokio::time::Sleep>>,
+    pub(super) log: Log,
     /// Held, not read: the slot is free again when the body is dropped.
-    pub(crate) _slot: OwnedSemaphorePermit,
+    pub(super) _slot: OwnedSemaphorePermit,
 }
 
 impl Body for Capped {
